@@ -1,0 +1,37 @@
+# Set-up is idempotent: .venv is created when missing and re-used when present.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.tfmia-installed
+# Where CIFAR-10 and other tfds datasets live; the shared read-only copy by default.
+TFMIA_DATA_DIR ?= $(abspath ../shared/data/tfds)
+export TFMIA_DATA_DIR
+
+.PHONY: setup demo test test-fast bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	# The MIA code moved out of tensorflow-privacy 0.9.0. --no-deps: its
+	# tf-models-official requirement would pull TF 2.20 / Keras 3.
+	$(PY) -m pip install --quiet --no-deps tensorflow-empirical-privacy==0.1.0
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/tfmia case-study architectures --quick --dataset cifar10 --fallback-dataset digits --out plots
+
+test: setup
+	$(PY) -m pytest -q tests
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow" tests
+
+bench: setup
+	$(PY) benchmarks/bench_foundation.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
