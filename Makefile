@@ -13,7 +13,6 @@ setup: $(STAMP)
 
 $(STAMP): requirements.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	# The MIA code moved out of tensorflow-privacy 0.9.0. --no-deps: its
 	# tf-models-official requirement would pull TF 2.20 / Keras 3.
