@@ -13,6 +13,7 @@ import warnings
 from typing import Optional, Sequence
 
 import numpy as np
+from sklearn import exceptions
 
 from tfmia.attacks import validation
 from tfmia.data import MembershipSplit
@@ -164,6 +165,8 @@ def _numpy_global_seed(seed: int):
     with np.errstate(divide="ignore", invalid="ignore"), \
         warnings.catch_warnings():
       warnings.simplefilter("ignore", RuntimeWarning)
+      # Its logistic-regression attacker stops at a fixed iteration budget.
+      warnings.simplefilter("ignore", exceptions.ConvergenceWarning)
       yield
   finally:
     np.random.set_state(state)
