@@ -344,3 +344,47 @@ def pool(data: ClassificationData) -> tuple[np.ndarray, np.ndarray]:
   """Train then test examples, as one (x, y) pool for a `MembershipSplit`."""
   return (np.concatenate([data.x_train, data.x_test]),
           np.concatenate([data.y_train, data.y_test]))
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+  """How to load and prepare a dataset. Saved with every experiment."""
+
+  dataset: str = "digits"          # "digits" or a tfds image-classification name
+  data_dir: Optional[str] = None   # tfds data dir; $TFMIA_DATA_DIR when None
+  download: bool = False           # let tfds download a missing dataset
+  classes: Optional[int] = None    # keep the first k classes; None keeps all
+  train_size: Optional[int] = None  # members: first n shuffled train examples
+  test_size: Optional[int] = None   # non-members: first n shuffled test examples
+  scaling: str = "unit"            # see SCALINGS
+  seed: int = 0                    # shuffling (and the digits split) seed
+
+  def __post_init__(self):
+    if self.scaling not in SCALINGS:
+      raise ValueError(f"`scaling` must be one of {SCALINGS}. "
+                       f"Received: scaling={self.scaling!r}")
+    for name in ("classes", "train_size", "test_size"):
+      v = getattr(self, name)
+      if v is not None and (not isinstance(v, int) or v < 1):
+        raise ValueError(f"`{name}` must be a positive int or None. "
+                         f"Received: {name}={v!r}")
+
+  def replace(self, **changes) -> "DataConfig":
+    return dataclasses.replace(self, **changes)
+
+
+def prepare_data(config: DataConfig, *, raw: Optional[ClassificationData] = None
+                 ) -> ClassificationData:
+  """Loads (unless `raw` is given), truncates, shuffles, subsets and scales.
+
+  Classes are truncated before the subset is taken, so a truncated dataset
+  keeps `train_size` members when it has that many.
+  """
+  data = raw if raw is not None else load_dataset(
+      config.dataset, data_dir=config.data_dir, download=config.download,
+      seed=config.seed)
+  if config.classes is not None:
+    data = truncate_classes(data, config.classes)
+  data = shuffle(data, seed=config.seed)
+  data = subset(data, train_size=config.train_size, test_size=config.test_size)
+  return scale_pixels(data, config.scaling)
