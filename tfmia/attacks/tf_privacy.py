@@ -167,6 +167,10 @@ def _numpy_global_seed(seed: int):
       warnings.simplefilter("ignore", RuntimeWarning)
       # Its logistic-regression attacker stops at a fixed iteration budget.
       warnings.simplefilter("ignore", exceptions.ConvergenceWarning)
+      # Its random-forest grid lists max_features='auto', which scikit-learn
+      # 1.5 rejects; those grid points fail and the valid ones are used.
+      warnings.simplefilter("ignore", exceptions.FitFailedWarning)
+      warnings.filterwarnings("ignore", message=".*test scores are non-finite")
       yield
   finally:
     np.random.set_state(state)

@@ -91,8 +91,8 @@ class ArchitectureStudyConfig:
 
   @classmethod
   def quick_mode(cls, **overrides) -> "ArchitectureStudyConfig":
-    """Minutes on a 2-core CPU: 5,000 members and non-members, 10 epochs."""
-    settings = dict(quick=True, epochs=10, batch_size=50, every_n_epochs=2,
+    """Minutes on a 2-core CPU: 5,000 members and non-members, 20 epochs."""
+    settings = dict(quick=True, epochs=20, batch_size=50, every_n_epochs=2,
                     train_size=5000, test_size=5000)
     settings.update({k: v for k, v in overrides.items() if v is not None})
     return cls(**settings)

@@ -1,0 +1,48 @@
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+# CI always has ../shared/data/tfds beside the clone; $TFMIA_DATA_DIR wins.
+SHARED_TFDS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tfds"
+
+
+def cifar10_dir():
+  candidates = [os.environ.get("TFMIA_DATA_DIR"), str(SHARED_TFDS)]
+  for c in candidates:
+    if c and (Path(c) / "cifar10").is_dir():
+      return c
+  return None
+
+
+@pytest.fixture(scope="session")
+def cifar10_data_dir():
+  d = cifar10_dir()
+  if d is None:
+    pytest.skip(f"CIFAR-10 not found in $TFMIA_DATA_DIR or {SHARED_TFDS}; "
+                "these tests read the shared tfds copy and never download.")
+  return d
+
+
+@pytest.fixture(scope="session")
+def cifar10_raw(cifar10_data_dir):
+  from tfmia import data
+  return data.load_dataset("cifar10", data_dir=cifar10_data_dir)
+
+
+@pytest.fixture(scope="session")
+def digits():
+  from tfmia import data
+  return data.load_dataset("digits")
+
+
+@pytest.fixture
+def rng():
+  return np.random.default_rng(0)

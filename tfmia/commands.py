@@ -1,0 +1,190 @@
+"""What each `tfmia` subcommand does; argument parsing lives in `tfmia.cli`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from tfmia import data as tfdata
+from tfmia import io, models, plotting, results
+from tfmia.attacks import AttackInput, SlicingConfig, run_attacks
+from tfmia.results import ENTIRE_DATASET, AttackResults
+
+PRIVACY_DIR = "privacy"
+
+
+def _print_table(df, columns) -> None:
+  cols = [c for c in columns if c in df.columns]
+  print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+
+def case_study(args: argparse.Namespace) -> int:
+  from tfmia.studies import architectures as study
+  dataset = args.dataset
+  if not args.download and not tfdata.dataset_available(dataset, args.data_dir):
+    where = tfdata.resolve_data_dir(args.data_dir)
+    if not args.fallback_dataset:
+      raise ValueError(
+          f"Dataset {dataset!r} is not available offline in data_dir="
+          f"{where!r}. Pass --data-dir (or set ${tfdata.DATA_DIR_ENV}), "
+          f"--download, or --fallback-dataset digits.")
+    print(f"{dataset} was not found in data_dir={where!r}; running on "
+          f"{args.fallback_dataset!r} instead.")
+    dataset = args.fallback_dataset
+  overrides = dict(dataset=dataset, data_dir=args.data_dir,
+                   download=args.download, epochs=args.epochs,
+                   batch_size=args.batch_size,
+                   every_n_epochs=args.every_n_epochs,
+                   train_size=args.train_size, test_size=args.test_size,
+                   attacks=args.attacks, seed=args.seed)
+  overrides = {k: v for k, v in overrides.items() if v is not None}
+  if args.quick:
+    config = study.ArchitectureStudyConfig.quick_mode(**overrides)
+  else:
+    config = study.ArchitectureStudyConfig(**overrides)
+  mode = "quick" if config.quick else "full"
+  print(f"Architecture case study ({mode} mode) on {dataset}: 5 models, "
+        f"{config.epochs} epochs, attacks every {config.every_n_epochs}: "
+        f"{', '.join(config.attacks)}. Output: {args.out}/")
+  result = study.run(config, args.out, progress=not args.no_progress)
+  print()
+  _print_table(result.to_dataframe(),
+               ["model", "num_classes", "num_params", "train_accuracy",
+                "test_accuracy", "attack", "auc", "advantage",
+                "tpr_at_1%_fpr"])
+  print(f"\nFigures, results.json and summary.csv are in {args.out}/")
+  return 0
+
+
+def _model_kwargs(args) -> dict:
+  return ({"width_multiplier": args.width_multiplier}
+          if args.width_multiplier is not None else {})
+
+
+def train(args: argparse.Namespace) -> int:
+  import tensorflow as tf
+  from tfmia.training import (EpochProgress, PrivacyMetrics, TrainConfig,
+                              train_model)
+  models.get_builder(args.model)  # unknown names fail before any work
+  train_cfg = TrainConfig(
+      optimizer=args.optimizer, learning_rate=args.learning_rate,
+      lr_schedule=args.lr_schedule, epochs=args.epochs,
+      batch_size=args.batch_size, seed=args.seed, augment=args.augment,
+      early_stopping=args.early_stopping)
+  data_cfg = tfdata.DataConfig(
+      dataset=args.dataset, data_dir=args.data_dir, download=args.download,
+      classes=args.classes, train_size=args.train_size,
+      test_size=args.test_size, seed=args.seed)
+  data = tfdata.prepare_data(data_cfg)
+  tf.keras.utils.set_random_seed(args.seed)
+  model = models.build_model(args.model, data.input_shape, data.num_classes,
+                             **_model_kwargs(args))
+  privacy = PrivacyMetrics(
+      member_data=(data.x_train, data.y_train),
+      nonmember_data=(data.x_test, data.y_test),
+      every_n_epochs=min(args.every_n_epochs, args.epochs),
+      attacks=args.attacks, model_name=args.model,
+      tensorboard_dir=args.tensorboard, seed=args.seed)
+  result = train_model(
+      model, data, train_cfg, out_dir=args.out,
+      callbacks=[privacy, EpochProgress(args.model)],
+      extra_config={"model": {"builder": args.model,
+                              "kwargs": _model_kwargs(args)},
+                    "data": data_cfg,
+                    "privacy": {"attacks": list(args.attacks),
+                                "every_n_epochs": args.every_n_epochs}})
+  results.save_history(privacy.history, args.out / PRIVACY_DIR)
+  plotting.save_figure(
+      plotting.plot_training_history({args.model: result.history}),
+      args.out / "training.png")
+  plotting.save_figure(
+      plotting.plot_privacy_history({args.model: privacy.history}),
+      args.out / "mia.png")
+  _print_table(results.history_dataframe(privacy.history),
+               ["epoch", "train_accuracy", "test_accuracy", "attack", "auc",
+                "advantage"])
+  print(f"\nWeights, config, history and privacy results are in {args.out}/")
+  return 0
+
+
+def _attack_input_from_run(run: Path, data_dir) -> tuple[AttackInput, dict]:
+  from tfmia.training import loop, predict_logits
+  cfg_path = run / loop.CONFIG_FILE
+  if not cfg_path.exists() or not (run / loop.WEIGHTS_FILE).exists():
+    raise FileNotFoundError(
+        f"`--run` must be a folder written by `tfmia train`, holding "
+        f"{loop.CONFIG_FILE} and {loop.WEIGHTS_FILE}. Received: --run {run}")
+  record = io.read_json(cfg_path)
+  data_cfg = tfdata.DataConfig(**record["data"])
+  if data_dir:
+    data_cfg = data_cfg.replace(data_dir=data_dir)
+  data = tfdata.prepare_data(data_cfg)
+  model = models.build_model(record["model"]["builder"], data.input_shape,
+                             data.num_classes, **record["model"]["kwargs"])
+  model.load_weights(str(run / loop.WEIGHTS_FILE))
+  attack_input = AttackInput(
+      logits_member=predict_logits(model, data.x_train),
+      labels_member=data.y_train,
+      logits_nonmember=predict_logits(model, data.x_test),
+      labels_nonmember=data.y_test)
+  return attack_input, {"run": str(run), "data": data_cfg,
+                        "model": record["model"]}
+
+
+def _attack_input_from_npz(path: Path) -> tuple[AttackInput, dict]:
+  if not path.exists():
+    raise FileNotFoundError(f"`--logits` file not found. Received: {path}")
+  with np.load(path) as f:
+    missing = {"logits", "labels", "is_member"} - set(f.files)
+    if missing:
+      raise ValueError(f"`--logits` npz must hold logits, labels and "
+                       f"is_member; missing {sorted(missing)}. "
+                       f"Received keys: {sorted(f.files)}")
+    split = tfdata.MembershipSplit(is_member=f["is_member"].astype(bool),
+                                   seed=None)
+    attack_input = AttackInput.from_split(f["logits"], f["labels"], split)
+  return attack_input, {"logits": str(path)}
+
+
+def write_attack_outputs(res: AttackResults, out: Path, config: dict) -> None:
+  """results.{json,npz}, summary.csv, roc.png and config.json in `out`."""
+  out.mkdir(parents=True, exist_ok=True)
+  io.atomic_write_json(out / "config.json", config)
+  res.save(out / "results")
+  with io.atomic_path(out / "summary.csv", suffix=".csv") as tmp:
+    res.to_dataframe().to_csv(tmp, index=False)
+  whole = [r for r in res if r.slice == ENTIRE_DATASET] or list(res)
+  plotting.save_figure(plotting.plot_roc_pair(whole), out / "roc.png")
+
+
+def attack(args: argparse.Namespace) -> int:
+  from tfmia.attacks import tf_privacy
+  attacks = tf_privacy.check_attacks(args.attacks)
+  slicing = SlicingConfig(by_class=args.by_class,
+                          by_classification_correctness=args.by_correctness)
+  if args.run is not None:
+    attack_input, source = _attack_input_from_run(args.run, args.data_dir)
+    out = args.out or args.run / "attack"
+  else:
+    attack_input, source = _attack_input_from_npz(args.logits)
+    out = args.out or args.logits.with_suffix("")
+  res = run_attacks(attack_input, attacks=attacks, slicing=slicing,
+                    seed=args.seed)
+  write_attack_outputs(res, out, {"source": source, "attacks": attacks,
+                                  "slicing": slicing, "seed": args.seed})
+  _print_table(res.to_dataframe(),
+               ["attack", "slice", "auc", "advantage", "tpr_at_0.1%_fpr",
+                "tpr_at_1%_fpr", "epsilon_lower_bound"])
+  print(f"\nResults are in {out}/")
+  return 0
+
+
+def list_models(args: argparse.Namespace) -> int:
+  del args
+  for name in models.available_models():
+    doc = (models.get_builder(name).__doc__ or "").strip().splitlines()[0]
+    print(f"{name:10s} {doc}")
+  return 0
