@@ -60,15 +60,32 @@ class TrainResult:
   history: TrainingHistory
 
 
-def _augmenter(config: TrainConfig):
-  aug = tf.keras.Sequential([
-      tf.keras.layers.RandomFlip("horizontal", seed=config.seed),
-      tf.keras.layers.RandomTranslation(config.shift_fraction,
-                                        config.shift_fraction,
-                                        fill_mode="constant",
-                                        seed=config.seed + 1),
-  ], name="augment")
-  return lambda x, y: (aug(x, training=True), y)
+def augment_batch(x: tf.Tensor, seed: tf.Tensor,
+                  shift_fraction: float) -> tf.Tensor:
+  """Random horizontal flips and integer shifts, per image, from a seed.
+
+  Stateless ops keep augmentation deterministic for a given seed, whatever
+  order tf.data's parallel map runs batches in.
+
+  Args:
+    x: (B, H, W, C) float images.
+    seed: shape (2,) int seed.
+    shift_fraction: largest shift as a fraction of height / width.
+  """
+  x = tf.image.stateless_random_flip_left_right(x, seed)
+  shape = tf.shape(x)
+  b = shape[0]
+  h, w = tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
+  s1, s2 = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+  dx = tf.round(tf.random.stateless_uniform([b], s1, -1.0, 1.0)
+                * shift_fraction * w)
+  dy = tf.round(tf.random.stateless_uniform([b], s2, -1.0, 1.0)
+                * shift_fraction * h)
+  one, zero = tf.ones([b]), tf.zeros([b])
+  transforms = tf.stack([one, zero, -dx, zero, one, -dy, zero, zero], axis=1)
+  return tf.raw_ops.ImageProjectiveTransformV3(
+      images=x, transforms=transforms, output_shape=shape[1:3],
+      fill_value=0.0, interpolation="NEAREST", fill_mode="CONSTANT")
 
 
 def make_train_dataset(x: np.ndarray, y: np.ndarray,
@@ -78,7 +95,12 @@ def make_train_dataset(x: np.ndarray, y: np.ndarray,
   ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
   ds = ds.batch(config.batch_size)
   if config.augment:
-    ds = ds.map(_augmenter(config), num_parallel_calls=tf.data.AUTOTUNE)
+    # One seed per batch, different every epoch, fixed by config.seed.
+    seeds = tf.data.Dataset.random(seed=config.seed,
+                                   rerandomize_each_iteration=True).batch(2)
+    ds = tf.data.Dataset.zip((ds, seeds)).map(
+        lambda xy, s: (augment_batch(xy[0], s, config.shift_fraction), xy[1]),
+        num_parallel_calls=tf.data.AUTOTUNE)
   return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfmia import data as tfdata
+from tfmia import models
+from tfmia.attacks import AttackInput, run_attacks
+from tfmia.training import PrivacyMetrics, TrainConfig, predict_logits, train_model
+
+
+@pytest.fixture(scope="module")
+def small_digits():
+  raw = tfdata.load_dataset("digits")
+  return tfdata.prepare_data(tfdata.DataConfig(train_size=150, test_size=150),
+                             raw=raw)
+
+
+def _cb(d, **kw):
+  return PrivacyMetrics((d.x_train, d.y_train), (d.x_test, d.y_test), **kw)
+
+
+def test_history_every_n_epochs(small_digits, tmp_path):
+  d = small_digits
+  tf.keras.utils.set_random_seed(0)
+  m = models.dense(d.input_shape, d.num_classes, depth=2, units=64)
+  cb = _cb(d, every_n_epochs=2, attacks=("threshold", "threshold_entropy",
+                                          "logistic_regression"),
+           tensorboard_dir=tmp_path / "tb")
+  res = train_model(m, d, TrainConfig(epochs=4, batch_size=32), callbacks=[cb])
+  assert [h.epoch for h in cb.history] == [2, 4]
+  last = cb.history[-1]
+  assert last.attacks == ("threshold", "threshold_entropy",
+                          "logistic_regression")
+  # The entry's accuracy is the model's accuracy on the member set.
+  logits = predict_logits(m, d.x_train)
+  assert last.train_accuracy == pytest.approx(
+      np.mean(logits.argmax(1) == d.y_train))
+  # AUC is added to Keras' logs.
+  assert res.history["mia_threshold_auc"][-1] == pytest.approx(
+      last.get("threshold").auc)
+  assert list((tmp_path / "tb").iterdir()), "TensorBoard events written"
+
+
+def test_callback_auc_equals_direct_attack(small_digits):
+  d = small_digits
+  tf.keras.utils.set_random_seed(0)
+  m = models.dense(d.input_shape, d.num_classes, depth=2)
+  cb = _cb(d, every_n_epochs=1)
+  train_model(m, d, TrainConfig(epochs=1, batch_size=32), callbacks=[cb])
+  direct = run_attacks(AttackInput(
+      predict_logits(m, d.x_train), d.y_train,
+      predict_logits(m, d.x_test), d.y_test))
+  assert cb.history[0].get("threshold").auc == pytest.approx(
+      direct.get("threshold").auc, abs=1e-9)
+
+
+def test_overfitting_model_leaks(small_digits):
+  # 150 members, a wide MLP, 60 epochs: training loss ~0, so the loss
+  # threshold attack must beat chance clearly.
+  d = small_digits
+  tf.keras.utils.set_random_seed(0)
+  m = models.dense(d.input_shape, d.num_classes, depth=2, units=256)
+  cb = _cb(d, every_n_epochs=60)
+  train_model(m, d, TrainConfig(epochs=60, batch_size=16), callbacks=[cb])
+  assert cb.history[0].get("threshold").auc > 0.6
+
+
+def test_state_resets_on_train_begin(small_digits):
+  d = small_digits
+  m = models.dense(d.input_shape, d.num_classes, depth=1)
+  cb = _cb(d)
+  cfg = TrainConfig(epochs=2, batch_size=64)
+  train_model(m, d, cfg, callbacks=[cb])
+  train_model(m, d, cfg, callbacks=[cb])
+  assert [h.epoch for h in cb.history] == [1, 2]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(member_data=(np.zeros((3, 8, 8, 1)), np.zeros(2))), "3 inputs but 2 labels"),
+    (dict(member_data=(np.zeros((0, 8, 8, 1)), np.zeros(0))), "`member_data` is empty"),
+    (dict(nonmember_data=np.zeros(3)), "`nonmember_data` must be an \\(x, y\\) pair"),
+    (dict(every_n_epochs=0), "every_n_epochs=0"),
+    (dict(attacks=("lira",)), "Received: 'lira'"),
+])
+def test_bad_arguments(kwargs, match):
+  args = dict(member_data=(np.zeros((3, 8, 8, 1)), np.zeros(3)),
+              nonmember_data=(np.zeros((3, 8, 8, 1)), np.zeros(3)))
+  args.update(kwargs)
+  with pytest.raises(ValueError, match=match):
+    PrivacyMetrics(args.pop("member_data"), args.pop("nonmember_data"), **args)

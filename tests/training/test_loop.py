@@ -1,0 +1,134 @@
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfmia import data as tfdata
+from tfmia import models
+from tfmia.training import TrainConfig, TrainingHistory, train_model
+from tfmia.training import config as cfgmod
+from tfmia.training import loop
+
+
+@pytest.fixture(scope="module")
+def small_digits():
+  raw = tfdata.load_dataset("digits")
+  return tfdata.prepare_data(tfdata.DataConfig(train_size=200, test_size=100),
+                             raw=raw)
+
+
+def _model(d, seed=0):
+  tf.keras.utils.set_random_seed(seed)
+  return models.dense(d.input_shape, d.num_classes, depth=2, units=32)
+
+
+def test_train_writes_config_history_weights(small_digits, tmp_path):
+  cfg = TrainConfig(epochs=3, batch_size=32, seed=1)
+  res = train_model(_model(small_digits), small_digits, cfg, out_dir=tmp_path,
+                    extra_config={"note": "x"})
+  assert res.history.epochs == 3
+  assert set(res.history.metrics) >= {"loss", "accuracy", "val_loss",
+                                      "val_accuracy"}
+  saved = json.loads((tmp_path / loop.CONFIG_FILE).read_text())
+  assert saved["train"]["epochs"] == 3 and saved["note"] == "x"
+  h = TrainingHistory.load(tmp_path / loop.HISTORY_FILE)
+  assert h["loss"] == pytest.approx(res.history["loss"])
+  fresh = _model(small_digits, seed=99)
+  fresh.load_weights(str(tmp_path / loop.WEIGHTS_FILE))
+  x = small_digits.x_test[:5]
+  np.testing.assert_allclose(fresh(x), res.model(x), rtol=1e-6)
+  assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+      [loop.CONFIG_FILE, loop.HISTORY_FILE, loop.WEIGHTS_FILE])
+
+
+def test_training_learns(small_digits):
+  cfg = TrainConfig(epochs=15, batch_size=32)
+  res = train_model(_model(small_digits), small_digits, cfg)
+  assert res.history["loss"][-1] < res.history["loss"][0]
+  assert res.history["val_accuracy"][-1] > 0.5  # chance is 0.1
+
+
+def test_same_seed_same_result(small_digits):
+  cfg = TrainConfig(epochs=2, batch_size=32, seed=3, augment=True)
+  a = train_model(_model(small_digits), small_digits, cfg).history
+  b = train_model(_model(small_digits), small_digits, cfg).history
+  assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(optimizer="sgd", lr_schedule="cosine", weight_decay=1e-4),
+    dict(optimizer="rmsprop", lr_schedule="step"),
+    dict(optimizer="adam", weight_decay=1e-4, augment=True),
+])
+def test_optimizers_and_schedules_run(small_digits, overrides):
+  cfg = TrainConfig(epochs=1, batch_size=64, **overrides)
+  res = train_model(_model(small_digits), small_digits, cfg)
+  assert np.isfinite(res.history["loss"][0])
+
+
+def test_early_stopping_stops(small_digits):
+  # A learning rate this large diverges; val_loss stops improving at once.
+  cfg = TrainConfig(epochs=30, batch_size=32, early_stopping=True, patience=1,
+                    learning_rate=5.0, optimizer="sgd")
+  res = train_model(_model(small_digits), small_digits, cfg)
+  assert res.history.epochs < 30
+
+
+def test_custom_optimizer_and_loss_override(small_digits):
+  cfg = TrainConfig(epochs=1, batch_size=32)
+  opt = tf.keras.optimizers.SGD(0.01)
+  res = train_model(_model(small_digits), small_digits, cfg, optimizer=opt,
+                    loss=tf.keras.losses.SparseCategoricalCrossentropy(
+                        from_logits=True))
+  assert res.model.optimizer is opt
+
+
+def test_register_optimizer():
+  @cfgmod.register_optimizer("test_sgd_plain")
+  def _plain(lr, config):
+    return tf.keras.optimizers.SGD(lr)
+  assert "test_sgd_plain" in cfgmod.available_optimizers()
+  assert TrainConfig(optimizer="test_sgd_plain").optimizer == "test_sgd_plain"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(optimizer="adagrad"), "optimizer='adagrad'"),
+    (dict(epochs=0), "epochs=0"),
+    (dict(batch_size=2.5), "batch_size=2.5"),
+    (dict(learning_rate=-1.0), "learning_rate=-1.0"),
+    (dict(lr_schedule="linear"), "lr_schedule='linear'"),
+])
+def test_config_validation(kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    TrainConfig(**kwargs)
+
+
+def test_mismatched_model_and_data(small_digits):
+  m = models.dense((8, 8, 1), 3)
+  with pytest.raises(ValueError, match="3 outputs but `data` has 10 classes"):
+    train_model(m, small_digits, TrainConfig(epochs=1))
+  raw = tfdata.load_dataset("digits")
+  with pytest.raises(ValueError, match="scale_pixels"):
+    train_model(models.dense((8, 8, 1), 10),
+                raw.replace(x_train=raw.x_train.astype(np.uint8)),
+                TrainConfig(epochs=1))
+
+
+def test_augment_batch_flips_and_shifts_deterministically():
+  x = tf.reshape(tf.range(2 * 4 * 4, dtype=tf.float32), (2, 4, 4, 1))
+  seed = tf.constant([1, 2], tf.int64)
+  a = loop.augment_batch(x, seed, 0.25).numpy()
+  b = loop.augment_batch(x, seed, 0.25).numpy()
+  np.testing.assert_array_equal(a, b)
+  # Shifts of at most 1 pixel keep a 3x3 (or larger) block of each image's
+  # values, possibly mirrored; zeros fill the rest.
+  for i in range(2):
+    kept = set(a[i].ravel()) - {0.0}
+    assert kept <= set(x[i].numpy().ravel())
+    assert len(kept) >= 8
+  zero_shift = loop.augment_batch(x, seed, 0.0).numpy()
+  for i in range(2):
+    orig = x[i].numpy()
+    assert (np.array_equal(zero_shift[i], orig) or
+            np.array_equal(zero_shift[i], orig[:, ::-1]))
