@@ -1,0 +1,113 @@
+import json
+
+import pandas as pd
+import pytest
+
+from tfmia.studies import architectures as study
+
+FIGURES = [f"{key}_{kind}.png" for key, _, _ in study.EXPERIMENTS
+           for kind in ("training", "mia")] + ["sample_data.png", "roc_final.png"]
+
+
+def _tiny(**kw):
+  settings = dict(dataset="digits", epochs=2, every_n_epochs=1, batch_size=64,
+                  train_size=200, test_size=200, attacks=("threshold",))
+  settings.update(kw)
+  return study.ArchitectureStudyConfig(**settings)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, digits):
+  out = tmp_path_factory.mktemp("arch")
+  result = study.run(_tiny(), out, raw=digits, progress=False)
+  return out, result
+
+
+def test_outputs(finished):
+  out, result = finished
+  for name in FIGURES + ["results.json", "summary.csv", "config.json"]:
+    assert (out / name).exists(), name
+  assert len(FIGURES) == 8
+  assert set(result.outcomes) == {"conv", "dense4", "dense7",
+                                  "dense4_4classes", "dense7_4classes"}
+  table = pd.read_csv(out / "summary.csv")
+  assert len(table) == 5  # one attack x five models
+  four = table[table.model == "dense4_4classes"].iloc[0]
+  assert four.num_classes == 4
+  saved = json.loads((out / "config.json").read_text())
+  assert saved["dataset"] == "digits" and saved["epochs"] == 2
+  res = json.loads((out / "results.json").read_text())
+  assert len(res["models"]["conv"]["per_epoch"]) == 2
+
+
+def test_summary_matches_stored_results(finished):
+  out, result = finished
+  table = pd.read_csv(out / "summary.csv")
+  conv = result.outcomes["conv"]
+  row = table[(table.model == "conv") & (table.attack == "threshold")].iloc[0]
+  assert row.auc == pytest.approx(conv.privacy[-1].get("threshold").auc)
+  assert row.epoch == 2
+
+
+def test_rerun_skips_finished_models(finished, digits, monkeypatch):
+  out, result = finished
+  def fail(*a, **k):
+    raise AssertionError("a finished model was retrained")
+  monkeypatch.setattr(study, "_train_one", fail)
+  again = study.run(_tiny(), out, raw=digits, progress=False)
+  assert again.outcomes["dense7"].privacy[-1].get("threshold").auc == \
+      pytest.approx(result.outcomes["dense7"].privacy[-1].get("threshold").auc)
+
+
+def test_interrupted_model_is_redone(tmp_path, digits, monkeypatch):
+  cfg = _tiny(epochs=1)
+  study.run(cfg, tmp_path, raw=digits, progress=False)
+  (tmp_path / "models" / "dense7" / study.DONE_FILE).unlink()  # as if killed
+  trained = []
+  real = study._train_one
+  def spy(spec, *a, **k):
+    trained.append(spec.name)
+    return real(spec, *a, **k)
+  monkeypatch.setattr(study, "_train_one", spy)
+  study.run(cfg, tmp_path, raw=digits, progress=False)
+  assert trained == ["dense7"]
+
+
+def test_changed_settings_retrain(tmp_path, digits, monkeypatch):
+  study.run(_tiny(epochs=1), tmp_path, raw=digits, progress=False)
+  trained = []
+  real = study._train_one
+  monkeypatch.setattr(study, "_train_one",
+                      lambda spec, *a, **k: trained.append(spec.name) or real(spec, *a, **k))
+  study.run(_tiny(epochs=1, seed=1), tmp_path, raw=digits, progress=False)
+  assert len(trained) == 5
+
+
+def test_quick_mode_settings():
+  q = study.ArchitectureStudyConfig.quick_mode(dataset="digits")
+  assert q.quick and q.epochs < 40 and q.train_size == 5000
+  full = study.ArchitectureStudyConfig()
+  assert (full.epochs, full.batch_size, full.learning_rate,
+          full.every_n_epochs) == (40, 50, 1e-3, 2)
+  assert full.train_size is None and full.test_size is None
+
+
+def test_bad_config():
+  with pytest.raises(ValueError, match="every_n_epochs"):
+    _tiny(epochs=2, every_n_epochs=3)
+  with pytest.raises(ValueError, match="Received: 'lira'"):
+    _tiny(attacks=("lira",))
+
+
+@pytest.mark.slow
+@pytest.mark.cifar10
+def test_cifar10_end_to_end(tmp_path, cifar10_raw):
+  cfg = study.ArchitectureStudyConfig(
+      dataset="cifar10", epochs=2, every_n_epochs=2, train_size=500,
+      test_size=500, attacks=("threshold", "logistic_regression"))
+  result = study.run(cfg, tmp_path, raw=cifar10_raw, progress=False)
+  table = result.to_dataframe()
+  assert len(table) == 10
+  assert table[table.model == "conv"].num_params.iloc[0] == 28_298
+  assert table.auc.between(0.3, 1.0).all()
+  assert (tmp_path / "exp1_conv_vs_dense_mia.png").exists()

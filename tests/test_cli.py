@@ -1,0 +1,115 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfmia import cli
+
+TFMIA = Path(sys.executable).parent / "tfmia"
+
+
+def test_help_lists_commands(capsys):
+  with pytest.raises(SystemExit) as e:
+    cli.main(["--help"])
+  assert e.value.code == 0
+  out = capsys.readouterr().out
+  for cmd in ("case-study", "train", "attack", "models"):
+    assert cmd in out
+
+
+@pytest.mark.parametrize("argv", [["case-study", "--help"],
+                                  ["case-study", "architectures", "--help"],
+                                  ["train", "--help"], ["attack", "--help"],
+                                  ["models", "--help"]])
+def test_every_command_has_help(argv, capsys):
+  with pytest.raises(SystemExit) as e:
+    cli.main(argv)
+  assert e.value.code == 0
+  assert "usage: tfmia" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not TFMIA.exists(), reason="console script not installed")
+def test_console_script_is_quiet():
+  proc = subprocess.run([str(TFMIA), "models"], capture_output=True, text=True,
+                        check=True, env={k: v for k, v in os.environ.items()
+                                         if k != "TF_CPP_MIN_LOG_LEVEL"})
+  assert "vgg16" in proc.stdout and "resnet20" in proc.stdout
+  for noise in ("cuda", "TensorRT", "oneDNN", "cuDNN"):
+    assert noise not in proc.stderr
+
+
+def test_train_then_attack_run(tmp_path, capsys):
+  run = tmp_path / "run"
+  assert cli.main(["train", "--model", "dense", "--dataset", "digits",
+                   "--train-size", "200", "--test-size", "200", "--epochs",
+                   "2", "--every-n-epochs", "1", "--out", str(run)]) == 0
+  for name in ("config.json", "history.json", "model.weights.h5",
+               "training.png", "mia.png"):
+    assert (run / name).exists(), name
+  assert len(list((run / "privacy").glob("*.json"))) == 2
+  trained_auc = json.loads(
+      (run / "privacy" / "epoch_0002.json").read_text())["results"][0]["auc"]
+  assert cli.main(["attack", "--run", str(run), "--attacks",
+                   "threshold,logistic_regression", "--by-class"]) == 0
+  out = run / "attack"
+  for name in ("summary.csv", "results.json", "results.npz", "roc.png",
+               "config.json"):
+    assert (out / name).exists(), name
+  res = json.loads((out / "results.json").read_text())
+  whole = [r for r in res["results"]
+           if r["attack"] == "threshold" and r["slice"] == "entire_dataset"][0]
+  # Reloading the weights and data reproduces the callback's last AUC.
+  assert whole["auc"] == pytest.approx(trained_auc, abs=1e-6)
+  assert any(r["slice"] == "class=3" for r in res["results"])
+
+
+def test_attack_logits_npz(tmp_path):
+  rng = np.random.default_rng(0)
+  logits = rng.normal(size=(100, 3))
+  labels = rng.integers(0, 3, 100)
+  is_member = np.arange(100) < 50
+  logits[is_member, labels[is_member]] += 3
+  np.savez(tmp_path / "out.npz", logits=logits, labels=labels,
+           is_member=is_member)
+  assert cli.main(["attack", "--logits", str(tmp_path / "out.npz"),
+                   "--attacks", "threshold"]) == 0
+  res = json.loads((tmp_path / "out" / "results.json").read_text())
+  assert res["results"][0]["auc"] > 0.8
+
+
+def test_attack_errors(tmp_path, capsys):
+  np.savez(tmp_path / "bad.npz", logits=np.zeros((3, 2)))
+  assert cli.main(["attack", "--logits", str(tmp_path / "bad.npz")]) == 2
+  assert "missing ['is_member', 'labels']" in capsys.readouterr().err
+  assert cli.main(["attack", "--run", str(tmp_path)]) == 2
+  assert "written by `tfmia train`" in capsys.readouterr().err
+
+
+def test_train_unknown_model_fails_before_work(tmp_path, capsys):
+  assert cli.main(["train", "--model", "lenet", "--out", str(tmp_path / "x")]) == 2
+  assert "Valid models" in capsys.readouterr().err
+  assert not (tmp_path / "x").exists()
+
+
+def test_case_study_missing_dataset(tmp_path, capsys):
+  args = ["case-study", "architectures", "--dataset", "cifar100", "--data-dir",
+          str(tmp_path), "--out", str(tmp_path / "o")]
+  assert cli.main(args) == 2
+  assert "--fallback-dataset digits" in capsys.readouterr().err
+
+
+def test_case_study_falls_back_to_digits(tmp_path, capsys):
+  out = tmp_path / "o"
+  assert cli.main(["case-study", "architectures", "--dataset", "cifar100",
+                   "--data-dir", str(tmp_path), "--fallback-dataset", "digits",
+                   "--epochs", "1", "--every-n-epochs", "1", "--train-size",
+                   "100", "--test-size", "100", "--attacks", "threshold",
+                   "--no-progress", "--out", str(out)]) == 0
+  stdout = capsys.readouterr().out
+  assert "running on 'digits' instead" in stdout
+  assert json.loads((out / "config.json").read_text())["dataset"] == "digits"
+  assert (out / "summary.csv").exists()
