@@ -111,3 +111,14 @@ def test_cifar10_end_to_end(tmp_path, cifar10_raw):
   assert table[table.model == "conv"].num_params.iloc[0] == 28_298
   assert table.auc.between(0.3, 1.0).all()
   assert (tmp_path / "exp1_conv_vs_dense_mia.png").exists()
+
+
+def test_case_study_script_is_the_cli():
+  import subprocess
+  import sys
+  from pathlib import Path
+  script = Path(__file__).resolve().parents[2] / "case_studies" / "architectures.py"
+  proc = subprocess.run([sys.executable, str(script), "--help"],
+                        capture_output=True, text=True, check=True)
+  assert "usage: tfmia case-study architectures" in proc.stdout
+  assert "--quick" in proc.stdout
