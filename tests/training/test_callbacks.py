@@ -88,3 +88,14 @@ def test_bad_arguments(kwargs, match):
   args.update(kwargs)
   with pytest.raises(ValueError, match=match):
     PrivacyMetrics(args.pop("member_data"), args.pop("nonmember_data"), **args)
+
+
+def test_evaluate_outside_fit_keeps_history(small_digits):
+  d = small_digits
+  m = models.dense(d.input_shape, d.num_classes, depth=1)
+  cb = _cb(d)
+  train_model(m, d, TrainConfig(epochs=1, batch_size=64), callbacks=[cb])
+  extra = cb.evaluate(epoch=None)
+  assert len(cb.history) == 1
+  assert extra.get("threshold").auc == pytest.approx(
+      cb.history[0].get("threshold").auc)

@@ -32,23 +32,27 @@ def _check_xy(data, name: str):
 
 
 class LogitsFunction:
-  """Batched, compiled inference: logits of `model` on a numpy array."""
+  """Batched, compiled inference: logits of `model` on an array or tensor."""
 
-  def __init__(self, model: tf.keras.Model, batch_size: int = 1024):
-    self._fn = tf.function(lambda x: model(x, training=False),
-                           reduce_retracing=True)
+  def __init__(self, model: tf.keras.Model, batch_size: int = 4096):
+    self.model = model
+    self._fn = tf.function(self._forward, reduce_retracing=True,
+                           autograph=False)
     self.batch_size = batch_size
 
-  def __call__(self, x: np.ndarray) -> np.ndarray:
-    out = [self._fn(tf.constant(x[i:i + self.batch_size])).numpy()
+  def _forward(self, x):
+    return self.model(x, training=False)
+
+  def __call__(self, x) -> np.ndarray:
+    out = [self._fn(x[i:i + self.batch_size]).numpy()
            for i in range(0, len(x), self.batch_size)]
     return np.concatenate(out).astype(np.float64)
 
 
 def predict_logits(model: tf.keras.Model, x: np.ndarray,
-                   batch_size: int = 1024) -> np.ndarray:
+                   batch_size: int = 4096) -> np.ndarray:
   """Logits of `model` on `x`, in float64, computed in compiled batches."""
-  return LogitsFunction(model, batch_size)(x)
+  return LogitsFunction(model, batch_size)(tf.constant(x))
 
 
 class PrivacyMetrics(tf.keras.callbacks.Callback):
@@ -70,7 +74,7 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
   def __init__(self, member_data, nonmember_data, *, every_n_epochs: int = 1,
                attacks: Sequence[str] = ("threshold",),
                slicing: SlicingConfig = SlicingConfig(),
-               batch_size: int = 1024, model_name: str = "",
+               batch_size: int = 4096, model_name: str = "",
                tensorboard_dir: Optional[Union[str, os.PathLike]] = None,
                seed: int = 0):
     super().__init__()
@@ -93,13 +97,22 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
     self.history: list[AttackResults] = []
     self._writer = None
     self._logits_fn = None
+    self._x_member_t = self._x_nonmember_t = None
 
   def on_train_begin(self, logs=None):
     self.history = []
-    self._logits_fn = LogitsFunction(self.model, self.batch_size)
+    self._prepare()
     if self.tensorboard_dir is not None:
       self._writer = tf.summary.create_file_writer(
           os.fspath(self.tensorboard_dir))
+
+  def _prepare(self):
+    if self._logits_fn is None or self._logits_fn.model is not self.model:
+      self._logits_fn = LogitsFunction(self.model, self.batch_size)
+    if self._x_member_t is None:
+      # Converted once per fit, not at every evaluation.
+      self._x_member_t = tf.constant(self.x_member)
+      self._x_nonmember_t = tf.constant(self.x_nonmember)
 
   def on_epoch_end(self, epoch, logs=None):
     if (epoch + 1) % self.every_n_epochs:
@@ -119,13 +132,16 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
   def on_train_end(self, logs=None):
     if self._writer is not None:
       self._writer.flush()
+    self._x_member_t = self._x_nonmember_t = None  # free the copies
 
   def evaluate(self, epoch: Optional[int] = None) -> AttackResults:
     """Attacks the model as it is now."""
-    fn = self._logits_fn or LogitsFunction(self.model, self.batch_size)
+    self._prepare()  # a no-op inside fit()
+    fn = self._logits_fn
     attack_input = AttackInput(
-        logits_member=fn(self.x_member), labels_member=self.y_member,
-        logits_nonmember=fn(self.x_nonmember), labels_nonmember=self.y_nonmember)
+        logits_member=fn(self._x_member_t), labels_member=self.y_member,
+        logits_nonmember=fn(self._x_nonmember_t),
+        labels_nonmember=self.y_nonmember)
     return tf_privacy.run_attacks(
         attack_input, attacks=self.attacks, slicing=self.slicing,
         seed=self.seed + (epoch or 0), model=self.model_name or self.model.name,
