@@ -27,6 +27,12 @@ def _axes(ax=None, ncols: int = 1, figsize=None):
   return fig, ax
 
 
+def _integer_epochs(ax):
+  from matplotlib.ticker import MaxNLocator
+  ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+  ax.set_xlabel("Epoch")
+
+
 def plot_training_curve(histories: Mapping[str, "TrainingHistory"], *,
                         metric: str = "accuracy", ax=None):
   """Train (solid) and validation (dashed) `metric` per epoch, per model.
@@ -48,7 +54,7 @@ def plot_training_curve(histories: Mapping[str, "TrainingHistory"], *,
     if f"val_{metric}" in h.metrics:
       ax.plot(epochs, h[f"val_{metric}"], color=color, linestyle="--",
               label=f"{name} validation")
-  ax.set_xlabel("Epoch")
+  _integer_epochs(ax)
   ax.set_ylabel(metric.capitalize())
   ax.legend(fontsize="small")
   ax.grid(alpha=0.3)
@@ -96,7 +102,7 @@ def plot_privacy_over_epochs(
               marker="o", markersize=3, label=f"{name} · {attack}")
   if metric == "auc":
     ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
-  ax.set_xlabel("Epoch")
+  _integer_epochs(ax)
   ax.set_ylabel(METRIC_LABELS[metric])
   ax.legend(fontsize="small")
   ax.grid(alpha=0.3)
