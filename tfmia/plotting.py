@@ -64,12 +64,20 @@ def plot_training_curve(histories: Mapping[str, "TrainingHistory"], *,
 def plot_training_history(histories: Mapping[str, "TrainingHistory"], *,
                           axes: Optional[Sequence] = None, title: str = ""):
   """Accuracy (left) and loss (right) per epoch, one line pair per model."""
+  return _two_panels(
+      lambda ax: plot_training_curve(histories, metric="accuracy", ax=ax),
+      lambda ax: plot_training_curve(histories, metric="loss", ax=ax),
+      axes=axes, title=title)
+
+
+def _two_panels(left, right, *, axes, title, figsize=(11, 4)):
+  """Draws `left(ax)` and `right(ax)` side by side; returns the Figure."""
   import matplotlib.pyplot as plt
   if axes is None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    _, axes = plt.subplots(1, 2, figsize=figsize)
   fig = axes[0].figure
-  plot_training_curve(histories, metric="accuracy", ax=axes[0])
-  plot_training_curve(histories, metric="loss", ax=axes[1])
+  left(axes[0])
+  right(axes[1])
   if title:
     fig.suptitle(title)
   fig.tight_layout()
@@ -112,16 +120,10 @@ def plot_privacy_over_epochs(
 def plot_privacy_history(histories: Mapping[str, Sequence[AttackResults]], *,
                          axes: Optional[Sequence] = None, title: str = ""):
   """AUC (left) and attacker advantage (right) per epoch."""
-  import matplotlib.pyplot as plt
-  if axes is None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-  fig = axes[0].figure
-  plot_privacy_over_epochs(histories, metric="auc", ax=axes[0])
-  plot_privacy_over_epochs(histories, metric="advantage", ax=axes[1])
-  if title:
-    fig.suptitle(title)
-  fig.tight_layout()
-  return fig
+  return _two_panels(
+      lambda ax: plot_privacy_over_epochs(histories, metric="auc", ax=ax),
+      lambda ax: plot_privacy_over_epochs(histories, metric="advantage", ax=ax),
+      axes=axes, title=title)
 
 
 def plot_roc(results: Union[AttackResult, Sequence[AttackResult],
@@ -165,16 +167,9 @@ def plot_roc(results: Union[AttackResult, Sequence[AttackResult],
 
 def plot_roc_pair(results, *, axes: Optional[Sequence] = None, title: str = ""):
   """ROC curves on linear (left) and log-log (right) axes."""
-  import matplotlib.pyplot as plt
-  if axes is None:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-  fig = axes[0].figure
-  plot_roc(results, ax=axes[0])
-  plot_roc(results, log_scale=True, ax=axes[1])
-  if title:
-    fig.suptitle(title)
-  fig.tight_layout()
-  return fig
+  return _two_panels(lambda ax: plot_roc(results, ax=ax),
+                     lambda ax: plot_roc(results, log_scale=True, ax=ax),
+                     axes=axes, title=title, figsize=(11, 4.5))
 
 
 def plot_sample_images(images: np.ndarray, labels: np.ndarray,
