@@ -85,3 +85,13 @@ def test_bad_depth_and_pooling():
     models.dense((8, 8, 1), 10, depth=0)
   with pytest.raises(ValueError, match="pooling='min'"):
     models.vgg11((8, 8, 1), 10, pooling="min")
+
+
+@pytest.mark.parametrize("name, kwargs, match", [
+    ("vgg16", {"width_multiplier": 0}, "width_multiplier=0"),
+    ("resnet20", {"width_multiplier": -1.0}, "width_multiplier=-1.0"),
+    ("cifarnet", {"dropout": 1.0}, "dropout=1.0"),
+])
+def test_bad_width_and_dropout(name, kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    models.build_model(name, (8, 8, 1), 10, **kwargs)

@@ -72,6 +72,14 @@ def _check_positive(**kwargs):
       raise ValueError(f"`{k}` must be a positive int. Received: {k}={v!r}")
 
 
+def _check_width(width_multiplier, dropout=0.0):
+  if not width_multiplier > 0:
+    raise ValueError("`width_multiplier` must be > 0. "
+                     f"Received: width_multiplier={width_multiplier!r}")
+  if not 0.0 <= dropout < 1.0:
+    raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+
+
 def _scaled(width: int, multiplier: float) -> int:
   return max(1, int(round(width * multiplier)))
 
@@ -152,11 +160,7 @@ _VGG_CONFIGS = {
 def _vgg(name, input_shape, num_classes, *, width_multiplier, pooling,
          dropout, classifier_units):
   shape = _check_common(input_shape, num_classes, pooling)
-  if not width_multiplier > 0:
-    raise ValueError("`width_multiplier` must be > 0. "
-                     f"Received: width_multiplier={width_multiplier!r}")
-  if not 0.0 <= dropout < 1.0:
-    raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+  _check_width(width_multiplier, dropout)
   inputs = tf.keras.Input(shape, name="input")
   x, block, conv_i = inputs, 1, 1
   for item in _VGG_CONFIGS[name]:
@@ -177,24 +181,21 @@ def _vgg(name, input_shape, num_classes, *, width_multiplier, pooling,
   return tf.keras.Model(inputs, outputs, name=name)
 
 
-@register("vgg11")
-def vgg11(input_shape, num_classes, *, width_multiplier: float = 1.0,
-          pooling: str = "max", dropout: float = 0.0,
-          classifier_units: Sequence[int] = (512,)) -> tf.keras.Model:
-  """CIFAR-style VGG-11 with BatchNorm; `width_multiplier` shrinks it."""
-  return _vgg("vgg11", input_shape, num_classes,
-              width_multiplier=width_multiplier, pooling=pooling,
-              dropout=dropout, classifier_units=tuple(classifier_units))
+def _vgg_builder(name: str, depth: int):
+  def builder(input_shape, num_classes, *, width_multiplier: float = 1.0,
+              pooling: str = "max", dropout: float = 0.0,
+              classifier_units: Sequence[int] = (512,)) -> tf.keras.Model:
+    return _vgg(name, input_shape, num_classes,
+                width_multiplier=width_multiplier, pooling=pooling,
+                dropout=dropout, classifier_units=tuple(classifier_units))
+  builder.__name__ = builder.__qualname__ = name
+  builder.__doc__ = (f"CIFAR-style VGG-{depth} with BatchNorm; "
+                     "`width_multiplier` shrinks it.")
+  return register(name)(builder)
 
 
-@register("vgg16")
-def vgg16(input_shape, num_classes, *, width_multiplier: float = 1.0,
-          pooling: str = "max", dropout: float = 0.0,
-          classifier_units: Sequence[int] = (512,)) -> tf.keras.Model:
-  """CIFAR-style VGG-16 with BatchNorm; `width_multiplier` shrinks it."""
-  return _vgg("vgg16", input_shape, num_classes,
-              width_multiplier=width_multiplier, pooling=pooling,
-              dropout=dropout, classifier_units=tuple(classifier_units))
+vgg11 = _vgg_builder("vgg11", 11)
+vgg16 = _vgg_builder("vgg16", 16)
 
 
 def _basic_block(x, filters, stride, name):
@@ -215,9 +216,7 @@ def _basic_block(x, filters, stride, name):
 def _resnet(name, input_shape, num_classes, *, stage_filters, blocks_per_stage,
             width_multiplier):
   shape = _check_common(input_shape, num_classes)
-  if not width_multiplier > 0:
-    raise ValueError("`width_multiplier` must be > 0. "
-                     f"Received: width_multiplier={width_multiplier!r}")
+  _check_width(width_multiplier)
   inputs = tf.keras.Input(shape, name="input")
   x = _conv_bn_relu(inputs, _scaled(stage_filters[0], width_multiplier),
                     name="stem")
@@ -259,11 +258,7 @@ def cifarnet(input_shape, num_classes, *, width_multiplier: float = 1.0,
   128C3-256C3-P2-512C3-P2-1024C3-512C3-1024FC-512FC-logits, with BatchNorm.
   """
   shape = _check_common(input_shape, num_classes, pooling)
-  if not width_multiplier > 0:
-    raise ValueError("`width_multiplier` must be > 0. "
-                     f"Received: width_multiplier={width_multiplier!r}")
-  if not 0.0 <= dropout < 1.0:
-    raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+  _check_width(width_multiplier, dropout)
   m = width_multiplier
   inputs = tf.keras.Input(shape, name="input")
   x = _conv_bn_relu(inputs, _scaled(128, m), "conv1")
