@@ -218,3 +218,43 @@ def save_figure(fig, path: Union[str, os.PathLike], dpi: int = 120) -> None:
   with io.atomic_path(path, suffix=suffix) as tmp:
     fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
   plt.close(fig)
+
+
+def plot_score_histograms(results: Union[AttackResults, Sequence[AttackResult]],
+                          *, bins: int = 50, ncols: int = 3, axes=None):
+  """Members' and non-members' score distributions, one panel per attack.
+
+  Args:
+    results: the results to draw (entire-dataset slices of an AttackResults,
+      or a sequence of AttackResult).
+    bins: histogram bins per panel.
+    ncols: panels per row.
+    axes: an array of at least len(results) Axes; new ones when None.
+  """
+  import matplotlib.pyplot as plt
+  if isinstance(results, AttackResults):
+    results = [r for r in results if r.slice == ENTIRE_DATASET]
+  results = list(results)
+  if not results:
+    raise ValueError("`results` is empty.")
+  n = len(results)
+  ncols = min(ncols, n)
+  nrows = -(-n // ncols)
+  if axes is None:
+    _, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3 * nrows),
+                           squeeze=False)
+  axes = np.asarray(axes).reshape(-1)
+  fig = axes[0].figure
+  for ax in axes[n:]:
+    ax.axis("off")
+  for ax, r in zip(axes, results):
+    edges = np.histogram_bin_edges(r.scores, bins=bins)
+    ax.hist(r.scores[~r.is_member], bins=edges, alpha=0.6, density=True,
+            label="non-members", color="C0")
+    ax.hist(r.scores[r.is_member], bins=edges, alpha=0.6, density=True,
+            label="members", color="C3")
+    ax.set_title(f"{r.attack}  (AUC {r.auc:.3f})", fontsize=9)
+    ax.set_xlabel("score (higher = member)", fontsize=8)
+    ax.legend(fontsize="x-small")
+  fig.tight_layout()
+  return fig

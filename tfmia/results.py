@@ -22,7 +22,7 @@ from sklearn import metrics
 from tfmia import io
 
 ENTIRE_DATASET = "entire_dataset"
-REPORTED_FPRS = (0.001, 0.01)
+REPORTED_FPRS = (0.0, 0.001, 0.01)
 
 
 @dataclasses.dataclass(frozen=True)
