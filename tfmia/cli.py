@@ -4,6 +4,11 @@
   tfmia train --model conv --dataset digits --out runs/conv
   tfmia attack --run runs/conv --attacks threshold,logistic_regression
   tfmia attack --logits outputs.npz --out audits/x
+  tfmia reference init cfg.json --dataset cifar10 --model conv
+  tfmia reference train --config cfg.json --num-models 8 [--shard 3/8]
+  tfmia reference status --config cfg.json
+  tfmia audit --config cfg.json --attacks rmia,lira,attack_p --out audits/run1
+  tfmia audit --render audits/run1
   tfmia models
 """
 
@@ -47,6 +52,81 @@ def _add_data_args(p: argparse.ArgumentParser, *, default_dataset: str) -> None:
   g.add_argument("--test-size", type=int, default=None,
                  help="non-members: how many test examples to use")
   g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+
+
+def _add_reference_parser(sub) -> None:
+  ref = sub.add_parser(
+      "reference", help="train reference (shadow) models",
+      description="Train a target model and K reference models on a pooled "
+                  "membership split, resumably, in shards if wanted.")
+  ref_sub = ref.add_subparsers(dest="action", metavar="ACTION", required=True)
+  init = ref_sub.add_parser("init", help="write a starting config file",
+                            description="Write a reference config (JSON) to "
+                                        "edit, with every field present.")
+  init.add_argument("path", type=Path, help="config file to write")
+  _add_data_args(init, default_dataset="cifar10")
+  init.add_argument("--model", default="conv", help="model builder")
+  init.add_argument("--epochs", type=int, default=20)
+  init.add_argument("--num-models", type=int, default=4)
+  init.add_argument("--reference-dir", default="references")
+  init.add_argument("--force", action="store_true", help="overwrite PATH")
+  for name, helptext in (("train", "train the missing models (resumes)"),
+                         ("status", "list complete and missing models")):
+    p = ref_sub.add_parser(name, help=helptext, description=helptext + ".")
+    p.add_argument("--config", type=Path, required=True,
+                   help="reference config (see `tfmia reference init`)")
+    p.add_argument("--num-models", type=int, default=None,
+                   help="K reference models (even; default: the config's)")
+    p.add_argument("--dir", type=Path, default=None,
+                   help="reference folder (default: the config's "
+                        "reference_dir)")
+    p.add_argument("--data-dir", default=None,
+                   help="tfds data directory (overrides the config's)")
+    if name == "train":
+      p.add_argument("--shard", default=None,
+                     help="i/N: train only part i of N (1-based), e.g. 3/8")
+      p.add_argument("--no-progress", action="store_true")
+
+
+def _add_audit_parser(sub) -> None:
+  au = sub.add_parser(
+      "audit", help="attack a target with reference models; write a report",
+      description="Audit the target of a reference folder with many attacks. "
+                  "Writes report.csv, roc_loglog.png, score_hist.png, "
+                  "scores.npz, results.{json,npz} and config.json. With "
+                  "--render, redraw an existing audit folder instead.")
+  src = au.add_mutually_exclusive_group(required=True)
+  src.add_argument("--config", type=Path, help="reference config file")
+  src.add_argument("--render", type=Path, metavar="AUDIT_DIR",
+                   help="redraw report and figures of an audit folder")
+  au.add_argument("--attacks", type=_csv, default=None,
+                  help="comma-separated attacks (default: rmia,lira,"
+                       "lira_offline,attack_p,attack_r,threshold); see "
+                       "`tfmia audit --list`")
+  au.add_argument("--out", type=Path, default=None, help="audit folder")
+  au.add_argument("--dir", type=Path, default=None,
+                  help="reference folder (default: the config's)")
+  au.add_argument("--num-models", type=int, default=None,
+                  help="use the first K reference models")
+  au.add_argument("--data-dir", default=None)
+  g = au.add_argument_group("signals")
+  g.add_argument("--augment", default="none",
+                 choices=("none", "flip", "flip_shift"),
+                 help="query-time augmentations (default: none)")
+  g.add_argument("--dropout-copies", type=int, default=0,
+                 help="input-dropout calibration: copies per example "
+                      "(0 = off; the SNN-MIA work uses 30)")
+  g.add_argument("--dropout-rate", type=float, default=0.01,
+                 help="fraction of pixels dropped per copy (default: 0.01)")
+  g = au.add_argument_group("attacks")
+  g.add_argument("--rmia-a", type=float, default=0.3)
+  g.add_argument("--rmia-gamma", type=float, default=1.0)
+  g.add_argument("--rmia-population", type=int, default=None,
+                 help="number of population points z (default: all)")
+  g.add_argument("--lira-per-example-variance", action="store_true",
+                 help="per-example σ (needs >= 2 IN and OUT models each)")
+  g.add_argument("--seed", type=int, default=0)
+  au.add_argument("--no-progress", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
   at.add_argument("--out", type=Path, default=None,
                   help="results folder (default: RUN/attack, or beside the npz)")
 
+  _add_reference_parser(sub)
+  _add_audit_parser(sub)
   sub.add_parser("models", help="list the model builders")
   return parser
 
@@ -139,7 +221,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   _quiet_tensorflow()
   from tfmia import commands
   handlers = {"case-study": commands.case_study, "train": commands.train,
-              "attack": commands.attack, "models": commands.list_models}
+              "attack": commands.attack, "models": commands.list_models,
+              "reference": commands.reference, "audit": commands.audit}
   try:
     return handlers[args.command](args) or 0
   except (ValueError, FileNotFoundError) as e:

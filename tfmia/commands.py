@@ -187,3 +187,86 @@ def list_models(args: argparse.Namespace) -> int:
     doc = (models.get_builder(name).__doc__ or "").strip().splitlines()[0]
     print(f"{name:10s} {doc}")
   return 0
+
+
+def _reference_config(args: argparse.Namespace):
+  from tfmia.reference import ReferenceConfig
+  config = ReferenceConfig.load(args.config)
+  if getattr(args, "num_models", None) is not None:
+    config = config.replace(num_models=args.num_models)
+  if getattr(args, "data_dir", None) is not None:
+    config = config.replace(data=config.data.replace(data_dir=args.data_dir))
+  return config
+
+
+def reference(args: argparse.Namespace) -> int:
+  from tfmia import reference as ref
+  from tfmia.training import TrainConfig
+  if args.action == "init":
+    if args.path.exists() and not args.force:
+      raise ValueError(f"{args.path} exists; pass --force to overwrite it.")
+    config = ref.ReferenceConfig(
+        data=tfdata.DataConfig(dataset=args.dataset, data_dir=args.data_dir,
+                               download=args.download,
+                               train_size=args.train_size,
+                               test_size=args.test_size, seed=args.seed),
+        model=args.model, train=TrainConfig(epochs=args.epochs),
+        num_models=args.num_models, seed=args.seed,
+        reference_dir=args.reference_dir)
+    io.atomic_write_json(args.path, config)
+    print(f"Wrote {args.path}. Edit it, then run: tfmia reference train "
+          f"--config {args.path}")
+    return 0
+  config = _reference_config(args)
+  directory = args.dir or Path(config.reference_dir)
+  if args.action == "status":
+    fingerprint = config.fingerprint()
+    names = ref.job_names(config.num_models)
+    done = [n for n in names if ref.is_complete(directory / n, fingerprint)]
+    missing = [n for n in names if n not in done]
+    print(f"{directory}: {len(done)} of {len(names)} models complete.")
+    if missing:
+      print("Missing or incomplete: " + ", ".join(missing))
+    return 0
+  shard = ref.parse_shard(args.shard)
+  jobs = ref.shard_jobs(config.num_models, shard)
+  print(f"Reference models: {config.model} on {config.data.dataset}, target + "
+        f"{config.num_models} references in {directory}/"
+        + (f"; shard {shard[0]}/{shard[1]}: {', '.join(jobs)}" if shard else ""))
+  out = ref.train_references(config, directory=directory, shard=shard,
+                             progress=not args.no_progress)
+  print(f"Trained {len(out['trained'])}, skipped {len(out['skipped'])} "
+        "already complete.")
+  return 0
+
+
+def audit(args: argparse.Namespace) -> int:
+  from tfmia import audit as audit_lib
+  from tfmia.attacks.suite import AttackConfig, DEFAULT_ATTACKS
+  from tfmia.signals import SignalConfig
+  if args.render is not None:
+    res = audit_lib.render(args.render)
+    _print_table(audit_lib.report(res), audit_lib.REPORT_COLUMNS)
+    print(f"\nRedrew report.csv, roc_loglog.png and score_hist.png in "
+          f"{args.render}/")
+    return 0
+  if args.out is None:
+    raise ValueError("--out is required with --config.")
+  config = _reference_config(args)
+  audit_config = audit_lib.AuditConfig(
+      attacks=args.attacks or DEFAULT_ATTACKS,
+      signals=SignalConfig(augmentations=args.augment,
+                           dropout_copies=args.dropout_copies,
+                           dropout_rate=args.dropout_rate, seed=args.seed),
+      attack=AttackConfig(rmia_a=args.rmia_a, rmia_gamma=args.rmia_gamma,
+                          rmia_population=args.rmia_population,
+                          lira_fix_variance=not args.lira_per_example_variance,
+                          seed=args.seed))
+  res = audit_lib.audit_reference_folder(
+      config, audit_config, out_dir=args.out, directory=args.dir,
+      progress=not args.no_progress)
+  print(f"Target: train accuracy {res.train_accuracy:.4f}, held-out "
+        f"{res.test_accuracy:.4f}\n")
+  _print_table(audit_lib.report(res), audit_lib.REPORT_COLUMNS)
+  print(f"\nReport, figures and scores are in {args.out}/")
+  return 0

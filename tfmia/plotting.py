@@ -144,8 +144,11 @@ def plot_roc(results: Union[AttackResult, Sequence[AttackResult],
                else r.attack: r for r in results}
   fig, ax = _axes(ax)
   floor = 1.0
-  for label, r in results.items():
-    ax.plot(r.roc.fpr, r.roc.tpr, label=f"{label}, AUC={r.auc:.3f}")
+  for i, (label, r) in enumerate(results.items()):
+    # Ten colours, then the same colours dashed, then dotted.
+    ax.plot(r.roc.fpr, r.roc.tpr, color=f"C{i % 10}",
+            linestyle=("-", "--", ":")[(i // 10) % 3],
+            label=f"{label}, AUC={r.auc:.3f}")
     floor = min(floor, 1.0 / max(r.num_nonmembers, 1))
   if log_scale:
     grid = np.logspace(np.log10(floor), 0, 100)
@@ -160,7 +163,10 @@ def plot_roc(results: Union[AttackResult, Sequence[AttackResult],
     ax.set_ylim(0, 1)
   ax.set_xlabel("False positive rate")
   ax.set_ylabel("True positive rate")
-  ax.legend(fontsize="small", loc="lower right")
+  if len(results) > 6:   # many curves: keep the legend off the plot
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1))
+  else:
+    ax.legend(fontsize="small", loc="lower right")
   ax.grid(alpha=0.3)
   return fig
 

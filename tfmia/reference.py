@@ -421,13 +421,15 @@ class ReferenceSet:
     with np.load(directory / MEMBERSHIP_FILE) as f:
       ref_in, target_in = f["ref_in"].astype(bool), f["target_in"].astype(bool)
     n = ref_in.shape[1]
-    if (len(ref_in) < k or not np.array_equal(
-        ref_in[:k], membership_matrix(n, k, saved.seed))
+    expected = membership_matrix(n, k, saved.seed)
+    m = min(k, len(ref_in))
+    if (not np.array_equal(ref_in[:m], expected[:m])
         or not np.array_equal(target_in, target_membership(n, saved.seed))):
       raise ValueError(
           f"The membership matrix in {directory / MEMBERSHIP_FILE} "
           f"(shape {ref_in.shape}) does not match {k} reference models with "
           f"seed {saved.seed}.")
+    ref_in = expected
     fingerprint = saved.fingerprint()
     names = job_names(k)
     missing = [nm for nm in names if not is_complete(directory / nm, fingerprint)]

@@ -18,6 +18,7 @@ Shapes: N examples, A augmentations, C classes.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from typing import Callable, Optional, Union
 
@@ -261,10 +262,22 @@ def dropout_masks(seed: int, copy: int, start: int, shape,
   return (u >= rate).reshape(b, h, w, 1)
 
 
+class _NoRetracingWarning(logging.Filter):
+  """Drops TF's "triggered tf.function retracing" warning: auditing K models
+  compiles one forward function per model, once each, which is intended."""
+
+  def filter(self, record):
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_NoRetracingWarning())
+
+
 def _forward_fn(model) -> Callable:
   if isinstance(model, tf.keras.Model):
+    spec = tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.float32)
     fn = tf.function(lambda x: model(x, training=False),
-                     reduce_retracing=True, autograph=False)
+                     input_signature=[spec], autograph=False)
     return lambda x: fn(tf.constant(x, tf.float32)).numpy()
   if callable(model):
     return lambda x: np.asarray(model(x))

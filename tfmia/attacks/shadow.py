@@ -11,9 +11,11 @@ Shapes: N target examples, M shadow examples, C classes.
 
 from __future__ import annotations
 
+import warnings
 from typing import Optional, Sequence
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from tfmia.attacks.validation import as_finite_array, as_labels
 
@@ -80,9 +82,10 @@ def best_threshold(member_values, nonmember_values) -> float:
   tr = np.sort(as_finite_array(member_values, "member_values", ndim=1))
   te = np.sort(as_finite_array(nonmember_values, "nonmember_values", ndim=1))
   cand = np.unique(np.concatenate([tr, te]))
-  tpr = 1.0 - np.searchsorted(tr, cand, side="left") / tr.size
-  tnr = np.searchsorted(te, cand, side="left") / te.size
-  return float(cand[np.argmax(0.5 * (tpr + tnr))])
+  # TPR + TNR scaled by |tr|·|te|, in exact integers so ties stay ties.
+  hits = (tr.size - np.searchsorted(tr, cand, side="left")) * te.size
+  rejects = np.searchsorted(te, cand, side="left") * tr.size
+  return float(cand[np.argmax(hits + rejects)])
 
 
 def class_thresholds(values, labels, is_member, num_classes: int,
@@ -195,8 +198,9 @@ def nn_attack_scores(shadow_features, shadow_is_member, target_features, *,
                      seed: int = 0) -> np.ndarray:
   """A multilayer-perceptron attack trained on shadow models' outputs.
 
-  scikit-learn's MLPClassifier (Adam, early stopping on 10% of the shadow
-  data), seeded: the same inputs and seed give the same scores.
+  Standardised features into scikit-learn's MLPClassifier (Adam, early
+  stopping on 10% of the shadow data after 20 epochs without improvement),
+  seeded: the same inputs and seed give the same scores.
 
   Args:
     shadow_features: (M, F) from `nn_features`.
@@ -210,6 +214,8 @@ def nn_attack_scores(shadow_features, shadow_is_member, target_features, *,
     (N,) predicted member probability; higher means member.
   """
   from sklearn.neural_network import MLPClassifier
+  from sklearn.pipeline import make_pipeline
+  from sklearn.preprocessing import StandardScaler
   x = as_finite_array(shadow_features, "shadow_features", ndim=2)
   t = as_finite_array(target_features, "target_features", ndim=2)
   y = np.asarray(shadow_is_member, dtype=bool)
@@ -221,9 +227,12 @@ def nn_attack_scores(shadow_features, shadow_is_member, target_features, *,
                      f"`shadow_features`. Received: shape={t.shape}")
   if y.all() or not y.any():
     raise ValueError("Shadow data must hold both members and non-members.")
-  clf = MLPClassifier(hidden_layer_sizes=tuple(hidden), max_iter=max_iter,
-                      early_stopping=True, random_state=seed)
-  clf.fit(x, y)
+  clf = make_pipeline(StandardScaler(), MLPClassifier(
+      hidden_layer_sizes=tuple(hidden), max_iter=max_iter, early_stopping=True,
+      n_iter_no_change=20, random_state=seed))
+  with warnings.catch_warnings():   # max_iter reached: use what was learnt
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    clf.fit(x, y)
   return clf.predict_proba(t)[:, list(clf.classes_).index(True)]
 
 

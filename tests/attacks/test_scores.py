@@ -1,0 +1,248 @@
+"""Score functions: hand-checked answers, brute-force and tensorflow-privacy parity."""
+
+import numpy as np
+import pytest
+from sklearn import metrics
+
+from tfmia.attacks import scores
+
+amia = pytest.importorskip(
+    "tensorflow_privacy.privacy.privacy_tests.membership_inference_attack."
+    "advanced_mia")
+
+
+def _complementary(n, k, rng):
+  rows = []
+  for _ in range(k // 2):
+    m = rng.random(n) < 0.5
+    rows += [m, ~m]
+  return np.stack(rows)
+
+
+# ---- RMIA -----------------------------------------------------------------
+
+
+def test_rmia_identical_outputs_give_every_point_the_same_score():
+  # a = 1, γ = 1: Pr(x) = P_OUT(x) = Pr(x|θ), so every ratio is 1 and every
+  # x dominates every z.
+  rng = np.random.default_rng(0)
+  p = rng.uniform(0.1, 0.9, 20)
+  pz = rng.uniform(0.1, 0.9, 15)
+  ref_in = _complementary(20, 4, rng)
+  s = scores.rmia_scores(p, np.tile(p, (4, 1)), ref_in, pz,
+                         np.tile(pz, (4, 1)), offline=True, a=1.0, gamma=1.0)
+  np.testing.assert_array_equal(s, np.ones(20))
+
+
+def test_rmia_by_hand():
+  # K = 2: x0 is OUT for model 1, x1 is OUT for model 0. Online averages both.
+  target_x = np.array([0.8, 0.2])
+  ref_x = np.array([[0.4, 0.4],
+                    [0.4, 0.1]])
+  ref_in = np.array([[True, False], [False, True]])
+  target_z = np.array([0.5, 0.5, 0.5])
+  ref_z = np.array([[0.5, 0.25, 0.5], [0.5, 0.25, 1.0]])
+  # Offline, a = 1: ratio_x = [0.8/0.4, 0.2/0.4] = [2, 0.5];
+  # ratio_z = [1, 2, 0.5/0.75 = 2/3].
+  s = scores.rmia_scores(target_x, ref_x, ref_in, target_z, ref_z,
+                         offline=True, a=1.0, gamma=1.0)
+  np.testing.assert_allclose(s, [3 / 3, 0 / 3])
+  # γ = 2 halves what x must beat: 2 ≥ 2·[1, 2, 2/3] holds for z0 and z2.
+  s = scores.rmia_scores(target_x, ref_x, ref_in, target_z, ref_z,
+                         offline=True, a=1.0, gamma=2.0)
+  np.testing.assert_allclose(s, [2 / 3, 0])
+  # Offline, a = 0: Pr(x) = (P_OUT + 1)/2 = [0.7, 0.7]; ratio_x = [8/7, 2/7];
+  # Pr(z) = ([0.5, 0.25, 0.75] + 1)/2 = [0.75, 0.625, 0.875];
+  # ratio_z = [2/3, 0.8, 4/7].
+  s = scores.rmia_scores(target_x, ref_x, ref_in, target_z, ref_z,
+                         offline=True, a=0.0, gamma=1.0)
+  np.testing.assert_allclose(s, [1, 0])
+  # Online: Pr(x) = [0.4, 0.25]; ratio_x = [2, 0.8]; ratio_z as a = 1.
+  s = scores.rmia_scores(target_x, ref_x, ref_in, target_z, ref_z,
+                         offline=False, gamma=1.0)
+  np.testing.assert_allclose(s, [1, 1 / 3])
+
+
+@pytest.mark.parametrize("offline", [True, False])
+@pytest.mark.parametrize("gamma", [0.5, 1.0, 2.0])
+def test_sorted_rmia_equals_bruteforce_with_ties(offline, gamma):
+  rng = np.random.default_rng(1)
+  n, z, k = 300, 200, 4
+  # Few distinct values: many exact ties between ratio_x and γ·ratio_z.
+  levels = np.array([0.1, 0.2, 0.4, 0.5, 0.8, 1.0])
+  tx, tz = rng.choice(levels, n), rng.choice(levels, z)
+  rx, rz = rng.choice(levels, (k, n)), rng.choice(levels, (k, z))
+  ref_in = _complementary(n, k, rng)
+  args = (tx, rx, ref_in, tz, rz)
+  fast = scores.rmia_scores(*args, offline=offline, a=1.0, gamma=gamma)
+  slow = scores.rmia_scores_bruteforce(*args, offline=offline, a=1.0,
+                                       gamma=gamma)
+  np.testing.assert_array_equal(fast, slow)
+  # And on continuous random values.
+  args = (rng.random(n), rng.random((k, n)), ref_in, rng.random(z),
+          rng.random((k, z)))
+  np.testing.assert_array_equal(
+      scores.rmia_scores(*args, offline=offline, gamma=gamma),
+      scores.rmia_scores_bruteforce(*args, offline=offline, gamma=gamma))
+
+
+def test_rmia_separated_members_give_auc_one():
+  rng = np.random.default_rng(2)
+  n = 100
+  is_member = np.arange(n) < 50
+  ref_in = _complementary(n, 4, rng)
+  ref_x = np.full((4, n), 0.5)
+  target_x = np.where(is_member, 0.9, 0.1)
+  s = scores.rmia_scores(target_x, ref_x, ref_in, rng.uniform(0.1, 0.9, 50),
+                         np.full((4, 50), 0.5))
+  assert metrics.roc_auc_score(is_member, s) == 1.0
+
+
+def test_rmia_errors():
+  p, ref, ref_in = np.full(4, .5), np.full((2, 4), .5), np.array(
+      [[True, False] * 2, [False, True] * 2])
+  z, rz = np.full(3, .5), np.full((2, 3), .5)
+  with pytest.raises(ValueError, match="ref_in"):
+    scores.rmia_scores(p, ref, ref_in[:, :3], z, rz)
+  with pytest.raises(ValueError, match="probabilities"):
+    scores.rmia_scores(p * 3, ref, ref_in, z, rz)
+  with pytest.raises(ValueError, match="gamma"):
+    scores.rmia_scores(p, ref, ref_in, z, rz, gamma=0)
+  with pytest.raises(ValueError, match=r"ref_z.*\(K, Z\)"):
+    scores.rmia_scores(p, ref, ref_in, z, rz[:1])
+  with pytest.raises(ValueError, match="OUT reference model"):
+    scores.rmia_scores(p, ref, np.ones((2, 4), bool), z, rz)
+  with pytest.raises(TypeError, match="bool"):
+    scores.rmia_scores(p, ref, ref_in.astype(int), z, rz)
+
+
+# ---- LiRA ------------------------------------------------------------------
+
+
+def _per_example_lists(ref, ref_in):
+  """tensorflow-privacy's layout: per example an (m, A) array."""
+  stat_in = [ref[ref_in[:, i], i] for i in range(ref.shape[1])]
+  stat_out = [ref[~ref_in[:, i], i] for i in range(ref.shape[1])]
+  return stat_in, stat_out
+
+
+@pytest.mark.parametrize("fix_variance", [True, False])
+@pytest.mark.parametrize("center", ["median", "mean"])
+def test_lira_matches_tensorflow_privacy(fix_variance, center):
+  rng = np.random.default_rng(3)
+  n, k, a = 60, 8, 2
+  ref_in = _complementary(n, k, rng)
+  ref = rng.normal(size=(k, n, a)) + 2.0 * ref_in[..., None]
+  target = rng.normal(size=(n, a)) + 1.0
+  stat_in, stat_out = _per_example_lists(ref, ref_in)
+  ours = scores.lira_scores(target, ref, ref_in, online=True,
+                            fix_variance=fix_variance, center=center)
+  theirs = amia.compute_score_lira(target, stat_in, stat_out, option="both",
+                                   fix_variance=fix_variance,
+                                   median_or_mean=center)
+  np.testing.assert_allclose(ours, -theirs, rtol=1e-10)
+  ours = scores.lira_scores(target, ref, ref_in, online=False,
+                            fix_variance=fix_variance, center=center,
+                            offline_test="two_sided")
+  theirs = amia.compute_score_lira(target, stat_in, stat_out, option="out",
+                                   fix_variance=fix_variance,
+                                   median_or_mean=center)
+  np.testing.assert_allclose(ours, -theirs, rtol=1e-10)
+
+
+def test_lira_by_hand():
+  # One example, K = 2: IN value 2, OUT value 0, global σ = 0 + 1e-30 would
+  # blow up, so use K = 4: IN {1, 3}, OUT {-1, 1}; medians 2 and 0; global σ
+  # over the deviations {-1, 1, -1, 1} is 1.
+  ref = np.array([[1.0], [-1.0], [3.0], [1.0]])
+  ref_in = np.array([[True], [False], [True], [False]])
+  s = scores.lira_scores(np.array([2.0]), ref, ref_in, online=True)
+  # log N(2; 2, 1) - log N(2; 0, 1) = 0 - (-2) = 2.
+  np.testing.assert_allclose(s, [2.0])
+  s = scores.lira_scores(np.array([0.0]), ref, ref_in, online=False)
+  np.testing.assert_allclose(s, [np.log(0.5)])   # log Φ(0)
+
+
+def test_lira_errors():
+  ref_in = np.array([[True, False], [False, True]])
+  with pytest.raises(ValueError, match="at least 2 IN"):
+    scores.lira_scores(np.zeros(2), np.zeros((2, 2)), ref_in,
+                       fix_variance=False)
+  with pytest.raises(ValueError, match="center"):
+    scores.lira_scores(np.zeros(2), np.zeros((2, 2)), ref_in, center="mode")
+  with pytest.raises(ValueError, match=r"shape \(K,\)"):
+    scores.lira_scores(np.zeros(3), np.zeros((2, 2)), ref_in)
+
+
+# ---- Attack-P / Attack-R ------------------------------------------------------
+
+
+def test_attack_p_by_hand_and_inverts_np_quantile():
+  pop = np.array([5.0, 1.0, 3.0, 2.0, 4.0])
+  # 2.5 sits at position 1.5 of 0..4 -> quantile rank 0.375 -> score 0.625.
+  np.testing.assert_allclose(
+      scores.attack_p_scores(np.array([2.5, 0.0, 9.0, 3.0]), pop),
+      [0.625, 1.0, 0.0, 0.5])
+  rng = np.random.default_rng(4)
+  pop = rng.random(101)
+  x = rng.uniform(pop.min(), pop.max(), 50)
+  q = 1.0 - scores.attack_p_scores(x, pop)
+  np.testing.assert_allclose(np.quantile(pop, q, method="linear"), x)
+
+
+def test_attack_p_ties_take_the_mean_position():
+  pop = np.array([1.0, 2.0, 2.0, 2.0, 3.0])
+  np.testing.assert_allclose(scores.attack_p_scores(np.array([2.0]), pop),
+                             [0.5])
+
+
+def test_attack_r_by_hand():
+  # K = 4; each example has 2 OUT models.
+  ref_loss = np.array([[1.0, 9.0, 0.0],
+                       [9.0, 1.0, 5.0],
+                       [3.0, 9.0, 9.0],
+                       [9.0, 3.0, 7.0]])
+  ref_in = np.array([[False, True, True],
+                     [True, False, False],
+                     [False, True, True],
+                     [True, False, False]])
+  # Example 0: OUT losses {1, 3}, target 2 -> rank 0.5 -> 0.5.
+  # Example 1: OUT losses {1, 3}, target 0.5 -> below all -> 1.
+  # Example 2: OUT losses {5, 7}, target 8 -> above all -> 0.
+  np.testing.assert_allclose(
+      scores.attack_r_scores(np.array([2.0, 0.5, 8.0]), ref_loss, ref_in),
+      [0.5, 1.0, 0.0])
+
+
+def test_attack_r_with_one_out_model():
+  ref_in = np.array([[True, False, True], [False, True, False]])
+  ref_loss = np.array([[0.0, 2.0, 0.0], [2.0, 0.0, 2.0]])
+  np.testing.assert_allclose(
+      scores.attack_r_scores(np.array([1.0, 2.0, 3.0]), ref_loss, ref_in),
+      [1.0, 0.5, 0.0])
+
+
+def test_attack_r_separated_members_give_auc_one():
+  rng = np.random.default_rng(5)
+  n = 80
+  is_member = np.arange(n) % 2 == 0
+  ref_in = _complementary(n, 4, rng)
+  ref_loss = rng.uniform(1.0, 2.0, (4, n))
+  target = np.where(is_member, 0.1, 3.0)
+  assert metrics.roc_auc_score(
+      is_member, scores.attack_r_scores(target, ref_loss, ref_in)) == 1.0
+
+
+def test_threshold_matches_tensorflow_privacy():
+  from tfmia.attacks import tf_privacy
+  rng = np.random.default_rng(6)
+  loss_in, loss_out = rng.exponential(0.5, 200), rng.exponential(1.0, 300)
+  data_structures, mia = tf_privacy._mia()
+  res = mia.run_attacks(
+      data_structures.AttackInputData(loss_train=loss_in, loss_test=loss_out),
+      attack_types=[data_structures.AttackType.THRESHOLD_ATTACK])
+  theirs = res.single_attack_results[0].get_auc()
+  ours = metrics.roc_auc_score(
+      np.r_[np.ones(200), np.zeros(300)],
+      scores.loss_threshold_scores(np.r_[loss_in, loss_out]))
+  assert ours == pytest.approx(theirs, abs=1e-12)

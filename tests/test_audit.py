@@ -1,0 +1,145 @@
+"""The audit: end to end on digits, re-rendering, checks before work."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tfmia import audit, reference
+from tfmia.attacks import suite
+from tfmia.attacks.suite import AttackConfig, AttackSignals
+from tfmia.audit import AuditConfig
+from tfmia.signals import SignalConfig, Signals
+
+ALL = tuple(suite.ATTACKS)
+SMALL_SAMIA = dict(embed_dim=16, num_layers=1, num_heads=2, ff_dim=16,
+                   head_units=8, epochs=3)
+
+
+@pytest.fixture(scope="module")
+def audited(tiny_reference, tmp_path_factory):
+  cfg, data = tiny_reference
+  out = tmp_path_factory.mktemp("audit")
+  config = AuditConfig(attacks=ALL, attack=AttackConfig(samia=SMALL_SAMIA))
+  res = audit.audit_reference_folder(cfg, config, out_dir=out, data=data,
+                                     progress=False)
+  return cfg, data, config, res, out
+
+
+def test_end_to_end_audit_writes_the_report(audited):
+  cfg, data, config, res, out = audited
+  for f in ("report.csv", "roc_loglog.png", "score_hist.png", "config.json",
+            "scores.npz", "results.json", "results.npz"):
+    assert (out / f).is_file(), f
+  df = pd.read_csv(out / "report.csv")
+  assert list(df.columns) == list(audit.REPORT_COLUMNS)
+  assert list(df.attack) == list(ALL)
+  refs = reference.ReferenceSet.load(cfg.reference_dir)
+  with np.load(out / "scores.npz") as f:
+    np.testing.assert_array_equal(f["is_member"], refs.target_in)
+    np.testing.assert_array_equal(f["rmia"], res.get("rmia").scores)
+  # The target overfits 200 digits: the strong attacks must see it.
+  assert res.get("rmia").auc > 0.55 and res.get("lira").auc > 0.55
+  assert res.train_accuracy > res.test_accuracy
+
+
+def test_render_redraws_without_recomputing(audited):
+  *_, res, out = audited
+  (out / "roc_loglog.png").unlink()
+  (out / "report.csv").unlink()
+  again = audit.render(out)
+  assert (out / "roc_loglog.png").is_file() and (out / "report.csv").is_file()
+  for a, b in zip(res, again):
+    np.testing.assert_array_equal(a.scores, b.scores)
+  with pytest.raises(FileNotFoundError, match="results.json"):
+    audit.render(out / "nowhere")
+
+
+def test_scores_are_deterministic_and_signals_cached(audited):
+  cfg, data, config, res, _ = audited
+  again = audit.audit_reference_folder(cfg, config, data=data, progress=False)
+  for a, b in zip(res, again):
+    np.testing.assert_array_equal(a.scores, b.scores, err_msg=a.attack)
+  cached = list((reference.ReferenceSet.load(cfg.reference_dir).directory
+                 / "target" / "signals").glob("*.npz"))
+  assert len(cached) == 2     # pool and population
+
+
+def test_python_api_on_models_matches_the_folder_audit(tiny_reference, audited):
+  cfg, data = tiny_reference
+  *_, res, _ = audited
+  refs = reference.ReferenceSet.load(cfg.reference_dir)
+  load = lambda n: refs.load_model(n, data.input_shape, data.num_classes)
+  got = audit.audit(
+      audit.Target(load("target"), data.x_train, data.y_train, refs.target_in),
+      audit.References(tuple(load(n) for n in refs.reference_names()),
+                       refs.ref_in),
+      (data.x_test, data.y_test), attacks=("rmia", "attack_r", "lira"),
+      progress=False)
+  for name in ("rmia", "attack_r", "lira"):
+    np.testing.assert_allclose(got.get(name).scores, res.get(name).scores,
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_population_overlapping_members_is_refused(tiny_reference):
+  cfg, data = tiny_reference
+  refs = reference.ReferenceSet.load(cfg.reference_dir)
+  members = data.x_train[refs.target_in]
+
+  def never(_):
+    raise AssertionError("queried a model before checking")
+
+  with pytest.raises(ValueError, match="overlaps the target's members"):
+    audit.audit(audit.Target(never, data.x_train, data.y_train, refs.target_in),
+                None, (np.concatenate([data.x_test, members[:3]]),
+                       np.zeros(len(data.x_test) + 3, int)),
+                attacks=("attack_p",), progress=False)
+
+
+def test_missing_inputs_are_refused_before_any_query(tiny_reference):
+  cfg, data = tiny_reference
+  refs = reference.ReferenceSet.load(cfg.reference_dir)
+
+  def never(_):
+    raise AssertionError("queried a model before checking")
+
+  target = audit.Target(never, data.x_train, data.y_train, refs.target_in)
+  with pytest.raises(ValueError, match="'rmia' needs reference models"):
+    audit.audit(target, None, (data.x_test, data.y_test), attacks=("rmia",))
+  with pytest.raises(ValueError, match="'attack_p' needs the target's signals"):
+    audit.audit(target, None, None, attacks=("attack_p",))
+  all_in = np.ones((2, len(data.x_train)), bool)
+  with pytest.raises(ValueError, match="'lira_offline' needs at least one OUT"):
+    audit.audit(target, audit.References((never, never), all_in), None,
+                attacks=("lira_offline",))
+  with pytest.raises(ValueError, match=r"Unknown attack\(s\) \['lria'\]"):
+    audit.audit(target, None, None, attacks=("lria",))
+  with pytest.raises(ValueError, match="is_in"):
+    audit.audit(target, audit.References((never,), all_in), None,
+                attacks=("threshold",))
+
+
+def test_audit_signals_checks_membership_layout():
+  s = Signals.from_logits(np.zeros((4, 2)), [0, 1, 0, 1])
+  with pytest.raises(ValueError, match=r"ref_in.*\(K, N\)"):
+    AttackSignals(target=s, references=(s, s), ref_in=np.ones((2, 3), bool))
+  with pytest.raises(ValueError, match="is_member"):
+    audit.audit_signals(AttackSignals(target=s), np.ones(4, bool),
+                        AuditConfig(attacks=("threshold",)))
+
+
+def test_samia_turns_on_sensitivity():
+  assert AuditConfig(attacks=("samia",)).signals.sensitivity
+  assert not AuditConfig(attacks=("rmia",)).signals.sensitivity
+
+
+def test_dropout_calibration_applies_to_every_attack(tiny_reference):
+  cfg, data = tiny_reference
+  plain = audit.audit_reference_folder(
+      cfg, AuditConfig(attacks=("attack_p", "attack_r")), data=data,
+      progress=False)
+  dropped = audit.audit_reference_folder(
+      cfg, AuditConfig(attacks=("attack_p", "attack_r"), signals=SignalConfig(
+          dropout_copies=4, dropout_rate=0.05)), data=data, progress=False)
+  for name in ("attack_p", "attack_r"):
+    assert not np.array_equal(plain.get(name).scores,
+                              dropped.get(name).scores)

@@ -1,0 +1,136 @@
+"""Signals: values from logits, querying a model, augmentations, dropout."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfmia import signals
+from tfmia.signals import SignalConfig, Signals, compute_signals
+
+
+def _linear_model(seed=0, shape=(4, 4, 1), classes=3):
+  tf.keras.utils.set_random_seed(seed)
+  inp = tf.keras.Input(shape)
+  out = tf.keras.layers.Dense(classes)(tf.keras.layers.Flatten()(inp))
+  return tf.keras.Model(inp, out)
+
+
+def test_signals_from_logits_by_hand():
+  logits = np.array([[2.0, 1.0, 0.0]])
+  s = Signals.from_logits(logits, [0])
+  p = np.exp(logits) / np.exp(logits).sum()
+  np.testing.assert_allclose(s.probs[:, 0], p)
+  np.testing.assert_allclose(s.confidence[:, 0], p[:, 0])
+  np.testing.assert_allclose(s.loss[:, 0], -np.log(p[:, 0]))
+  np.testing.assert_allclose(s.scaled_logit[:, 0],
+                             np.log(p[0, 0]) - np.log(p[0, 1] + p[0, 2]))
+
+
+def test_scaled_logit_is_finite_when_confident():
+  # p_y = 1 - 1e-40: computing from probabilities would give log(0).
+  s = signals.scaled_logit(np.array([[100.0, 8.0, 0.0]]), [0])
+  assert np.isfinite(s).all() and s[0] == pytest.approx(
+      100 - np.log(np.exp(8.0) + 1.0))
+
+
+def test_compute_signals_matches_the_model():
+  model = _linear_model()
+  rng = np.random.default_rng(0)
+  x = rng.random((10, 4, 4, 1)).astype(np.float32)
+  y = rng.integers(0, 3, 10)
+  s = compute_signals(model, x, y, SignalConfig(batch_size=3), progress=False)
+  np.testing.assert_allclose(s.logits[:, 0], model.predict(x, verbose=0),
+                             rtol=1e-5, atol=1e-6)
+  assert s.sensitivity is None
+
+
+def test_augmentations_keep_or_average():
+  model = _linear_model()
+  x = np.random.default_rng(1).random((6, 4, 4, 1)).astype(np.float32)
+  y = np.zeros(6, dtype=int)
+  kept = compute_signals(model, x, y, SignalConfig(augmentations="flip"),
+                         progress=False)
+  assert kept.logits.shape == (6, 2, 3)
+  np.testing.assert_allclose(kept.logits[:, 1],
+                             model.predict(x[:, :, ::-1], verbose=0),
+                             rtol=1e-5, atol=1e-6)
+  shifts = compute_signals(model, x, y, SignalConfig(
+      augmentations="flip_shift", shift=1), progress=False)
+  assert shifts.num_augmentations == 10
+  mean = compute_signals(model, x, y, SignalConfig(
+      augmentations="flip_shift", shift=1, aggregate="mean"), progress=False)
+  np.testing.assert_allclose(mean.loss[:, 0], shifts.loss.mean(axis=1))
+
+
+def test_shift_by_hand():
+  x = np.arange(9, dtype=np.float32).reshape(1, 3, 3, 1)
+  out = signals._augment(x, False, 1, 0)[0, ..., 0]
+  np.testing.assert_array_equal(out, [[0, 0, 1], [0, 3, 4], [0, 6, 7]])
+  out = signals._augment(x, False, 0, -1)[0, ..., 0]
+  np.testing.assert_array_equal(out, [[3, 4, 5], [6, 7, 8], [0, 0, 0]])
+
+
+def test_dropout_masks():
+  m = signals.dropout_masks(0, 0, 0, (200, 32, 32, 3), 0.01)
+  assert m.shape == (200, 32, 32, 1)
+  assert abs((1 - m.mean()) - 0.01) < 0.002
+  # Independent of the batch a mask is drawn in.
+  np.testing.assert_array_equal(signals.dropout_masks(5, 2, 10, (4, 8, 8), .3),
+                                signals.dropout_masks(5, 2, 0, (14, 8, 8), .3)[10:])
+  assert not np.array_equal(signals.dropout_masks(5, 1, 0, (4, 8, 8), .3),
+                            signals.dropout_masks(5, 2, 0, (4, 8, 8), .3))
+
+
+def test_dropout_calibration_averages_signals():
+  model = _linear_model()
+  rng = np.random.default_rng(2)
+  x = rng.random((5, 4, 4, 1)).astype(np.float32)
+  y = rng.integers(0, 3, 5)
+  cfg = SignalConfig(dropout_copies=3, dropout_rate=0.25, seed=4)
+  s = compute_signals(model, x, y, cfg, progress=False)
+  losses = [Signals.from_logits(model.predict(
+      x * signals.dropout_masks(4, c, 0, x.shape, 0.25), verbose=0), y).loss
+            for c in range(3)]
+  np.testing.assert_allclose(s.loss, np.mean(losses, axis=0), rtol=1e-5)
+  # Rate 0 drops nothing: the same as no calibration.
+  s0 = compute_signals(model, x, y, cfg.replace(dropout_rate=0.0),
+                       progress=False)
+  np.testing.assert_allclose(s0.loss, compute_signals(
+      model, x, y, progress=False).loss, rtol=1e-6)
+
+
+def test_sensitivity():
+  x = np.random.default_rng(3).random((4, 4, 4, 1)).astype(np.float32)
+  y = np.zeros(4, dtype=int)
+  const = lambda xb: np.tile([[1.0, 2.0, 3.0]], (len(xb), 1))
+  s = compute_signals(const, x, y, SignalConfig(sensitivity=True),
+                      progress=False)
+  np.testing.assert_array_equal(s.sensitivity, np.zeros((4, 3)))
+  model = _linear_model()
+  s1 = compute_signals(model, x, y, SignalConfig(sensitivity=True),
+                       progress=False)
+  s2 = compute_signals(model, x, y, SignalConfig(sensitivity=True,
+                                                 batch_size=3), progress=False)
+  assert (s1.sensitivity > 0).all()
+  np.testing.assert_allclose(s1.sensitivity, s2.sensitivity, rtol=1e-3)
+
+
+def test_save_load_and_take(tmp_path):
+  s = Signals.from_logits(np.random.default_rng(4).normal(size=(5, 2, 3)),
+                          [0, 1, 2, 0, 1], sensitivity=np.ones((5, 3)))
+  s.save(tmp_path / "s.npz")
+  t = Signals.load(tmp_path / "s.npz")
+  np.testing.assert_array_equal(t.scaled_logit, s.scaled_logit)
+  np.testing.assert_array_equal(t.sensitivity, s.sensitivity)
+  assert s.take(np.array([0, 2])).num_examples == 2
+
+
+def test_errors():
+  with pytest.raises(ValueError, match="augmentations"):
+    SignalConfig(augmentations="rotate")
+  with pytest.raises(ValueError, match="dropout_rate"):
+    SignalConfig(dropout_rate=1.0)
+  with pytest.raises(ValueError, match=r"\(N, H, W, channels\)"):
+    compute_signals(_linear_model(), np.zeros((3, 16)), [0, 0, 0])
+  with pytest.raises(TypeError, match="callable"):
+    compute_signals(42, np.zeros((3, 4, 4, 1)), [0, 0, 0], progress=False)
