@@ -31,6 +31,7 @@ test-fast: setup
 
 bench: setup
 	$(PY) benchmarks/bench_foundation.py
+	$(PY) benchmarks/bench_attacks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

