@@ -102,22 +102,30 @@ def bench_power(data_dir, workdir: Path):
         f"({time.perf_counter() - start:.0f} s); reused {out['skipped']}.")
   rows = {}
   for k in (2, 4):
-    res = audit.audit_reference_folder(
+    rows[k] = audit.audit_reference_folder(
         config.replace(num_models=k),
         audit.AuditConfig(attacks=POWER_ATTACKS,
                           attack=AttackConfig(seed=0)),
-        data=data, progress=False)
-    rows[k] = res
+        data=data, progress=False,
+        out_dir=workdir / f"audit_{dataset}_k{k}")
+  tuned = audit.audit_reference_folder(
+      config, audit.AuditConfig(attacks=("rmia",),
+                                attack=AttackConfig(rmia_a=None, seed=0)),
+      data=data, progress=False).get("rmia")
   print(f"\nAttack power: conv on {dataset}, pool {size['train_size']:,} "
         f"(target members {size['train_size'] // 2:,}), population "
         f"{size['test_size']:,}. Target train accuracy "
         f"{rows[4].train_accuracy:.3f}, held-out {rows[4].test_accuracy:.3f}.")
-  print(f"  {'attack':<14}{'AUC K=2':>9}{'AUC K=4':>9}"
+  print(f"  {'attack':<22}{'AUC K=2':>9}{'AUC K=4':>9}"
         f"{'TPR@1% K=2':>12}{'TPR@1% K=4':>12}")
   for name in POWER_ATTACKS:
     a2, a4 = rows[2].get(name), rows[4].get(name)
-    print(f"  {name:<14}{a2.auc:9.4f}{a4.auc:9.4f}"
+    label = name + (" (a=0.3)" if name == "rmia" else "")
+    print(f"  {label:<22}{a2.auc:9.4f}{a4.auc:9.4f}"
           f"{a2.tpr_at_fpr(0.01):12.4f}{a4.tpr_at_fpr(0.01):12.4f}")
+  print(f"  {'rmia (a tuned, K>=4)':<22}{'n/a':>9}{tuned.auc:9.4f}"
+        f"{'n/a':>12}{tuned.tpr_at_fpr(0.01):12.4f}")
+  print(f"  Reports: {workdir}/audit_{dataset}_k2/ and _k4/")
   return rows
 
 

@@ -119,7 +119,9 @@ def _add_audit_parser(sub) -> None:
   g.add_argument("--dropout-rate", type=float, default=0.01,
                  help="fraction of pixels dropped per copy (default: 0.01)")
   g = au.add_argument_group("attacks")
-  g.add_argument("--rmia-a", type=float, default=0.3)
+  g.add_argument("--rmia-a", default="0.3",
+                 help="offline RMIA's a in [0, 1], or 'auto' to tune it by "
+                      "attacking a reference model (needs K >= 4)")
   g.add_argument("--rmia-gamma", type=float, default=1.0)
   g.add_argument("--rmia-population", type=int, default=None,
                  help="number of population points z (default: all)")

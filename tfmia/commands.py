@@ -240,6 +240,16 @@ def reference(args: argparse.Namespace) -> int:
   return 0
 
 
+def _rmia_a(text: str):
+  if text == "auto":
+    return None
+  try:
+    return float(text)
+  except ValueError:
+    raise ValueError(f"--rmia-a must be a number in [0, 1] or 'auto'. "
+                     f"Received: {text!r}") from None
+
+
 def audit(args: argparse.Namespace) -> int:
   from tfmia import audit as audit_lib
   from tfmia.attacks.suite import AttackConfig, DEFAULT_ATTACKS
@@ -258,7 +268,7 @@ def audit(args: argparse.Namespace) -> int:
       signals=SignalConfig(augmentations=args.augment,
                            dropout_copies=args.dropout_copies,
                            dropout_rate=args.dropout_rate, seed=args.seed),
-      attack=AttackConfig(rmia_a=args.rmia_a, rmia_gamma=args.rmia_gamma,
+      attack=AttackConfig(rmia_a=_rmia_a(args.rmia_a), rmia_gamma=args.rmia_gamma,
                           rmia_population=args.rmia_population,
                           lira_fix_variance=not args.lira_per_example_variance,
                           seed=args.seed))

@@ -246,3 +246,19 @@ def test_threshold_matches_tensorflow_privacy():
       np.r_[np.ones(200), np.zeros(300)],
       scores.loss_threshold_scores(np.r_[loss_in, loss_out]))
   assert ours == pytest.approx(theirs, abs=1e-12)
+
+
+def test_tune_rmia_a_picks_the_best_auc_on_a_reference_model():
+  rng = np.random.default_rng(7)
+  n, z, k = 200, 100, 4
+  ref_in = _complementary(n, k, rng)
+  ref_x = np.clip(0.5 + 0.3 * ref_in + rng.normal(0, 0.1, (k, n)), 0.01, 1)
+  ref_z = np.clip(0.5 + rng.normal(0, 0.1, (k, z)), 0.01, 1)
+  a = scores.tune_rmia_a(ref_x, ref_in, ref_z)
+  aucs = {g: metrics.roc_auc_score(ref_in[0], scores.rmia_scores(
+      ref_x[0], ref_x[1:], ref_in[1:], ref_z[0], ref_z[1:], a=g))
+          for g in scores.RMIA_A_GRID}
+  assert a in scores.RMIA_A_GRID
+  assert aucs[a] == max(aucs.values())
+  with pytest.raises(ValueError, match="K >= 4"):
+    scores.tune_rmia_a(ref_x[:2], ref_in[:2], ref_z[:2])

@@ -158,6 +158,43 @@ def rmia_scores_bruteforce(target_x, ref_x, ref_in, target_z, ref_z, *,
   return np.mean(ratio_x[:, None] >= gamma * ratio_z[None, :], axis=1)
 
 
+RMIA_A_GRID = tuple(np.round(np.arange(0.0, 1.01, 0.1), 1))
+
+
+def tune_rmia_a(ref_x, ref_in, ref_z, *, gamma: float = 1.0,
+                grid=RMIA_A_GRID) -> float:
+  """Chooses offline RMIA's `a` as the paper does: attack one reference model
+  (model 0, whose membership is known) with the other K − 1 as references,
+  and keep the `a` of the grid with the highest AUC (the first on ties).
+
+  Args:
+    ref_x: (K, N) reference models' true-class probabilities on the pool.
+    ref_in: (K, N) bool membership.
+    ref_z: (K, Z) their probabilities on the population.
+    gamma: RMIA's γ.
+    grid: candidate values in [0, 1].
+
+  Returns:
+    The chosen a.
+  """
+  from sklearn.metrics import roc_auc_score
+  ref_x = as_finite_array(ref_x, "ref_x", ndim=2)
+  ref_in = np.asarray(ref_in, dtype=bool)
+  if len(ref_x) < 4:
+    raise ValueError("Tuning RMIA's `a` attacks one reference model with the "
+                     "others, so it needs K >= 4 reference models. "
+                     f"Received: K={len(ref_x)}. Pass a fixed `a` instead.")
+  rest_in = ref_in[1:]
+  best, best_auc = grid[0], -1.0
+  for a in grid:
+    s = rmia_scores(ref_x[0], ref_x[1:], rest_in, ref_z[0], ref_z[1:],
+                    offline=True, a=float(a), gamma=gamma)
+    auc = roc_auc_score(ref_in[0], s)
+    if auc > best_auc:
+      best, best_auc = float(a), auc
+  return best
+
+
 # ---------------------------------------------------------------------------
 # LiRA
 

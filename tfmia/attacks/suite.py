@@ -22,7 +22,8 @@ from tfmia.signals import Signals, stack
 class AttackConfig:
   """Parameters of the attacks. Saved with every audit."""
 
-  rmia_a: float = 0.3                 # offline RMIA's Pr(x) correction
+  rmia_a: Optional[float] = 0.3       # offline RMIA's Pr(x) correction;
+                                      # None tunes it on a reference model
   rmia_gamma: float = 1.0             # RMIA's likelihood-ratio threshold γ
   rmia_population: Optional[int] = None  # number of z points; None = all
   lira_fix_variance: bool = True      # one global σ (best with few models)
@@ -37,7 +38,7 @@ class AttackConfig:
     if isinstance(self.samia, dict):
       object.__setattr__(self, "samia", samia_lib.SamiaConfig(**self.samia))
     object.__setattr__(self, "nn_hidden", tuple(self.nn_hidden))
-    if not 0 <= self.rmia_a <= 1:
+    if self.rmia_a is not None and not 0 <= self.rmia_a <= 1:
       raise ValueError(f"`rmia_a` must be in [0, 1]. Received: {self.rmia_a!r}")
     if not self.rmia_gamma > 0:
       raise ValueError(f"`rmia_gamma` must be > 0. "
@@ -127,10 +128,13 @@ def _rmia(online: bool):
       pick = np.sort(np.random.default_rng([c.seed, 7]).choice(
           len(tz), c.rmia_population, replace=False))
       tz, rz = tz[pick], rz[:, pick]
+    rx = stack([r.mean() for r in s.references], "confidence")[..., 0]
+    a = c.rmia_a
+    if a is None and not online:
+      a = scores.tune_rmia_a(rx, s.ref_in, rz, gamma=c.rmia_gamma)
     return scores.rmia_scores(
-        s.target.mean().confidence[:, 0],
-        stack([r.mean() for r in s.references], "confidence")[..., 0],
-        s.ref_in, tz, rz, offline=not online, a=c.rmia_a, gamma=c.rmia_gamma)
+        s.target.mean().confidence[:, 0], rx, s.ref_in, tz, rz,
+        offline=not online, a=0.3 if a is None else a, gamma=c.rmia_gamma)
   return fn
 
 
