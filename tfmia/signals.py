@@ -25,6 +25,7 @@ from typing import Callable, Optional, Union
 import numpy as np
 import tensorflow as tf
 
+from tfmia import _tf  # noqa: F401  (quiet retracing warnings)
 from tfmia import io
 from tfmia.attacks.validation import as_labels
 
@@ -260,17 +261,6 @@ def dropout_masks(seed: int, copy: int, start: int, shape,
   b, h, w = shape[0], shape[1], shape[2]
   u = _uniform(seed, copy, np.arange(start, start + b), h * w)
   return (u >= rate).reshape(b, h, w, 1)
-
-
-class _NoRetracingWarning(logging.Filter):
-  """Drops TF's "triggered tf.function retracing" warning: auditing K models
-  compiles one forward function per model, once each, which is intended."""
-
-  def filter(self, record):
-    return "triggered tf.function retracing" not in record.getMessage()
-
-
-tf.get_logger().addFilter(_NoRetracingWarning())
 
 
 def _forward_fn(model) -> Callable:
