@@ -18,7 +18,6 @@ Shapes: N examples, A augmentations, C classes.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 from typing import Callable, Optional, Union
 
