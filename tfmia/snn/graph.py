@@ -86,6 +86,14 @@ def parse(model: tf.keras.Model) -> list[Node]:
     raise TypeError("`model` must be a functional keras.Model (built with "
                     "keras.Input); subclassed models cannot be parsed.") from e
   L = tf.keras.layers
+  supported = (L.InputLayer, L.Conv2D, L.Dense, L.BatchNormalization, L.ReLU,
+               L.Activation, L.AveragePooling2D, L.MaxPooling2D,
+               L.GlobalAveragePooling2D, L.Flatten, L.Dropout, L.Add)
+  for layer in model.layers:   # name the first unsupported layer up front
+    if not isinstance(layer, supported) or (
+        isinstance(layer, (L.Conv2D, L.Dense))
+        and type(layer) not in (L.Conv2D, L.Dense)):
+      raise _unsupported(layer, "this layer type is not supported")
   nodes: list[Node] = []
   alias: dict[str, str] = {}     # layer name -> node name holding its output
   consumers: dict[str, int] = {}
@@ -137,7 +145,7 @@ def parse(model: tf.keras.Model) -> list[Node]:
       if axis not in (-1, len(layer.input_shape) - 1):
         raise _unsupported(layer, f"normalisation over axis {axis} (only the "
                                   "channel axis, last)")
-      if prev.kind not in SYNAPSES or nodes[-1] is not prev or consumers.get(
+      if prev.kind not in SYNAPSES or consumers.get(
           prev.name, 0) != 1:
         raise _unsupported(layer, "BatchNormalization must directly follow a "
                                   "linear Conv2D or Dense that feeds nothing "

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 THRESHOLD_METHODS = ("percentile", "data_driven")
+INIT_QUANTILES = (0.5, 0.9, 0.99, 0.999, 1.0)
 
 
 def _positive(activations) -> np.ndarray:
@@ -43,6 +44,9 @@ def fit_one_level_quantizer(activations, iterations: int = 30
                             ) -> tuple[float, float]:
   """Fits q(a) = θ·[a ≥ τ] to the positive activations in L1.
 
+  Coordinate descent is run from several starting thresholds (quantiles
+  0.5 to 1 of the activations) and the fit with the lowest L1 error is kept.
+
   Args:
     activations: any shape; only positive values are used.
     iterations: coordinate-descent rounds at most (stops at a fixed point).
@@ -56,16 +60,21 @@ def fit_one_level_quantizer(activations, iterations: int = 30
   a = np.sort(_positive(activations))
   if not a.size:
     return 1.0, 0.5
-  theta = float(a[-1])
-  tau = theta / 2
-  for _ in range(iterations):
-    tau = theta / 2
-    above = a[np.searchsorted(a, tau, side="left"):]
-    new = float(np.median(above))
-    if new == theta:
-      break
-    theta = new
-  return theta, theta / 2
+  best = None
+  # Coordinate descent finds a local optimum; start from several quantiles
+  # and keep the best fit.
+  for q in INIT_QUANTILES:
+    theta = float(np.quantile(a, q))
+    for _ in range(iterations):
+      above = a[np.searchsorted(a, theta / 2, side="left"):]
+      new = float(np.median(above))
+      if new == theta:
+        break
+      theta = new
+    err = l1_error(a, theta, theta / 2)
+    if best is None or err < best[0]:
+      best = (err, theta)
+  return best[1], best[1] / 2
 
 
 def l1_error(activations, theta: float, tau: float) -> float:
