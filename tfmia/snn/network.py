@@ -29,6 +29,7 @@ import tensorflow as tf
 
 INPUT_CODINGS = ("direct", "poisson")
 MAX_POOL_MODES = ("gate", "avg")
+_UNROLL_MAX = int(__import__("os").environ.get("TFMIA_SNN_UNROLL_MAX", "64"))
 
 
 @tf.custom_gradient
@@ -295,6 +296,13 @@ class SpikingNetwork(tf.keras.layers.Layer):
       s = _fire(mem, theta, width)
       return mem - s, s
 
+    if t <= _UNROLL_MAX:
+      # Short simulations: unrolled steps, which Grappler can fuse.
+      mem, outs = v0, []
+      for i_t in tf.unstack(current, num=t):
+        mem, s = step((mem, None), i_t)
+        outs.append(s)
+      return tf.stack(outs)
     _, spikes = tf.scan(step, current, initializer=(v0, tf.zeros_like(v0)))
     return spikes
 
