@@ -32,6 +32,7 @@ test-fast: setup
 bench: setup
 	$(PY) benchmarks/bench_foundation.py
 	$(PY) benchmarks/bench_attacks.py
+	$(PY) benchmarks/bench_snn.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -165,6 +165,32 @@ def build_parser() -> argparse.ArgumentParser:
                     help="output folder (default: plots)")
   arch.add_argument("--no-progress", action="store_true")
 
+  sm = cs_sub.add_parser(
+      "snn-mia",
+      help="membership leakage of ANNs converted to SNNs, at T = 1, 2, 4",
+      description="Train a target and K reference ANNs on a pooled split, "
+                  "convert and calibrate them to SNNs at each T, and attack "
+                  "ANN, SNN and mixed settings with Attack-P, Attack-R and "
+                  "RMIA, with and without input-dropout calibration. "
+                  "Resumable.")
+  _add_data_args(sm, default_dataset="cifar10")
+  sm.add_argument("--quick", action="store_true",
+                  help="a 6,000-image pool, a small VGG, 2 reference models")
+  sm.add_argument("--fallback-dataset", default=None,
+                  help="dataset to use when --dataset is not available")
+  sm.add_argument("--models", type=_csv, default=None,
+                  help="architectures (full: vgg16,resnet18,resnet20)")
+  sm.add_argument("--timesteps", type=_csv, default=None,
+                  help="latencies, e.g. 1,2,3,4 (default: 1,2,4)")
+  sm.add_argument("--num-references", type=int, default=None)
+  sm.add_argument("--epochs", type=int, default=None, help="ANN epochs")
+  sm.add_argument("--calibration-epochs", type=int, default=None)
+  sm.add_argument("--dropout-copies", type=int, default=None,
+                  help="input-dropout copies (full: 30, quick: 10)")
+  sm.add_argument("--out", type=Path, default=Path("plots/snn_mia"),
+                  help="output folder (default: plots/snn_mia)")
+  sm.add_argument("--no-progress", action="store_true")
+
   tr = sub.add_parser("train", help="train one model with the privacy callback",
                       description="Train a model on the train split (members), "
                                   "validate on the test split (non-members), "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,8 @@ def _print_table(df, columns) -> None:
   print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
-def case_study(args: argparse.Namespace) -> int:
-  from tfmia.studies import architectures as study
+def _available_dataset(args: argparse.Namespace) -> str:
+  """args.dataset, or args.fallback_dataset (saying so) when it is absent."""
   dataset = args.dataset
   if not args.download and not tfdata.dataset_available(dataset, args.data_dir):
     where = tfdata.resolve_data_dir(args.data_dir)
@@ -33,6 +34,14 @@ def case_study(args: argparse.Namespace) -> int:
     print(f"{dataset} was not found in data_dir={where!r}; running on "
           f"{args.fallback_dataset!r} instead.")
     dataset = args.fallback_dataset
+  return dataset
+
+
+def case_study(args: argparse.Namespace) -> int:
+  if args.study == "snn-mia":
+    return _snn_mia(args)
+  from tfmia.studies import architectures as study
+  dataset = _available_dataset(args)
   overrides = dict(dataset=dataset, data_dir=args.data_dir,
                    download=args.download, epochs=args.epochs,
                    batch_size=args.batch_size,
@@ -279,4 +288,32 @@ def audit(args: argparse.Namespace) -> int:
         f"{res.test_accuracy:.4f}\n")
   _print_table(audit_lib.report(res), audit_lib.REPORT_COLUMNS)
   print(f"\nReport, figures and scores are in {args.out}/")
+  return 0
+
+
+def _snn_mia(args: argparse.Namespace) -> int:
+  from tfmia.studies import snn_mia as study
+  dataset = _available_dataset(args)
+  timesteps = tuple(int(t) for t in args.timesteps) if args.timesteps else None
+  overrides = dict(dataset=dataset, data_dir=args.data_dir,
+                   download=args.download, models=args.models,
+                   timesteps=timesteps, num_references=args.num_references,
+                   epochs=args.epochs,
+                   calibration_epochs=args.calibration_epochs,
+                   dropout_copies=args.dropout_copies,
+                   pool_size=args.train_size,
+                   population_size=args.test_size, seed=args.seed)
+  overrides = {k: v for k, v in overrides.items() if v is not None}
+  config = (study.SnnMiaConfig.quick_mode(**overrides) if args.quick
+            else study.SnnMiaConfig(**overrides))
+  mode = "quick" if config.quick else "full"
+  print(f"SNN membership-inference study ({mode} mode) on {dataset}: "
+        f"{', '.join(config.models)}, T = "
+        f"{', '.join(map(str, config.timesteps))}, {config.num_references} "
+        f"reference models. Output: {args.out}/")
+  result = study.run(config, args.out, progress=not args.no_progress)
+  print("\nMIA AUC (rows: model, input-dropout calibration):")
+  print(result.wide_table("auc").to_string(float_format=lambda v: f"{v:.3f}"))
+  print("\nTest accuracy:", json.dumps(result.accuracy))
+  print(f"\nTables, results and figures are in {args.out}/")
   return 0

@@ -169,3 +169,23 @@ def test_conversion_errors(trained_conv, digits_data):
     snn.convert(trained_conv, x, input_coding="latency")
   with pytest.raises(TypeError, match="SpikingNetwork"):
     network_of(trained_conv)
+
+
+def test_spiking_model_works_with_privacy_metrics_and_audit(trained_conv,
+                                                            digits_data):
+  from tfmia import audit
+  from tfmia.training import PrivacyMetrics
+  d = digits_data
+  s = snn.convert(trained_conv, d.x_train[:100], timesteps=2)
+  cb = PrivacyMetrics(member_data=(d.x_train[:200], d.y_train[:200]),
+                      nonmember_data=(d.x_test[:200], d.y_test[:200]),
+                      every_n_epochs=1, attacks=("threshold",))
+  snn.calibrate(s, d, snn.CalibrationConfig(epochs=1), callbacks=[cb])
+  assert len(cb.history) == 1 and 0 <= cb.history[0].get("threshold").auc <= 1
+  is_member = np.r_[np.ones(200, bool), np.zeros(200, bool)]
+  res = audit.audit(audit.Target(s, np.concatenate([d.x_train[:200],
+                                                    d.x_test[:200]]),
+                                 np.concatenate([d.y_train[:200],
+                                                 d.y_test[:200]]), is_member),
+                    attacks=("threshold",), progress=False)
+  assert res.get("threshold").auc > 0.5
