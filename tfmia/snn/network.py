@@ -285,10 +285,9 @@ class SpikingNetwork(tf.keras.layers.Layer):
     theta = self._vars[name + "/threshold"]
     v_init = self._vars[name + "/v_init"]
     theta = tf.cast(theta, self.compute_dtype)
-    current = tf.broadcast_to(v.x[None], tf.concat([[t], tf.shape(v.x)], 0)) \
-        if v.static else v.x
     width = theta / float(t)
-    v0 = tf.zeros_like(current[0]) + tf.cast(v_init, current.dtype)
+    v0 = tf.zeros_like(v.x if v.static else v.x[0]) + tf.cast(v_init,
+                                                              v.x.dtype)
 
     def step(carry, i_t):
       mem, _ = carry
@@ -299,10 +298,13 @@ class SpikingNetwork(tf.keras.layers.Layer):
     if t <= _UNROLL_MAX:
       # Short simulations: unrolled steps, which Grappler can fuse.
       mem, outs = v0, []
-      for i_t in tf.unstack(current, num=t):
+      # A constant (static) current is reused, never copied T times.
+      for i_t in ([v.x] * t if v.static else tf.unstack(v.x, num=t)):
         mem, s = step((mem, None), i_t)
         outs.append(s)
       return tf.stack(outs)
+    current = tf.broadcast_to(v.x[None], tf.concat([[t], tf.shape(v.x)], 0)) \
+        if v.static else v.x
     _, spikes = tf.scan(step, current, initializer=(v0, tf.zeros_like(v0)))
     return spikes
 
