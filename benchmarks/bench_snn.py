@@ -111,7 +111,7 @@ def main():
   print(f"  tfmia simulator                        {sim * 1e3:8.1f} ms   "
         f"{sim / floor:.2f}x floor (target <= 1.2)")
   print(f"  snntoolbox INI simulator               {tb * 1e3:8.1f} ms   "
-        f"{tb / floor:.2f}x floor; {tb / sim:.1f}x tfmia (target >= 3)")
+        f"{tb / floor:.2f}x floor; {tb / sim:.2f}x tfmia (target >= 3)")
   print("\nConversion (256 calibration images):")
   print(f"  tfmia convert (BN folding, percentile thresholds)  "
         f"{ours_convert:6.2f} s")
