@@ -48,23 +48,12 @@ def rng():
   return np.random.default_rng(0)
 
 
-def tiny_reference_config(directory, num_models=2, **train):
-  """A target and `num_models` reference MLPs on digits: seconds to train."""
-  from tfmia.data import DataConfig
-  from tfmia.reference import ReferenceConfig
-  from tfmia.training import TrainConfig
-  return ReferenceConfig(
-      data=DataConfig(dataset="digits", train_size=400, test_size=200),
-      model="dense", model_kwargs={"depth": 1, "units": 64},
-      train=TrainConfig(**{"epochs": 8, "batch_size": 32, **train}),
-      num_models=num_models, reference_dir=str(directory))
-
-
 @pytest.fixture(scope="session")
 def tiny_reference(tmp_path_factory):
   """(config, data) of a trained 4-reference-model folder on digits."""
   from tfmia import reference
   from tfmia.data import prepare_data
+  from tfmia_testing import tiny_reference_config
   config = tiny_reference_config(tmp_path_factory.mktemp("refs"), 4)
   data = prepare_data(config.data)
   reference.train_references(config, data=data, progress=False)

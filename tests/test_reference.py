@@ -9,7 +9,7 @@ import tensorflow as tf
 from tfmia import io, reference
 from tfmia.reference import ReferenceConfig, ReferenceSet
 
-from conftest import tiny_reference_config
+from tfmia_testing import tiny_reference_config
 
 
 def test_membership_matrix_properties():

@@ -19,7 +19,3 @@ def trained_conv(digits_data):
                            digits_data.num_classes, filters=16)
   train_model(ann, digits_data, TrainConfig(epochs=10))
   return ann
-
-
-def ann_predict(model, x):
-  return np.asarray(model.predict(x, verbose=0)).argmax(1)

@@ -9,7 +9,7 @@ from tfmia import snn
 from tfmia.snn import thresholds
 from tfmia.snn.network import network_of
 
-from conftest import ann_predict
+from tfmia_testing import ann_predict
 
 L = tf.keras.layers
 

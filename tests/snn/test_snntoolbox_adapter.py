@@ -7,7 +7,7 @@ import tensorflow as tf
 from tfmia import models, snn
 from tfmia.snn import snntoolbox_adapter
 
-from conftest import ann_predict
+from tfmia_testing import ann_predict
 
 
 @pytest.fixture(scope="module")

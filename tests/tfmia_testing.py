@@ -1,0 +1,19 @@
+"""Helpers shared by tests (import them; fixtures live in conftest.py)."""
+
+import numpy as np
+
+
+def tiny_reference_config(directory, num_models=2, **train):
+  """A target and `num_models` reference MLPs on digits: seconds to train."""
+  from tfmia.data import DataConfig
+  from tfmia.reference import ReferenceConfig
+  from tfmia.training import TrainConfig
+  return ReferenceConfig(
+      data=DataConfig(dataset="digits", train_size=400, test_size=200),
+      model="dense", model_kwargs={"depth": 1, "units": 64},
+      train=TrainConfig(**{"epochs": 8, "batch_size": 32, **train}),
+      num_models=num_models, reference_dir=str(directory))
+
+
+def ann_predict(model, x):
+  return np.asarray(model.predict(x, verbose=0)).argmax(1)
