@@ -28,7 +28,8 @@ def test_help_lists_commands(capsys):
                                   ["reference", "train", "--help"],
                                   ["reference", "init", "--help"],
                                   ["reference", "status", "--help"],
-                                  ["audit", "--help"]])
+                                  ["audit", "--help"],
+                                  ["case-study", "snn-mia", "--help"]])
 def test_every_command_has_help(argv, capsys):
   with pytest.raises(SystemExit) as e:
     cli.main(argv)

@@ -23,7 +23,8 @@ def study(tmp_path_factory):
 
 def test_outputs(study):
   res, out = study
-  for f in ("config.json", "results.csv", "table_auc.csv", "summary.json",
+  for f in ("config.json", "results.csv", "table.csv", "table_auc.csv",
+            "summary.json",
             "conv_auc_tpr_vs_T.png", "conv_roc_loglog.png",
             "conv_accuracy_sops_vs_T.png"):
     assert (out / f).is_file(), f
@@ -37,6 +38,12 @@ def test_outputs(study):
   assert list(wide.index) == [("conv", False), ("conv", True)]
   assert ("rmia", "snn_T2_ann_refs") in wide.columns
   assert np.isfinite(df.auc).all()
+  cells = res.cell_table()
+  assert cells.shape == wide.shape
+  row = df[(df.setting == "ann") & (df.attack == "rmia") & ~df.dropout_calibration]
+  assert cells.loc[("conv", False), ("rmia", "ann")] == (
+      f"{row.auc.item():.3f} / {row['tpr_at_1%_fpr'].item():.3f} / "
+      f"{row['tpr_at_0.1%_fpr'].item():.3f} / {row['tpr_at_0%_fpr'].item():.3f}")
   acc = res.accuracy["conv"]
   assert set(acc) == {"ann", 1, 2} and acc["ann"] > 0.5
   assert res.sops["conv"][2] > res.sops["conv"][1] > 0   # more steps, more spikes

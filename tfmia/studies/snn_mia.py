@@ -180,6 +180,17 @@ class SnnMiaResult:
                      "tpr_at_0%_fpr": r.tpr_at_fpr(0.0)})
     return pd.DataFrame(rows)
 
+  def cell_table(self):
+    """Rows (model, dropout calibration); columns (attack, setting); each
+    cell "AUC / TPR@1% / TPR@0.1% / TPR@0%"."""
+    df = self.table()
+    df["cell"] = df.apply(lambda r: "{:.3f} / {:.3f} / {:.3f} / {:.3f}".format(
+        r["auc"], r["tpr_at_1%_fpr"], r["tpr_at_0.1%_fpr"],
+        r["tpr_at_0%_fpr"]), axis=1)
+    wide = df.pivot(index=["model", "dropout_calibration"],
+                    columns=["attack", "setting"], values="cell")
+    return wide[list(self.wide_table().columns)]
+
   def wide_table(self, metric: str = "auc"):
     """Rows (model, dropout calibration); columns (attack, setting)."""
     df = self.table()
@@ -369,6 +380,8 @@ def write_outputs(result: SnnMiaResult, out: Path) -> None:
   table = result.table()
   with io.atomic_path(out / "results.csv", suffix=".csv") as tmp:
     table.to_csv(tmp, index=False, float_format="%.6g")
+  with io.atomic_path(out / "table.csv", suffix=".csv") as tmp:
+    result.cell_table().to_csv(tmp)
   for metric in ("auc", "tpr_at_1%_fpr", "tpr_at_0.1%_fpr", "tpr_at_0%_fpr"):
     wide = result.wide_table(metric)
     name = metric.replace("%", "pct").replace(".", "_")
