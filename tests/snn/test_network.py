@@ -144,6 +144,12 @@ def test_calibration_at_t1_beats_plain_conversion(trained_conv, digits_data):
   snn.calibrate(s, digits_data, snn.CalibrationConfig(epochs=2))
   after = np.mean(ann_predict(s, x) == y)
   assert after > before + 0.05
+  # The (x, y) form and the epochs override, as in the README.
+  s2 = snn.convert(trained_conv, digits_data.x_train[:200], timesteps=1)
+  h = snn.calibrate(s2, (digits_data.x_train, digits_data.y_train), epochs=1)
+  assert h.epochs == 1
+  with pytest.raises(ValueError, match=r"\(x, y\) pair"):
+    snn.calibrate(s2, (digits_data.x_train, digits_data.y_train[:5]))
 
 
 def test_surrogate_gradient_is_the_boxcar():
