@@ -49,7 +49,8 @@ DONE_FILE = "done.json"
 
 @dataclasses.dataclass(frozen=True)
 class SnnMiaConfig:
-  """Settings of the study. Defaults are the full (published) settings."""
+  """Settings of the study. Defaults are the full mode: the seed study's
+  models and scale, with a standard CIFAR training recipe."""
 
   dataset: str = "cifar10"
   data_dir: Optional[str] = None
