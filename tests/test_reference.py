@@ -161,3 +161,15 @@ def test_training_uses_the_active_strategy(tmp_path, monkeypatch):
     reference.train_references(cfg, shard=(1, 3), progress=False)
   assert seen and seen[0] is strategy
   assert reference._strategy() is tf.distribute.get_strategy()  # one device
+
+
+def test_growing_k_keeps_the_models_already_trained(tmp_path):
+  cfg = tiny_reference_config(tmp_path / "refs", 2, epochs=1)
+  reference.train_references(cfg, progress=False)
+  out = reference.train_references(cfg.replace(num_models=4), progress=False)
+  assert out == {"trained": ["ref_002", "ref_003"],
+                 "skipped": ["target", "ref_000", "ref_001"]}
+  refs = ReferenceSet.load(tmp_path / "refs")
+  assert refs.num_models == 4
+  # Fewer models can still be used: the first K rows.
+  assert ReferenceSet.load(tmp_path / "refs", num_models=2).ref_in.shape[0] == 2
