@@ -11,8 +11,8 @@ import tensorflow as tf
 from tfmia import _tf  # noqa: F401  (quiet retracing warnings)
 from tfmia.snn import graph as graph_lib
 from tfmia.snn import thresholds as thr
-from tfmia.snn.network import (INPUT_CODINGS, MAX_POOL_MODES, SimulationResult,
-                               SpikingNetwork, network_of)
+from tfmia.snn.network import (SimulationResult, SpikingNetwork,
+                               check_options, network_of)
 
 _MAX_SAMPLES = 2_000_000   # activations kept per layer for the threshold fit
 
@@ -99,15 +99,7 @@ def convert(ann: tf.keras.Model, calibration_data: np.ndarray, *,
   if thresholds not in thr.THRESHOLD_METHODS:
     raise ValueError(f"`thresholds` must be one of {thr.THRESHOLD_METHODS}. "
                      f"Received: thresholds={thresholds!r}")
-  if input_coding not in INPUT_CODINGS:
-    raise ValueError(f"`input_coding` must be one of {INPUT_CODINGS}. "
-                     f"Received: input_coding={input_coding!r}")
-  if max_pool not in MAX_POOL_MODES:
-    raise ValueError(f"`max_pool` must be one of {MAX_POOL_MODES}. "
-                     f"Received: max_pool={max_pool!r}")
-  if not isinstance(timesteps, int) or timesteps < 1:
-    raise ValueError(f"`timesteps` must be a positive int. "
-                     f"Received: timesteps={timesteps!r}")
+  check_options(timesteps, input_coding, max_pool)
   if init_potential is not None and not 0 <= init_potential <= 1:
     raise ValueError("`init_potential` must be in [0, 1] or None. "
                      f"Received: init_potential={init_potential!r}")

@@ -29,7 +29,20 @@ import tensorflow as tf
 
 INPUT_CODINGS = ("direct", "poisson")
 MAX_POOL_MODES = ("gate", "avg")
-_UNROLL_MAX = int(__import__("os").environ.get("TFMIA_SNN_UNROLL_MAX", "64"))
+_UNROLL_MAX = 64   # longer simulations run the membrane update in a tf.scan
+
+
+def check_options(timesteps, input_coding: str, max_pool: str) -> None:
+  """Raises ValueError, naming the argument, for a bad simulation option."""
+  if not isinstance(timesteps, int) or timesteps < 1:
+    raise ValueError(f"`timesteps` must be a positive int. "
+                     f"Received: timesteps={timesteps!r}")
+  if input_coding not in INPUT_CODINGS:
+    raise ValueError(f"`input_coding` must be one of {INPUT_CODINGS}. "
+                     f"Received: input_coding={input_coding!r}")
+  if max_pool not in MAX_POOL_MODES:
+    raise ValueError(f"`max_pool` must be one of {MAX_POOL_MODES}. "
+                     f"Received: max_pool={max_pool!r}")
 
 
 @tf.custom_gradient
@@ -103,15 +116,7 @@ class SpikingNetwork(tf.keras.layers.Layer):
   def __init__(self, graph, timesteps: int, input_coding: str = "direct",
                max_pool: str = "gate", seed: int = 0, **kwargs):
     super().__init__(**kwargs)
-    if not isinstance(timesteps, int) or timesteps < 1:
-      raise ValueError(f"`timesteps` must be a positive int. "
-                       f"Received: timesteps={timesteps!r}")
-    if input_coding not in INPUT_CODINGS:
-      raise ValueError(f"`input_coding` must be one of {INPUT_CODINGS}. "
-                       f"Received: input_coding={input_coding!r}")
-    if max_pool not in MAX_POOL_MODES:
-      raise ValueError(f"`max_pool` must be one of {MAX_POOL_MODES}. "
-                       f"Received: max_pool={max_pool!r}")
+    check_options(timesteps, input_coding, max_pool)
     self.graph = [dict(n, config=dict(n.get("config", {}))) for n in graph]
     self.timesteps = timesteps
     self.input_coding = input_coding
@@ -216,7 +221,7 @@ class SpikingNetwork(tf.keras.layers.Layer):
           y = tf.matmul(xin, w) + b
         if stats:
           n_in = float(np.prod(xin.shape[1:]))
-          macs = self._macs(kind, xin.shape, y.shape, w.shape)
+          macs = self._macs(kind, y.shape, w.shape)
           if v.static:
             input_macs += macs
           else:
@@ -276,7 +281,7 @@ class SpikingNetwork(tf.keras.layers.Layer):
     return logits, st, collected
 
   @staticmethod
-  def _macs(kind, in_shape, out_shape, w_shape) -> float:
+  def _macs(kind, out_shape, w_shape) -> float:
     if kind == "dense":
       return float(w_shape[0] * w_shape[1])
     return float(np.prod(out_shape[1:]) * np.prod(w_shape[:3]))
