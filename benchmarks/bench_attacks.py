@@ -43,12 +43,12 @@ def _best_of(fn, repeats=3):
 def bench_rmia_speed(n=100_000, z=50_000, k=8, n_broadcast=2_000):
   from tfmia.reference import membership_matrix
   rng = np.random.default_rng(0)
-  ref_in = membership_matrix(n, k, 0)
+  ref_is_member = membership_matrix(n, k, 0)
   tx, rx = rng.uniform(0.01, 1, n), rng.uniform(0.01, 1, (k, n))
   tz, rz = rng.uniform(0.01, 1, z), rng.uniform(0.01, 1, (k, z))
-  sorted_s, fast = _best_of(lambda: scores.rmia_scores(tx, rx, ref_in, tz, rz))
+  sorted_s, fast = _best_of(lambda: scores.rmia_scores(tx, rx, ref_is_member, tz, rz))
   m = n_broadcast
-  args = (tx[:m], rx[:, :m], ref_in[:, :m], tz, rz)
+  args = (tx[:m], rx[:, :m], ref_is_member[:, :m], tz, rz)
 
   def literal():
     # The definition as written (and as ML Privacy Meter computes it):
@@ -115,7 +115,7 @@ def bench_power(data_dir, workdir: Path):
   print(f"\nAttack power: conv on {dataset}, pool {size['train_size']:,} "
         f"(target members {size['train_size'] // 2:,}), population "
         f"{size['test_size']:,}. Target train accuracy "
-        f"{rows[4].train_accuracy:.3f}, held-out {rows[4].test_accuracy:.3f}.")
+        f"{rows[4].member_accuracy:.3f}, held-out {rows[4].nonmember_accuracy:.3f}.")
   print(f"  {'attack':<22}{'AUC K=2':>9}{'AUC K=4':>9}"
         f"{'TPR@1% K=2':>12}{'TPR@1% K=4':>12}")
   for name in POWER_ATTACKS:

@@ -28,7 +28,8 @@ import tensorflow as tf
 
 from tfmia import data as tfdata
 from tfmia import models
-from tfmia.training import PrivacyMetrics, TrainConfig, train_model
+from tfmia.privacy_metrics import PrivacyMetrics
+from tfmia.training import TrainConfig, train_model
 
 
 class _EpochStart(tf.keras.callbacks.Callback):

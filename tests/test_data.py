@@ -133,8 +133,7 @@ def test_membership_split_mask_and_seed(tmp_path):
 def test_train_test_membership_matches_pool():
   d = _toy()
   s = data.train_test_membership(d)
-  x, y = data.pool(d)
-  assert len(x) == len(s.is_member) == 18
+  assert len(d.x_train) + len(d.x_test) == len(s.is_member) == 18
   np.testing.assert_array_equal(s.members(y)[0], d.y_train)
 
 

@@ -121,7 +121,7 @@ def test_load_errors(tiny_reference, tmp_path):
   shutil.copytree(cfg.reference_dir, copy)
   with np.load(copy / "membership.npz") as f:
     arrays = dict(f)
-  arrays["ref_in"] = arrays["ref_in"][::-1]
+  arrays["ref_is_member"] = arrays["ref_is_member"][::-1]
   np.savez(copy / "membership.npz", **arrays)
   with pytest.raises(ValueError, match="does not match 4 reference models"):
     ReferenceSet.load(copy)
@@ -130,16 +130,16 @@ def test_load_errors(tiny_reference, tmp_path):
 def test_loaded_models_reproduce_training_accuracy(tiny_reference):
   cfg, data = tiny_reference
   refs = ReferenceSet.load(cfg.reference_dir)
-  assert refs.ref_in.shape == (4, 400) and refs.target_in.sum() == 200
+  assert refs.ref_is_member.shape == (4, 400) and refs.target_is_member.sum() == 200
   model = refs.load_model("ref_002", data.input_shape, data.num_classes)
-  keep = refs.ref_in[2]
+  keep = refs.ref_is_member[2]
   pred = model.predict(data.x_train[keep], verbose=0).argmax(1)
   train_acc, _ = refs.accuracy("ref_002")
   # Keras' logged epoch accuracy averages over the epoch's steps, so it is
   # close to, not equal to, the accuracy after the last step.
   assert abs(np.mean(pred == data.y_train[keep]) - train_acc) < 0.1
   np.testing.assert_array_equal(
-      np.load(refs.directory / "ref_002" / "keep.npy"), keep)
+      np.load(refs.directory / "ref_002" / "is_member.npy"), keep)
   saved = json.loads((refs.directory / "config.json").read_text())
   assert saved["num_models"] == 4
 
@@ -172,4 +172,4 @@ def test_growing_k_keeps_the_models_already_trained(tmp_path):
   refs = ReferenceSet.load(tmp_path / "refs")
   assert refs.num_models == 4
   # Fewer models can still be used: the first K rows.
-  assert ReferenceSet.load(tmp_path / "refs", num_models=2).ref_in.shape[0] == 2
+  assert ReferenceSet.load(tmp_path / "refs", num_models=2).ref_is_member.shape[0] == 2

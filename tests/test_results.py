@@ -58,7 +58,7 @@ def test_results_table_and_roundtrip(tmp_path):
       results=(_result([4, 3, 1, 2, 0], [1, 1, 1, 0, 0]),
                _result([1, 0], [1, 0], attack="logistic_regression",
                        slice="class=1")),
-      model="m", epoch=3, train_accuracy=0.9, test_accuracy=0.6)
+      model="m", epoch=3, member_accuracy=0.9, nonmember_accuracy=0.6)
   df = res.to_dataframe()
   assert list(df["attack"]) == ["threshold", "logistic_regression"]
   assert df.loc[0, "auc"] == pytest.approx(5 / 6)

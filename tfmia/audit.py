@@ -2,18 +2,23 @@
 
 `audit` takes models and data; `audit_signals` takes precomputed signals;
 `audit_reference_folder` audits the target of a `tfmia reference train`
-folder. All three return one `AttackResults` and, given `out_dir`, write:
+folder, as trained or as any variant (`tfmia.variants`). All three return one
+`AttackResults` and, given `out_dir`, write (`tfmia.reports.write_audit`):
 
     report.csv       one row per attack: AUC, TPR at 0.1%, 1% and 0% FPR,
                      balanced accuracy, advantage
     roc_loglog.png   every attack's ROC on log-log axes
     score_hist.png   member / non-member score histograms per attack
     scores.npz       per-example scores (one array per attack) and is_member
-    results.json/.npz  the AttackResults, from which `render` redraws
+    results.json/.npz  the AttackResults, from which `tfmia audit --render`
+                     redraws
     config.json      the AuditConfig and what was audited
 
-`render(out_dir)` rewrites the report and figures from results.json/.npz
-without recomputing anything.
+On a reference folder the unit of work is a `Cell`: which variant of the
+target, which variant of the reference models, and how signals are queried.
+An SNN target with ANN references is just another cell. Each model's signals
+are cached in the store (`tfmia.store`), so cells that share a model query
+it once.
 """
 
 from __future__ import annotations
@@ -27,17 +32,18 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from tfmia import io, plotting
+from tfmia import adapter
+from tfmia import reference as ref_lib
+from tfmia import reports, store, variants
 from tfmia.attacks import suite
-from tfmia.attacks.suite import AttackConfig, AttackSignals
-from tfmia.results import ENTIRE_DATASET, AttackResult, AttackResults
+from tfmia.attacks.suite import AttackConfig, AttackSignals, Provided
+from tfmia.results import AttackResults
 from tfmia.signals import SignalConfig, Signals, compute_signals
 
 logger = logging.getLogger(__name__)
 
-REPORT_COLUMNS = ("attack", "auc", "tpr_at_0.1%_fpr", "tpr_at_1%_fpr",
-                  "tpr_at_0%_fpr", "balanced_accuracy", "advantage")
-RESULTS_NAME = "results"
+PathLike = Union[str, os.PathLike]
+SIGNALS_DIR = "signals"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,15 +73,17 @@ class Target:
   """The audited model and the examples it is attacked on.
 
   Attributes:
-    model: a keras.Model (logits) or a callable x -> logits.
+    model: anything `tfmia.adapter.ModelAdapter` takes.
     x, y: the N attacked examples.
     is_member: (N,) bool, True where the target trained on the example.
+    outputs: "auto", "logits" or "probabilities" (see `tfmia.adapter`).
   """
 
   model: object
   x: np.ndarray
   y: np.ndarray
   is_member: np.ndarray
+  outputs: str = "auto"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -83,12 +91,14 @@ class References:
   """K reference models queried on the target's N examples.
 
   Attributes:
-    models: K keras.Models or callables.
-    is_in: (K, N) bool, True where example n trained model k.
+    models: K models (anything `tfmia.adapter.ModelAdapter` takes).
+    is_member: (K, N) bool, True where example n trained model k.
+    outputs: "auto", "logits" or "probabilities".
   """
 
   models: tuple
-  is_in: np.ndarray
+  is_member: np.ndarray
+  outputs: str = "auto"
 
 
 def row_hashes(x: np.ndarray) -> np.ndarray:
@@ -120,36 +130,23 @@ def _check_membership(is_member, n: int) -> np.ndarray:
 
 def audit_signals(signals: AttackSignals, is_member: np.ndarray,
                   config: AuditConfig = AuditConfig(), *,
-                  out_dir: Optional[Union[str, os.PathLike]] = None,
+                  out_dir: Optional[PathLike] = None,
                   model_name: str = "target",
-                  train_accuracy: Optional[float] = None,
-                  test_accuracy: Optional[float] = None,
                   extra_config: Optional[dict] = None) -> AttackResults:
   """Runs `config.attacks` on precomputed signals; writes the report."""
   is_member = _check_membership(is_member, signals.target.num_examples)
-  suite.check_inputs(config.attacks, signals)
-  scores = suite.score_attacks(config.attacks, signals, config.attack)
-  results = AttackResults(
-      results=tuple(AttackResult(attack=n, slice=ENTIRE_DATASET, scores=s,
-                                 is_member=is_member)
-                    for n, s in scores.items()),
-      model=model_name, train_accuracy=train_accuracy,
-      test_accuracy=test_accuracy)
+  results = suite.run_attacks(config.attacks, signals, config.attack,
+                              is_member=is_member, model=model_name)
   if out_dir is not None:
-    write(results, out_dir, config, extra_config)
+    reports.write_audit(results, out_dir, config, extra_config)
   return results
-
-
-def _accuracy(sig: Signals, mask: np.ndarray) -> float:
-  pred = sig.mean().probs[:, 0].argmax(axis=1)
-  return float(np.mean(pred[mask] == sig.labels[mask]))
 
 
 def audit(target: Target, references: Optional[References] = None,
           population: Optional[tuple] = None,
           attacks: Optional[Sequence[str]] = None,
           config: AuditConfig = AuditConfig(), *,
-          out_dir: Optional[Union[str, os.PathLike]] = None,
+          out_dir: Optional[PathLike] = None,
           progress: bool = True) -> AttackResults:
   """Audits `target` with reference models and population data.
 
@@ -161,7 +158,7 @@ def audit(target: Target, references: Optional[References] = None,
     target: the model and its N attacked examples with their membership.
     references: K reference models on the same examples, or None.
     population: (x, y) data the target never trained on, or None.
-    attacks: names (see `tfmia.attacks.suite.ATTACKS`); config's when None.
+    attacks: names (see `tfmia.attacks.ATTACKS`); config's when None.
     config: signal and attack settings.
     out_dir: where the report is written; nothing is written when None.
     progress: progress bars while querying models.
@@ -177,129 +174,151 @@ def audit(target: Target, references: Optional[References] = None,
                      f"{len(x)} and {len(y)}")
   is_member = _check_membership(target.is_member, len(x))
   refs = references.models if references is not None else ()
-  ref_in = None
+  ref_is_member = None
   if references is not None:
-    ref_in = np.asarray(references.is_in)
-    if ref_in.dtype != bool or ref_in.shape != (len(refs), len(x)):
-      raise ValueError(f"`references.is_in` must be bool of shape (K, N) = "
-                       f"{(len(refs), len(x))}. Received: shape={ref_in.shape}")
+    ref_is_member = np.asarray(references.is_member)
+    if ref_is_member.dtype != bool or ref_is_member.shape != (len(refs),
+                                                              len(x)):
+      raise ValueError(f"`references.is_member` must be bool of shape "
+                       f"(K, N) = {(len(refs), len(x))}. "
+                       f"Received: shape={ref_is_member.shape}")
   if population is not None:
     if len(population) != 2 or len(population[0]) != len(population[1]):
       raise ValueError("`population` must be an (x, y) pair of equal length.")
     check_population(x[is_member], np.asarray(population[0]))
-  # A dry run of the checks with placeholder signals, before any inference.
-  _dry_check(config.attacks, len(x), ref_in, population is not None,
-             config.signals.sensitivity)
+  suite.check_needs(config.attacks, Provided(
+      num_examples=len(x), ref_is_member=ref_is_member,
+      population=population is not None,
+      reference_population=population is not None and bool(refs),
+      sensitivity=config.signals.sensitivity))
 
   sc = config.signals
-  t = compute_signals(target.model, x, y, sc, progress=progress and "target")
+  t_model = adapter.as_adapter(target.model, outputs=target.outputs)
+  r_models = [adapter.as_adapter(m, outputs=references.outputs)
+              for m in refs]
+  t = compute_signals(t_model, x, y, sc, progress=progress and "target")
   r = [compute_signals(m, x, y, sc, progress=progress and f"ref {k}")
-       for k, m in enumerate(refs)]
+       for k, m in enumerate(r_models)]
   tp, rp = None, ()
   if population is not None and suite.needs_population(config.attacks):
     px, py = population
-    tp = compute_signals(target.model, px, py, sc,
+    tp = compute_signals(t_model, px, py, sc,
                          progress=progress and "target (population)")
     rp = tuple(compute_signals(m, px, py, sc,
                                progress=progress and f"ref {k} (population)")
-               for k, m in enumerate(refs))
-  signals = AttackSignals(target=t, references=tuple(r), ref_in=ref_in,
+               for k, m in enumerate(r_models))
+  signals = AttackSignals(target=t, references=tuple(r),
+                          ref_is_member=ref_is_member,
                           target_population=tp, reference_population=rp)
-  return audit_signals(signals, is_member, config, out_dir=out_dir,
-                       train_accuracy=_accuracy(t, is_member),
-                       test_accuracy=_accuracy(t, ~is_member))
-
-
-def _dry_check(attacks, n: int, ref_in, has_population: bool,
-               sensitivity: bool) -> None:
-  """Runs `suite.check_inputs` on tiny fake signals of the right layout."""
-  fake = Signals.from_logits(np.zeros((n, 2)), np.zeros(n, dtype=int),
-                             sensitivity=np.zeros((n, 2)) if sensitivity
-                             else None)
-  k = 0 if ref_in is None else len(ref_in)
-  pop = Signals.from_logits(np.zeros((1, 2)), [0]) if has_population else None
-  suite.check_inputs(attacks, AttackSignals(
-      target=fake, references=(fake,) * k, ref_in=ref_in,
-      target_population=pop, reference_population=(pop,) * k if pop else ()))
+  return audit_signals(signals, is_member, config, out_dir=out_dir)
 
 
 # ---------------------------------------------------------------------------
-# Report
+# Reference folders: cells over variants
 
 
-def report(results: AttackResults):
-  """One row per attack (entire dataset): the report.csv table."""
-  import pandas as pd
-  rows = [{c: r.summary()[c] for c in REPORT_COLUMNS}
-          for r in results if r.slice == ENTIRE_DATASET]
-  return pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
+@dataclasses.dataclass(frozen=True)
+class Cell:
+  """One audit of a reference folder.
+
+  Attributes:
+    target: the variant of the target model (None: as trained).
+    references: the variant of the reference models (None: as trained).
+    signals: how every model is queried.
+    name: a label for tables and figures.
+  """
+
+  target: Optional[variants.Variant] = None
+  references: Optional[variants.Variant] = None
+  signals: SignalConfig = SignalConfig()
+  name: str = ""
 
 
-def _draw(results: AttackResults, out_dir: Path) -> None:
-  entire = [r for r in results if r.slice == ENTIRE_DATASET]
-  fig = plotting.plot_roc(entire, log_scale=True)
-  fig.axes[0].set_title(f"{results.model}: membership inference, log-log ROC")
-  plotting.save_figure(fig, out_dir / "roc_loglog.png")
-  plotting.save_figure(plotting.plot_score_histograms(entire),
-                       out_dir / "score_hist.png")
-  df = report(results)
-  with io.atomic_path(out_dir / "report.csv", suffix=".csv") as tmp:
-    df.to_csv(tmp, index=False, float_format="%.6g")
+def model_signals(refs, data, name: str, variant: Optional[variants.Variant],
+                  split: str, config: SignalConfig, *,
+                  progress=False) -> Signals:
+  """Signals of model `name` (as `variant`) on the pool or the population,
+  cached in the store beside the model, keyed by the model, the variant,
+  the signal settings and the data."""
+  if split not in ("pool", "population"):
+    raise ValueError("`split` must be 'pool' or 'population'. "
+                     f"Received: split={split!r}")
+  x, y = ((data.x_train, data.y_train) if split == "pool"
+          else (data.x_test, data.y_test))
+  fp = store.fingerprint([variants.fingerprint(refs, name, variant), config,
+                          split, len(x), row_hashes(x[:64]).tobytes().hex()])
+  folder = "base" if variant is None else variant.key()
+  path = (Path(refs.directory) / name / SIGNALS_DIR / folder
+          / f"{split}_{fp[:16]}.npz")
+  return store.cached(
+      path, fp,
+      lambda: compute_signals(
+          variants.load_model(refs, name, data, variant, progress=bool(
+              progress)), x, y, config, progress=progress),
+      save=lambda sig, p: sig.save(p), load=Signals.load)
 
 
-def write(results: AttackResults, out_dir: Union[str, os.PathLike],
-          config: AuditConfig, extra_config: Optional[dict] = None) -> None:
-  """Writes the audit folder (see the module docstring), atomically."""
-  out_dir = Path(out_dir)
-  out_dir.mkdir(parents=True, exist_ok=True)
-  io.atomic_write_json(out_dir / "config.json",
-                       {"audit": config, **(extra_config or {})})
-  results.save(out_dir / RESULTS_NAME)
-  first = results.results[0]
-  io.atomic_save_npz(out_dir / "scores.npz", is_member=first.is_member,
-                     **{r.attack: r.scores for r in results
-                        if r.slice == ENTIRE_DATASET})
-  _draw(results, out_dir)
+def cell_signals(refs, data, cell: Cell, attacks: Sequence[str], *,
+                 progress: bool = True) -> AttackSignals:
+  """The AttackSignals of `cell`: the target variant and the reference
+  variant on the pool, and on the population when an attack needs it."""
+  splits = ["pool"] + (["population"] if suite.needs_population(attacks)
+                       else [])
+  names = refs.reference_names() if suite.needs_references(attacks) else []
+
+  def sig(name, variant, split):
+    label = (f"{name} {variant.label() if variant else 'model'} {split}"
+             if progress else False)
+    return model_signals(refs, data, name, variant, split, cell.signals,
+                         progress=label)
+
+  target = {s: sig(ref_lib.TARGET, cell.target, s) for s in splits}
+  ref_sig = {s: tuple(sig(n, cell.references, s) for n in names)
+             for s in splits}
+  return AttackSignals(
+      target=target["pool"], references=ref_sig["pool"],
+      ref_is_member=refs.ref_is_member if names else None,
+      target_population=target.get("population"),
+      reference_population=ref_sig.get("population", ()))
 
 
-def render(out_dir: Union[str, os.PathLike]) -> AttackResults:
-  """Redraws report.csv and the figures of an audit folder from its saved
-  results; recomputes nothing."""
-  out_dir = Path(out_dir)
-  if not (out_dir / f"{RESULTS_NAME}.json").is_file():
-    raise FileNotFoundError(f"No audit results in {out_dir} "
-                            f"({RESULTS_NAME}.json is missing).")
-  results = AttackResults.load(out_dir / RESULTS_NAME)
-  _draw(results, out_dir)
-  return results
+def load_reference_folder(reference_config, *, directory=None, data=None,
+                          num_models=None):
+  """(ReferenceSet, prepared data), checked against each other."""
+  from tfmia.data import prepare_data
+  directory = Path(directory or reference_config.reference_dir)
+  refs = ref_lib.ReferenceSet.load(directory, config=reference_config,
+                                   num_models=num_models)
+  data = data if data is not None else prepare_data(reference_config.data)
+  n = refs.ref_is_member.shape[1]
+  if len(data.x_train) != n:
+    raise ValueError(f"The data's pool has {len(data.x_train)} examples but "
+                     f"the membership matrix in {directory} covers {n}.")
+  check_population(data.x_train[refs.target_is_member], data.x_test)
+  return refs, data
 
 
-# ---------------------------------------------------------------------------
-# Auditing a reference folder
+def audit_cell(refs, data, cell: Cell, attacks: Sequence[str],
+               attack_config: AttackConfig = AttackConfig(), *,
+               progress: bool = True) -> AttackResults:
+  """Runs `attacks` on one cell of a reference folder."""
+  attacks = suite.check_names(attacks)
+  suite.check_needs(attacks, Provided(
+      num_examples=len(refs.target_is_member),
+      ref_is_member=refs.ref_is_member, population=True,
+      reference_population=True, sensitivity=cell.signals.sensitivity))
+  signals = cell_signals(refs, data, cell, attacks, progress=progress)
+  return suite.run_attacks(attacks, signals, attack_config,
+                           is_member=refs.target_is_member,
+                           model=cell.name or "target")
 
 
-def _cached_signals(model_dir: Path, split: str, load_model, x, y,
-                    config: SignalConfig, progress) -> Signals:
-  """Signals of one model on one split, cached in its folder (atomically),
-  keyed by the signal settings and the data, so a rerun with other attacks
-  does not query the model again."""
-  key = hashlib.sha256(repr((io.to_jsonable(config), split, len(x),
-                             row_hashes(x[:64]).tobytes())).encode()
-                       ).hexdigest()[:16]
-  path = model_dir / "signals" / f"{split}_{key}.npz"
-  if path.is_file():
-    try:
-      return Signals.load(path)
-    except (OSError, ValueError, KeyError):
-      logger.warning("Recomputing unreadable cached signals %s", path)
-  sig = compute_signals(load_model(), x, y, config, progress=progress)
-  sig.save(path)
-  return sig
-
-
-def audit_reference_folder(reference_config, config: AuditConfig = AuditConfig(),
-                           *, out_dir: Optional[Union[str, os.PathLike]] = None,
-                           directory: Optional[Union[str, os.PathLike]] = None,
+def audit_reference_folder(reference_config,
+                           config: AuditConfig = AuditConfig(), *,
+                           variant: Optional[variants.Variant] = None,
+                           reference_variant="same",
+                           out_dir: Optional[PathLike] = None,
+                           directory: Optional[PathLike] = None,
                            data=None, progress: bool = True) -> AttackResults:
   """Audits the target of a reference folder with its K reference models.
 
@@ -311,49 +330,83 @@ def audit_reference_folder(reference_config, config: AuditConfig = AuditConfig()
   Args:
     reference_config: the `tfmia.reference.ReferenceConfig` used to train.
     config: the audit settings.
+    variant: the target's variant (None: the trained target).
+    reference_variant: the references' variant: "same" (as the target),
+      None (the trained references) or a `Variant`.
     out_dir: where the report goes; nothing is written when None.
     directory: the reference folder; `reference_config.reference_dir` if None.
     data: the prepared data; `prepare_data(reference_config.data)` if None.
     progress: progress bars.
   """
-  from tfmia import reference as ref_lib
-  from tfmia.data import prepare_data
-  directory = Path(directory or reference_config.reference_dir)
-  refs = ref_lib.ReferenceSet.load(directory, config=reference_config)
-  data = data if data is not None else prepare_data(reference_config.data)
-  n = refs.ref_in.shape[1]
-  if len(data.x_train) != n:
-    raise ValueError(f"The data's pool has {len(data.x_train)} examples but "
-                     f"the membership matrix in {directory} covers {n}.")
-  check_population(data.x_train[refs.target_in], data.x_test)
-  _dry_check(config.attacks, n, refs.ref_in, True, config.signals.sensitivity)
+  refs, data = load_reference_folder(reference_config, directory=directory,
+                                     data=data)
+  if isinstance(reference_variant, str):
+    if reference_variant != "same":
+      raise ValueError("`reference_variant` must be 'same', None or a "
+                       f"Variant. Received: {reference_variant!r}")
+    reference_variant = variant
+  cell = Cell(target=variant, references=reference_variant,
+              signals=config.signals,
+              name=f"{reference_config.model} target"
+              + (f" {variant.label()}" if variant else ""))
+  results = audit_cell(refs, data, cell, config.attacks, config.attack,
+                       progress=progress)
+  if out_dir is not None:
+    reports.write_audit(results, out_dir, config, {
+        "reference": refs.config, "reference_dir": os.fspath(refs.directory),
+        "variant": variant, "reference_variant": cell.references})
+  return results
 
-  def loader(name):
-    return lambda: refs.load_model(name, data.input_shape, data.num_classes)
 
-  sc = config.signals
-  splits = [("pool", data.x_train, data.y_train)]
-  if suite.needs_population(config.attacks):
-    splits.append(("population", data.x_test, data.y_test))
-  sig = {}
-  for name in [ref_lib.TARGET] + refs.reference_names():
-    for split, x, y in splits:
-      sig[name, split] = _cached_signals(
-          directory / name, split, loader(name), x, y, sc,
-          progress=progress and f"{name} {split}")
-  names = refs.reference_names()
-  has_pop = len(splits) > 1
-  signals = AttackSignals(
-      target=sig[ref_lib.TARGET, "pool"],
-      references=tuple(sig[k, "pool"] for k in names), ref_in=refs.ref_in,
-      target_population=sig[ref_lib.TARGET, "population"] if has_pop else None,
-      reference_population=tuple(sig[k, "population"] for k in names)
-      if has_pop else ())
-  target = sig[ref_lib.TARGET, "pool"]
-  return audit_signals(
-      signals, refs.target_in, config, out_dir=out_dir,
-      model_name=f"{reference_config.model} target",
-      train_accuracy=_accuracy(target, refs.target_in),
-      test_accuracy=_accuracy(target, ~refs.target_in),
-      extra_config={"reference": refs.config,
-                    "reference_dir": os.fspath(directory)})
+# ---------------------------------------------------------------------------
+# A `tfmia train` run folder, or saved logits
+
+
+def _run_on_split(logits, labels, is_member, attacks, slicing, seed, model):
+  signals = AttackSignals(target=Signals.from_logits(logits, labels))
+  return suite.run_attacks(attacks, signals,
+                           AttackConfig(seed=seed, epsilon_lower_bound=True),
+                           is_member=is_member, slicing=slicing, model=model)
+
+
+def attack_run(run: PathLike, attacks: Sequence[str], *,
+               slicing=None, seed: int = 0, data_dir=None
+               ) -> tuple[AttackResults, dict]:
+  """Attacks the model of a `tfmia train` run: its train split (members)
+  against its test split. Returns the results and a record of the source."""
+  from tfmia.attacks.tf_privacy import SlicingConfig
+  from tfmia.training.loop import load_run
+  attacks = suite.check_names(attacks)
+  model, data, record = load_run(run, data_dir=data_dir)
+  fn = adapter.ModelAdapter(model)
+  logits = np.concatenate([fn(data.x_train), fn(data.x_test)])
+  labels = np.concatenate([data.y_train, data.y_test])
+  is_member = np.arange(len(labels)) < len(data.y_train)
+  res = _run_on_split(logits, labels, is_member, attacks,
+                      slicing or SlicingConfig(), seed,
+                      record["model"]["builder"])
+  return res, {"run": os.fspath(run), "data": record["data"],
+               "model": record["model"]}
+
+
+def attack_logits_file(path: PathLike, attacks: Sequence[str], *,
+                       slicing=None, seed: int = 0
+                       ) -> tuple[AttackResults, dict]:
+  """Attacks saved outputs: an npz with `logits` (N, C), `labels` (N,) and
+  `is_member` (N,)."""
+  from tfmia.attacks.tf_privacy import SlicingConfig
+  attacks = suite.check_names(attacks)
+  path = Path(path)
+  if not path.is_file():
+    raise FileNotFoundError(f"`logits` file not found. Received: {path}")
+  with np.load(path) as f:
+    missing = {"logits", "labels", "is_member"} - set(f.files)
+    if missing:
+      raise ValueError(f"The npz must hold logits, labels and is_member; "
+                       f"missing {sorted(missing)}. "
+                       f"Received keys: {sorted(f.files)}")
+    logits, labels = f["logits"], f["labels"]
+    is_member = f["is_member"].astype(bool)
+  res = _run_on_split(logits, labels, is_member, attacks,
+                      slicing or SlicingConfig(), seed, "")
+  return res, {"logits": os.fspath(path)}

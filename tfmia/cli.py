@@ -35,7 +35,8 @@ def _csv(text: str) -> tuple[str, ...]:
   return tuple(t.strip() for t in text.split(",") if t.strip())
 
 
-def _add_data_args(p: argparse.ArgumentParser, *, default_dataset: str) -> None:
+def _add_data_args(p: argparse.ArgumentParser, *, default_dataset: str,
+                   sizes: bool = True) -> None:
   g = p.add_argument_group("data")
   g.add_argument("--dataset", default=default_dataset,
                  help="'digits' (offline, bundled with scikit-learn) or a "
@@ -47,10 +48,11 @@ def _add_data_args(p: argparse.ArgumentParser, *, default_dataset: str) -> None:
                       "(default: $TFMIA_DATA_DIR, then tfds' own default)")
   g.add_argument("--download", action="store_true",
                  help="let tensorflow-datasets download a missing dataset")
-  g.add_argument("--train-size", type=int, default=None,
-                 help="members: how many training examples to use")
-  g.add_argument("--test-size", type=int, default=None,
-                 help="non-members: how many test examples to use")
+  if sizes:
+    g.add_argument("--train-size", type=int, default=None,
+                   help="members: how many training examples to use")
+    g.add_argument("--test-size", type=int, default=None,
+                   help="non-members: how many test examples to use")
   g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
 
 
@@ -99,6 +101,15 @@ def _add_audit_parser(sub) -> None:
   src.add_argument("--config", type=Path, help="reference config file")
   src.add_argument("--render", type=Path, metavar="AUDIT_DIR",
                    help="redraw report and figures of an audit folder")
+  src.add_argument("--list", action="store_true",
+                   help="list the attacks and what each is")
+  au.add_argument("--variant", default=None,
+                  help="audit a variant of the target, e.g. snn:4 (an SNN "
+                       "at T=4) or snn:1,2,4 (calibrated progressively); "
+                       "made once per model and stored beside it")
+  au.add_argument("--reference-variant", default=None,
+                  help="the references' variant (default: --variant; "
+                       "'none' for the trained references)")
   au.add_argument("--attacks", type=_csv, default=None,
                   help="comma-separated attacks (default: rmia,lira,"
                        "lira_offline,attack_p,attack_r,threshold); see "
@@ -173,7 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
                   "ANN, SNN and mixed settings with Attack-P, Attack-R and "
                   "RMIA, with and without input-dropout calibration. "
                   "Resumable.")
-  _add_data_args(sm, default_dataset="cifar10")
+  _add_data_args(sm, default_dataset="cifar10", sizes=False)
+  sm.add_argument("--pool-size", type=int, default=None,
+                  help="pool: the first n train examples, split between the "
+                       "target's members and non-members (quick: 6000)")
+  sm.add_argument("--population-size", type=int, default=None,
+                  help="population: the first n test examples (quick: 2000)")
   sm.add_argument("--quick", action="store_true",
                   help="a 6,000-image pool, a small VGG, 2 reference models")
   sm.add_argument("--fallback-dataset", default=None,

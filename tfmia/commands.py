@@ -6,14 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from tfmia import data as tfdata
-from tfmia import io, models, plotting, results
-from tfmia.attacks import AttackInput, SlicingConfig, run_attacks
-from tfmia.results import ENTIRE_DATASET, AttackResults
-
-PRIVACY_DIR = "privacy"
+from tfmia import io, models, reports, results
 
 
 def _print_table(df, columns) -> None:
@@ -60,8 +54,8 @@ def case_study(args: argparse.Namespace) -> int:
   result = study.run(config, args.out, progress=not args.no_progress)
   print()
   _print_table(result.to_dataframe(),
-               ["model", "num_classes", "num_params", "train_accuracy",
-                "test_accuracy", "attack", "auc", "advantage",
+               ["model", "num_classes", "num_params", "member_accuracy",
+                "nonmember_accuracy", "attack", "auc", "advantage",
                 "tpr_at_1%_fpr"])
   print(f"\nFigures, results.json and summary.csv are in {args.out}/")
   return 0
@@ -73,9 +67,8 @@ def _model_kwargs(args) -> dict:
 
 
 def train(args: argparse.Namespace) -> int:
-  import tensorflow as tf
-  from tfmia.training import (EpochProgress, PrivacyMetrics, TrainConfig,
-                              train_model)
+  from tfmia.privacy_metrics import train_with_privacy
+  from tfmia.training import TrainConfig
   models.get_builder(args.model)  # unknown names fail before any work
   train_cfg = TrainConfig(
       optimizer=args.optimizer, learning_rate=args.learning_rate,
@@ -87,101 +80,38 @@ def train(args: argparse.Namespace) -> int:
       classes=args.classes, train_size=args.train_size,
       test_size=args.test_size, seed=args.seed)
   data = tfdata.prepare_data(data_cfg)
-  tf.keras.utils.set_random_seed(args.seed)
-  model = models.build_model(args.model, data.input_shape, data.num_classes,
-                             **_model_kwargs(args))
-  privacy = PrivacyMetrics(
-      member_data=(data.x_train, data.y_train),
-      nonmember_data=(data.x_test, data.y_test),
-      every_n_epochs=min(args.every_n_epochs, args.epochs),
-      attacks=args.attacks, model_name=args.model,
-      tensorboard_dir=args.tensorboard, seed=args.seed)
-  result = train_model(
-      model, data, train_cfg, out_dir=args.out,
-      callbacks=[privacy, EpochProgress(args.model)],
-      extra_config={"model": {"builder": args.model,
-                              "kwargs": _model_kwargs(args)},
-                    "data": data_cfg,
+  _, result, privacy = train_with_privacy(
+      args.model, _model_kwargs(args), data, train_cfg, out_dir=args.out,
+      attacks=args.attacks, every_n_epochs=min(args.every_n_epochs,
+                                               args.epochs),
+      name=args.model, seed=args.seed, tensorboard_dir=args.tensorboard,
+      extra_config={"data": data_cfg,
                     "privacy": {"attacks": list(args.attacks),
                                 "every_n_epochs": args.every_n_epochs}})
-  results.save_history(privacy.history, args.out / PRIVACY_DIR)
-  plotting.save_figure(
-      plotting.plot_training_history({args.model: result.history}),
-      args.out / "training.png")
-  plotting.save_figure(
-      plotting.plot_privacy_history({args.model: privacy.history}),
-      args.out / "mia.png")
+  reports.write_training_run(args.model, result.history, privacy.history,
+                             args.out)
   _print_table(results.history_dataframe(privacy.history),
-               ["epoch", "train_accuracy", "test_accuracy", "attack", "auc",
-                "advantage"])
+               ["epoch", "member_accuracy", "nonmember_accuracy", "attack",
+                "auc", "advantage"])
   print(f"\nWeights, config, history and privacy results are in {args.out}/")
   return 0
 
 
-def _attack_input_from_run(run: Path, data_dir) -> tuple[AttackInput, dict]:
-  from tfmia.training import loop, predict_logits
-  cfg_path = run / loop.CONFIG_FILE
-  if not cfg_path.exists() or not (run / loop.WEIGHTS_FILE).exists():
-    raise FileNotFoundError(
-        f"`--run` must be a folder written by `tfmia train`, holding "
-        f"{loop.CONFIG_FILE} and {loop.WEIGHTS_FILE}. Received: --run {run}")
-  record = io.read_json(cfg_path)
-  data_cfg = tfdata.DataConfig(**record["data"])
-  if data_dir:
-    data_cfg = data_cfg.replace(data_dir=data_dir)
-  data = tfdata.prepare_data(data_cfg)
-  model = models.build_model(record["model"]["builder"], data.input_shape,
-                             data.num_classes, **record["model"]["kwargs"])
-  model.load_weights(str(run / loop.WEIGHTS_FILE))
-  attack_input = AttackInput(
-      logits_member=predict_logits(model, data.x_train),
-      labels_member=data.y_train,
-      logits_nonmember=predict_logits(model, data.x_test),
-      labels_nonmember=data.y_test)
-  return attack_input, {"run": str(run), "data": data_cfg,
-                        "model": record["model"]}
-
-
-def _attack_input_from_npz(path: Path) -> tuple[AttackInput, dict]:
-  if not path.exists():
-    raise FileNotFoundError(f"`--logits` file not found. Received: {path}")
-  with np.load(path) as f:
-    missing = {"logits", "labels", "is_member"} - set(f.files)
-    if missing:
-      raise ValueError(f"`--logits` npz must hold logits, labels and "
-                       f"is_member; missing {sorted(missing)}. "
-                       f"Received keys: {sorted(f.files)}")
-    split = tfdata.MembershipSplit(is_member=f["is_member"].astype(bool),
-                                   seed=None)
-    attack_input = AttackInput.from_split(f["logits"], f["labels"], split)
-  return attack_input, {"logits": str(path)}
-
-
-def write_attack_outputs(res: AttackResults, out: Path, config: dict) -> None:
-  """results.{json,npz}, summary.csv, roc.png and config.json in `out`."""
-  out.mkdir(parents=True, exist_ok=True)
-  io.atomic_write_json(out / "config.json", config)
-  res.save(out / "results")
-  with io.atomic_path(out / "summary.csv", suffix=".csv") as tmp:
-    res.to_dataframe().to_csv(tmp, index=False)
-  whole = [r for r in res if r.slice == ENTIRE_DATASET] or list(res)
-  plotting.save_figure(plotting.plot_roc_pair(whole), out / "roc.png")
-
-
 def attack(args: argparse.Namespace) -> int:
-  from tfmia.attacks import tf_privacy
-  attacks = tf_privacy.check_attacks(args.attacks)
+  from tfmia import audit as audit_lib
+  from tfmia.attacks import SlicingConfig, check_names
+  attacks = check_names(args.attacks)
   slicing = SlicingConfig(by_class=args.by_class,
                           by_classification_correctness=args.by_correctness)
   if args.run is not None:
-    attack_input, source = _attack_input_from_run(args.run, args.data_dir)
+    res, source = audit_lib.attack_run(args.run, attacks, slicing=slicing,
+                                       seed=args.seed, data_dir=args.data_dir)
     out = args.out or args.run / "attack"
   else:
-    attack_input, source = _attack_input_from_npz(args.logits)
+    res, source = audit_lib.attack_logits_file(args.logits, attacks,
+                                               slicing=slicing, seed=args.seed)
     out = args.out or args.logits.with_suffix("")
-  res = run_attacks(attack_input, attacks=attacks, slicing=slicing,
-                    seed=args.seed)
-  write_attack_outputs(res, out, {"source": source, "attacks": attacks,
+  reports.write_attack(res, out, {"source": source, "attacks": attacks,
                                   "slicing": slicing, "seed": args.seed})
   _print_table(res.to_dataframe(),
                ["attack", "slice", "auc", "advantage", "tpr_at_0.1%_fpr",
@@ -229,11 +159,9 @@ def reference(args: argparse.Namespace) -> int:
   config = _reference_config(args)
   directory = args.dir or Path(config.reference_dir)
   if args.action == "status":
-    fingerprint = config.fingerprint()
-    names = ref.job_names(config.num_models)
-    done = [n for n in names if ref.is_complete(directory / n, fingerprint)]
-    missing = [n for n in names if n not in done]
-    print(f"{directory}: {len(done)} of {len(names)} models complete.")
+    done, missing = ref.status(config, directory)
+    print(f"{directory}: {len(done)} of {len(done) + len(missing)} models "
+          "complete.")
     if missing:
       print("Missing or incomplete: " + ", ".join(missing))
     return 0
@@ -263,14 +191,26 @@ def audit(args: argparse.Namespace) -> int:
   from tfmia import audit as audit_lib
   from tfmia.attacks.suite import AttackConfig, DEFAULT_ATTACKS
   from tfmia.signals import SignalConfig
+  if args.list:
+    from tfmia.attacks.suite import ATTACKS
+    for name, spec in ATTACKS.items():
+      print(f"{name:26s} {spec.description}")
+    return 0
   if args.render is not None:
-    res = audit_lib.render(args.render)
-    _print_table(audit_lib.report(res), audit_lib.REPORT_COLUMNS)
+    res = reports.render_audit(args.render)
+    _print_table(reports.report(res), reports.REPORT_COLUMNS)
     print(f"\nRedrew report.csv, roc_loglog.png and score_hist.png in "
           f"{args.render}/")
     return 0
+  if args.config is None:
+    raise ValueError("--config (or --render, or --list) is required.")
   if args.out is None:
     raise ValueError("--out is required with --config.")
+  from tfmia import variants
+  variant = (variants.from_spec(args.variant) if args.variant is not None
+             else None)
+  reference_variant = (variants.from_spec(args.reference_variant)
+                       if args.reference_variant is not None else "same")
   config = _reference_config(args)
   audit_config = audit_lib.AuditConfig(
       attacks=args.attacks or DEFAULT_ATTACKS,
@@ -282,11 +222,12 @@ def audit(args: argparse.Namespace) -> int:
                           lira_fix_variance=not args.lira_per_example_variance,
                           seed=args.seed))
   res = audit_lib.audit_reference_folder(
-      config, audit_config, out_dir=args.out, directory=args.dir,
-      progress=not args.no_progress)
-  print(f"Target: train accuracy {res.train_accuracy:.4f}, held-out "
-        f"{res.test_accuracy:.4f}\n")
-  _print_table(audit_lib.report(res), audit_lib.REPORT_COLUMNS)
+      config, audit_config, variant=variant,
+      reference_variant=reference_variant, out_dir=args.out,
+      directory=args.dir, progress=not args.no_progress)
+  print(f"Target: member accuracy {res.member_accuracy:.4f}, non-member "
+        f"{res.nonmember_accuracy:.4f}\n")
+  _print_table(reports.report(res), reports.REPORT_COLUMNS)
   print(f"\nReport, figures and scores are in {args.out}/")
   return 0
 
@@ -301,8 +242,8 @@ def _snn_mia(args: argparse.Namespace) -> int:
                    epochs=args.epochs,
                    calibration_epochs=args.calibration_epochs,
                    dropout_copies=args.dropout_copies,
-                   pool_size=args.train_size,
-                   population_size=args.test_size, seed=args.seed)
+                   pool_size=args.pool_size,
+                   population_size=args.population_size, seed=args.seed)
   overrides = {k: v for k, v in overrides.items() if v is not None}
   config = (study.SnnMiaConfig.quick_mode(**overrides) if args.quick
             else study.SnnMiaConfig(**overrides))

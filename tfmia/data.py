@@ -340,12 +340,6 @@ def train_test_membership(data: ClassificationData) -> MembershipSplit:
   return MembershipSplit(is_member=mask, seed=None)
 
 
-def pool(data: ClassificationData) -> tuple[np.ndarray, np.ndarray]:
-  """Train then test examples, as one (x, y) pool for a `MembershipSplit`."""
-  return (np.concatenate([data.x_train, data.x_test]),
-          np.concatenate([data.y_train, data.y_test]))
-
-
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
   """How to load and prepare a dataset. Saved with every experiment."""

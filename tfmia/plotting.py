@@ -264,3 +264,92 @@ def plot_score_histograms(results: Union[AttackResults, Sequence[AttackResult]],
     ax.legend(fontsize="x-small")
   fig.tight_layout()
   return fig
+
+
+def plot_leakage_vs_timesteps(results: Mapping, timesteps: Sequence[int],
+                              attacks: Sequence[str], *,
+                              mixed_attacks: Sequence[str] = (),
+                              dropout: bool = False, axes=None,
+                              title: str = ""):
+  """AUC (left) and TPR at 1% FPR (right) of an SNN against T.
+
+  One solid line per attack (SNN target, SNN references), the ANN as a
+  dashed horizontal line and, for `mixed_attacks`, the SNN target with ANN
+  references dotted.
+
+  Args:
+    results: {(setting, dropout): AttackResults}, settings "ann",
+      "snn_T{t}" and "snn_T{t}_ann_refs".
+    timesteps: the T values.
+    attacks: attack names to draw.
+    mixed_attacks: attacks that use references (drawn with ANN ones too).
+    dropout: which input-dropout setting to draw.
+    axes: two Axes; new ones when None.
+  """
+  ts = list(timesteps)
+
+  def draw(ax, metric, label):
+    for i, attack in enumerate(attacks):
+      def value(setting):
+        r = results[setting, dropout].get(attack)
+        return r.auc if metric == "auc" else r.tpr_at_fpr(0.01)
+      color = f"C{i}"
+      ax.plot(ts, [value(f"snn_T{t}") for t in ts], "o-", color=color,
+              label=f"{attack}, SNN refs")
+      if attack in mixed_attacks:
+        ax.plot(ts, [value(f"snn_T{t}_ann_refs") for t in ts], "s:",
+                color=color, label=f"{attack}, ANN refs")
+      ax.axhline(value("ann"), color=color, linestyle="--", linewidth=1,
+                 label=f"{attack}, ANN")
+    ax.set_xticks(ts)
+    ax.set_xlabel("Timesteps T")
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+
+  def right(ax):
+    draw(ax, "tpr", "TPR at 1% FPR")
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1))
+
+  return _two_panels(
+      lambda ax: draw(ax, "auc", "MIA AUC"), right, axes=axes,
+      title=f"{title}: membership leakage of the SNN against T "
+            f"({'with' if dropout else 'without'} input-dropout calibration)")
+
+
+def plot_accuracy_sops(accuracy: Mapping, sops: Mapping, ann_macs: float,
+                       timesteps: Sequence[int], *, axes=None,
+                       title: str = ""):
+  """SNN test accuracy (left, the ANN dashed) and synaptic operations per
+  example (right, the ANN's MACs dashed) against T.
+
+  Args:
+    accuracy: {"ann": acc, t: acc, ...}.
+    sops: {t: mean SOPs per example}.
+    ann_macs: the ANN's multiply-accumulates per example.
+    timesteps: the T values.
+    axes: two Axes; new ones when None.
+  """
+  ts = list(timesteps)
+
+  def left(ax):
+    ax.plot(ts, [accuracy[t] for t in ts], "o-", label="SNN")
+    ax.axhline(accuracy["ann"], color="grey", linestyle="--", label="ANN")
+    ax.set_ylabel("Test accuracy")
+
+  def right(ax):
+    ax.plot(ts, [sops[t] for t in ts], "o-", label="SNN SOPs")
+    ax.axhline(ann_macs, color="grey", linestyle="--", label="ANN MACs")
+    ax.set_ylabel("Operations per example")
+
+  def panel(draw):
+    def fn(ax):
+      draw(ax)
+      ax.set_xticks(ts)
+      ax.set_xlabel("Timesteps T")
+      ax.legend(fontsize="small")
+      ax.grid(alpha=0.3)
+    return fn
+
+  return _two_panels(
+      panel(left), panel(right), axes=axes,
+      title=f"{title}: calibrated SNN accuracy and synaptic operations")

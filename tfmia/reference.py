@@ -5,13 +5,17 @@ Layout of a reference folder::
 
     refdir/
       config.json        the ReferenceConfig
-      membership.npz     ref_in (K, N) bool, target_in (N,) bool, seed
+      membership.npz     ref_is_member (K, N) bool, target_is_member (N,)
+                         bool, seed
       target/            the target model
       ref_000/ ...       reference model k
-        keep.npy         its row of the membership matrix
+        is_member.npy    its row of the membership matrix
         model.weights.h5, history.json, config.json
-        done.json        written last: marks the model complete, with the
-                         SHA-256 of keep.npy and of the weights
+        done.json        written last (`tfmia.store`): marks the model
+                         complete, with the SHA-256 of is_member.npy and of
+                         the weights
+        variants/        its variants (`tfmia.variants`), each a store unit
+        signals/         its cached signals (`tfmia.audit`)
 
 The pool (N examples) is the prepared data's train split and the population
 is its test split (`DataConfig.train_size` / `test_size` set their sizes), so
@@ -21,7 +25,6 @@ the population never overlaps any model's training data.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -31,7 +34,7 @@ from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from tfmia import io, models
+from tfmia import io, models, store
 from tfmia.data import ClassificationData, DataConfig, prepare_data
 from tfmia.training.config import TrainConfig
 from tfmia.training.loop import WEIGHTS_FILE
@@ -40,8 +43,8 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 MEMBERSHIP_FILE = "membership.npz"
-KEEP_FILE = "keep.npy"
-DONE_FILE = "done.json"
+MEMBER_FILE = "is_member.npy"
+DONE_FILE = store.DONE_FILE
 TARGET = "target"
 
 
@@ -157,12 +160,12 @@ class ReferenceConfig:
   def fingerprint(self) -> str:
     """Hash of everything that changes what a model learns (not K, not the
     folder): models trained under the same fingerprint are interchangeable."""
-    keep = {k: v for k, v in io.to_jsonable(self).items()
+    kept = {k: v for k, v in io.to_jsonable(self).items()
             if k not in ("num_models", "reference_dir")}
-    keep["data"].pop("data_dir", None)
-    keep["data"].pop("download", None)
-    keep["train"].pop("verbose", None)
-    return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()
+    kept["data"].pop("data_dir", None)
+    kept["data"].pop("download", None)
+    kept["train"].pop("verbose", None)
+    return store.fingerprint(kept)
 
 
 def _sub(cls, value, name):
@@ -209,26 +212,13 @@ def shard_jobs(num_models: int, shard: Optional[tuple[int, int]]) -> list[str]:
   return names[i - 1::n]
 
 
-def _sha256(path: Path) -> str:
-  h = hashlib.sha256()
-  with open(path, "rb") as f:
-    for chunk in iter(lambda: f.read(1 << 20), b""):
-      h.update(chunk)
-  return h.hexdigest()
-
-
 def is_complete(model_dir: Union[str, os.PathLike], fingerprint: str) -> bool:
-  """True when done.json exists, matches `fingerprint`, and the keep-mask and
-  weights on disk are the files it recorded (so a corrupted or half-copied
-  file is redone)."""
+  """True when the model's done marker matches `fingerprint` and its
+  membership mask and weights are the files it recorded (so a corrupted or
+  half-copied file is redone)."""
   model_dir = Path(model_dir)
-  try:
-    done = io.read_json(model_dir / DONE_FILE)
-    return (done.get("fingerprint") == fingerprint
-            and _sha256(model_dir / KEEP_FILE) == done["keep_sha256"]
-            and _sha256(model_dir / WEIGHTS_FILE) == done["weights_sha256"])
-  except (OSError, ValueError, KeyError):
-    return False
+  return store.is_done(model_dir / DONE_FILE, fingerprint,
+                       [model_dir / MEMBER_FILE, model_dir / WEIGHTS_FILE])
 
 
 def _strategy():
@@ -247,18 +237,20 @@ def _init_seed(config: ReferenceConfig, name: str) -> int:
   return config.seed * 100_003 + index
 
 
-def train_one(config: ReferenceConfig, data: ClassificationData, keep: np.ndarray,
-              name: str, model_dir: Path, *, progress: bool = True) -> dict:
-  """Trains one model on data.x_train[keep] and marks it complete."""
+def train_one(config: ReferenceConfig, data: ClassificationData,
+              is_member: np.ndarray, name: str, model_dir: Path, *,
+              progress: bool = True) -> dict:
+  """Trains one model on data.x_train[is_member] and marks it complete."""
   import tensorflow as tf
   from tfmia.training import EpochProgress, train_model
-  keep = np.asarray(keep, dtype=bool)
-  subset = data.replace(x_train=data.x_train[keep], y_train=data.y_train[keep],
-                        x_test=data.x_train[~keep], y_test=data.y_train[~keep])
+  is_member = np.asarray(is_member, dtype=bool)
+  subset = data.replace(
+      x_train=data.x_train[is_member], y_train=data.y_train[is_member],
+      x_test=data.x_train[~is_member], y_test=data.y_train[~is_member])
   model_dir.mkdir(parents=True, exist_ok=True)
-  (model_dir / DONE_FILE).unlink(missing_ok=True)
-  with io.atomic_path(model_dir / KEEP_FILE, suffix=".npy") as tmp:
-    np.save(tmp, keep)
+  store.clear(model_dir / DONE_FILE)
+  with io.atomic_path(model_dir / MEMBER_FILE, suffix=".npy") as tmp:
+    np.save(tmp, is_member)
   start = time.perf_counter()
   strategy = _strategy()
   with strategy.scope():
@@ -270,35 +262,33 @@ def train_one(config: ReferenceConfig, data: ClassificationData, keep: np.ndarra
         callbacks=[EpochProgress(name)] if progress else [],
         extra_config={"reference": config, "name": name})
   hist = result.history
-  done = {"name": name, "fingerprint": config.fingerprint(),
-          "keep_sha256": _sha256(model_dir / KEEP_FILE),
-          "weights_sha256": _sha256(model_dir / WEIGHTS_FILE),
-          "num_members": int(keep.sum()),
-          "train_accuracy": hist["accuracy"][-1],
-          "test_accuracy": hist.metrics.get("val_accuracy", [np.nan])[-1],
-          "seconds": time.perf_counter() - start}
-  io.atomic_write_json(model_dir / DONE_FILE, done)   # last: marks complete
-  return done
+  return store.mark_done(
+      model_dir / DONE_FILE, config.fingerprint(),
+      [model_dir / MEMBER_FILE, model_dir / WEIGHTS_FILE], name=name,
+      num_members=int(is_member.sum()),
+      member_accuracy=hist["accuracy"][-1],
+      nonmember_accuracy=hist.metrics.get("val_accuracy", [np.nan])[-1],
+      seconds=time.perf_counter() - start)
 
 
 def _write_membership(directory: Path, config: ReferenceConfig,
                       num_examples: int) -> tuple[np.ndarray, np.ndarray]:
-  ref_in = membership_matrix(num_examples, config.num_models, config.seed)
-  target_in = target_membership(num_examples, config.seed)
+  ref_is_member = membership_matrix(num_examples, config.num_models, config.seed)
+  target_is_member = target_membership(num_examples, config.seed)
   path = directory / MEMBERSHIP_FILE
   if path.exists():
     with np.load(path) as f:
-      old = f["ref_in"]
-    m = min(len(old), len(ref_in))
-    if old.shape[1] != num_examples or not np.array_equal(old[:m], ref_in[:m]):
+      old = f["ref_is_member"]
+    m = min(len(old), len(ref_is_member))
+    if old.shape[1] != num_examples or not np.array_equal(old[:m], ref_is_member[:m]):
       raise ValueError(f"{path} holds a different membership matrix "
                        f"(shape {old.shape}) than this config gives "
-                       f"({ref_in.shape}). Use a new reference_dir.")
-    if len(old) > len(ref_in):   # keep the larger matrix of an earlier run
-      ref_in = old
-  io.atomic_save_npz(path, ref_in=ref_in, target_in=target_in,
+                       f"({ref_is_member.shape}). Use a new reference_dir.")
+    if len(old) > len(ref_is_member):   # keep the larger matrix of an earlier run
+      ref_is_member = old
+  io.atomic_save_npz(path, ref_is_member=ref_is_member, target_is_member=target_is_member,
                      seed=np.int64(config.seed))
-  return ref_in, target_in
+  return ref_is_member, target_is_member
 
 
 def _check_folder_config(directory: Path, config: ReferenceConfig) -> None:
@@ -349,7 +339,7 @@ def train_references(config: ReferenceConfig, *,
   _check_folder_config(directory, config)
   data = data if data is not None else prepare_data(config.data)
   directory.mkdir(parents=True, exist_ok=True)
-  ref_in, target_in = _write_membership(directory, config, len(data.x_train))
+  ref_is_member, target_is_member = _write_membership(directory, config, len(data.x_train))
   saved = config
   if (directory / CONFIG_FILE).exists():
     old = ReferenceConfig.from_dict(io.read_json(directory / CONFIG_FILE))
@@ -364,10 +354,22 @@ def train_references(config: ReferenceConfig, *,
       out["skipped"].append(name)
       logger.info("%s is complete; skipping it.", name)
       continue
-    keep = target_in if name == TARGET else ref_in[int(name.split("_")[1])]
-    train_fn(config, data, keep, name, model_dir, progress=progress)
+    mask = target_is_member if name == TARGET else ref_is_member[
+        int(name.split("_")[1])]
+    train_fn(config, data, mask, name, model_dir, progress=progress)
     out["trained"].append(name)
   return out
+
+
+def status(config: ReferenceConfig,
+           directory: Optional[Union[str, os.PathLike]] = None
+           ) -> tuple[list[str], list[str]]:
+  """(complete, missing or incomplete) model names of a reference folder."""
+  directory = Path(directory or config.reference_dir)
+  fingerprint = config.fingerprint()
+  names = job_names(config.num_models)
+  done = [n for n in names if is_complete(directory / n, fingerprint)]
+  return done, [n for n in names if n not in done]
 
 
 # ---------------------------------------------------------------------------
@@ -381,18 +383,18 @@ class ReferenceSet:
   Attributes:
     directory: the folder.
     config: its ReferenceConfig (num_models = the K in use).
-    ref_in: (K, N) bool membership of the K reference models.
-    target_in: (N,) bool membership of the target model.
+    ref_is_member: (K, N) bool membership of the K reference models.
+    target_is_member: (N,) bool membership of the target model.
   """
 
   directory: Path
   config: ReferenceConfig
-  ref_in: np.ndarray
-  target_in: np.ndarray
+  ref_is_member: np.ndarray
+  target_is_member: np.ndarray
 
   @property
   def num_models(self) -> int:
-    return len(self.ref_in)
+    return len(self.ref_is_member)
 
   @classmethod
   def load(cls, directory: Union[str, os.PathLike],
@@ -404,7 +406,7 @@ class ReferenceSet:
       FileNotFoundError: the folder, its membership file, or some of the
         target / K reference models are missing or incomplete (named).
       ValueError: the membership matrix does not match the config's seed or
-        the models' keep-masks, or `config` differs from the folder's.
+        the models' membership masks, or `config` differs from the folder's.
     """
     directory = Path(directory)
     if not (directory / CONFIG_FILE).is_file():
@@ -419,17 +421,18 @@ class ReferenceSet:
     if not (directory / MEMBERSHIP_FILE).is_file():
       raise FileNotFoundError(f"{directory / MEMBERSHIP_FILE} is missing.")
     with np.load(directory / MEMBERSHIP_FILE) as f:
-      ref_in, target_in = f["ref_in"].astype(bool), f["target_in"].astype(bool)
-    n = ref_in.shape[1]
+      ref_is_member = f["ref_is_member"].astype(bool)
+      target_is_member = f["target_is_member"].astype(bool)
+    n = ref_is_member.shape[1]
     expected = membership_matrix(n, k, saved.seed)
-    m = min(k, len(ref_in))
-    if (not np.array_equal(ref_in[:m], expected[:m])
-        or not np.array_equal(target_in, target_membership(n, saved.seed))):
+    m = min(k, len(ref_is_member))
+    if (not np.array_equal(ref_is_member[:m], expected[:m])
+        or not np.array_equal(target_is_member, target_membership(n, saved.seed))):
       raise ValueError(
           f"The membership matrix in {directory / MEMBERSHIP_FILE} "
-          f"(shape {ref_in.shape}) does not match {k} reference models with "
+          f"(shape {ref_is_member.shape}) does not match {k} reference models with "
           f"seed {saved.seed}.")
-    ref_in = expected
+    ref_is_member = expected
     fingerprint = saved.fingerprint()
     names = job_names(k)
     missing = [nm for nm in names if not is_complete(directory / nm, fingerprint)]
@@ -438,25 +441,50 @@ class ReferenceSet:
           f"{len(missing)} of {len(names)} models in {directory} are missing "
           f"or incomplete: {', '.join(missing)}. Run `tfmia reference train` "
           "(it resumes).")
-    for nm, row in zip(names, [target_in] + list(ref_in[:k])):
-      if not np.array_equal(np.load(directory / nm / KEEP_FILE), row):
-        raise ValueError(f"{directory / nm / KEEP_FILE} does not match its "
+    for nm, row in zip(names, [target_is_member] + list(ref_is_member[:k])):
+      if not np.array_equal(np.load(directory / nm / MEMBER_FILE), row):
+        raise ValueError(f"{directory / nm / MEMBER_FILE} does not match its "
                          f"row of the membership matrix.")
     return cls(directory=directory, config=saved.replace(num_models=k),
-               ref_in=ref_in[:k], target_in=target_in)
+               ref_is_member=ref_is_member[:k], target_is_member=target_is_member)
 
   def load_model(self, name: str, input_shape: Sequence[int],
                  num_classes: int):
-    """Builds model `name` ("target" or "ref_003") and loads its weights."""
+    """Builds model `name` ("target" or "ref_003") and loads its weights.
+    Its variants are loaded with `tfmia.variants.load_model`."""
+    self._check_name(name)
     model = models.build_model(self.config.model, tuple(input_shape),
                                num_classes, **dict(self.config.model_kwargs))
     model.load_weights(os.fspath(self.directory / name / WEIGHTS_FILE))
     return model
 
+  def _check_name(self, name: str) -> None:
+    if name not in self.model_names():
+      raise ValueError(f"`name` must be one of {TARGET!r} or ref_000 .. "
+                       f"{model_name(self.num_models - 1)}. Received: {name!r}")
+
+  def model_names(self) -> list[str]:
+    """The target, then the K reference models."""
+    return job_names(self.num_models)
+
   def reference_names(self) -> list[str]:
     return [model_name(k) for k in range(self.num_models)]
 
+  def is_member_of(self, name: str) -> np.ndarray:
+    """(N,) bool: the pool examples model `name` trained on."""
+    self._check_name(name)
+    if name == TARGET:
+      return self.target_is_member
+    return self.ref_is_member[int(name.split("_")[1])]
+
+  def fingerprint(self, name: str) -> str:
+    """Identifies model `name`: the folder's config, the name and the hash
+    of its weights (so a retrained model is a different source)."""
+    done = store.read_done(self.directory / name / DONE_FILE) or {}
+    return store.fingerprint([self.config.fingerprint(), name,
+                              done.get("sha256", {}).get(WEIGHTS_FILE)])
+
   def accuracy(self, name: str) -> tuple[float, float]:
-    """(train, held-out) accuracy recorded when `name` finished training."""
+    """(member, non-member) accuracy recorded when `name` finished training."""
     done = io.read_json(self.directory / name / DONE_FILE)
-    return done["train_accuracy"], done["test_accuracy"]
+    return done["member_accuracy"], done["nonmember_accuracy"]

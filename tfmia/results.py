@@ -132,15 +132,15 @@ class AttackResults:
     results: the single results, one per (attack, slice).
     model: the model's name, for tables and plot legends.
     epoch: the 1-based epoch after which the attacks ran, if during training.
-    train_accuracy: accuracy on the member set, if known.
-    test_accuracy: accuracy on the non-member set, if known.
+    member_accuracy: accuracy on the member set, if known.
+    nonmember_accuracy: accuracy on the non-member set, if known.
   """
 
   results: tuple[AttackResult, ...]
   model: str = ""
   epoch: Optional[int] = None
-  train_accuracy: Optional[float] = None
-  test_accuracy: Optional[float] = None
+  member_accuracy: Optional[float] = None
+  nonmember_accuracy: Optional[float] = None
 
   def __post_init__(self):
     object.__setattr__(self, "results", tuple(self.results))
@@ -164,20 +164,14 @@ class AttackResults:
     raise KeyError(f"No result for attack={attack!r}, slice={slice!r}. "
                    f"Have: {[(r.attack, r.slice) for r in self.results]}")
 
-  def best(self, metric: str = "auc",
-           slice: Optional[str] = ENTIRE_DATASET) -> AttackResult:  # pylint: disable=redefined-builtin
-    """The result with the highest `metric` (optionally within one slice)."""
-    pool = [r for r in self.results if slice is None or r.slice == slice]
-    return max(pool, key=lambda r: getattr(r, metric))
-
   def to_dataframe(self):
     """One row per (attack, slice), with the model, epoch and accuracies."""
     import pandas as pd
     rows = []
     for r in self.results:
       row = {"model": self.model, "epoch": self.epoch,
-             "train_accuracy": self.train_accuracy,
-             "test_accuracy": self.test_accuracy}
+             "member_accuracy": self.member_accuracy,
+             "nonmember_accuracy": self.nonmember_accuracy}
       row.update(r.summary())
       rows.append(row)
     return pd.DataFrame(rows)
@@ -186,8 +180,8 @@ class AttackResults:
 
   def to_json_dict(self) -> dict:
     return {"model": self.model, "epoch": self.epoch,
-            "train_accuracy": self.train_accuracy,
-            "test_accuracy": self.test_accuracy,
+            "member_accuracy": self.member_accuracy,
+            "nonmember_accuracy": self.nonmember_accuracy,
             "results": [dict(r.summary(),
                              epsilon_lower_bound=list(r.epsilon_lower_bound))
                         for r in self.results]}
@@ -214,8 +208,10 @@ class AttackResults:
                        epsilon_lower_bound=tuple(m["epsilon_lower_bound"]))
           for i, m in enumerate(meta["results"]))
     return cls(results=results, model=meta["model"], epoch=meta["epoch"],
-               train_accuracy=meta["train_accuracy"],
-               test_accuracy=meta["test_accuracy"])
+               member_accuracy=meta.get("member_accuracy",
+                                        meta.get("train_accuracy")),
+               nonmember_accuracy=meta.get("nonmember_accuracy",
+                                           meta.get("test_accuracy")))
 
 
 def history_dataframe(history: Iterable[AttackResults]):

@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
-import tensorflow as tf
-
-from tfmia import _tf  # noqa: F401  (quiet retracing warnings)
-from tfmia import io
-from tfmia.attacks.validation import as_labels
+from tfmia import adapter, io
+from tfmia.validation import as_labels
 
 AUGMENTATIONS = ("none", "flip", "flip_shift")
 AGGREGATES = ("mean", "keep")
@@ -262,26 +259,17 @@ def dropout_masks(seed: int, copy: int, start: int, shape,
   return (u >= rate).reshape(b, h, w, 1)
 
 
-def _forward_fn(model) -> Callable:
-  if isinstance(model, tf.keras.Model):
-    spec = tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.float32)
-    fn = tf.function(lambda x: model(x, training=False),
-                     input_signature=[spec], autograph=False)
-    return lambda x: fn(tf.constant(x, tf.float32)).numpy()
-  if callable(model):
-    return lambda x: np.asarray(model(x))
-  raise TypeError("`model` must be a keras.Model or a callable returning "
-                  f"logits. Received: {type(model).__name__}")
-
-
 def compute_signals(model, x: np.ndarray, y: np.ndarray,
                     config: SignalConfig = SignalConfig(), *,
+                    outputs: str = "auto",
                     progress: Union[bool, str] = True) -> Signals:
   """Queries `model` on (x, y) and returns its `Signals`.
 
   Args:
-    model: a keras.Model that outputs logits, or a callable mapping a float32
-      batch (B, H, W, ch) to (B, C) logits.
+    model: anything `tfmia.adapter.ModelAdapter` takes: a keras.Model
+      (functional, Sequential, subclassed, spiking), a callable mapping a
+      float32 batch (B, H, W, ch) to (B, C) outputs, or an adapter.
+    outputs: "auto", "logits" or "probabilities" (see `tfmia.adapter`).
     x: (N, H, W, ch) scaled inputs.
     y: (N,) true classes.
     config: augmentations, input-dropout calibration, sensitivity, batch size.
@@ -297,7 +285,8 @@ def compute_signals(model, x: np.ndarray, y: np.ndarray,
   if len(x) != len(y):
     raise ValueError(f"`x` and `y` must have the same length. "
                      f"Received: {len(x)} and {len(y)}")
-  forward = _forward_fn(model)
+  forward = adapter.as_adapter(model, outputs=outputs,
+                               batch_size=config.batch_size)
   augs = config.augmentation_list
   copies = max(config.dropout_copies, 1)
   logits_all, derived_all, sens_all = [], [], []

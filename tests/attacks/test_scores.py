@@ -28,8 +28,8 @@ def test_rmia_identical_outputs_give_every_point_the_same_score():
   rng = np.random.default_rng(0)
   p = rng.uniform(0.1, 0.9, 20)
   pz = rng.uniform(0.1, 0.9, 15)
-  ref_in = _complementary(20, 4, rng)
-  s = scores.rmia_scores(p, np.tile(p, (4, 1)), ref_in, pz,
+  ref_is_member = _complementary(20, 4, rng)
+  s = scores.rmia_scores(p, np.tile(p, (4, 1)), ref_is_member, pz,
                          np.tile(pz, (4, 1)), offline=True, a=1.0, gamma=1.0)
   np.testing.assert_array_equal(s, np.ones(20))
 
@@ -39,26 +39,26 @@ def test_rmia_by_hand():
   target_x = np.array([0.8, 0.2])
   ref_x = np.array([[0.4, 0.4],
                     [0.4, 0.1]])
-  ref_in = np.array([[True, False], [False, True]])
+  ref_is_member = np.array([[True, False], [False, True]])
   target_z = np.array([0.5, 0.5, 0.5])
   ref_z = np.array([[0.5, 0.25, 0.5], [0.5, 0.25, 1.0]])
   # Offline, a = 1: ratio_x = [0.8/0.4, 0.2/0.4] = [2, 0.5];
   # ratio_z = [1, 2, 0.5/0.75 = 2/3].
-  s = scores.rmia_scores(target_x, ref_x, ref_in, target_z, ref_z,
+  s = scores.rmia_scores(target_x, ref_x, ref_is_member, target_z, ref_z,
                          offline=True, a=1.0, gamma=1.0)
   np.testing.assert_allclose(s, [3 / 3, 0 / 3])
   # γ = 2 halves what x must beat: 2 ≥ 2·[1, 2, 2/3] holds for z0 and z2.
-  s = scores.rmia_scores(target_x, ref_x, ref_in, target_z, ref_z,
+  s = scores.rmia_scores(target_x, ref_x, ref_is_member, target_z, ref_z,
                          offline=True, a=1.0, gamma=2.0)
   np.testing.assert_allclose(s, [2 / 3, 0])
   # Offline, a = 0: Pr(x) = (P_OUT + 1)/2 = [0.7, 0.7]; ratio_x = [8/7, 2/7];
   # Pr(z) = ([0.5, 0.25, 0.75] + 1)/2 = [0.75, 0.625, 0.875];
   # ratio_z = [2/3, 0.8, 4/7].
-  s = scores.rmia_scores(target_x, ref_x, ref_in, target_z, ref_z,
+  s = scores.rmia_scores(target_x, ref_x, ref_is_member, target_z, ref_z,
                          offline=True, a=0.0, gamma=1.0)
   np.testing.assert_allclose(s, [1, 0])
   # Online: Pr(x) = [0.4, 0.25]; ratio_x = [2, 0.8]; ratio_z as a = 1.
-  s = scores.rmia_scores(target_x, ref_x, ref_in, target_z, ref_z,
+  s = scores.rmia_scores(target_x, ref_x, ref_is_member, target_z, ref_z,
                          offline=False, gamma=1.0)
   np.testing.assert_allclose(s, [1, 1 / 3])
 
@@ -72,14 +72,14 @@ def test_sorted_rmia_equals_bruteforce_with_ties(offline, gamma):
   levels = np.array([0.1, 0.2, 0.4, 0.5, 0.8, 1.0])
   tx, tz = rng.choice(levels, n), rng.choice(levels, z)
   rx, rz = rng.choice(levels, (k, n)), rng.choice(levels, (k, z))
-  ref_in = _complementary(n, k, rng)
-  args = (tx, rx, ref_in, tz, rz)
+  ref_is_member = _complementary(n, k, rng)
+  args = (tx, rx, ref_is_member, tz, rz)
   fast = scores.rmia_scores(*args, offline=offline, a=1.0, gamma=gamma)
   slow = scores.rmia_scores_bruteforce(*args, offline=offline, a=1.0,
                                        gamma=gamma)
   np.testing.assert_array_equal(fast, slow)
   # And on continuous random values.
-  args = (rng.random(n), rng.random((k, n)), ref_in, rng.random(z),
+  args = (rng.random(n), rng.random((k, n)), ref_is_member, rng.random(z),
           rng.random((k, z)))
   np.testing.assert_array_equal(
       scores.rmia_scores(*args, offline=offline, gamma=gamma),
@@ -90,39 +90,39 @@ def test_rmia_separated_members_give_auc_one():
   rng = np.random.default_rng(2)
   n = 100
   is_member = np.arange(n) < 50
-  ref_in = _complementary(n, 4, rng)
+  ref_is_member = _complementary(n, 4, rng)
   ref_x = np.full((4, n), 0.5)
   target_x = np.where(is_member, 0.9, 0.1)
-  s = scores.rmia_scores(target_x, ref_x, ref_in, rng.uniform(0.1, 0.9, 50),
+  s = scores.rmia_scores(target_x, ref_x, ref_is_member, rng.uniform(0.1, 0.9, 50),
                          np.full((4, 50), 0.5))
   assert metrics.roc_auc_score(is_member, s) == 1.0
 
 
 def test_rmia_errors():
-  p, ref, ref_in = np.full(4, .5), np.full((2, 4), .5), np.array(
+  p, ref, ref_is_member = np.full(4, .5), np.full((2, 4), .5), np.array(
       [[True, False] * 2, [False, True] * 2])
   z, rz = np.full(3, .5), np.full((2, 3), .5)
-  with pytest.raises(ValueError, match="ref_in"):
-    scores.rmia_scores(p, ref, ref_in[:, :3], z, rz)
+  with pytest.raises(ValueError, match="ref_is_member"):
+    scores.rmia_scores(p, ref, ref_is_member[:, :3], z, rz)
   with pytest.raises(ValueError, match="probabilities"):
-    scores.rmia_scores(p * 3, ref, ref_in, z, rz)
+    scores.rmia_scores(p * 3, ref, ref_is_member, z, rz)
   with pytest.raises(ValueError, match="gamma"):
-    scores.rmia_scores(p, ref, ref_in, z, rz, gamma=0)
+    scores.rmia_scores(p, ref, ref_is_member, z, rz, gamma=0)
   with pytest.raises(ValueError, match=r"ref_z.*\(K, Z\)"):
-    scores.rmia_scores(p, ref, ref_in, z, rz[:1])
+    scores.rmia_scores(p, ref, ref_is_member, z, rz[:1])
   with pytest.raises(ValueError, match="OUT reference model"):
     scores.rmia_scores(p, ref, np.ones((2, 4), bool), z, rz)
   with pytest.raises(TypeError, match="bool"):
-    scores.rmia_scores(p, ref, ref_in.astype(int), z, rz)
+    scores.rmia_scores(p, ref, ref_is_member.astype(int), z, rz)
 
 
 # ---- LiRA ------------------------------------------------------------------
 
 
-def _per_example_lists(ref, ref_in):
+def _per_example_lists(ref, ref_is_member):
   """tensorflow-privacy's layout: per example an (m, A) array."""
-  stat_in = [ref[ref_in[:, i], i] for i in range(ref.shape[1])]
-  stat_out = [ref[~ref_in[:, i], i] for i in range(ref.shape[1])]
+  stat_in = [ref[ref_is_member[:, i], i] for i in range(ref.shape[1])]
+  stat_out = [ref[~ref_is_member[:, i], i] for i in range(ref.shape[1])]
   return stat_in, stat_out
 
 
@@ -131,17 +131,17 @@ def _per_example_lists(ref, ref_in):
 def test_lira_matches_tensorflow_privacy(fix_variance, center):
   rng = np.random.default_rng(3)
   n, k, a = 60, 8, 2
-  ref_in = _complementary(n, k, rng)
-  ref = rng.normal(size=(k, n, a)) + 2.0 * ref_in[..., None]
+  ref_is_member = _complementary(n, k, rng)
+  ref = rng.normal(size=(k, n, a)) + 2.0 * ref_is_member[..., None]
   target = rng.normal(size=(n, a)) + 1.0
-  stat_in, stat_out = _per_example_lists(ref, ref_in)
-  ours = scores.lira_scores(target, ref, ref_in, online=True,
+  stat_in, stat_out = _per_example_lists(ref, ref_is_member)
+  ours = scores.lira_scores(target, ref, ref_is_member, online=True,
                             fix_variance=fix_variance, center=center)
   theirs = amia.compute_score_lira(target, stat_in, stat_out, option="both",
                                    fix_variance=fix_variance,
                                    median_or_mean=center)
   np.testing.assert_allclose(ours, -theirs, rtol=1e-10)
-  ours = scores.lira_scores(target, ref, ref_in, online=False,
+  ours = scores.lira_scores(target, ref, ref_is_member, online=False,
                             fix_variance=fix_variance, center=center,
                             offline_test="two_sided")
   theirs = amia.compute_score_lira(target, stat_in, stat_out, option="out",
@@ -155,23 +155,23 @@ def test_lira_by_hand():
   # blow up, so use K = 4: IN {1, 3}, OUT {-1, 1}; medians 2 and 0; global σ
   # over the deviations {-1, 1, -1, 1} is 1.
   ref = np.array([[1.0], [-1.0], [3.0], [1.0]])
-  ref_in = np.array([[True], [False], [True], [False]])
-  s = scores.lira_scores(np.array([2.0]), ref, ref_in, online=True)
+  ref_is_member = np.array([[True], [False], [True], [False]])
+  s = scores.lira_scores(np.array([2.0]), ref, ref_is_member, online=True)
   # log N(2; 2, 1) - log N(2; 0, 1) = 0 - (-2) = 2.
   np.testing.assert_allclose(s, [2.0])
-  s = scores.lira_scores(np.array([0.0]), ref, ref_in, online=False)
+  s = scores.lira_scores(np.array([0.0]), ref, ref_is_member, online=False)
   np.testing.assert_allclose(s, [np.log(0.5)])   # log Φ(0)
 
 
 def test_lira_errors():
-  ref_in = np.array([[True, False], [False, True]])
+  ref_is_member = np.array([[True, False], [False, True]])
   with pytest.raises(ValueError, match="at least 2 IN"):
-    scores.lira_scores(np.zeros(2), np.zeros((2, 2)), ref_in,
+    scores.lira_scores(np.zeros(2), np.zeros((2, 2)), ref_is_member,
                        fix_variance=False)
   with pytest.raises(ValueError, match="center"):
-    scores.lira_scores(np.zeros(2), np.zeros((2, 2)), ref_in, center="mode")
+    scores.lira_scores(np.zeros(2), np.zeros((2, 2)), ref_is_member, center="mode")
   with pytest.raises(ValueError, match=r"shape \(K,\)"):
-    scores.lira_scores(np.zeros(3), np.zeros((2, 2)), ref_in)
+    scores.lira_scores(np.zeros(3), np.zeros((2, 2)), ref_is_member)
 
 
 # ---- Attack-P / Attack-R ------------------------------------------------------
@@ -202,7 +202,7 @@ def test_attack_r_by_hand():
                        [9.0, 1.0, 5.0],
                        [3.0, 9.0, 9.0],
                        [9.0, 3.0, 7.0]])
-  ref_in = np.array([[False, True, True],
+  ref_is_member = np.array([[False, True, True],
                      [True, False, False],
                      [False, True, True],
                      [True, False, False]])
@@ -210,15 +210,15 @@ def test_attack_r_by_hand():
   # Example 1: OUT losses {1, 3}, target 0.5 -> below all -> 1.
   # Example 2: OUT losses {5, 7}, target 8 -> above all -> 0.
   np.testing.assert_allclose(
-      scores.attack_r_scores(np.array([2.0, 0.5, 8.0]), ref_loss, ref_in),
+      scores.attack_r_scores(np.array([2.0, 0.5, 8.0]), ref_loss, ref_is_member),
       [0.5, 1.0, 0.0])
 
 
 def test_attack_r_with_one_out_model():
-  ref_in = np.array([[True, False, True], [False, True, False]])
+  ref_is_member = np.array([[True, False, True], [False, True, False]])
   ref_loss = np.array([[0.0, 2.0, 0.0], [2.0, 0.0, 2.0]])
   np.testing.assert_allclose(
-      scores.attack_r_scores(np.array([1.0, 2.0, 3.0]), ref_loss, ref_in),
+      scores.attack_r_scores(np.array([1.0, 2.0, 3.0]), ref_loss, ref_is_member),
       [1.0, 0.5, 0.0])
 
 
@@ -226,11 +226,11 @@ def test_attack_r_separated_members_give_auc_one():
   rng = np.random.default_rng(5)
   n = 80
   is_member = np.arange(n) % 2 == 0
-  ref_in = _complementary(n, 4, rng)
+  ref_is_member = _complementary(n, 4, rng)
   ref_loss = rng.uniform(1.0, 2.0, (4, n))
   target = np.where(is_member, 0.1, 3.0)
   assert metrics.roc_auc_score(
-      is_member, scores.attack_r_scores(target, ref_loss, ref_in)) == 1.0
+      is_member, scores.attack_r_scores(target, ref_loss, ref_is_member)) == 1.0
 
 
 def test_threshold_matches_tensorflow_privacy():
@@ -251,14 +251,14 @@ def test_threshold_matches_tensorflow_privacy():
 def test_tune_rmia_a_picks_the_best_auc_on_a_reference_model():
   rng = np.random.default_rng(7)
   n, z, k = 200, 100, 4
-  ref_in = _complementary(n, k, rng)
-  ref_x = np.clip(0.5 + 0.3 * ref_in + rng.normal(0, 0.1, (k, n)), 0.01, 1)
+  ref_is_member = _complementary(n, k, rng)
+  ref_x = np.clip(0.5 + 0.3 * ref_is_member + rng.normal(0, 0.1, (k, n)), 0.01, 1)
   ref_z = np.clip(0.5 + rng.normal(0, 0.1, (k, z)), 0.01, 1)
-  a = scores.tune_rmia_a(ref_x, ref_in, ref_z)
-  aucs = {g: metrics.roc_auc_score(ref_in[0], scores.rmia_scores(
-      ref_x[0], ref_x[1:], ref_in[1:], ref_z[0], ref_z[1:], a=g))
+  a = scores.tune_rmia_a(ref_x, ref_is_member, ref_z)
+  aucs = {g: metrics.roc_auc_score(ref_is_member[0], scores.rmia_scores(
+      ref_x[0], ref_x[1:], ref_is_member[1:], ref_z[0], ref_z[1:], a=g))
           for g in scores.RMIA_A_GRID}
   assert a in scores.RMIA_A_GRID
   assert aucs[a] == max(aucs.values())
   with pytest.raises(ValueError, match="K >= 4"):
-    scores.tune_rmia_a(ref_x[:2], ref_in[:2], ref_z[:2])
+    scores.tune_rmia_a(ref_x[:2], ref_is_member[:2], ref_z[:2])

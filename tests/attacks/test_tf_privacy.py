@@ -3,7 +3,8 @@ import pytest
 from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import data_structures as tfp_ds
 from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import membership_inference_attack as tfp_mia
 
-from tfmia.attacks import TF_PRIVACY_ATTACKS, AttackInput, SlicingConfig, run_attacks
+from tfmia.attacks.tf_privacy import TF_PRIVACY_ATTACKS, AttackInput, SlicingConfig
+from tfmia.attacks.tf_privacy import run_tf_privacy as run_attacks
 from tfmia.attacks import tf_privacy
 from tfmia.data import MembershipSplit
 
@@ -68,7 +69,7 @@ def test_results_carry_accuracy(rng):
   ai = _leaky_input(rng)
   res = run_attacks(ai, model="m", epoch=2)
   assert res.model == "m" and res.epoch == 2
-  assert res.train_accuracy == pytest.approx(
+  assert res.member_accuracy == pytest.approx(
       np.mean(ai.logits_member.argmax(1) == ai.labels_member))
 
 

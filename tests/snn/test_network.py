@@ -180,7 +180,7 @@ def test_conversion_errors(trained_conv, digits_data):
 def test_spiking_model_works_with_privacy_metrics_and_audit(trained_conv,
                                                             digits_data):
   from tfmia import audit
-  from tfmia.training import PrivacyMetrics
+  from tfmia.privacy_metrics import PrivacyMetrics
   d = digits_data
   s = snn.convert(trained_conv, d.x_train[:100], timesteps=2)
   cb = PrivacyMetrics(member_data=(d.x_train[:200], d.y_train[:200]),

@@ -15,7 +15,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from tfmia.attacks.validation import as_finite_array, as_labels
+from tfmia.validation import as_finite_array, as_labels
 
 
 @dataclasses.dataclass(frozen=True)

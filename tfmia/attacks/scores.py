@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.stats
 
-from tfmia.attacks.validation import as_finite_array
+from tfmia.validation import as_finite_array
 
 LIRA_CENTERS = ("median", "mean")
 LIRA_OFFLINE_TESTS = ("one_sided", "two_sided")
@@ -23,29 +23,29 @@ LIRA_OFFLINE_TESTS = ("one_sided", "two_sided")
 # Input checks shared by the reference-model attacks.
 
 
-def _ref_inputs(target, ref, ref_in, *, target_name: str, ref_name: str,
+def _ref_inputs(target, ref, ref_is_member, *, target_name: str, ref_name: str,
                 trailing: int = 0):
   """Checks (N, ...) target, (K, N, ...) ref and (K, N) bool membership."""
   target = as_finite_array(target, target_name, ndim=1 + trailing)
   ref = as_finite_array(ref, ref_name, ndim=2 + trailing)
-  ref_in = np.asarray(ref_in)
-  if ref_in.dtype != bool:
-    raise TypeError(f"`ref_in` must be a bool (K, N) array. "
-                    f"Received: dtype={ref_in.dtype}")
-  if ref_in.shape != ref.shape[:2]:
-    raise ValueError(f"`ref_in` must have shape (K, N) = {ref.shape[:2]}, "
-                     f"matching `{ref_name}`. Received: shape={ref_in.shape}")
+  ref_is_member = np.asarray(ref_is_member)
+  if ref_is_member.dtype != bool:
+    raise TypeError(f"`ref_is_member` must be a bool (K, N) array. "
+                    f"Received: dtype={ref_is_member.dtype}")
+  if ref_is_member.shape != ref.shape[:2]:
+    raise ValueError(f"`ref_is_member` must have shape (K, N) = {ref.shape[:2]}, "
+                     f"matching `{ref_name}`. Received: shape={ref_is_member.shape}")
   if ref.shape[1:] != target.shape:
     raise ValueError(f"`{ref_name}` must have shape (K,) + {target.shape} to "
                      f"match `{target_name}`. Received: shape={ref.shape}")
-  return target, ref, ref_in
+  return target, ref, ref_is_member
 
 
-def _require_models(ref_in: np.ndarray, *, need_in: bool, need_out: bool,
+def _require_models(ref_is_member: np.ndarray, *, need_in: bool, need_out: bool,
                     attack: str, minimum: int = 1) -> None:
   """Raises unless every example has `minimum` IN (and/or OUT) models."""
-  for flag, mask in (("IN", ref_in) if need_in else (None, None),
-                     ("OUT", ~ref_in) if need_out else (None, None)):
+  for flag, mask in (("IN", ref_is_member) if need_in else (None, None),
+                     ("OUT", ~ref_is_member) if need_out else (None, None)):
     if flag is None:
       continue
     counts = mask.sum(axis=0)
@@ -66,7 +66,7 @@ def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
 # RMIA
 
 
-def rmia_ratios(target_x, ref_x, ref_in, target_z, ref_z, *,
+def rmia_ratios(target_x, ref_x, ref_is_member, target_z, ref_z, *,
                 offline: bool = True, a: float = 0.3):
   """The likelihood ratios Pr(x|θ)/Pr(x) and Pr(z|θ)/Pr(z) of RMIA.
 
@@ -79,7 +79,7 @@ def rmia_ratios(target_x, ref_x, ref_in, target_z, ref_z, *,
   Args:
     target_x: (N,) target model's probability of the true class of each x.
     ref_x: (K, N) the same for each reference model.
-    ref_in: (K, N) bool, True where x was in reference model k's training set.
+    ref_is_member: (K, N) bool, True where x was in reference model k's training set.
     target_z: (Z,) target model's true-class probability on population points.
     ref_z: (K, Z) the same for each reference model.
     offline: use OUT models only, with the `a` correction.
@@ -88,7 +88,7 @@ def rmia_ratios(target_x, ref_x, ref_in, target_z, ref_z, *,
   Returns:
     (ratio_x (N,), ratio_z (Z,)).
   """
-  target_x, ref_x, ref_in = _ref_inputs(target_x, ref_x, ref_in,
+  target_x, ref_x, ref_is_member = _ref_inputs(target_x, ref_x, ref_is_member,
                                         target_name="target_x",
                                         ref_name="ref_x")
   target_z = as_finite_array(target_z, "target_z", ndim=1)
@@ -105,18 +105,18 @@ def rmia_ratios(target_x, ref_x, ref_in, target_z, ref_z, *,
       raise ValueError(f"`{name}` must hold probabilities in [0, 1]. "
                        f"Received: values from {v.min()} to {v.max()}")
   if offline:
-    _require_models(ref_in, need_in=False, need_out=True, attack="Offline RMIA")
-    p_x = 0.5 * ((1 + a) * _masked_mean(ref_x, ~ref_in) + (1 - a))
+    _require_models(ref_is_member, need_in=False, need_out=True, attack="Offline RMIA")
+    p_x = 0.5 * ((1 + a) * _masked_mean(ref_x, ~ref_is_member) + (1 - a))
     p_z = 0.5 * ((1 + a) * ref_z.mean(axis=0) + (1 - a))
   else:
-    _require_models(ref_in, need_in=True, need_out=True, attack="Online RMIA")
+    _require_models(ref_is_member, need_in=True, need_out=True, attack="Online RMIA")
     p_x = ref_x.mean(axis=0)
     p_z = ref_z.mean(axis=0)
   tiny = np.finfo(np.float64).tiny
   return target_x / np.maximum(p_x, tiny), target_z / np.maximum(p_z, tiny)
 
 
-def rmia_scores(target_x, ref_x, ref_in, target_z, ref_z, *,
+def rmia_scores(target_x, ref_x, ref_is_member, target_z, ref_z, *,
                 offline: bool = True, a: float = 0.3,
                 gamma: float = 1.0) -> np.ndarray:
   """RMIA (Zarifzadeh et al., ICML 2024, "Low-Cost High-Power Membership
@@ -136,7 +136,7 @@ def rmia_scores(target_x, ref_x, ref_in, target_z, ref_z, *,
   """
   if not gamma > 0:
     raise ValueError(f"`gamma` must be > 0. Received: gamma={gamma!r}")
-  ratio_x, ratio_z = rmia_ratios(target_x, ref_x, ref_in, target_z, ref_z,
+  ratio_x, ratio_z = rmia_ratios(target_x, ref_x, ref_is_member, target_z, ref_z,
                                  offline=offline, a=a)
   thresholds = np.sort(gamma * ratio_z)
   # Ratios are finite and >= 0, and for non-negative IEEE doubles the order
@@ -148,12 +148,12 @@ def rmia_scores(target_x, ref_x, ref_in, target_z, ref_z, *,
   return counts / thresholds.size
 
 
-def rmia_scores_bruteforce(target_x, ref_x, ref_in, target_z, ref_z, *,
+def rmia_scores_bruteforce(target_x, ref_x, ref_is_member, target_z, ref_z, *,
                            offline: bool = True, a: float = 0.3,
                            gamma: float = 1.0) -> np.ndarray:
   """`rmia_scores` by the straightforward (N, Z) broadcast. For tests and
   benchmarks only: it needs N·Z memory."""
-  ratio_x, ratio_z = rmia_ratios(target_x, ref_x, ref_in, target_z, ref_z,
+  ratio_x, ratio_z = rmia_ratios(target_x, ref_x, ref_is_member, target_z, ref_z,
                                  offline=offline, a=a)
   return np.mean(ratio_x[:, None] >= gamma * ratio_z[None, :], axis=1)
 
@@ -161,7 +161,7 @@ def rmia_scores_bruteforce(target_x, ref_x, ref_in, target_z, ref_z, *,
 RMIA_A_GRID = tuple(np.round(np.arange(0.0, 1.01, 0.1), 1))
 
 
-def tune_rmia_a(ref_x, ref_in, ref_z, *, gamma: float = 1.0,
+def tune_rmia_a(ref_x, ref_is_member, ref_z, *, gamma: float = 1.0,
                 grid=RMIA_A_GRID) -> float:
   """Chooses offline RMIA's `a` as the paper does: attack one reference model
   (model 0, whose membership is known) with the other K − 1 as references,
@@ -169,7 +169,7 @@ def tune_rmia_a(ref_x, ref_in, ref_z, *, gamma: float = 1.0,
 
   Args:
     ref_x: (K, N) reference models' true-class probabilities on the pool.
-    ref_in: (K, N) bool membership.
+    ref_is_member: (K, N) bool membership.
     ref_z: (K, Z) their probabilities on the population.
     gamma: RMIA's γ.
     grid: candidate values in [0, 1].
@@ -179,17 +179,17 @@ def tune_rmia_a(ref_x, ref_in, ref_z, *, gamma: float = 1.0,
   """
   from sklearn.metrics import roc_auc_score
   ref_x = as_finite_array(ref_x, "ref_x", ndim=2)
-  ref_in = np.asarray(ref_in, dtype=bool)
+  ref_is_member = np.asarray(ref_is_member, dtype=bool)
   if len(ref_x) < 4:
     raise ValueError("Tuning RMIA's `a` attacks one reference model with the "
                      "others, so it needs K >= 4 reference models. "
                      f"Received: K={len(ref_x)}. Pass a fixed `a` instead.")
-  rest_in = ref_in[1:]
+  rest_in = ref_is_member[1:]
   best, best_auc = grid[0], -1.0
   for a in grid:
     s = rmia_scores(ref_x[0], ref_x[1:], rest_in, ref_z[0], ref_z[1:],
                     offline=True, a=float(a), gamma=gamma)
-    auc = roc_auc_score(ref_in[0], s)
+    auc = roc_auc_score(ref_is_member[0], s)
     if auc > best_auc:
       best, best_auc = float(a), auc
   return best
@@ -199,7 +199,7 @@ def tune_rmia_a(ref_x, ref_in, ref_z, *, gamma: float = 1.0,
 # LiRA
 
 
-def lira_scores(target, ref, ref_in, *, online: bool = True,
+def lira_scores(target, ref, ref_is_member, *, online: bool = True,
                 fix_variance: bool = True, center: str = "median",
                 offline_test: str = "one_sided") -> np.ndarray:
   """LiRA (Carlini et al., S&P 2022, "Membership Inference Attacks From First
@@ -221,7 +221,7 @@ def lira_scores(target, ref, ref_in, *, online: bool = True,
     target: (N,) or (N, A) the target model's statistic, usually the scaled
       logit φ = log p_y − log Σ_{c≠y} p_c.
     ref: (K, N) or (K, N, A) the same statistic from each reference model.
-    ref_in: (K, N) bool, True where x was in reference model k's training set.
+    ref_is_member: (K, N) bool, True where x was in reference model k's training set.
     online: use IN and OUT models; offline uses OUT models only.
     fix_variance: one global σ per distribution (the paper's choice for few
       reference models) instead of one per example.
@@ -235,7 +235,7 @@ def lira_scores(target, ref, ref_in, *, online: bool = True,
   ref = np.asarray(ref, dtype=np.float64)
   if target.ndim == 1:
     target, ref = target[:, None], ref[..., None]
-  target, ref, ref_in = _ref_inputs(target, ref, ref_in, target_name="target",
+  target, ref, ref_is_member = _ref_inputs(target, ref, ref_is_member, target_name="target",
                                     ref_name="ref", trailing=1)
   if center not in LIRA_CENTERS:
     raise ValueError(f"`center` must be one of {LIRA_CENTERS}. "
@@ -245,7 +245,7 @@ def lira_scores(target, ref, ref_in, *, online: bool = True,
                      f"Received: offline_test={offline_test!r}")
   minimum = 1 if fix_variance else 2
   name = "Online LiRA" if online else "Offline LiRA"
-  _require_models(ref_in, need_in=online, need_out=True, attack=name,
+  _require_models(ref_is_member, need_in=online, need_out=True, attack=name,
                   minimum=minimum)
 
   def fit(mask):
@@ -257,9 +257,9 @@ def lira_scores(target, ref, ref_in, *, online: bool = True,
       sigma = np.nanstd(vals, axis=0)                      # (N, A)
     return mu, sigma + 1e-30
 
-  mu_out, sd_out = fit(~ref_in)
+  mu_out, sd_out = fit(~ref_is_member)
   if online:
-    mu_in, sd_in = fit(ref_in)
+    mu_in, sd_in = fit(ref_is_member)
     llr = (scipy.stats.norm.logpdf(target, mu_in, sd_in)
            - scipy.stats.norm.logpdf(target, mu_out, sd_out))
   elif offline_test == "one_sided":
@@ -338,7 +338,7 @@ def attack_p_scores(target_loss, population_loss) -> np.ndarray:
   return 1.0 - _quantile_rank(np.sort(population_loss), target_loss)
 
 
-def attack_r_scores(target_loss, ref_loss, ref_in) -> np.ndarray:
+def attack_r_scores(target_loss, ref_loss, ref_is_member) -> np.ndarray:
   """Attack-R (Ye et al., CCS 2022): the reference-model attack.
 
   The percentile of the target's loss on x among the losses of the reference
@@ -349,23 +349,23 @@ def attack_r_scores(target_loss, ref_loss, ref_in) -> np.ndarray:
   Args:
     target_loss: (N,) the target model's loss on each example.
     ref_loss: (K, N) each reference model's loss on each example.
-    ref_in: (K, N) bool, True where x was in reference model k's training set.
+    ref_is_member: (K, N) bool, True where x was in reference model k's training set.
 
   Returns:
     (N,) scores in [0, 1]; higher means member.
   """
-  target_loss, ref_loss, ref_in = _ref_inputs(
-      target_loss, ref_loss, ref_in, target_name="target_loss",
+  target_loss, ref_loss, ref_is_member = _ref_inputs(
+      target_loss, ref_loss, ref_is_member, target_name="target_loss",
       ref_name="ref_loss")
-  _require_models(ref_in, need_in=False, need_out=True, attack="Attack-R")
-  counts = (~ref_in).sum(axis=0)
+  _require_models(ref_is_member, need_in=False, need_out=True, attack="Attack-R")
+  counts = (~ref_is_member).sum(axis=0)
   scores = np.empty_like(target_loss)
   # Examples are grouped by their number of OUT models (one group when every
   # example has K/2), so each group is one (n, m) sorted array.
   for m in np.unique(counts):
     cols = np.flatnonzero(counts == m)
     out = ref_loss[:, cols].T                               # (n, K)
-    mask = ~ref_in[:, cols].T
+    mask = ~ref_is_member[:, cols].T
     vals = np.sort(np.where(mask, out, np.inf), axis=1)[:, :m]
     scores[cols] = 1.0 - _quantile_rank(vals, target_loss[cols])
   return scores

@@ -17,7 +17,7 @@ from typing import Optional, Sequence
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from tfmia.attacks.validation import as_finite_array, as_labels
+from tfmia.validation import as_finite_array, as_labels
 
 _LOG_FLOOR = 1e-30
 SONG_MITTAL_METRICS = ("confidence", "cross_entropy", "modified_entropy")

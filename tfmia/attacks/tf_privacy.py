@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 from sklearn import exceptions
 
-from tfmia.attacks import validation
+from tfmia import validation
 from tfmia.data import MembershipSplit
 from tfmia.results import ENTIRE_DATASET, AttackResult, AttackResults
 
@@ -35,8 +35,17 @@ _ATTACK_TYPE_NAMES = {
 }
 
 
+INSTALL_MIA = "pip install --no-deps tensorflow-empirical-privacy==0.1.0"
+
+
 def _mia():
-  from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import data_structures, membership_inference_attack  # pylint: disable=g-import-not-at-top,line-too-long
+  try:
+    from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import data_structures, membership_inference_attack  # pylint: disable=g-import-not-at-top,line-too-long
+  except ImportError as e:
+    raise ImportError(
+        "tensorflow-privacy's membership-inference module is missing: it "
+        "lives in the tensorflow-empirical-privacy package, which must be "
+        f"installed without its dependencies. Run: {INSTALL_MIA}") from e
   return data_structures, membership_inference_attack
 
 
@@ -176,6 +185,26 @@ def _numpy_global_seed(seed: int):
     np.random.set_state(state)
 
 
+def epsilon_lower_bounds(member_scores: np.ndarray,
+                         nonmember_scores: np.ndarray) -> tuple[float, ...]:
+  """tensorflow-privacy's top-k ε lower bounds for any attack's scores,
+  computed as its `run_attacks` computes them for its own attacks (Bailey
+  bound, α = 0.05, two-sided threshold)."""
+  ds, _ = _mia()
+  from tensorflow_privacy.privacy.privacy_tests import epsilon_lower_bound as elb  # pylint: disable=g-import-not-at-top
+  with np.errstate(divide="ignore", invalid="ignore"), \
+      warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeWarning)
+    bounds = elb.EpsilonLowerBound(
+        pos_scores=np.asarray(member_scores, np.float64),
+        neg_scores=np.asarray(nonmember_scores, np.float64),
+        alpha=ds.EPSILON_ALPHA, two_sided_threshold=True,
+    ).compute_epsilon_lower_bounds(methods=ds.EPSILON_METHODS,
+                                   k=ds.EPSILON_K)
+    return tuple(float(e) for e in np.asarray(
+        ds.EpsilonLowerBoundValue(bounds=bounds).get_max_epsilon_bounds()))
+
+
 def slice_name(spec) -> str:
   """tfmia's name of a tensorflow-privacy SingleSliceSpec."""
   if spec.entire_dataset:
@@ -193,12 +222,15 @@ def check_attacks(attacks: Sequence[str]) -> tuple[str, ...]:
   return attacks
 
 
-def run_attacks(attack_input: AttackInput, *,
+def run_tf_privacy(attack_input: AttackInput, *,
                 attacks: Sequence[str] = ("threshold",),
                 slicing: SlicingConfig = SlicingConfig(), seed: int = 0,
                 model: str = "", epoch: Optional[int] = None,
                 balance_attacker_training: bool = True) -> AttackResults:
   """Runs tensorflow-privacy's attacks and returns tfmia's results.
+
+  The backend of `tfmia.attacks.run_attacks` for tensorflow-privacy's
+  trained attacks; call that instead.
 
   Args:
     attack_input: the model's outputs on members and non-members.
@@ -241,5 +273,5 @@ def run_attacks(attack_input: AttackInput, *,
         scores=scores, is_member=is_member,
         epsilon_lower_bound=tuple(np.asarray(r.get_epsilon_lower_bound()))))
   return AttackResults(results=tuple(results), model=model, epoch=epoch,
-                       train_accuracy=attack_input.member_accuracy,
-                       test_accuracy=attack_input.nonmember_accuracy)
+                       member_accuracy=attack_input.member_accuracy,
+                       nonmember_accuracy=attack_input.nonmember_accuracy)

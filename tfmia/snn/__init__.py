@@ -10,8 +10,7 @@
 `tfmia.snn.snntoolbox_adapter` is imported only when used.
 """
 
-from tfmia.snn.calibration import (CalibrationConfig, calibrate,
-                                   calibrate_progressive)
+from tfmia.snn.calibration import CalibrationConfig, calibrate
 from tfmia.snn.convert import (ann_macs, convert, load, save, simulate,
                                with_timesteps)
 from tfmia.snn.graph import UnsupportedLayerError, parse
@@ -28,6 +27,6 @@ def convert_with_snntoolbox(*args, **kwargs):
 
 __all__ = ["CalibrationConfig", "SimulationResult", "SpikingNetwork",
            "UnsupportedLayerError", "ann_macs", "calibrate",
-           "calibrate_progressive", "convert", "convert_with_snntoolbox",
+           "convert", "convert_with_snntoolbox",
            "fit_one_level_quantizer", "load", "network_of", "parse",
            "percentile_threshold", "save", "simulate", "with_timesteps"]

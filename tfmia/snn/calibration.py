@@ -81,30 +81,3 @@ def calibrate(model: tf.keras.Model, data,
                        callbacks=callbacks,
                        extra_config={"calibration": config})
   return result.history
-
-
-def calibrate_progressive(ann: tf.keras.Model, data: ClassificationData,
-                          calibration_data, *,
-                          timesteps: Sequence[int] = (1, 2, 4),
-                          config: CalibrationConfig = CalibrationConfig(),
-                          **convert_kwargs) -> dict:
-  """Converts at the first T and calibrates; each later T starts from the
-  model calibrated at the previous one (as in the seed study).
-
-  Returns:
-    {T: (calibrated model, TrainingHistory)}.
-  """
-  from tfmia.snn.convert import convert, with_timesteps
-  timesteps = list(timesteps)
-  if not timesteps or sorted(timesteps) != timesteps or len(
-      set(timesteps)) != len(timesteps):
-    raise ValueError("`timesteps` must be strictly increasing. "
-                     f"Received: {timesteps}")
-  out, prev = {}, None
-  for t in timesteps:
-    model = (convert(ann, calibration_data, timesteps=t, **convert_kwargs)
-             if prev is None else with_timesteps(prev, t))
-    history = calibrate(model, data, config)
-    out[t] = (model, history)
-    prev = model
-  return out

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Optional
@@ -23,10 +24,11 @@ from typing import Optional
 import numpy as np
 
 from tfmia import data as tfdata
-from tfmia import io, models, plotting, results
+from tfmia import io, reports, store
+from tfmia import results as results_lib
+from tfmia.privacy_metrics import train_with_privacy
 from tfmia.results import AttackResults
-from tfmia.training import (EpochProgress, PrivacyMetrics, TrainConfig,
-                            TrainingHistory, train_model)
+from tfmia.training import TrainConfig, TrainingHistory
 from tfmia.training import loop
 
 logger = logging.getLogger(__name__)
@@ -55,7 +57,7 @@ EXPERIMENTS = (
     ("exp3_dense_depth_4classes", "dense depth 7 vs 4, first 4 classes",
      ("dense7_4classes", "dense4_4classes")),
 )
-DONE_FILE = "done.json"
+DONE_FILE = store.DONE_FILE
 PRIVACY_DIR = "privacy"
 
 
@@ -79,8 +81,10 @@ class ArchitectureStudyConfig:
 
   def __post_init__(self):
     object.__setattr__(self, "attacks", tuple(self.attacks))
-    from tfmia.attacks import tf_privacy
-    tf_privacy.check_attacks(self.attacks)
+    from tfmia.attacks import suite
+    # Every attack must run on the target alone, every few epochs.
+    suite.check_needs(suite.check_names(self.attacks),
+                      suite.Provided(num_examples=2))
     if self.every_n_epochs > self.epochs:
       raise ValueError("`every_n_epochs` must not exceed `epochs`. Received: "
                        f"every_n_epochs={self.every_n_epochs}, "
@@ -138,8 +142,8 @@ class ModelOutcome:
           "model": self.spec.name, "architecture": self.spec.builder,
           "num_classes": self.num_classes, "num_params": self.num_params,
           "members": self.num_members, "nonmembers": self.num_nonmembers,
-          "epoch": last.epoch, "train_accuracy": last.train_accuracy,
-          "test_accuracy": last.test_accuracy, "attack": attack,
+          "epoch": last.epoch, "member_accuracy": last.member_accuracy,
+          "nonmember_accuracy": last.nonmember_accuracy, "attack": attack,
           "auc": r.auc, "advantage": r.advantage,
           "tpr_at_1%_fpr": r.tpr_at_fpr(0.01),
           "tpr_at_0.1%_fpr": r.tpr_at_fpr(0.001),
@@ -161,36 +165,24 @@ class ArchitectureStudyResult:
 def _train_one(spec: ModelSpec, config: ArchitectureStudyConfig,
                raw: tfdata.ClassificationData, model_dir: Path,
                progress: bool) -> ModelOutcome:
-  import tensorflow as tf
   data_cfg = config.data_config(raw, spec.classes)
   data = tfdata.prepare_data(data_cfg, raw=raw)
-  tf.keras.utils.set_random_seed(config.seed)
-  model = models.build_model(spec.builder, data.input_shape, data.num_classes,
-                             **dict(spec.kwargs))
-  privacy = PrivacyMetrics(
-      member_data=(data.x_train, data.y_train),
-      nonmember_data=(data.x_test, data.y_test),
-      every_n_epochs=config.every_n_epochs, attacks=config.attacks,
-      model_name=spec.name, seed=config.seed)
-  callbacks = [privacy] + ([EpochProgress(spec.name)] if progress else [])
   start = time.perf_counter()
-  result = train_model(
-      model, data, config.train_config(), out_dir=model_dir,
-      callbacks=callbacks,
-      extra_config={"model": {"builder": spec.builder,
-                              "kwargs": dict(spec.kwargs)},
-                    "data": data_cfg, "study": config})
+  model, result, privacy = train_with_privacy(
+      spec.builder, dict(spec.kwargs), data, config.train_config(),
+      out_dir=model_dir, attacks=config.attacks,
+      every_n_epochs=config.every_n_epochs, name=spec.name, seed=config.seed,
+      progress=progress, extra_config={"data": data_cfg, "study": config})
   seconds = time.perf_counter() - start
-  results.save_history(privacy.history, model_dir / PRIVACY_DIR)
   outcome = ModelOutcome(
       spec=spec, num_params=model.count_params(), num_classes=data.num_classes,
       num_members=len(data.y_train), num_nonmembers=len(data.y_test),
       history=result.history, privacy=tuple(privacy.history), seconds=seconds)
-  # Written last: its presence marks the model as complete.
-  io.atomic_write_json(model_dir / DONE_FILE, {
-      "num_params": outcome.num_params, "num_classes": outcome.num_classes,
-      "num_members": outcome.num_members,
-      "num_nonmembers": outcome.num_nonmembers, "seconds": seconds})
+  store.mark_done(model_dir / DONE_FILE, store.fingerprint(config),
+                  _unit_files(model_dir), num_params=outcome.num_params,
+                  num_classes=outcome.num_classes,
+                  num_members=outcome.num_members,
+                  num_nonmembers=outcome.num_nonmembers, seconds=seconds)
   return outcome
 
 
@@ -200,16 +192,18 @@ def _load_one(spec: ModelSpec, model_dir: Path) -> ModelOutcome:
       spec=spec, num_params=done["num_params"], num_classes=done["num_classes"],
       num_members=done["num_members"], num_nonmembers=done["num_nonmembers"],
       history=TrainingHistory.load(model_dir / loop.HISTORY_FILE),
-      privacy=tuple(results.load_history(model_dir / PRIVACY_DIR)),
+      privacy=tuple(results_lib.load_history(model_dir / PRIVACY_DIR)),
       seconds=done["seconds"])
 
 
+def _unit_files(model_dir: Path) -> list[Path]:
+  return [model_dir / loop.WEIGHTS_FILE, model_dir / loop.HISTORY_FILE]
+
+
 def _is_complete(model_dir: Path, config: ArchitectureStudyConfig) -> bool:
-  """Complete means finished, and with the same settings as now."""
-  if not (model_dir / DONE_FILE).exists():
-    return False
-  saved = io.read_json(model_dir / loop.CONFIG_FILE).get("study")
-  return saved == io.to_jsonable(config)
+  """Complete means finished, with the same settings as now, and intact."""
+  return store.is_done(model_dir / DONE_FILE, store.fingerprint(config),
+                       _unit_files(model_dir))
 
 
 def run(config: ArchitectureStudyConfig, out: Path, *,
@@ -242,37 +236,10 @@ def run(config: ArchitectureStudyConfig, out: Path, *,
       logger.info("%s: already complete, loading it", spec.name)
       outcomes[spec.name] = _load_one(spec, model_dir)
       continue
-    (model_dir / DONE_FILE).unlink(missing_ok=True)
+    store.clear(model_dir / DONE_FILE)
+    # A model redone leaves no per-epoch results of an earlier run behind.
+    shutil.rmtree(model_dir / PRIVACY_DIR, ignore_errors=True)
     outcomes[spec.name] = _train_one(spec, config, raw, model_dir, progress)
   result = ArchitectureStudyResult(config=config, outcomes=outcomes)
-  write_outputs(result, raw, out)
+  reports.write_architecture_study(result, raw, out, EXPERIMENTS)
   return result
-
-
-def write_outputs(result: ArchitectureStudyResult,
-                  raw: tfdata.ClassificationData, out: Path) -> None:
-  """Figures, results.json and summary.csv, all drawn from `result`."""
-  for key, title, names in EXPERIMENTS:
-    chosen = {n: result.outcomes[n] for n in names}
-    fig = plotting.plot_training_history(
-        {n: o.history for n, o in chosen.items()}, title=title)
-    plotting.save_figure(fig, out / f"{key}_training.png")
-    fig = plotting.plot_privacy_history(
-        {n: list(o.privacy) for n, o in chosen.items()}, title=title)
-    plotting.save_figure(fig, out / f"{key}_mia.png")
-  fig = plotting.plot_roc_pair(
-      {n: o.privacy[-1].get(result.config.attacks[0])
-       for n, o in result.outcomes.items()},
-      title=f"{result.config.attacks[0]} attack, final epoch")
-  plotting.save_figure(fig, out / "roc_final.png")
-  fig = plotting.plot_sample_images(raw.x_train[:16], raw.y_train[:16],
-                                    raw.class_names, pixel_max=raw.pixel_max)
-  plotting.save_figure(fig, out / "sample_data.png")
-  table = result.to_dataframe()
-  with io.atomic_path(out / "summary.csv", suffix=".csv") as tmp:
-    table.to_csv(tmp, index=False)
-  io.atomic_write_json(out / "results.json", {
-      "config": result.config,
-      "models": {n: {"final": o.final_row(),
-                     "per_epoch": [h.to_json_dict() for h in o.privacy]}
-                 for n, o in result.outcomes.items()}})

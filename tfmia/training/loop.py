@@ -183,3 +183,34 @@ def save_weights(model: tf.keras.Model, path: Union[str, os.PathLike]) -> None:
   """Saves weights atomically (HDF5)."""
   with io.atomic_path(path, suffix=".weights.h5") as tmp:
     model.save_weights(os.fspath(tmp))
+
+
+def load_run(run: Union[str, os.PathLike], *, data_dir: Optional[str] = None):
+  """Rebuilds the model of a `tfmia train` run folder and its data.
+
+  Args:
+    run: the folder, holding config.json and the weights.
+    data_dir: overrides the run's tfds data directory.
+
+  Returns:
+    (model, prepared data, the run's config record).
+  """
+  from tfmia import data as tfdata
+  from tfmia import models
+  run = Path(run)
+  if not (run / CONFIG_FILE).is_file() or not (run / WEIGHTS_FILE).is_file():
+    raise FileNotFoundError(
+        f"`run` must be a folder written by `tfmia train`, holding "
+        f"{CONFIG_FILE} and {WEIGHTS_FILE}. Received: {run}")
+  record = io.read_json(run / CONFIG_FILE)
+  if "model" not in record or "data" not in record:
+    raise ValueError(f"{run / CONFIG_FILE} does not name the model builder "
+                     "and data of the run; was it written by `tfmia train`?")
+  data_cfg = tfdata.DataConfig(**record["data"])
+  if data_dir:
+    data_cfg = data_cfg.replace(data_dir=data_dir)
+  data = tfdata.prepare_data(data_cfg)
+  model = models.build_model(record["model"]["builder"], data.input_shape,
+                             data.num_classes, **record["model"]["kwargs"])
+  model.load_weights(os.fspath(run / WEIGHTS_FILE))
+  return model, data, {**record, "data": data_cfg}

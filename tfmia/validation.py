@@ -1,4 +1,6 @@
-"""Checks at the boundary of every attack: raised before any work starts."""
+"""Checks at the boundary of every stage (signals, attacks, results): raised
+before any work starts. Shared by `tfmia.signals` and `tfmia.attacks`, so it
+sits below both."""
 
 from __future__ import annotations
 
