@@ -1,4 +1,25 @@
+"""tfmia's package metadata. `pip install .` installs the pinned stack from
+requirements.txt; tensorflow-empirical-privacy (tensorflow-privacy's
+membership-inference module) must then be added without its dependencies,
+which would pull TF 2.20 / Keras 3:
+
+    pip install --no-deps tensorflow-empirical-privacy==0.1.0
+
+tfmia names that command when the module is missing.
+"""
+
+from pathlib import Path
+
 from setuptools import find_packages, setup
+
+_TEST_ONLY = ("pytest",)
+
+
+def _requirements() -> list[str]:
+  lines = (Path(__file__).parent / "requirements.txt").read_text().splitlines()
+  reqs = [ln.split("#")[0].strip() for ln in lines]
+  return [r for r in reqs if r and not r.startswith(_TEST_ONLY)]
+
 
 setup(
     name="tfmia",
@@ -6,7 +27,6 @@ setup(
     description="Membership-inference case studies for TensorFlow/Keras models.",
     packages=find_packages(include=["tfmia", "tfmia.*"]),
     python_requires=">=3.11,<3.12",
-    # The pinned stack lives in requirements.txt; the Makefile installs it.
-    install_requires=[],
+    install_requires=_requirements(),
     entry_points={"console_scripts": ["tfmia=tfmia.cli:main"]},
 )

@@ -157,3 +157,27 @@ def test_reference_and_audit_commands(tmp_path, capsys):
   assert "magic" in capsys.readouterr().err
   assert cli.main(["reference", "train", "--config", str(cfg),
                    "--shard", "3/2"]) == 2
+  # Attacks are listed; a variant of the target is audited as another cell.
+  assert cli.main(["audit", "--list"]) == 0
+  listed = capsys.readouterr().out
+  assert "rmia" in listed and "logistic_regression" in listed
+  snn_out = tmp_path / "audit_snn"
+  assert cli.main(["audit", "--config", str(cfg), "--out", str(snn_out),
+                   "--attacks", "attack_r,threshold", "--variant", "snn:1",
+                   "--reference-variant", "none", "--no-progress"]) == 0
+  saved = json.loads((snn_out / "config.json").read_text())
+  assert saved["variant"]["timesteps"] == 1
+  assert saved["reference_variant"] is None
+  assert list(refs.glob("target/variants/snn_T1-*/model.keras"))
+  assert not list(refs.glob("ref_000/variants/*"))     # ANN references
+  assert cli.main(["audit", "--config", str(cfg), "--out", str(snn_out),
+                   "--variant", "snn:x"]) == 2
+  assert "timesteps must be integers" in capsys.readouterr().err
+
+
+def test_snn_mia_names_its_pool(capsys):
+  with pytest.raises(SystemExit):
+    cli.main(["case-study", "snn-mia", "--help"])
+  text = capsys.readouterr().out
+  assert "--pool-size" in text and "--population-size" in text
+  assert "--train-size" not in text

@@ -269,7 +269,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               "reference": commands.reference, "audit": commands.audit}
   try:
     return handlers[args.command](args) or 0
-  except (ValueError, FileNotFoundError) as e:
+  except (ValueError, FileNotFoundError, ImportError) as e:
     print(f"tfmia {args.command}: error: {e}", file=sys.stderr)
     return 2
 

@@ -1,0 +1,3 @@
+"""tfmia: membership-inference case studies for TensorFlow/Keras models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,21 @@
+"""Membership-inference attacks: one registry, one front door.
+
+    from tfmia.attacks import AttackConfig, AttackSignals, run_attacks
+    results = run_attacks(("rmia", "lira", "logistic_regression"), signals,
+                          AttackConfig(), is_member=is_member)
+
+Score functions (`scores`, `shadow`, `samia`) are pure numpy: higher means
+member. tensorflow-privacy's trained attacks run through the same door
+(`tf_privacy` is their backend). Adversarial robustness lives apart, in
+`tfmia.robustness`.
+"""
+
+from tfmia.attacks.suite import (ATTACKS, DEFAULT_ATTACKS, AttackConfig,
+                                 AttackSignals, Provided, check_names,
+                                 check_needs, run_attacks)
+from tfmia.attacks.tf_privacy import (TF_PRIVACY_ATTACKS, AttackInput,
+                                      SlicingConfig)
+
+__all__ = ["ATTACKS", "DEFAULT_ATTACKS", "TF_PRIVACY_ATTACKS", "AttackConfig",
+           "AttackInput", "AttackSignals", "Provided", "SlicingConfig",
+           "check_names", "check_needs", "run_attacks"]

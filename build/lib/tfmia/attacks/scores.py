@@ -1,0 +1,385 @@
+"""Membership score functions that use reference (shadow) models or a population.
+
+Every function here is pure numpy, checks its inputs before computing, and
+returns one score per target example where **higher means member**.
+
+Shapes used throughout:
+  N: target examples, K: reference models, Z: population points,
+  A: query augmentations (1 when none).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.stats
+
+from tfmia.validation import as_finite_array
+
+LIRA_CENTERS = ("median", "mean")
+LIRA_OFFLINE_TESTS = ("one_sided", "two_sided")
+
+
+# ---------------------------------------------------------------------------
+# Input checks shared by the reference-model attacks.
+
+
+def _ref_inputs(target, ref, ref_is_member, *, target_name: str, ref_name: str,
+                trailing: int = 0):
+  """Checks (N, ...) target, (K, N, ...) ref and (K, N) bool membership."""
+  target = as_finite_array(target, target_name, ndim=1 + trailing)
+  ref = as_finite_array(ref, ref_name, ndim=2 + trailing)
+  ref_is_member = np.asarray(ref_is_member)
+  if ref_is_member.dtype != bool:
+    raise TypeError(f"`ref_is_member` must be a bool (K, N) array. "
+                    f"Received: dtype={ref_is_member.dtype}")
+  if ref_is_member.shape != ref.shape[:2]:
+    raise ValueError(f"`ref_is_member` must have shape (K, N) = {ref.shape[:2]}, "
+                     f"matching `{ref_name}`. Received: shape={ref_is_member.shape}")
+  if ref.shape[1:] != target.shape:
+    raise ValueError(f"`{ref_name}` must have shape (K,) + {target.shape} to "
+                     f"match `{target_name}`. Received: shape={ref.shape}")
+  return target, ref, ref_is_member
+
+
+def _require_models(ref_is_member: np.ndarray, *, need_in: bool, need_out: bool,
+                    attack: str, minimum: int = 1) -> None:
+  """Raises unless every example has `minimum` IN (and/or OUT) models."""
+  for flag, mask in (("IN", ref_is_member) if need_in else (None, None),
+                     ("OUT", ~ref_is_member) if need_out else (None, None)):
+    if flag is None:
+      continue
+    counts = mask.sum(axis=0)
+    if counts.min() < minimum:
+      bad = int(np.sum(counts < minimum))
+      raise ValueError(
+          f"{attack} needs at least {minimum} {flag} reference model(s) for "
+          f"every target example; {bad} example(s) have {int(counts.min())}. "
+          "Train more reference models (they come in complementary pairs).")
+
+
+def _masked_mean(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+  """Mean over axis 0 of `values` where `mask` is True. (K, N) -> (N,)."""
+  return np.sum(values * mask, axis=0) / np.sum(mask, axis=0)
+
+
+# ---------------------------------------------------------------------------
+# RMIA
+
+
+def rmia_ratios(target_x, ref_x, ref_is_member, target_z, ref_z, *,
+                offline: bool = True, a: float = 0.3):
+  """The likelihood ratios Pr(x|θ)/Pr(x) and Pr(z|θ)/Pr(z) of RMIA.
+
+  Pr(·) is the mean over reference models of their true-class probability.
+  Offline, only OUT models are averaged and Pr(x) = ½[(1+a)·P_OUT(x) + (1−a)];
+  online, all (IN and OUT) models are averaged. Population points are OUT for
+  every reference model, so Pr(z) is their mean over all K (with the same
+  offline correction).
+
+  Args:
+    target_x: (N,) target model's probability of the true class of each x.
+    ref_x: (K, N) the same for each reference model.
+    ref_is_member: (K, N) bool, True where x was in reference model k's training set.
+    target_z: (Z,) target model's true-class probability on population points.
+    ref_z: (K, Z) the same for each reference model.
+    offline: use OUT models only, with the `a` correction.
+    a: offline correction in [0, 1]; a = 1 means Pr(x) = P_OUT(x).
+
+  Returns:
+    (ratio_x (N,), ratio_z (Z,)).
+  """
+  target_x, ref_x, ref_is_member = _ref_inputs(target_x, ref_x, ref_is_member,
+                                        target_name="target_x",
+                                        ref_name="ref_x")
+  target_z = as_finite_array(target_z, "target_z", ndim=1)
+  ref_z = as_finite_array(ref_z, "ref_z", ndim=2)
+  if ref_z.shape != (ref_x.shape[0], target_z.shape[0]):
+    raise ValueError(f"`ref_z` must have shape (K, Z) = "
+                     f"{(ref_x.shape[0], target_z.shape[0])}. "
+                     f"Received: shape={ref_z.shape}")
+  if not 0.0 <= a <= 1.0:
+    raise ValueError(f"`a` must be in [0, 1]. Received: a={a!r}")
+  for name, v in (("target_x", target_x), ("ref_x", ref_x),
+                  ("target_z", target_z), ("ref_z", ref_z)):
+    if v.min() < 0 or v.max() > 1:
+      raise ValueError(f"`{name}` must hold probabilities in [0, 1]. "
+                       f"Received: values from {v.min()} to {v.max()}")
+  if offline:
+    _require_models(ref_is_member, need_in=False, need_out=True, attack="Offline RMIA")
+    p_x = 0.5 * ((1 + a) * _masked_mean(ref_x, ~ref_is_member) + (1 - a))
+    p_z = 0.5 * ((1 + a) * ref_z.mean(axis=0) + (1 - a))
+  else:
+    _require_models(ref_is_member, need_in=True, need_out=True, attack="Online RMIA")
+    p_x = ref_x.mean(axis=0)
+    p_z = ref_z.mean(axis=0)
+  tiny = np.finfo(np.float64).tiny
+  return target_x / np.maximum(p_x, tiny), target_z / np.maximum(p_z, tiny)
+
+
+def rmia_scores(target_x, ref_x, ref_is_member, target_z, ref_z, *,
+                offline: bool = True, a: float = 0.3,
+                gamma: float = 1.0) -> np.ndarray:
+  """RMIA (Zarifzadeh et al., ICML 2024, "Low-Cost High-Power Membership
+  Inference Attacks").
+
+  Score(x) = Pr_z[ (Pr(x|θ)/Pr(x)) / (Pr(z|θ)/Pr(z)) ≥ γ ], the fraction of
+  population points z that x dominates. The comparison is evaluated as
+  ratio_x ≥ γ·ratio_z (ratios are positive), by sorting γ·ratio_z once and
+  counting with a binary search: O((N + Z) log Z) time and O(N + Z) memory,
+  never an N×Z matrix. `rmia_scores_bruteforce` is the same in O(N·Z).
+
+  Args: see `rmia_ratios`, plus
+    gamma: the likelihood-ratio threshold γ > 0.
+
+  Returns:
+    (N,) scores in [0, 1]; higher means member.
+  """
+  if not gamma > 0:
+    raise ValueError(f"`gamma` must be > 0. Received: gamma={gamma!r}")
+  ratio_x, ratio_z = rmia_ratios(target_x, ref_x, ref_is_member, target_z, ref_z,
+                                 offline=offline, a=a)
+  thresholds = np.sort(gamma * ratio_z)
+  # Ratios are finite and >= 0, and for non-negative IEEE doubles the order
+  # of their bit patterns read as int64 is their numeric order; searching
+  # int64 keys is ~25% faster than float64 and gives identical counts.
+  counts = np.searchsorted(thresholds.view(np.int64),
+                           np.ascontiguousarray(ratio_x).view(np.int64),
+                           side="right")
+  return counts / thresholds.size
+
+
+def rmia_scores_bruteforce(target_x, ref_x, ref_is_member, target_z, ref_z, *,
+                           offline: bool = True, a: float = 0.3,
+                           gamma: float = 1.0) -> np.ndarray:
+  """`rmia_scores` by the straightforward (N, Z) broadcast. For tests and
+  benchmarks only: it needs N·Z memory."""
+  ratio_x, ratio_z = rmia_ratios(target_x, ref_x, ref_is_member, target_z, ref_z,
+                                 offline=offline, a=a)
+  return np.mean(ratio_x[:, None] >= gamma * ratio_z[None, :], axis=1)
+
+
+RMIA_A_GRID = tuple(np.round(np.arange(0.0, 1.01, 0.1), 1))
+
+
+def tune_rmia_a(ref_x, ref_is_member, ref_z, *, gamma: float = 1.0,
+                grid=RMIA_A_GRID) -> float:
+  """Chooses offline RMIA's `a` as the paper does: attack one reference model
+  (model 0, whose membership is known) with the other K − 1 as references,
+  and keep the `a` of the grid with the highest AUC (the first on ties).
+
+  Args:
+    ref_x: (K, N) reference models' true-class probabilities on the pool.
+    ref_is_member: (K, N) bool membership.
+    ref_z: (K, Z) their probabilities on the population.
+    gamma: RMIA's γ.
+    grid: candidate values in [0, 1].
+
+  Returns:
+    The chosen a.
+  """
+  from sklearn.metrics import roc_auc_score
+  ref_x = as_finite_array(ref_x, "ref_x", ndim=2)
+  ref_is_member = np.asarray(ref_is_member, dtype=bool)
+  if len(ref_x) < 4:
+    raise ValueError("Tuning RMIA's `a` attacks one reference model with the "
+                     "others, so it needs K >= 4 reference models. "
+                     f"Received: K={len(ref_x)}. Pass a fixed `a` instead.")
+  rest_in = ref_is_member[1:]
+  best, best_auc = grid[0], -1.0
+  for a in grid:
+    s = rmia_scores(ref_x[0], ref_x[1:], rest_in, ref_z[0], ref_z[1:],
+                    offline=True, a=float(a), gamma=gamma)
+    auc = roc_auc_score(ref_is_member[0], s)
+    if auc > best_auc:
+      best, best_auc = float(a), auc
+  return best
+
+
+# ---------------------------------------------------------------------------
+# LiRA
+
+
+def lira_scores(target, ref, ref_is_member, *, online: bool = True,
+                fix_variance: bool = True, center: str = "median",
+                offline_test: str = "one_sided") -> np.ndarray:
+  """LiRA (Carlini et al., S&P 2022, "Membership Inference Attacks From First
+  Principles").
+
+  Fits a Gaussian to the reference models' statistic of each example: over its
+  IN models and its OUT models (online) or its OUT models only (offline).
+  Per augmentation the log-likelihood is taken, then averaged over
+  augmentations.
+
+  Online: score = log N(φ; μ_in, σ_in²) − log N(φ; μ_out, σ_out²), which is
+  minus tensorflow-privacy's `compute_score_lira(option="both")`.
+  Offline, one-sided (the paper's test): score = log Φ((φ − μ_out)/σ_out),
+  large when φ sits above the OUT distribution. Offline, two-sided:
+  score = −log N(φ; μ_out, σ_out²), which equals tensorflow-privacy's
+  `option="out"` score (that is lower-means-member) negated.
+
+  Args:
+    target: (N,) or (N, A) the target model's statistic, usually the scaled
+      logit φ = log p_y − log Σ_{c≠y} p_c.
+    ref: (K, N) or (K, N, A) the same statistic from each reference model.
+    ref_is_member: (K, N) bool, True where x was in reference model k's training set.
+    online: use IN and OUT models; offline uses OUT models only.
+    fix_variance: one global σ per distribution (the paper's choice for few
+      reference models) instead of one per example.
+    center: "median" or "mean" of the reference statistics.
+    offline_test: "one_sided" or "two_sided" (offline only).
+
+  Returns:
+    (N,) scores; higher means member.
+  """
+  target = np.asarray(target, dtype=np.float64)
+  ref = np.asarray(ref, dtype=np.float64)
+  if target.ndim == 1:
+    target, ref = target[:, None], ref[..., None]
+  target, ref, ref_is_member = _ref_inputs(target, ref, ref_is_member, target_name="target",
+                                    ref_name="ref", trailing=1)
+  if center not in LIRA_CENTERS:
+    raise ValueError(f"`center` must be one of {LIRA_CENTERS}. "
+                     f"Received: center={center!r}")
+  if offline_test not in LIRA_OFFLINE_TESTS:
+    raise ValueError(f"`offline_test` must be one of {LIRA_OFFLINE_TESTS}. "
+                     f"Received: offline_test={offline_test!r}")
+  minimum = 1 if fix_variance else 2
+  name = "Online LiRA" if online else "Offline LiRA"
+  _require_models(ref_is_member, need_in=online, need_out=True, attack=name,
+                  minimum=minimum)
+
+  def fit(mask):
+    vals = np.where(mask[..., None], ref, np.nan)          # (K, N, A)
+    mu = (np.nanmedian if center == "median" else np.nanmean)(vals, axis=0)
+    if fix_variance:
+      sigma = np.nanstd(vals - mu[None])                   # scalar
+    else:
+      sigma = np.nanstd(vals, axis=0)                      # (N, A)
+    return mu, sigma + 1e-30
+
+  mu_out, sd_out = fit(~ref_is_member)
+  if online:
+    mu_in, sd_in = fit(ref_is_member)
+    llr = (scipy.stats.norm.logpdf(target, mu_in, sd_in)
+           - scipy.stats.norm.logpdf(target, mu_out, sd_out))
+  elif offline_test == "one_sided":
+    llr = scipy.stats.norm.logcdf(target, mu_out, sd_out)
+  else:
+    llr = -scipy.stats.norm.logpdf(target, mu_out, sd_out)
+  return llr.mean(axis=1)
+
+
+# ---------------------------------------------------------------------------
+# Attack-P and Attack-R (Ye et al., CCS 2022)
+
+
+def _position(x, below, at_most, lo, hi, m):
+  """Fractional position of x among m sorted values (see `_quantile_rank`)."""
+  if m == 1:
+    return 0.5 * (below + at_most).astype(np.float64)
+  gap = np.where(hi > lo, hi - lo, 1.0)
+  frac = np.clip((x - lo) / gap, 0.0, 1.0)
+  between = np.where(below == 0, 0.0,
+                     np.where(below == m, m - 1.0, below - 1 + frac))
+  # Exact hits (ties included) take the mean position of the equal values.
+  return np.where(at_most > below, 0.5 * (below + at_most - 1), between)
+
+
+def _quantile_rank(sorted_values: np.ndarray, x: np.ndarray) -> np.ndarray:
+  """Inverse of `np.quantile(values, q, method="linear")`.
+
+  For sorted v_0 ≤ … ≤ v_{m−1} returns the q in [0, 1] with quantile(q) = x,
+  interpolating linearly between neighbours; 0 below v_0 and 1 above v_{m−1}.
+  With m = 1 it returns 0, ½ or 1 (below, equal, above). Ties in v give the
+  mean position of the equal values.
+
+  Args:
+    sorted_values: (m,) sorted, shared by every query (binary search), or
+      (N, m), one sorted row per query.
+    x: (N,) query values.
+
+  Returns:
+    (N,) q in [0, 1].
+  """
+  m = sorted_values.shape[-1]
+  if sorted_values.ndim == 1:
+    below = np.searchsorted(sorted_values, x, side="left")
+    at_most = np.searchsorted(sorted_values, x, side="right")
+    lo = sorted_values[np.clip(below - 1, 0, m - 1)]
+    hi = sorted_values[np.clip(below, 0, m - 1)]
+  else:
+    below = np.sum(sorted_values < x[:, None], axis=1)
+    at_most = np.sum(sorted_values <= x[:, None], axis=1)
+    rows = np.arange(len(x))
+    lo = sorted_values[rows, np.clip(below - 1, 0, m - 1)]
+    hi = sorted_values[rows, np.clip(below, 0, m - 1)]
+  return _position(x, below, at_most, lo, hi, m) / max(m - 1, 1)
+
+
+def attack_p_scores(target_loss, population_loss) -> np.ndarray:
+  """Attack-P (Ye et al., CCS 2022, "Enhanced Membership Inference Attacks
+  against Machine Learning Models"): the population attack.
+
+  x is called a member at level α when its loss is at most the α-quantile of
+  the target model's losses on population data. The score is 1 − (the
+  quantile rank of loss(x) among the population losses), the rank inverting
+  `np.quantile` with linear interpolation. O((N + Z) log Z).
+
+  Args:
+    target_loss: (N,) the target model's loss on each example.
+    population_loss: (Z,) the target model's loss on population points.
+
+  Returns:
+    (N,) scores in [0, 1]; higher means member.
+  """
+  target_loss = as_finite_array(target_loss, "target_loss", ndim=1)
+  population_loss = as_finite_array(population_loss, "population_loss",
+                                    ndim=1)
+  return 1.0 - _quantile_rank(np.sort(population_loss), target_loss)
+
+
+def attack_r_scores(target_loss, ref_loss, ref_is_member) -> np.ndarray:
+  """Attack-R (Ye et al., CCS 2022): the reference-model attack.
+
+  The percentile of the target's loss on x among the losses of the reference
+  models that did not train on x (its OUT models), with linear interpolation
+  (the inverse of `np.quantile(..., method="linear")`). Score = 1 − that
+  percentile: a loss below every OUT model's gives 1.
+
+  Args:
+    target_loss: (N,) the target model's loss on each example.
+    ref_loss: (K, N) each reference model's loss on each example.
+    ref_is_member: (K, N) bool, True where x was in reference model k's training set.
+
+  Returns:
+    (N,) scores in [0, 1]; higher means member.
+  """
+  target_loss, ref_loss, ref_is_member = _ref_inputs(
+      target_loss, ref_loss, ref_is_member, target_name="target_loss",
+      ref_name="ref_loss")
+  _require_models(ref_is_member, need_in=False, need_out=True, attack="Attack-R")
+  counts = (~ref_is_member).sum(axis=0)
+  scores = np.empty_like(target_loss)
+  # Examples are grouped by their number of OUT models (one group when every
+  # example has K/2), so each group is one (n, m) sorted array.
+  for m in np.unique(counts):
+    cols = np.flatnonzero(counts == m)
+    out = ref_loss[:, cols].T                               # (n, K)
+    mask = ~ref_is_member[:, cols].T
+    vals = np.sort(np.where(mask, out, np.inf), axis=1)[:, :m]
+    scores[cols] = 1.0 - _quantile_rank(vals, target_loss[cols])
+  return scores
+
+
+def loss_threshold_scores(loss) -> np.ndarray:
+  """The loss-threshold attack (Yeom et al., CSF 2018): score = −loss.
+
+  This is tensorflow-privacy's THRESHOLD_ATTACK score.
+
+  Args:
+    loss: (N,) the target model's loss on each example.
+
+  Returns:
+    (N,) scores; higher means member.
+  """
+  return -as_finite_array(loss, "loss", ndim=1)

@@ -1,0 +1,251 @@
+"""Attacks fitted on shadow models' outputs, then applied to the target's.
+
+Song & Mittal's metric thresholds (USENIX Security 2021, "Systematic
+Evaluation of Privacy Risks of Machine Learning Models") and the neural-network
+attacks of Shokri et al. (S&P 2017) in the variants used by Yuan & Zhang's
+pruning study (USENIX Security 2022). Everything here is numpy and
+scikit-learn: higher scores mean member.
+
+Shapes: N target examples, M shadow examples, C classes.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Optional, Sequence
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from tfmia.validation import as_finite_array, as_labels
+
+_LOG_FLOOR = 1e-30
+SONG_MITTAL_METRICS = ("confidence", "cross_entropy", "modified_entropy")
+NN_FEATURES = ("nn", "nn_top3", "nn_cls")
+
+
+def _probs(probs, name: str) -> np.ndarray:
+  p = as_finite_array(probs, name, ndim=2)
+  if p.min() < 0 or p.max() > 1:
+    raise ValueError(f"`{name}` must hold probabilities in [0, 1]. "
+                     f"Received: values from {p.min()} to {p.max()}")
+  return p
+
+
+def metric_values(metric: str, probs, labels) -> np.ndarray:
+  """A Song–Mittal metric, signed so that higher means member.
+
+  - "confidence": p_y;
+  - "cross_entropy": −(−log p_y) = log p_y;
+  - "modified_entropy": −Mentr, with
+    Mentr(p, y) = −(1 − p_y) log p_y − Σ_{c≠y} p_c log(1 − p_c).
+
+  Args:
+    metric: one of SONG_MITTAL_METRICS.
+    probs: (N, C) probabilities.
+    labels: (N,) true classes.
+
+  Returns:
+    (N,) metric values; higher means member.
+  """
+  if metric not in SONG_MITTAL_METRICS:
+    raise ValueError(f"`metric` must be one of {SONG_MITTAL_METRICS}. "
+                     f"Received: metric={metric!r}")
+  p = _probs(probs, "probs")
+  y = as_labels(labels, "labels", p.shape[1])
+  if len(y) != len(p):
+    raise ValueError(f"`probs` and `labels` must have the same length. "
+                     f"Received: {len(p)} and {len(y)}")
+  rows = np.arange(len(y))
+  p_y = p[rows, y]
+  if metric == "confidence":
+    return p_y
+  if metric == "cross_entropy":
+    return np.log(np.maximum(p_y, _LOG_FLOOR))
+  log_p = np.log(np.maximum(p, _LOG_FLOOR))
+  log_1mp = np.log(np.maximum(1.0 - p, _LOG_FLOOR))
+  terms = -p * log_1mp
+  terms[rows, y] = -(1.0 - p_y) * log_p[rows, y]
+  return -terms.sum(axis=1)
+
+
+def best_threshold(member_values, nonmember_values) -> float:
+  """The threshold t maximising ½[Pr(member ≥ t) + Pr(non-member < t)].
+
+  Candidates are the observed values, as in Song & Mittal's `_thre_setting`;
+  among equally good ones the smallest is taken. O(M log M).
+
+  Args:
+    member_values: (M_in,) metric values of shadow members.
+    nonmember_values: (M_out,) metric values of shadow non-members.
+  """
+  tr = np.sort(as_finite_array(member_values, "member_values", ndim=1))
+  te = np.sort(as_finite_array(nonmember_values, "nonmember_values", ndim=1))
+  cand = np.unique(np.concatenate([tr, te]))
+  # TPR + TNR scaled by |tr|·|te|, in exact integers so ties stay ties.
+  hits = (tr.size - np.searchsorted(tr, cand, side="left")) * te.size
+  rejects = np.searchsorted(te, cand, side="left") * tr.size
+  return float(cand[np.argmax(hits + rejects)])
+
+
+def class_thresholds(values, labels, is_member, num_classes: int,
+                     per_class: bool = True) -> np.ndarray:
+  """Song–Mittal thresholds from shadow data: one per class (or one global).
+
+  A class with no shadow members or no shadow non-members gets the global
+  threshold.
+
+  Args:
+    values: (M,) metric values on shadow data (higher means member).
+    labels: (M,) their true classes.
+    is_member: (M,) bool shadow membership.
+    num_classes: C.
+    per_class: False gives every class the same, global threshold.
+
+  Returns:
+    (C,) thresholds.
+  """
+  values = as_finite_array(values, "values", ndim=1)
+  labels = as_labels(labels, "labels", num_classes)
+  is_member = np.asarray(is_member, dtype=bool)
+  if not (len(values) == len(labels) == len(is_member)):
+    raise ValueError("`values`, `labels` and `is_member` must have the same "
+                     f"length. Received: {len(values)}, {len(labels)}, "
+                     f"{len(is_member)}")
+  if is_member.all() or not is_member.any():
+    raise ValueError("Shadow data must hold both members and non-members.")
+  glob = best_threshold(values[is_member], values[~is_member])
+  out = np.full(num_classes, glob)
+  if per_class:
+    for c in range(num_classes):
+      sel = labels == c
+      if is_member[sel].any() and (~is_member[sel]).any():
+        out[c] = best_threshold(values[sel & is_member],
+                                values[sel & ~is_member])
+  return out
+
+
+def song_mittal_scores(metric: str, shadow_probs, shadow_labels,
+                       shadow_is_member, target_probs,
+                       target_labels) -> np.ndarray:
+  """Song & Mittal's per-class metric-threshold attack.
+
+  Thresholds are chosen per class on shadow data (`class_thresholds`). The
+  score is the margin to the target example's class threshold,
+  value − τ_y, so `score ≥ 0` is exactly Song & Mittal's member decision and
+  the ROC over the margin extends it to every operating point.
+
+  Args:
+    metric: "confidence", "cross_entropy" or "modified_entropy".
+    shadow_probs: (M, C) shadow models' probabilities on shadow data.
+    shadow_labels: (M,) true classes.
+    shadow_is_member: (M,) bool.
+    target_probs: (N, C) the target model's probabilities.
+    target_labels: (N,) true classes.
+
+  Returns:
+    (N,) scores; higher means member.
+  """
+  c = np.shape(shadow_probs)[-1]
+  thr = class_thresholds(metric_values(metric, shadow_probs, shadow_labels),
+                         shadow_labels, shadow_is_member, c)
+  y = as_labels(target_labels, "target_labels", c)
+  return metric_values(metric, target_probs, target_labels) - thr[y]
+
+
+def top1_threshold_scores(shadow_probs, shadow_is_member,
+                          target_probs) -> np.ndarray:
+  """Global threshold on the top-1 confidence max_c p_c (no labels needed).
+
+  Args:
+    shadow_probs: (M, C); shadow_is_member: (M,) bool; target_probs: (N, C).
+
+  Returns:
+    (N,) margins max_c p_c − τ; higher means member.
+  """
+  shadow = _probs(shadow_probs, "shadow_probs").max(axis=1)
+  is_member = np.asarray(shadow_is_member, dtype=bool)
+  if is_member.all() or not is_member.any():
+    raise ValueError("Shadow data must hold both members and non-members.")
+  tau = best_threshold(shadow[is_member], shadow[~is_member])
+  return _probs(target_probs, "target_probs").max(axis=1) - tau
+
+
+def nn_features(kind: str, probs, labels) -> np.ndarray:
+  """Attack-model inputs: "nn" the posterior, "nn_top3" its 3 largest values
+  in decreasing order, "nn_cls" the posterior followed by the one-hot label.
+
+  Args:
+    probs: (N, C); labels: (N,).
+
+  Returns:
+    (N, F) features.
+  """
+  if kind not in NN_FEATURES:
+    raise ValueError(f"`kind` must be one of {NN_FEATURES}. "
+                     f"Received: kind={kind!r}")
+  p = _probs(probs, "probs")
+  if kind == "nn":
+    return p
+  if kind == "nn_top3":
+    return -np.sort(-p, axis=1)[:, :min(3, p.shape[1])]
+  y = as_labels(labels, "labels", p.shape[1])
+  return np.concatenate([p, np.eye(p.shape[1])[y]], axis=1)
+
+
+def nn_attack_scores(shadow_features, shadow_is_member, target_features, *,
+                     hidden: Sequence[int] = (64, 64), max_iter: int = 200,
+                     seed: int = 0) -> np.ndarray:
+  """A multilayer-perceptron attack trained on shadow models' outputs.
+
+  Standardised features into scikit-learn's MLPClassifier (Adam, early
+  stopping on 10% of the shadow data after 20 epochs without improvement),
+  seeded: the same inputs and seed give the same scores.
+
+  Args:
+    shadow_features: (M, F) from `nn_features`.
+    shadow_is_member: (M,) bool.
+    target_features: (N, F).
+    hidden: hidden layer widths.
+    max_iter: training epochs at most.
+    seed: seeds initialisation, shuffling and the validation split.
+
+  Returns:
+    (N,) predicted member probability; higher means member.
+  """
+  from sklearn.neural_network import MLPClassifier
+  from sklearn.pipeline import make_pipeline
+  from sklearn.preprocessing import StandardScaler
+  x = as_finite_array(shadow_features, "shadow_features", ndim=2)
+  t = as_finite_array(target_features, "target_features", ndim=2)
+  y = np.asarray(shadow_is_member, dtype=bool)
+  if len(y) != len(x):
+    raise ValueError("`shadow_features` and `shadow_is_member` must have the "
+                     f"same length. Received: {len(x)} and {len(y)}")
+  if t.shape[1] != x.shape[1]:
+    raise ValueError(f"`target_features` must have {x.shape[1]} columns like "
+                     f"`shadow_features`. Received: shape={t.shape}")
+  if y.all() or not y.any():
+    raise ValueError("Shadow data must hold both members and non-members.")
+  clf = make_pipeline(StandardScaler(), MLPClassifier(
+      hidden_layer_sizes=tuple(hidden), max_iter=max_iter, early_stopping=True,
+      n_iter_no_change=20, random_state=seed))
+  with warnings.catch_warnings():   # max_iter reached: use what was learnt
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    clf.fit(x, y)
+  return clf.predict_proba(t)[:, list(clf.classes_).index(True)]
+
+
+def balanced_sample(is_member: np.ndarray, max_examples: Optional[int],
+                    seed: int) -> np.ndarray:
+  """Indices of at most `max_examples`, half members, half non-members."""
+  is_member = np.asarray(is_member, dtype=bool)
+  rng = np.random.default_rng(seed)
+  ins, outs = np.flatnonzero(is_member), np.flatnonzero(~is_member)
+  n = min(len(ins), len(outs))
+  if max_examples is not None:
+    n = min(n, max_examples // 2)
+  if n < 1:
+    raise ValueError("Shadow data must hold both members and non-members.")
+  return np.sort(np.concatenate([rng.choice(ins, n, replace=False),
+                                 rng.choice(outs, n, replace=False)]))

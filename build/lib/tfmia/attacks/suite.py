@@ -1,0 +1,466 @@
+"""The one front door for membership-inference attacks, and their registry.
+
+`run_attacks(attacks, signals, config, is_member=...)` runs any of the
+attacks in `ATTACKS`, tfmia's own score functions and tensorflow-privacy's
+trained attacks alike, and returns one `AttackResults`. Each attack declares
+what it needs (reference models, IN/OUT counts, a population, sensitivity,
+the target's membership labels); `check_needs` checks those needs from what
+the caller provides (`Provided`), before any model is queried.
+
+Adding an attack is one score function in `scores.py` (pure numpy, higher =
+member) and one `_Spec` entry below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from tfmia.attacks import samia as samia_lib
+from tfmia.attacks import scores, shadow, tf_privacy
+from tfmia.attacks.tf_privacy import SlicingConfig
+from tfmia.results import ENTIRE_DATASET, AttackResult, AttackResults
+from tfmia.signals import Signals, stack
+
+
+@dataclasses.dataclass(frozen=True)
+class AttackConfig:
+  """Parameters of the attacks. Saved with every audit."""
+
+  rmia_a: Optional[float] = 0.3       # offline RMIA's Pr(x) correction;
+                                      # None tunes it on a reference model
+  rmia_gamma: float = 1.0             # RMIA's likelihood-ratio threshold γ
+  rmia_population: Optional[int] = None  # number of z points; None = all
+  lira_fix_variance: bool = True      # one global σ (best with few models)
+  lira_center: str = "median"         # median | mean
+  lira_offline_test: str = "one_sided"  # one_sided | two_sided
+  nn_hidden: tuple = (64, 64)         # NN attack hidden widths
+  shadow_max_examples: int = 20_000   # shadow examples for NN / SAMIA
+  samia: samia_lib.SamiaConfig = samia_lib.SamiaConfig()
+  epsilon_lower_bound: bool = False   # tensorflow-privacy's ε bound per result
+  seed: int = 0
+
+  def __post_init__(self):
+    if isinstance(self.samia, dict):
+      object.__setattr__(self, "samia", samia_lib.SamiaConfig(**self.samia))
+    object.__setattr__(self, "nn_hidden", tuple(self.nn_hidden))
+    if self.rmia_a is not None and not 0 <= self.rmia_a <= 1:
+      raise ValueError(f"`rmia_a` must be in [0, 1]. Received: {self.rmia_a!r}")
+    if not self.rmia_gamma > 0:
+      raise ValueError(f"`rmia_gamma` must be > 0. "
+                       f"Received: {self.rmia_gamma!r}")
+    if self.rmia_population is not None and self.rmia_population < 1:
+      raise ValueError("`rmia_population` must be a positive int or None. "
+                       f"Received: {self.rmia_population!r}")
+    if self.lira_center not in scores.LIRA_CENTERS:
+      raise ValueError(f"`lira_center` must be one of {scores.LIRA_CENTERS}. "
+                       f"Received: {self.lira_center!r}")
+    if self.lira_offline_test not in scores.LIRA_OFFLINE_TESTS:
+      raise ValueError("`lira_offline_test` must be one of "
+                       f"{scores.LIRA_OFFLINE_TESTS}. "
+                       f"Received: {self.lira_offline_test!r}")
+    if self.shadow_max_examples < 2:
+      raise ValueError("`shadow_max_examples` must be >= 2. "
+                       f"Received: {self.shadow_max_examples!r}")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AttackSignals:
+  """What the attacks read: signals of the target and reference models.
+
+  Attributes:
+    target: the target model on the N pool examples being attacked.
+    references: K reference models on the same N examples.
+    ref_is_member: (K, N) bool, True where example n trained reference model k.
+    target_population: the target on Z population points (never trained on).
+    reference_population: the K reference models on the same Z points.
+  """
+
+  target: Signals
+  references: tuple = ()
+  ref_is_member: Optional[np.ndarray] = None
+  target_population: Optional[Signals] = None
+  reference_population: tuple = ()
+
+  def __post_init__(self):
+    object.__setattr__(self, "references", tuple(self.references))
+    object.__setattr__(self, "reference_population",
+                       tuple(self.reference_population))
+    n = self.target.num_examples
+    k = len(self.references)
+    for s in self.references:
+      if s.num_examples != n:
+        raise ValueError("Every reference model's signals must cover the "
+                         f"target's {n} examples. Received: {s.num_examples}")
+      if not np.array_equal(s.labels, self.target.labels):
+        raise ValueError("Reference and target signals must be on the same "
+                         "examples (their labels differ).")
+    if k:
+      if self.ref_is_member is None:
+        raise ValueError("`ref_is_member` is required with reference models.")
+      ref_is_member = np.asarray(self.ref_is_member)
+      if ref_is_member.dtype != bool or ref_is_member.shape != (k, n):
+        raise ValueError(f"`ref_is_member` must be a bool (K, N) = {(k, n)} matrix "
+                         f"matching the {k} reference models. "
+                         f"Received: shape={ref_is_member.shape}, dtype={ref_is_member.dtype}")
+    if self.reference_population and len(self.reference_population) != k:
+      raise ValueError(f"`reference_population` must hold {k} signals, one per "
+                       f"reference model. Received: "
+                       f"{len(self.reference_population)}")
+
+  @property
+  def num_references(self) -> int:
+    return len(self.references)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spec:
+  fn: Callable
+  references: bool = False   # needs reference models on the pool
+  population: bool = False   # needs the target on the population
+  ref_population: bool = False  # needs the references on the population
+  need_in: bool = False      # every example needs an IN model
+  need_out: bool = False     # every example needs an OUT model
+  sensitivity: bool = False
+  shadow: bool = False       # trained / thresholded on shadow outputs
+  membership_labels: bool = False  # trained on the target's own membership
+                                   # (tensorflow-privacy's evaluation attacks)
+  description: str = ""
+
+
+def _rmia(online: bool):
+  def fn(s: AttackSignals, c: AttackConfig):
+    tz = s.target_population.mean().confidence[:, 0]
+    rz = stack([r.mean() for r in s.reference_population], "confidence")[..., 0]
+    if c.rmia_population is not None and c.rmia_population < len(tz):
+      pick = np.sort(np.random.default_rng([c.seed, 7]).choice(
+          len(tz), c.rmia_population, replace=False))
+      tz, rz = tz[pick], rz[:, pick]
+    rx = stack([r.mean() for r in s.references], "confidence")[..., 0]
+    a = c.rmia_a
+    if a is None and not online:
+      a = scores.tune_rmia_a(rx, s.ref_is_member, rz, gamma=c.rmia_gamma)
+    return scores.rmia_scores(
+        s.target.mean().confidence[:, 0], rx, s.ref_is_member, tz, rz,
+        offline=not online, a=0.3 if a is None else a, gamma=c.rmia_gamma)
+  return fn
+
+
+def _lira(online: bool):
+  def fn(s: AttackSignals, c: AttackConfig):
+    return scores.lira_scores(
+        s.target.scaled_logit, stack(s.references, "scaled_logit"), s.ref_is_member,
+        online=online, fix_variance=c.lira_fix_variance, center=c.lira_center,
+        offline_test=c.lira_offline_test)
+  return fn
+
+
+def _attack_p(s: AttackSignals, c: AttackConfig):
+  return scores.attack_p_scores(s.target.mean().loss[:, 0],
+                                s.target_population.mean().loss[:, 0])
+
+
+def _attack_r(s: AttackSignals, c: AttackConfig):
+  return scores.attack_r_scores(
+      s.target.mean().loss[:, 0],
+      stack([r.mean() for r in s.references], "loss")[..., 0], s.ref_is_member)
+
+
+def _threshold(s: AttackSignals, c: AttackConfig):
+  return scores.loss_threshold_scores(s.target.mean().loss[:, 0])
+
+
+def shadow_data(s: AttackSignals, max_examples: Optional[int], seed: int,
+                with_sensitivity: bool = False):
+  """Every reference model's (probs, labels, is_member[, sensitivity]) on the
+  pool, concatenated and (when `max_examples`) balanced and subsampled."""
+  probs = np.concatenate([r.mean().probs[:, 0] for r in s.references])
+  labels = np.concatenate([r.labels for r in s.references])
+  is_member = np.asarray(s.ref_is_member).reshape(-1)
+  idx = shadow.balanced_sample(is_member, max_examples, seed)
+  out = [probs[idx], labels[idx], is_member[idx]]
+  if with_sensitivity:
+    out.append(np.concatenate([r.sensitivity for r in s.references])[idx])
+  return out
+
+
+def _song_mittal(metric: str):
+  def fn(s: AttackSignals, c: AttackConfig):
+    p, y, m = shadow_data(s, None, c.seed)
+    t = s.target.mean()
+    return shadow.song_mittal_scores(metric, p, y, m, t.probs[:, 0], t.labels)
+  return fn
+
+
+def _top1(s: AttackSignals, c: AttackConfig):
+  p, _, m = shadow_data(s, None, c.seed)
+  return shadow.top1_threshold_scores(p, m, s.target.mean().probs[:, 0])
+
+
+def _nn(kind: str):
+  def fn(s: AttackSignals, c: AttackConfig):
+    p, y, m = shadow_data(s, c.shadow_max_examples, c.seed)
+    t = s.target.mean()
+    return shadow.nn_attack_scores(
+        shadow.nn_features(kind, p, y), m,
+        shadow.nn_features(kind, t.probs[:, 0], t.labels),
+        hidden=c.nn_hidden, seed=c.seed)
+  return fn
+
+
+def _samia(s: AttackSignals, c: AttackConfig):
+  p, y, m, sens = shadow_data(s, c.shadow_max_examples, c.seed,
+                              with_sensitivity=True)
+  t = s.target.mean()
+  return samia_lib.samia_scores(
+      samia_lib.samia_tokens(p, sens, y), m,
+      samia_lib.samia_tokens(t.probs[:, 0], t.sensitivity, t.labels),
+      dataclasses.replace(c.samia, seed=c.seed))
+
+
+_REF = dict(references=True)
+_SHADOW = dict(references=True, shadow=True)
+ATTACKS: dict[str, _Spec] = {
+    "rmia": _Spec(_rmia(False), **_REF, population=True, ref_population=True,
+                  need_out=True, description="RMIA, offline (OUT models)"),
+    "rmia_online": _Spec(_rmia(True), **_REF, population=True,
+                         ref_population=True, need_in=True, need_out=True,
+                         description="RMIA, online (IN and OUT models)"),
+    "lira": _Spec(_lira(True), **_REF, need_in=True, need_out=True,
+                  description="LiRA, online"),
+    "lira_offline": _Spec(_lira(False), **_REF, need_out=True,
+                          description="LiRA, offline"),
+    "attack_p": _Spec(_attack_p, population=True,
+                      description="Attack-P (population percentile)"),
+    "attack_r": _Spec(_attack_r, **_REF, need_out=True,
+                      description="Attack-R (reference percentile)"),
+    "threshold": _Spec(_threshold, description="loss threshold (Yeom)"),
+    "sm_confidence": _Spec(_song_mittal("confidence"), **_SHADOW,
+                           description="Song–Mittal confidence, per class"),
+    "sm_cross_entropy": _Spec(_song_mittal("cross_entropy"), **_SHADOW,
+                              description="Song–Mittal cross-entropy"),
+    "sm_modified_entropy": _Spec(_song_mittal("modified_entropy"), **_SHADOW,
+                                 description="Song–Mittal modified entropy"),
+    "top1_threshold": _Spec(_top1, **_SHADOW,
+                            description="global top-1 confidence threshold"),
+    "nn": _Spec(_nn("nn"), **_SHADOW, description="NN on the posterior"),
+    "nn_top3": _Spec(_nn("nn_top3"), **_SHADOW,
+                     description="NN on the top-3 posteriors"),
+    "nn_cls": _Spec(_nn("nn_cls"), **_SHADOW,
+                    description="NN on posterior + one-hot label"),
+    "samia": _Spec(_samia, **_SHADOW, sensitivity=True,
+                   description="SAMIA self-attention attack"),
+}
+# tensorflow-privacy's attacks (its "threshold" is tfmia's own, above: the
+# same −loss score without tensorflow-privacy's clipping of p at 1e-8). They
+# train on part of the target's own members and non-members, as its
+# `run_attacks` does, and are run by it, slices included.
+_TFP_DESCRIPTIONS = {
+    "threshold_entropy": "tensorflow-privacy: threshold on the entropy",
+    "logistic_regression": "tensorflow-privacy: logistic regression",
+    "multi_layered_perceptron": "tensorflow-privacy: MLP",
+    "random_forest": "tensorflow-privacy: random forest",
+    "k_nearest_neighbors": "tensorflow-privacy: k-nearest neighbours",
+}
+for _name, _desc in _TFP_DESCRIPTIONS.items():
+  ATTACKS[_name] = _Spec(None, membership_labels=True, description=_desc)
+DEFAULT_ATTACKS = ("rmia", "lira", "lira_offline", "attack_p", "attack_r",
+                   "threshold")
+
+
+def check_names(names: Sequence[str]) -> tuple[str, ...]:
+  """The attack names as a tuple; a comma-separated string is split."""
+  if isinstance(names, str):
+    names = [n.strip() for n in names.split(",") if n.strip()]
+  names = tuple(names)
+  if not names:
+    raise ValueError("`attacks` is empty.")
+  unknown = [n for n in names if n not in ATTACKS]
+  if unknown:
+    raise ValueError(f"Unknown attack(s) {unknown}. "
+                     f"Available: {', '.join(ATTACKS)}")
+  if len(set(names)) != len(names):
+    raise ValueError(f"`attacks` lists a name twice. Received: {list(names)}")
+  return names
+
+
+def needs_sensitivity(names: Sequence[str]) -> bool:
+  return any(ATTACKS[n].sensitivity for n in check_names(names))
+
+
+def needs_population(names: Sequence[str]) -> bool:
+  return any(ATTACKS[n].population for n in check_names(names))
+
+
+def needs_references(names: Sequence[str]) -> bool:
+  return any(ATTACKS[n].references for n in check_names(names))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Provided:
+  """What a caller can give the attacks, known before any model is queried.
+
+  Attributes:
+    num_examples: N, the attacked examples.
+    ref_is_member: (K, N) bool membership of the reference models, or None.
+    population: the target's signals on population data.
+    reference_population: the references' signals on the population.
+    sensitivity: sensitivity signals (SAMIA).
+    is_member: the target's ground-truth membership labels.
+  """
+
+  num_examples: int
+  ref_is_member: Optional[np.ndarray] = None
+  population: bool = False
+  reference_population: bool = False
+  sensitivity: bool = False
+  is_member: bool = True
+
+  @property
+  def num_references(self) -> int:
+    return 0 if self.ref_is_member is None else len(self.ref_is_member)
+
+  @classmethod
+  def of(cls, signals: AttackSignals) -> "Provided":
+    """What `signals` holds."""
+    return cls(
+        num_examples=signals.target.num_examples,
+        ref_is_member=(np.asarray(signals.ref_is_member)
+                       if signals.num_references else None),
+        population=signals.target_population is not None,
+        reference_population=bool(signals.reference_population),
+        sensitivity=signals.target.sensitivity is not None and all(
+            r.sensitivity is not None for r in signals.references))
+
+
+def check_needs(names: Sequence[str], provided: Provided) -> None:
+  """Raises, naming the attack, if `provided` lacks what it needs."""
+  for name in check_names(names):
+    spec = ATTACKS[name]
+    k = provided.num_references
+    if spec.references and not k:
+      raise ValueError(f"Attack {name!r} needs reference models; none given.")
+    if spec.population and not provided.population:
+      raise ValueError(f"Attack {name!r} needs the target's signals on "
+                       "population data; none given.")
+    if spec.ref_population and not provided.reference_population:
+      raise ValueError(f"Attack {name!r} needs every reference model's "
+                       "signals on the population.")
+    if spec.sensitivity and not provided.sensitivity:
+      raise ValueError(f"Attack {name!r} needs sensitivity signals: compute "
+                       "them with SignalConfig(sensitivity=True).")
+    if spec.membership_labels and not provided.is_member:
+      raise ValueError(f"Attack {name!r} trains on the target's membership "
+                       "labels; none given.")
+    if k and (spec.need_in or spec.need_out):
+      ref_is_member = np.asarray(provided.ref_is_member)
+      for flag, need, mask in (("IN", spec.need_in, ref_is_member),
+                               ("OUT", spec.need_out, ~ref_is_member)):
+        if need and mask.sum(axis=0).min() < 1:
+          raise ValueError(
+              f"Attack {name!r} needs at least one {flag} reference model "
+              f"for every example; {int(np.sum(mask.sum(axis=0) < 1))} have "
+              "none. Train more reference models.")
+    if spec.shadow and k:
+      ref_is_member = np.asarray(provided.ref_is_member)
+      if ref_is_member.all() or not ref_is_member.any():
+        raise ValueError(f"Attack {name!r} needs shadow members and "
+                         "non-members.")
+
+
+def _slices(signals: AttackSignals, slicing: SlicingConfig):
+  """(name, index mask) of each slice, in tensorflow-privacy's order."""
+  n = signals.target.num_examples
+  if slicing.entire_dataset:
+    yield ENTIRE_DATASET, np.ones(n, bool)
+  t = signals.target.mean()
+  if slicing.by_class:
+    for c in range(t.num_classes):
+      yield f"class={c}", t.labels == c
+  if slicing.by_classification_correctness:
+    correct = t.probs[:, 0].argmax(axis=1) == t.labels
+    for v in (True, False):
+      yield f"correctly_classified={v}", correct == v
+
+
+def _result(name: str, slice_name: str, scores_: np.ndarray,
+            is_member: np.ndarray, config: AttackConfig) -> AttackResult:
+  eps = (tf_privacy.epsilon_lower_bounds(scores_[is_member],
+                                         scores_[~is_member])
+         if config.epsilon_lower_bound else ())
+  return AttackResult(attack=name, slice=slice_name, scores=scores_,
+                      is_member=is_member, epsilon_lower_bound=eps)
+
+
+def _accuracy(target: Signals, mask: np.ndarray) -> float:
+  t = target.mean()
+  return float(np.mean(t.probs[mask, 0].argmax(axis=1) == t.labels[mask]))
+
+
+def run_attacks(attacks: Sequence[str], signals: AttackSignals,
+                config: AttackConfig = AttackConfig(), *,
+                is_member: np.ndarray,
+                slicing: SlicingConfig = SlicingConfig(),
+                model: str = "", epoch: Optional[int] = None
+                ) -> AttackResults:
+  """Runs the named attacks on `signals`; one result per (attack, slice).
+
+  Args:
+    attacks: names from `ATTACKS` (a comma-separated string is split).
+    signals: the target's (and references') signals on the N examples.
+    config: the attacks' settings.
+    is_member: (N,) bool ground truth: which examples trained the target.
+    slicing: which data slices to report (tensorflow-privacy's attacks are
+      retrained per slice, as tensorflow-privacy does; score attacks are
+      scored once and their scores sliced).
+    model, epoch: stored in the results.
+
+  Returns:
+    AttackResults with the target's accuracy on members and non-members.
+
+  Raises:
+    ValueError: an unknown name, or signals lacking what an attack needs
+      (named), before any attack runs.
+  """
+  names = check_names(attacks)
+  if not isinstance(signals, AttackSignals):
+    raise TypeError("`signals` must be an AttackSignals. "
+                    f"Received: {type(signals).__name__}")
+  is_member = np.asarray(is_member)
+  n = signals.target.num_examples
+  if is_member.dtype != bool or is_member.shape != (n,):
+    raise ValueError(f"`is_member` must be a bool array of shape ({n},). "
+                     f"Received: shape={is_member.shape}, "
+                     f"dtype={is_member.dtype}")
+  if is_member.all() or not is_member.any():
+    raise ValueError("`is_member` must hold both members and non-members.")
+  check_needs(names, Provided.of(signals))
+  tfp_names = [a for a in names if ATTACKS[a].membership_labels]
+  tfp = {}
+  if tfp_names:
+    t = signals.target.mean()
+    logits = t.logits[:, 0]
+    attack_input = tf_privacy.AttackInput(
+        logits_member=logits[is_member], labels_member=t.labels[is_member],
+        logits_nonmember=logits[~is_member],
+        labels_nonmember=t.labels[~is_member])
+    for r in tf_privacy.run_tf_privacy(attack_input, attacks=tfp_names,
+                                       slicing=slicing, seed=config.seed):
+      tfp.setdefault(r.attack, []).append(r)
+  results = []
+  for name in names:
+    if name in tfp:
+      results.extend(tfp[name])
+      continue
+    s = np.asarray(ATTACKS[name].fn(signals, config), dtype=np.float64)
+    for slice_name, mask in _slices(signals, slicing):
+      m = is_member[mask]
+      if m.all() or not m.any():
+        continue   # a slice without members or non-members has no ROC
+      results.append(_result(name, slice_name, s[mask], m, config))
+  return AttackResults(
+      results=tuple(results), model=model, epoch=epoch,
+      member_accuracy=_accuracy(signals.target, is_member),
+      nonmember_accuracy=_accuracy(signals.target, ~is_member))

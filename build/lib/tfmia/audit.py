@@ -1,0 +1,412 @@
+"""The privacy audit: run many attacks on one target, write one report.
+
+`audit` takes models and data; `audit_signals` takes precomputed signals;
+`audit_reference_folder` audits the target of a `tfmia reference train`
+folder, as trained or as any variant (`tfmia.variants`). All three return one
+`AttackResults` and, given `out_dir`, write (`tfmia.reports.write_audit`):
+
+    report.csv       one row per attack: AUC, TPR at 0.1%, 1% and 0% FPR,
+                     balanced accuracy, advantage
+    roc_loglog.png   every attack's ROC on log-log axes
+    score_hist.png   member / non-member score histograms per attack
+    scores.npz       per-example scores (one array per attack) and is_member
+    results.json/.npz  the AttackResults, from which `tfmia audit --render`
+                     redraws
+    config.json      the AuditConfig and what was audited
+
+On a reference folder the unit of work is a `Cell`: which variant of the
+target, which variant of the reference models, and how signals are queried.
+An SNN target with ANN references is just another cell. Each model's signals
+are cached in the store (`tfmia.store`), so cells that share a model query
+it once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+from tfmia import adapter
+from tfmia import reference as ref_lib
+from tfmia import reports, store, variants
+from tfmia.attacks import suite
+from tfmia.attacks.suite import AttackConfig, AttackSignals, Provided
+from tfmia.results import AttackResults
+from tfmia.signals import SignalConfig, Signals, compute_signals
+
+logger = logging.getLogger(__name__)
+
+PathLike = Union[str, os.PathLike]
+SIGNALS_DIR = "signals"
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditConfig:
+  """What to run and how. Saved as config.json next to the report."""
+
+  attacks: tuple = suite.DEFAULT_ATTACKS
+  signals: SignalConfig = SignalConfig()
+  attack: AttackConfig = AttackConfig()
+
+  def __post_init__(self):
+    object.__setattr__(self, "attacks", suite.check_names(self.attacks))
+    if isinstance(self.signals, dict):
+      object.__setattr__(self, "signals", SignalConfig(**self.signals))
+    if isinstance(self.attack, dict):
+      object.__setattr__(self, "attack", AttackConfig(**self.attack))
+    if suite.needs_sensitivity(self.attacks) and not self.signals.sensitivity:
+      object.__setattr__(self, "signals",
+                         self.signals.replace(sensitivity=True))
+
+  def replace(self, **changes) -> "AuditConfig":
+    return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Target:
+  """The audited model and the examples it is attacked on.
+
+  Attributes:
+    model: anything `tfmia.adapter.ModelAdapter` takes.
+    x, y: the N attacked examples.
+    is_member: (N,) bool, True where the target trained on the example.
+    outputs: "auto", "logits" or "probabilities" (see `tfmia.adapter`).
+  """
+
+  model: object
+  x: np.ndarray
+  y: np.ndarray
+  is_member: np.ndarray
+  outputs: str = "auto"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class References:
+  """K reference models queried on the target's N examples.
+
+  Attributes:
+    models: K models (anything `tfmia.adapter.ModelAdapter` takes).
+    is_member: (K, N) bool, True where example n trained model k.
+    outputs: "auto", "logits" or "probabilities".
+  """
+
+  models: tuple
+  is_member: np.ndarray
+  outputs: str = "auto"
+
+
+def row_hashes(x: np.ndarray) -> np.ndarray:
+  """One 16-byte digest per example, to detect shared examples by content."""
+  x = np.ascontiguousarray(x)
+  return np.array([hashlib.blake2b(row.tobytes(), digest_size=16).digest()
+                   for row in x.reshape(len(x), -1)])
+
+
+def check_population(member_x: np.ndarray, population_x: np.ndarray) -> None:
+  """Raises if any population example is also a target member."""
+  shared = np.isin(row_hashes(population_x), row_hashes(member_x))
+  if shared.any():
+    raise ValueError(
+        f"`population` overlaps the target's members: {int(shared.sum())} of "
+        f"{len(population_x)} population examples are training examples of "
+        "the target. Population data must be data the target never saw.")
+
+
+def _check_membership(is_member, n: int) -> np.ndarray:
+  is_member = np.asarray(is_member)
+  if is_member.dtype != bool or is_member.shape != (n,):
+    raise ValueError(f"`is_member` must be a bool array of shape ({n},). "
+                     f"Received: shape={is_member.shape}, dtype={is_member.dtype}")
+  if is_member.all() or not is_member.any():
+    raise ValueError("`is_member` must hold both members and non-members.")
+  return is_member
+
+
+def audit_signals(signals: AttackSignals, is_member: np.ndarray,
+                  config: AuditConfig = AuditConfig(), *,
+                  out_dir: Optional[PathLike] = None,
+                  model_name: str = "target",
+                  extra_config: Optional[dict] = None) -> AttackResults:
+  """Runs `config.attacks` on precomputed signals; writes the report."""
+  is_member = _check_membership(is_member, signals.target.num_examples)
+  results = suite.run_attacks(config.attacks, signals, config.attack,
+                              is_member=is_member, model=model_name)
+  if out_dir is not None:
+    reports.write_audit(results, out_dir, config, extra_config)
+  return results
+
+
+def audit(target: Target, references: Optional[References] = None,
+          population: Optional[tuple] = None,
+          attacks: Optional[Sequence[str]] = None,
+          config: AuditConfig = AuditConfig(), *,
+          out_dir: Optional[PathLike] = None,
+          progress: bool = True) -> AttackResults:
+  """Audits `target` with reference models and population data.
+
+  Everything is checked before any model is queried: attack names, shapes,
+  that each attack has the models and data it needs, and that the
+  population shares no example with the target's members.
+
+  Args:
+    target: the model and its N attacked examples with their membership.
+    references: K reference models on the same examples, or None.
+    population: (x, y) data the target never trained on, or None.
+    attacks: names (see `tfmia.attacks.ATTACKS`); config's when None.
+    config: signal and attack settings.
+    out_dir: where the report is written; nothing is written when None.
+    progress: progress bars while querying models.
+
+  Returns:
+    One AttackResults, one entry per attack.
+  """
+  if attacks is not None:
+    config = config.replace(attacks=suite.check_names(attacks))
+  x, y = np.asarray(target.x), np.asarray(target.y)
+  if len(x) != len(y):
+    raise ValueError(f"`target.x` and `target.y` differ in length: "
+                     f"{len(x)} and {len(y)}")
+  is_member = _check_membership(target.is_member, len(x))
+  refs = references.models if references is not None else ()
+  ref_is_member = None
+  if references is not None:
+    ref_is_member = np.asarray(references.is_member)
+    if ref_is_member.dtype != bool or ref_is_member.shape != (len(refs),
+                                                              len(x)):
+      raise ValueError(f"`references.is_member` must be bool of shape "
+                       f"(K, N) = {(len(refs), len(x))}. "
+                       f"Received: shape={ref_is_member.shape}")
+  if population is not None:
+    if len(population) != 2 or len(population[0]) != len(population[1]):
+      raise ValueError("`population` must be an (x, y) pair of equal length.")
+    check_population(x[is_member], np.asarray(population[0]))
+  suite.check_needs(config.attacks, Provided(
+      num_examples=len(x), ref_is_member=ref_is_member,
+      population=population is not None,
+      reference_population=population is not None and bool(refs),
+      sensitivity=config.signals.sensitivity))
+
+  sc = config.signals
+  t_model = adapter.as_adapter(target.model, outputs=target.outputs)
+  r_models = [adapter.as_adapter(m, outputs=references.outputs)
+              for m in refs]
+  t = compute_signals(t_model, x, y, sc, progress=progress and "target")
+  r = [compute_signals(m, x, y, sc, progress=progress and f"ref {k}")
+       for k, m in enumerate(r_models)]
+  tp, rp = None, ()
+  if population is not None and suite.needs_population(config.attacks):
+    px, py = population
+    tp = compute_signals(t_model, px, py, sc,
+                         progress=progress and "target (population)")
+    rp = tuple(compute_signals(m, px, py, sc,
+                               progress=progress and f"ref {k} (population)")
+               for k, m in enumerate(r_models))
+  signals = AttackSignals(target=t, references=tuple(r),
+                          ref_is_member=ref_is_member,
+                          target_population=tp, reference_population=rp)
+  return audit_signals(signals, is_member, config, out_dir=out_dir)
+
+
+# ---------------------------------------------------------------------------
+# Reference folders: cells over variants
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+  """One audit of a reference folder.
+
+  Attributes:
+    target: the variant of the target model (None: as trained).
+    references: the variant of the reference models (None: as trained).
+    signals: how every model is queried.
+    name: a label for tables and figures.
+  """
+
+  target: Optional[variants.Variant] = None
+  references: Optional[variants.Variant] = None
+  signals: SignalConfig = SignalConfig()
+  name: str = ""
+
+
+def model_signals(refs, data, name: str, variant: Optional[variants.Variant],
+                  split: str, config: SignalConfig, *,
+                  progress=False) -> Signals:
+  """Signals of model `name` (as `variant`) on the pool or the population,
+  cached in the store beside the model, keyed by the model, the variant,
+  the signal settings and the data."""
+  if split not in ("pool", "population"):
+    raise ValueError("`split` must be 'pool' or 'population'. "
+                     f"Received: split={split!r}")
+  x, y = ((data.x_train, data.y_train) if split == "pool"
+          else (data.x_test, data.y_test))
+  fp = store.fingerprint([variants.fingerprint(refs, name, variant), config,
+                          split, len(x), row_hashes(x[:64]).tobytes().hex()])
+  folder = "base" if variant is None else variant.key()
+  path = (Path(refs.directory) / name / SIGNALS_DIR / folder
+          / f"{split}_{fp[:16]}.npz")
+  return store.cached(
+      path, fp,
+      lambda: compute_signals(
+          variants.load_model(refs, name, data, variant, progress=bool(
+              progress)), x, y, config, progress=progress),
+      save=lambda sig, p: sig.save(p), load=Signals.load)
+
+
+def cell_signals(refs, data, cell: Cell, attacks: Sequence[str], *,
+                 progress: bool = True) -> AttackSignals:
+  """The AttackSignals of `cell`: the target variant and the reference
+  variant on the pool, and on the population when an attack needs it."""
+  splits = ["pool"] + (["population"] if suite.needs_population(attacks)
+                       else [])
+  names = refs.reference_names() if suite.needs_references(attacks) else []
+
+  def sig(name, variant, split):
+    label = (f"{name} {variant.label() if variant else 'model'} {split}"
+             if progress else False)
+    return model_signals(refs, data, name, variant, split, cell.signals,
+                         progress=label)
+
+  target = {s: sig(ref_lib.TARGET, cell.target, s) for s in splits}
+  ref_sig = {s: tuple(sig(n, cell.references, s) for n in names)
+             for s in splits}
+  return AttackSignals(
+      target=target["pool"], references=ref_sig["pool"],
+      ref_is_member=refs.ref_is_member if names else None,
+      target_population=target.get("population"),
+      reference_population=ref_sig.get("population", ()))
+
+
+def load_reference_folder(reference_config, *, directory=None, data=None,
+                          num_models=None):
+  """(ReferenceSet, prepared data), checked against each other."""
+  from tfmia.data import prepare_data
+  directory = Path(directory or reference_config.reference_dir)
+  refs = ref_lib.ReferenceSet.load(directory, config=reference_config,
+                                   num_models=num_models)
+  data = data if data is not None else prepare_data(reference_config.data)
+  n = refs.ref_is_member.shape[1]
+  if len(data.x_train) != n:
+    raise ValueError(f"The data's pool has {len(data.x_train)} examples but "
+                     f"the membership matrix in {directory} covers {n}.")
+  check_population(data.x_train[refs.target_is_member], data.x_test)
+  return refs, data
+
+
+def audit_cell(refs, data, cell: Cell, attacks: Sequence[str],
+               attack_config: AttackConfig = AttackConfig(), *,
+               progress: bool = True) -> AttackResults:
+  """Runs `attacks` on one cell of a reference folder."""
+  attacks = suite.check_names(attacks)
+  suite.check_needs(attacks, Provided(
+      num_examples=len(refs.target_is_member),
+      ref_is_member=refs.ref_is_member, population=True,
+      reference_population=True, sensitivity=cell.signals.sensitivity))
+  signals = cell_signals(refs, data, cell, attacks, progress=progress)
+  return suite.run_attacks(attacks, signals, attack_config,
+                           is_member=refs.target_is_member,
+                           model=cell.name or "target")
+
+
+def audit_reference_folder(reference_config,
+                           config: AuditConfig = AuditConfig(), *,
+                           variant: Optional[variants.Variant] = None,
+                           reference_variant="same",
+                           out_dir: Optional[PathLike] = None,
+                           directory: Optional[PathLike] = None,
+                           data=None, progress: bool = True) -> AttackResults:
+  """Audits the target of a reference folder with its K reference models.
+
+  The attacked examples are the whole pool (the prepared train split); the
+  target's members are its half, and the population is the test split.
+  Everything is checked (complete models, membership matrix, attack needs,
+  population overlap) before any model is queried.
+
+  Args:
+    reference_config: the `tfmia.reference.ReferenceConfig` used to train.
+    config: the audit settings.
+    variant: the target's variant (None: the trained target).
+    reference_variant: the references' variant: "same" (as the target),
+      None (the trained references) or a `Variant`.
+    out_dir: where the report goes; nothing is written when None.
+    directory: the reference folder; `reference_config.reference_dir` if None.
+    data: the prepared data; `prepare_data(reference_config.data)` if None.
+    progress: progress bars.
+  """
+  refs, data = load_reference_folder(reference_config, directory=directory,
+                                     data=data)
+  if isinstance(reference_variant, str):
+    if reference_variant != "same":
+      raise ValueError("`reference_variant` must be 'same', None or a "
+                       f"Variant. Received: {reference_variant!r}")
+    reference_variant = variant
+  cell = Cell(target=variant, references=reference_variant,
+              signals=config.signals,
+              name=f"{reference_config.model} target"
+              + (f" {variant.label()}" if variant else ""))
+  results = audit_cell(refs, data, cell, config.attacks, config.attack,
+                       progress=progress)
+  if out_dir is not None:
+    reports.write_audit(results, out_dir, config, {
+        "reference": refs.config, "reference_dir": os.fspath(refs.directory),
+        "variant": variant, "reference_variant": cell.references})
+  return results
+
+
+# ---------------------------------------------------------------------------
+# A `tfmia train` run folder, or saved logits
+
+
+def _run_on_split(logits, labels, is_member, attacks, slicing, seed, model):
+  signals = AttackSignals(target=Signals.from_logits(logits, labels))
+  return suite.run_attacks(attacks, signals,
+                           AttackConfig(seed=seed, epsilon_lower_bound=True),
+                           is_member=is_member, slicing=slicing, model=model)
+
+
+def attack_run(run: PathLike, attacks: Sequence[str], *,
+               slicing=None, seed: int = 0, data_dir=None
+               ) -> tuple[AttackResults, dict]:
+  """Attacks the model of a `tfmia train` run: its train split (members)
+  against its test split. Returns the results and a record of the source."""
+  from tfmia.attacks.tf_privacy import SlicingConfig
+  from tfmia.training.loop import load_run
+  attacks = suite.check_names(attacks)
+  model, data, record = load_run(run, data_dir=data_dir)
+  fn = adapter.ModelAdapter(model)
+  logits = np.concatenate([fn(data.x_train), fn(data.x_test)])
+  labels = np.concatenate([data.y_train, data.y_test])
+  is_member = np.arange(len(labels)) < len(data.y_train)
+  res = _run_on_split(logits, labels, is_member, attacks,
+                      slicing or SlicingConfig(), seed,
+                      record["model"]["builder"])
+  return res, {"run": os.fspath(run), "data": record["data"],
+               "model": record["model"]}
+
+
+def attack_logits_file(path: PathLike, attacks: Sequence[str], *,
+                       slicing=None, seed: int = 0
+                       ) -> tuple[AttackResults, dict]:
+  """Attacks saved outputs: an npz with `logits` (N, C), `labels` (N,) and
+  `is_member` (N,)."""
+  from tfmia.attacks.tf_privacy import SlicingConfig
+  attacks = suite.check_names(attacks)
+  path = Path(path)
+  if not path.is_file():
+    raise FileNotFoundError(f"`logits` file not found. Received: {path}")
+  with np.load(path) as f:
+    missing = {"logits", "labels", "is_member"} - set(f.files)
+    if missing:
+      raise ValueError(f"The npz must hold logits, labels and is_member; "
+                       f"missing {sorted(missing)}. "
+                       f"Received keys: {sorted(f.files)}")
+    logits, labels = f["logits"], f["labels"]
+    is_member = f["is_member"].astype(bool)
+  res = _run_on_split(logits, labels, is_member, attacks,
+                      slicing or SlicingConfig(), seed, "")
+  return res, {"logits": os.fspath(path)}

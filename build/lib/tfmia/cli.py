@@ -1,0 +1,278 @@
+"""The `tfmia` command line.
+
+  tfmia case-study architectures [--quick] [--dataset cifar10] [--data-dir DIR]
+  tfmia train --model conv --dataset digits --out runs/conv
+  tfmia attack --run runs/conv --attacks threshold,logistic_regression
+  tfmia attack --logits outputs.npz --out audits/x
+  tfmia reference init cfg.json --dataset cifar10 --model conv
+  tfmia reference train --config cfg.json --num-models 8 [--shard 3/8]
+  tfmia reference status --config cfg.json
+  tfmia audit --config cfg.json --attacks rmia,lira,attack_p --out audits/run1
+  tfmia audit --render audits/run1
+  tfmia models
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+
+def _quiet_tensorflow() -> None:
+  """Silences TensorFlow's start-up noise (CUDA, TensorRT, oneDNN lines)."""
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  import warnings
+  warnings.filterwarnings("ignore", category=DeprecationWarning)
+  import absl.logging
+  absl.logging.set_verbosity(absl.logging.ERROR)
+
+
+def _csv(text: str) -> tuple[str, ...]:
+  return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def _add_data_args(p: argparse.ArgumentParser, *, default_dataset: str,
+                   sizes: bool = True) -> None:
+  g = p.add_argument_group("data")
+  g.add_argument("--dataset", default=default_dataset,
+                 help="'digits' (offline, bundled with scikit-learn) or a "
+                      "tensorflow-datasets name such as cifar10, cifar100, "
+                      "mnist, fashion_mnist, svhn_cropped (default: "
+                      f"{default_dataset})")
+  g.add_argument("--data-dir", default=None,
+                 help="tensorflow-datasets data directory "
+                      "(default: $TFMIA_DATA_DIR, then tfds' own default)")
+  g.add_argument("--download", action="store_true",
+                 help="let tensorflow-datasets download a missing dataset")
+  if sizes:
+    g.add_argument("--train-size", type=int, default=None,
+                   help="members: how many training examples to use")
+    g.add_argument("--test-size", type=int, default=None,
+                   help="non-members: how many test examples to use")
+  g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+
+
+def _add_reference_parser(sub) -> None:
+  ref = sub.add_parser(
+      "reference", help="train reference (shadow) models",
+      description="Train a target model and K reference models on a pooled "
+                  "membership split, resumably, in shards if wanted.")
+  ref_sub = ref.add_subparsers(dest="action", metavar="ACTION", required=True)
+  init = ref_sub.add_parser("init", help="write a starting config file",
+                            description="Write a reference config (JSON) to "
+                                        "edit, with every field present.")
+  init.add_argument("path", type=Path, help="config file to write")
+  _add_data_args(init, default_dataset="cifar10")
+  init.add_argument("--model", default="conv", help="model builder")
+  init.add_argument("--epochs", type=int, default=20)
+  init.add_argument("--num-models", type=int, default=4)
+  init.add_argument("--reference-dir", default="references")
+  init.add_argument("--force", action="store_true", help="overwrite PATH")
+  for name, helptext in (("train", "train the missing models (resumes)"),
+                         ("status", "list complete and missing models")):
+    p = ref_sub.add_parser(name, help=helptext, description=helptext + ".")
+    p.add_argument("--config", type=Path, required=True,
+                   help="reference config (see `tfmia reference init`)")
+    p.add_argument("--num-models", type=int, default=None,
+                   help="K reference models (even; default: the config's)")
+    p.add_argument("--dir", type=Path, default=None,
+                   help="reference folder (default: the config's "
+                        "reference_dir)")
+    p.add_argument("--data-dir", default=None,
+                   help="tfds data directory (overrides the config's)")
+    if name == "train":
+      p.add_argument("--shard", default=None,
+                     help="i/N: train only part i of N (1-based), e.g. 3/8")
+      p.add_argument("--no-progress", action="store_true")
+
+
+def _add_audit_parser(sub) -> None:
+  au = sub.add_parser(
+      "audit", help="attack a target with reference models; write a report",
+      description="Audit the target of a reference folder with many attacks. "
+                  "Writes report.csv, roc_loglog.png, score_hist.png, "
+                  "scores.npz, results.{json,npz} and config.json. With "
+                  "--render, redraw an existing audit folder instead.")
+  src = au.add_mutually_exclusive_group(required=True)
+  src.add_argument("--config", type=Path, help="reference config file")
+  src.add_argument("--render", type=Path, metavar="AUDIT_DIR",
+                   help="redraw report and figures of an audit folder")
+  src.add_argument("--list", action="store_true",
+                   help="list the attacks and what each is")
+  au.add_argument("--variant", default=None,
+                  help="audit a variant of the target, e.g. snn:4 (an SNN "
+                       "at T=4) or snn:1,2,4 (calibrated progressively); "
+                       "made once per model and stored beside it")
+  au.add_argument("--reference-variant", default=None,
+                  help="the references' variant (default: --variant; "
+                       "'none' for the trained references)")
+  au.add_argument("--attacks", type=_csv, default=None,
+                  help="comma-separated attacks (default: rmia,lira,"
+                       "lira_offline,attack_p,attack_r,threshold); see "
+                       "`tfmia audit --list`")
+  au.add_argument("--out", type=Path, default=None, help="audit folder")
+  au.add_argument("--dir", type=Path, default=None,
+                  help="reference folder (default: the config's)")
+  au.add_argument("--num-models", type=int, default=None,
+                  help="use the first K reference models")
+  au.add_argument("--data-dir", default=None)
+  g = au.add_argument_group("signals")
+  g.add_argument("--augment", default="none",
+                 choices=("none", "flip", "flip_shift"),
+                 help="query-time augmentations (default: none)")
+  g.add_argument("--dropout-copies", type=int, default=0,
+                 help="input-dropout calibration: copies per example "
+                      "(0 = off; the SNN-MIA work uses 30)")
+  g.add_argument("--dropout-rate", type=float, default=0.01,
+                 help="fraction of pixels dropped per copy (default: 0.01)")
+  g = au.add_argument_group("attacks")
+  g.add_argument("--rmia-a", default="0.3",
+                 help="offline RMIA's a in [0, 1], or 'auto' to tune it by "
+                      "attacking a reference model (needs K >= 4)")
+  g.add_argument("--rmia-gamma", type=float, default=1.0)
+  g.add_argument("--rmia-population", type=int, default=None,
+                 help="number of population points z (default: all)")
+  g.add_argument("--lira-per-example-variance", action="store_true",
+                 help="per-example σ (needs >= 2 IN and OUT models each)")
+  g.add_argument("--seed", type=int, default=0)
+  au.add_argument("--no-progress", action="store_true")
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog="tfmia",
+      description="Membership-inference case studies for Keras models.")
+  parser.add_argument("-v", "--verbose", action="store_true",
+                      help="show tfmia's log messages")
+  sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+  cs = sub.add_parser("case-study", help="run a case study and write its plots",
+                      description="Run a case study and write its plots.")
+  cs_sub = cs.add_subparsers(dest="study", metavar="STUDY", required=True)
+  arch = cs_sub.add_parser(
+      "architectures",
+      help="conv vs dense, depth 7 vs 4, and 4 classes (5 models)",
+      description="Membership leakage across architectures, depths and class "
+                  "counts. Published settings by default; --quick for minutes "
+                  "on a CPU. Resumable: finished models are skipped on rerun.")
+  _add_data_args(arch, default_dataset="cifar10")
+  arch.add_argument("--quick", action="store_true",
+                    help="5,000 members and non-members and 20 epochs")
+  arch.add_argument("--fallback-dataset", default=None,
+                    help="dataset to use instead when --dataset is not "
+                         "available offline (e.g. digits)")
+  arch.add_argument("--epochs", type=int, default=None)
+  arch.add_argument("--batch-size", type=int, default=None)
+  arch.add_argument("--every-n-epochs", type=int, default=None,
+                    help="attack cadence (default: 2)")
+  arch.add_argument("--attacks", type=_csv, default=None,
+                    help="comma-separated attacks (default: "
+                         "threshold,logistic_regression)")
+  arch.add_argument("--out", type=Path, default=Path("plots"),
+                    help="output folder (default: plots)")
+  arch.add_argument("--no-progress", action="store_true")
+
+  sm = cs_sub.add_parser(
+      "snn-mia",
+      help="membership leakage of ANNs converted to SNNs, at T = 1, 2, 4",
+      description="Train a target and K reference ANNs on a pooled split, "
+                  "convert and calibrate them to SNNs at each T, and attack "
+                  "ANN, SNN and mixed settings with Attack-P, Attack-R and "
+                  "RMIA, with and without input-dropout calibration. "
+                  "Resumable.")
+  _add_data_args(sm, default_dataset="cifar10", sizes=False)
+  sm.add_argument("--pool-size", type=int, default=None,
+                  help="pool: the first n train examples, split between the "
+                       "target's members and non-members (quick: 6000)")
+  sm.add_argument("--population-size", type=int, default=None,
+                  help="population: the first n test examples (quick: 2000)")
+  sm.add_argument("--quick", action="store_true",
+                  help="a 6,000-image pool, a small VGG, 2 reference models")
+  sm.add_argument("--fallback-dataset", default=None,
+                  help="dataset to use when --dataset is not available")
+  sm.add_argument("--models", type=_csv, default=None,
+                  help="architectures (full: vgg16,resnet18,resnet20)")
+  sm.add_argument("--timesteps", type=_csv, default=None,
+                  help="latencies, e.g. 1,2,3,4 (default: 1,2,4)")
+  sm.add_argument("--num-references", type=int, default=None)
+  sm.add_argument("--epochs", type=int, default=None, help="ANN epochs")
+  sm.add_argument("--calibration-epochs", type=int, default=None)
+  sm.add_argument("--dropout-copies", type=int, default=None,
+                  help="input-dropout copies (full: 30, quick: 10)")
+  sm.add_argument("--out", type=Path, default=Path("plots/snn_mia"),
+                  help="output folder (default: plots/snn_mia)")
+  sm.add_argument("--no-progress", action="store_true")
+
+  tr = sub.add_parser("train", help="train one model with the privacy callback",
+                      description="Train a model on the train split (members), "
+                                  "validate on the test split (non-members), "
+                                  "attacking it every N epochs.")
+  _add_data_args(tr, default_dataset="digits")
+  tr.add_argument("--model", default="conv", help="model builder (tfmia models)")
+  tr.add_argument("--classes", type=int, default=None,
+                  help="keep only the first k classes")
+  tr.add_argument("--width-multiplier", type=float, default=None,
+                  help="width multiplier for vgg/resnet/cifarnet")
+  tr.add_argument("--optimizer", default="adam")
+  tr.add_argument("--learning-rate", type=float, default=1e-3)
+  tr.add_argument("--lr-schedule", default="constant")
+  tr.add_argument("--epochs", type=int, default=10)
+  tr.add_argument("--batch-size", type=int, default=50)
+  tr.add_argument("--augment", action="store_true")
+  tr.add_argument("--early-stopping", action="store_true")
+  tr.add_argument("--every-n-epochs", type=int, default=2)
+  tr.add_argument("--attacks", type=_csv, default=("threshold",))
+  tr.add_argument("--tensorboard", type=Path, default=None,
+                  help="write privacy metrics to this TensorBoard log dir")
+  tr.add_argument("--out", type=Path, required=True, help="run folder")
+
+  at = sub.add_parser(
+      "attack", help="attack a trained model or saved logits",
+      description="Attack a run folder written by `tfmia train`, or an npz "
+                  "holding `logits`, `labels` and `is_member`. Writes "
+                  "summary.csv, results.{json,npz}, roc.png and config.json.")
+  src = at.add_mutually_exclusive_group(required=True)
+  src.add_argument("--run", type=Path, help="a folder written by tfmia train")
+  src.add_argument("--logits", type=Path,
+                   help="npz with logits (n,k), labels (n,), is_member (n,)")
+  at.add_argument("--attacks", type=_csv,
+                  default=("threshold", "threshold_entropy",
+                           "logistic_regression"))
+  at.add_argument("--by-class", action="store_true", help="slice by class")
+  at.add_argument("--by-correctness", action="store_true",
+                  help="slice by classification correctness")
+  at.add_argument("--data-dir", default=None,
+                  help="override the run's tfds data directory")
+  at.add_argument("--seed", type=int, default=0)
+  at.add_argument("--out", type=Path, default=None,
+                  help="results folder (default: RUN/attack, or beside the npz)")
+
+  _add_reference_parser(sub)
+  _add_audit_parser(sub)
+  sub.add_parser("models", help="list the model builders")
+  return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+  parser = build_parser()
+  args = parser.parse_args(argv)
+  logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                      format="%(levelname)s %(name)s: %(message)s")
+  _quiet_tensorflow()
+  from tfmia import commands
+  handlers = {"case-study": commands.case_study, "train": commands.train,
+              "attack": commands.attack, "models": commands.list_models,
+              "reference": commands.reference, "audit": commands.audit}
+  try:
+    return handlers[args.command](args) or 0
+  except (ValueError, FileNotFoundError, ImportError) as e:
+    print(f"tfmia {args.command}: error: {e}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,260 @@
+"""What each `tfmia` subcommand does; argument parsing lives in `tfmia.cli`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tfmia import data as tfdata
+from tfmia import io, models, reports, results
+
+
+def _print_table(df, columns) -> None:
+  cols = [c for c in columns if c in df.columns]
+  print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+
+def _available_dataset(args: argparse.Namespace) -> str:
+  """args.dataset, or args.fallback_dataset (saying so) when it is absent."""
+  dataset = args.dataset
+  if not args.download and not tfdata.dataset_available(dataset, args.data_dir):
+    where = tfdata.resolve_data_dir(args.data_dir)
+    if not args.fallback_dataset:
+      raise ValueError(
+          f"Dataset {dataset!r} is not available offline in data_dir="
+          f"{where!r}. Pass --data-dir (or set ${tfdata.DATA_DIR_ENV}), "
+          f"--download, or --fallback-dataset digits.")
+    print(f"{dataset} was not found in data_dir={where!r}; running on "
+          f"{args.fallback_dataset!r} instead.")
+    dataset = args.fallback_dataset
+  return dataset
+
+
+def case_study(args: argparse.Namespace) -> int:
+  if args.study == "snn-mia":
+    return _snn_mia(args)
+  from tfmia.studies import architectures as study
+  dataset = _available_dataset(args)
+  overrides = dict(dataset=dataset, data_dir=args.data_dir,
+                   download=args.download, epochs=args.epochs,
+                   batch_size=args.batch_size,
+                   every_n_epochs=args.every_n_epochs,
+                   train_size=args.train_size, test_size=args.test_size,
+                   attacks=args.attacks, seed=args.seed)
+  overrides = {k: v for k, v in overrides.items() if v is not None}
+  if args.quick:
+    config = study.ArchitectureStudyConfig.quick_mode(**overrides)
+  else:
+    config = study.ArchitectureStudyConfig(**overrides)
+  mode = "quick" if config.quick else "full"
+  print(f"Architecture case study ({mode} mode) on {dataset}: 5 models, "
+        f"{config.epochs} epochs, attacks every {config.every_n_epochs}: "
+        f"{', '.join(config.attacks)}. Output: {args.out}/")
+  result = study.run(config, args.out, progress=not args.no_progress)
+  print()
+  _print_table(result.to_dataframe(),
+               ["model", "num_classes", "num_params", "member_accuracy",
+                "nonmember_accuracy", "attack", "auc", "advantage",
+                "tpr_at_1%_fpr"])
+  print(f"\nFigures, results.json and summary.csv are in {args.out}/")
+  return 0
+
+
+def _model_kwargs(args) -> dict:
+  return ({"width_multiplier": args.width_multiplier}
+          if args.width_multiplier is not None else {})
+
+
+def train(args: argparse.Namespace) -> int:
+  from tfmia.privacy_metrics import train_with_privacy
+  from tfmia.training import TrainConfig
+  models.get_builder(args.model)  # unknown names fail before any work
+  train_cfg = TrainConfig(
+      optimizer=args.optimizer, learning_rate=args.learning_rate,
+      lr_schedule=args.lr_schedule, epochs=args.epochs,
+      batch_size=args.batch_size, seed=args.seed, augment=args.augment,
+      early_stopping=args.early_stopping)
+  data_cfg = tfdata.DataConfig(
+      dataset=args.dataset, data_dir=args.data_dir, download=args.download,
+      classes=args.classes, train_size=args.train_size,
+      test_size=args.test_size, seed=args.seed)
+  data = tfdata.prepare_data(data_cfg)
+  _, result, privacy = train_with_privacy(
+      args.model, _model_kwargs(args), data, train_cfg, out_dir=args.out,
+      attacks=args.attacks, every_n_epochs=min(args.every_n_epochs,
+                                               args.epochs),
+      name=args.model, seed=args.seed, tensorboard_dir=args.tensorboard,
+      extra_config={"data": data_cfg,
+                    "privacy": {"attacks": list(args.attacks),
+                                "every_n_epochs": args.every_n_epochs}})
+  reports.write_training_run(args.model, result.history, privacy.history,
+                             args.out)
+  _print_table(results.history_dataframe(privacy.history),
+               ["epoch", "member_accuracy", "nonmember_accuracy", "attack",
+                "auc", "advantage"])
+  print(f"\nWeights, config, history and privacy results are in {args.out}/")
+  return 0
+
+
+def attack(args: argparse.Namespace) -> int:
+  from tfmia import audit as audit_lib
+  from tfmia.attacks import SlicingConfig, check_names
+  attacks = check_names(args.attacks)
+  slicing = SlicingConfig(by_class=args.by_class,
+                          by_classification_correctness=args.by_correctness)
+  if args.run is not None:
+    res, source = audit_lib.attack_run(args.run, attacks, slicing=slicing,
+                                       seed=args.seed, data_dir=args.data_dir)
+    out = args.out or args.run / "attack"
+  else:
+    res, source = audit_lib.attack_logits_file(args.logits, attacks,
+                                               slicing=slicing, seed=args.seed)
+    out = args.out or args.logits.with_suffix("")
+  reports.write_attack(res, out, {"source": source, "attacks": attacks,
+                                  "slicing": slicing, "seed": args.seed})
+  _print_table(res.to_dataframe(),
+               ["attack", "slice", "auc", "advantage", "tpr_at_0.1%_fpr",
+                "tpr_at_1%_fpr", "epsilon_lower_bound"])
+  print(f"\nResults are in {out}/")
+  return 0
+
+
+def list_models(args: argparse.Namespace) -> int:
+  del args
+  for name in models.available_models():
+    doc = (models.get_builder(name).__doc__ or "").strip().splitlines()[0]
+    print(f"{name:10s} {doc}")
+  return 0
+
+
+def _reference_config(args: argparse.Namespace):
+  from tfmia.reference import ReferenceConfig
+  config = ReferenceConfig.load(args.config)
+  if getattr(args, "num_models", None) is not None:
+    config = config.replace(num_models=args.num_models)
+  if getattr(args, "data_dir", None) is not None:
+    config = config.replace(data=config.data.replace(data_dir=args.data_dir))
+  return config
+
+
+def reference(args: argparse.Namespace) -> int:
+  from tfmia import reference as ref
+  from tfmia.training import TrainConfig
+  if args.action == "init":
+    if args.path.exists() and not args.force:
+      raise ValueError(f"{args.path} exists; pass --force to overwrite it.")
+    config = ref.ReferenceConfig(
+        data=tfdata.DataConfig(dataset=args.dataset, data_dir=args.data_dir,
+                               download=args.download,
+                               train_size=args.train_size,
+                               test_size=args.test_size, seed=args.seed),
+        model=args.model, train=TrainConfig(epochs=args.epochs),
+        num_models=args.num_models, seed=args.seed,
+        reference_dir=args.reference_dir)
+    io.atomic_write_json(args.path, config)
+    print(f"Wrote {args.path}. Edit it, then run: tfmia reference train "
+          f"--config {args.path}")
+    return 0
+  config = _reference_config(args)
+  directory = args.dir or Path(config.reference_dir)
+  if args.action == "status":
+    done, missing = ref.status(config, directory)
+    print(f"{directory}: {len(done)} of {len(done) + len(missing)} models "
+          "complete.")
+    if missing:
+      print("Missing or incomplete: " + ", ".join(missing))
+    return 0
+  shard = ref.parse_shard(args.shard)
+  jobs = ref.shard_jobs(config.num_models, shard)
+  print(f"Reference models: {config.model} on {config.data.dataset}, target + "
+        f"{config.num_models} references in {directory}/"
+        + (f"; shard {shard[0]}/{shard[1]}: {', '.join(jobs)}" if shard else ""))
+  out = ref.train_references(config, directory=directory, shard=shard,
+                             progress=not args.no_progress)
+  print(f"Trained {len(out['trained'])}, skipped {len(out['skipped'])} "
+        "already complete.")
+  return 0
+
+
+def _rmia_a(text: str):
+  if text == "auto":
+    return None
+  try:
+    return float(text)
+  except ValueError:
+    raise ValueError(f"--rmia-a must be a number in [0, 1] or 'auto'. "
+                     f"Received: {text!r}") from None
+
+
+def audit(args: argparse.Namespace) -> int:
+  from tfmia import audit as audit_lib
+  from tfmia.attacks.suite import AttackConfig, DEFAULT_ATTACKS
+  from tfmia.signals import SignalConfig
+  if args.list:
+    from tfmia.attacks.suite import ATTACKS
+    for name, spec in ATTACKS.items():
+      print(f"{name:26s} {spec.description}")
+    return 0
+  if args.render is not None:
+    res = reports.render_audit(args.render)
+    _print_table(reports.report(res), reports.REPORT_COLUMNS)
+    print(f"\nRedrew report.csv, roc_loglog.png and score_hist.png in "
+          f"{args.render}/")
+    return 0
+  if args.config is None:
+    raise ValueError("--config (or --render, or --list) is required.")
+  if args.out is None:
+    raise ValueError("--out is required with --config.")
+  from tfmia import variants
+  variant = (variants.from_spec(args.variant) if args.variant is not None
+             else None)
+  reference_variant = (variants.from_spec(args.reference_variant)
+                       if args.reference_variant is not None else "same")
+  config = _reference_config(args)
+  audit_config = audit_lib.AuditConfig(
+      attacks=args.attacks or DEFAULT_ATTACKS,
+      signals=SignalConfig(augmentations=args.augment,
+                           dropout_copies=args.dropout_copies,
+                           dropout_rate=args.dropout_rate, seed=args.seed),
+      attack=AttackConfig(rmia_a=_rmia_a(args.rmia_a), rmia_gamma=args.rmia_gamma,
+                          rmia_population=args.rmia_population,
+                          lira_fix_variance=not args.lira_per_example_variance,
+                          seed=args.seed))
+  res = audit_lib.audit_reference_folder(
+      config, audit_config, variant=variant,
+      reference_variant=reference_variant, out_dir=args.out,
+      directory=args.dir, progress=not args.no_progress)
+  print(f"Target: member accuracy {res.member_accuracy:.4f}, non-member "
+        f"{res.nonmember_accuracy:.4f}\n")
+  _print_table(reports.report(res), reports.REPORT_COLUMNS)
+  print(f"\nReport, figures and scores are in {args.out}/")
+  return 0
+
+
+def _snn_mia(args: argparse.Namespace) -> int:
+  from tfmia.studies import snn_mia as study
+  dataset = _available_dataset(args)
+  timesteps = tuple(int(t) for t in args.timesteps) if args.timesteps else None
+  overrides = dict(dataset=dataset, data_dir=args.data_dir,
+                   download=args.download, models=args.models,
+                   timesteps=timesteps, num_references=args.num_references,
+                   epochs=args.epochs,
+                   calibration_epochs=args.calibration_epochs,
+                   dropout_copies=args.dropout_copies,
+                   pool_size=args.pool_size,
+                   population_size=args.population_size, seed=args.seed)
+  overrides = {k: v for k, v in overrides.items() if v is not None}
+  config = (study.SnnMiaConfig.quick_mode(**overrides) if args.quick
+            else study.SnnMiaConfig(**overrides))
+  mode = "quick" if config.quick else "full"
+  print(f"SNN membership-inference study ({mode} mode) on {dataset}: "
+        f"{', '.join(config.models)}, T = "
+        f"{', '.join(map(str, config.timesteps))}, {config.num_references} "
+        f"reference models. Output: {args.out}/")
+  result = study.run(config, args.out, progress=not args.no_progress)
+  print("\nMIA AUC (rows: model, input-dropout calibration):")
+  print(result.wide_table("auc").to_string(float_format=lambda v: f"{v:.3f}"))
+  print("\nTest accuracy:", json.dumps(result.accuracy))
+  print(f"\nTables, results and figures are in {args.out}/")
+  return 0

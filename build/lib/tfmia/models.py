@@ -1,0 +1,277 @@
+"""Keras model builders and their registry.
+
+Every builder is a function `(input_shape, num_classes, *, ...) -> keras.Model`
+returning logits (no softmax), with every layer named. Arguments are checked
+before anything is built. The layers stay within what a rate-coded spiking
+network can express (ReLU, average/max pooling, BatchNorm, Add), so every model
+here can later be converted to an SNN.
+
+Spatial layers adapt to small inputs: a pooling layer is skipped when the
+feature map is already 1 pixel wide, so every builder also works on 8x8 digits.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import tensorflow as tf
+
+layers = tf.keras.layers
+
+_REGISTRY: dict[str, Callable[..., tf.keras.Model]] = {}
+POOLINGS = ("max", "avg")
+
+
+def register(name: str):
+  """Decorator: registers a builder under `name`."""
+  def wrap(fn):
+    if name in _REGISTRY:
+      raise ValueError(f"A model builder named {name!r} is already registered.")
+    _REGISTRY[name] = fn
+    return fn
+  return wrap
+
+
+def available_models() -> tuple[str, ...]:
+  return tuple(sorted(_REGISTRY))
+
+
+def get_builder(name: str) -> Callable[..., tf.keras.Model]:
+  if name not in _REGISTRY:
+    raise ValueError(f"Unknown model. Valid models: "
+                     f"{', '.join(available_models())}. Received: name={name!r}")
+  return _REGISTRY[name]
+
+
+def build_model(name: str, input_shape: Sequence[int], num_classes: int,
+                **kwargs) -> tf.keras.Model:
+  """Builds the registered model `name`; kwargs go to its builder."""
+  return get_builder(name)(input_shape, num_classes, **kwargs)
+
+
+# ---- argument checks ------------------------------------------------------
+
+
+def _check_common(input_shape, num_classes, pooling="max"):
+  shape = tuple(input_shape)
+  if len(shape) != 3 or not all(isinstance(d, int) and d > 0 for d in shape):
+    raise ValueError("`input_shape` must be (height, width, channels) of "
+                     f"positive ints. Received: input_shape={input_shape!r}")
+  if not isinstance(num_classes, int) or num_classes < 2:
+    raise ValueError("`num_classes` must be an int >= 2. "
+                     f"Received: num_classes={num_classes!r}")
+  if pooling not in POOLINGS:
+    raise ValueError(f"`pooling` must be one of {POOLINGS}. "
+                     f"Received: pooling={pooling!r}")
+  return shape
+
+
+def _check_positive(**kwargs):
+  for k, v in kwargs.items():
+    if not isinstance(v, int) or v < 1:
+      raise ValueError(f"`{k}` must be a positive int. Received: {k}={v!r}")
+
+
+def _check_width(width_multiplier, dropout=0.0):
+  if not width_multiplier > 0:
+    raise ValueError("`width_multiplier` must be > 0. "
+                     f"Received: width_multiplier={width_multiplier!r}")
+  if not 0.0 <= dropout < 1.0:
+    raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+
+
+def _scaled(width: int, multiplier: float) -> int:
+  return max(1, int(round(width * multiplier)))
+
+
+def _pool(x, pooling: str, name: str):
+  if min(x.shape[1], x.shape[2]) < 2:
+    return x  # nothing left to pool on tiny inputs
+  cls = layers.MaxPooling2D if pooling == "max" else layers.AveragePooling2D
+  return cls(2, name=name)(x)
+
+
+def _conv_bn_relu(x, filters, name, stride=1):
+  x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False,
+                    name=f"{name}_conv")(x)
+  x = layers.BatchNormalization(name=f"{name}_bn")(x)
+  return layers.ReLU(name=f"{name}_relu")(x)
+
+
+# ---- the architecture case study's models ---------------------------------
+
+
+@register("conv")
+def conv(input_shape, num_classes, *, conv_layers: int = 3, filters: int = 32,
+         dense_layers: int = 1, dense_units: int = 64,
+         pooling: str = "max") -> tf.keras.Model:
+  """The case study's CNN: `conv_layers` x (Conv3x3 + pool), Dense, logits.
+
+  With the defaults on 32x32x3 and 10 classes this is 3 x (Conv32 + MaxPool) +
+  Dense64, 28,298 parameters. Convolutions are 'valid' like the published
+  model, and switch to 'same' where the map is too small for a valid 3x3.
+  """
+  shape = _check_common(input_shape, num_classes, pooling)
+  _check_positive(conv_layers=conv_layers, filters=filters,
+                  dense_units=dense_units)
+  if not isinstance(dense_layers, int) or dense_layers < 0:
+    raise ValueError("`dense_layers` must be an int >= 0. "
+                     f"Received: dense_layers={dense_layers!r}")
+  inputs = tf.keras.Input(shape, name="input")
+  x = inputs
+  for i in range(conv_layers):
+    padding = "valid" if min(x.shape[1], x.shape[2]) >= 3 else "same"
+    x = layers.Conv2D(filters, 3, padding=padding, activation="relu",
+                      name=f"conv{i + 1}")(x)
+    x = _pool(x, pooling, name=f"pool{i + 1}")
+  x = layers.Flatten(name="flatten")(x)
+  for i in range(dense_layers):
+    x = layers.Dense(dense_units, activation="relu", name=f"dense{i + 1}")(x)
+  outputs = layers.Dense(num_classes, name="logits")(x)
+  return tf.keras.Model(inputs, outputs, name="conv")
+
+
+@register("dense")
+def dense(input_shape, num_classes, *, depth: int = 4,
+          units: int = 64) -> tf.keras.Model:
+  """A multilayer perceptron: Flatten, `depth` x Dense(units, relu), logits.
+
+  On 32x32x3 and 10 classes: depth 4 has 209,802 parameters, depth 7 222,282.
+  """
+  shape = _check_common(input_shape, num_classes)
+  _check_positive(depth=depth, units=units)
+  inputs = tf.keras.Input(shape, name="input")
+  x = layers.Flatten(name="flatten")(inputs)
+  for i in range(depth):
+    x = layers.Dense(units, activation="relu", name=f"dense{i + 1}")(x)
+  outputs = layers.Dense(num_classes, name="logits")(x)
+  return tf.keras.Model(inputs, outputs, name=f"dense{depth}")
+
+
+# ---- the SNN and pruning studies' models ----------------------------------
+
+_VGG_CONFIGS = {
+    "vgg11": (64, "P", 128, "P", 256, 256, "P", 512, 512, "P", 512, 512, "P"),
+    "vgg16": (64, 64, "P", 128, 128, "P", 256, 256, 256, "P", 512, 512, 512,
+              "P", 512, 512, 512, "P"),
+}
+
+
+def _vgg(name, input_shape, num_classes, *, width_multiplier, pooling,
+         dropout, classifier_units):
+  shape = _check_common(input_shape, num_classes, pooling)
+  _check_width(width_multiplier, dropout)
+  inputs = tf.keras.Input(shape, name="input")
+  x, block, conv_i = inputs, 1, 1
+  for item in _VGG_CONFIGS[name]:
+    if item == "P":
+      x = _pool(x, pooling, name=f"block{block}_pool")
+      block, conv_i = block + 1, 1
+    else:
+      x = _conv_bn_relu(x, _scaled(item, width_multiplier),
+                        name=f"block{block}_{conv_i}")
+      conv_i += 1
+  x = layers.Flatten(name="flatten")(x)
+  for i, units in enumerate(classifier_units):
+    x = layers.Dense(_scaled(units, width_multiplier), activation="relu",
+                     name=f"fc{i + 1}")(x)
+    if dropout:
+      x = layers.Dropout(dropout, name=f"fc{i + 1}_dropout")(x)
+  outputs = layers.Dense(num_classes, name="logits")(x)
+  return tf.keras.Model(inputs, outputs, name=name)
+
+
+def _vgg_builder(name: str, depth: int):
+  def builder(input_shape, num_classes, *, width_multiplier: float = 1.0,
+              pooling: str = "max", dropout: float = 0.0,
+              classifier_units: Sequence[int] = (512,)) -> tf.keras.Model:
+    return _vgg(name, input_shape, num_classes,
+                width_multiplier=width_multiplier, pooling=pooling,
+                dropout=dropout, classifier_units=tuple(classifier_units))
+  builder.__name__ = builder.__qualname__ = name
+  builder.__doc__ = (f"CIFAR-style VGG-{depth} with BatchNorm; "
+                     "`width_multiplier` shrinks it.")
+  return register(name)(builder)
+
+
+vgg11 = _vgg_builder("vgg11", 11)
+vgg16 = _vgg_builder("vgg16", 16)
+
+
+def _basic_block(x, filters, stride, name):
+  """ResNet basic block; the residual sum is ReLU'd after the Add."""
+  shortcut = x
+  y = _conv_bn_relu(x, filters, f"{name}_a", stride=stride)
+  y = layers.Conv2D(filters, 3, padding="same", use_bias=False,
+                    name=f"{name}_b_conv")(y)
+  y = layers.BatchNormalization(name=f"{name}_b_bn")(y)
+  if stride != 1 or x.shape[-1] != filters:
+    shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False,
+                             name=f"{name}_shortcut_conv")(x)
+    shortcut = layers.BatchNormalization(name=f"{name}_shortcut_bn")(shortcut)
+  y = layers.Add(name=f"{name}_add")([y, shortcut])
+  return layers.ReLU(name=f"{name}_out")(y)
+
+
+def _resnet(name, input_shape, num_classes, *, stage_filters, blocks_per_stage,
+            width_multiplier):
+  shape = _check_common(input_shape, num_classes)
+  _check_width(width_multiplier)
+  inputs = tf.keras.Input(shape, name="input")
+  x = _conv_bn_relu(inputs, _scaled(stage_filters[0], width_multiplier),
+                    name="stem")
+  for s, (filters, blocks) in enumerate(zip(stage_filters, blocks_per_stage)):
+    for b in range(blocks):
+      small = min(x.shape[1], x.shape[2]) < 2
+      stride = 2 if (s > 0 and b == 0 and not small) else 1
+      x = _basic_block(x, _scaled(filters, width_multiplier), stride,
+                       name=f"stage{s + 1}_block{b + 1}")
+  x = layers.GlobalAveragePooling2D(name="gap")(x)
+  outputs = layers.Dense(num_classes, name="logits")(x)
+  return tf.keras.Model(inputs, outputs, name=name)
+
+
+@register("resnet18")
+def resnet18(input_shape, num_classes, *,
+             width_multiplier: float = 1.0) -> tf.keras.Model:
+  """CIFAR ResNet-18: 3x3 stem, 4 stages of 2 basic blocks, 64..512 filters."""
+  return _resnet("resnet18", input_shape, num_classes,
+                 stage_filters=(64, 128, 256, 512),
+                 blocks_per_stage=(2, 2, 2, 2),
+                 width_multiplier=width_multiplier)
+
+
+@register("resnet20")
+def resnet20(input_shape, num_classes, *,
+             width_multiplier: float = 1.0) -> tf.keras.Model:
+  """CIFAR ResNet-20 (He et al. 2016): 3 stages of 3 blocks, 16..64 filters."""
+  return _resnet("resnet20", input_shape, num_classes,
+                 stage_filters=(16, 32, 64), blocks_per_stage=(3, 3, 3),
+                 width_multiplier=width_multiplier)
+
+
+@register("cifarnet")
+def cifarnet(input_shape, num_classes, *, width_multiplier: float = 1.0,
+             pooling: str = "avg", dropout: float = 0.0) -> tf.keras.Model:
+  """CIFARNet of the SNN literature (Wu et al., AAAI 2019).
+
+  128C3-256C3-P2-512C3-P2-1024C3-512C3-1024FC-512FC-logits, with BatchNorm.
+  """
+  shape = _check_common(input_shape, num_classes, pooling)
+  _check_width(width_multiplier, dropout)
+  m = width_multiplier
+  inputs = tf.keras.Input(shape, name="input")
+  x = _conv_bn_relu(inputs, _scaled(128, m), "conv1")
+  x = _conv_bn_relu(x, _scaled(256, m), "conv2")
+  x = _pool(x, pooling, "pool1")
+  x = _conv_bn_relu(x, _scaled(512, m), "conv3")
+  x = _pool(x, pooling, "pool2")
+  x = _conv_bn_relu(x, _scaled(1024, m), "conv4")
+  x = _conv_bn_relu(x, _scaled(512, m), "conv5")
+  x = layers.Flatten(name="flatten")(x)
+  for i, units in enumerate((1024, 512)):
+    x = layers.Dense(_scaled(units, m), activation="relu", name=f"fc{i + 1}")(x)
+    if dropout:
+      x = layers.Dropout(dropout, name=f"fc{i + 1}_dropout")(x)
+  outputs = layers.Dense(num_classes, name="logits")(x)
+  return tf.keras.Model(inputs, outputs, name="cifarnet")

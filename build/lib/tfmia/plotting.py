@@ -1,0 +1,355 @@
+"""Plots drawn from result objects; nothing here recomputes a result.
+
+Each function draws on the Axes it is given (or on new ones) and returns the
+Figure. Saving is a separate call (`save_figure`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from tfmia import io
+from tfmia.results import ENTIRE_DATASET, AttackResult, AttackResults
+
+METRIC_LABELS = {"auc": "MIA AUC", "advantage": "Attacker advantage",
+                 "balanced_accuracy": "Balanced accuracy"}
+
+
+def _axes(ax=None, ncols: int = 1, figsize=None):
+  import matplotlib.pyplot as plt
+  if ax is not None:
+    return (ax.figure, ax)
+  fig, ax = plt.subplots(1, ncols, figsize=figsize or (5 * ncols, 4),
+                         squeeze=True)
+  return fig, ax
+
+
+def _integer_epochs(ax):
+  from matplotlib.ticker import MaxNLocator
+  ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+  ax.set_xlabel("Epoch")
+
+
+def plot_training_curve(histories: Mapping[str, "TrainingHistory"], *,
+                        metric: str = "accuracy", ax=None):
+  """Train (solid) and validation (dashed) `metric` per epoch, per model.
+
+  Args:
+    histories: model name -> `tfmia.training.TrainingHistory`.
+    metric: "accuracy" or "loss".
+    ax: Axes to draw on; new ones when None.
+  """
+  if metric not in ("accuracy", "loss"):
+    raise ValueError(f"`metric` must be 'accuracy' or 'loss'. "
+                     f"Received: metric={metric!r}")
+  fig, ax = _axes(ax)
+  for i, (name, h) in enumerate(histories.items()):
+    color = f"C{i}"
+    train = h[metric]
+    epochs = np.arange(1, len(train) + 1)
+    ax.plot(epochs, train, color=color, label=f"{name} train")
+    if f"val_{metric}" in h.metrics:
+      ax.plot(epochs, h[f"val_{metric}"], color=color, linestyle="--",
+              label=f"{name} validation")
+  _integer_epochs(ax)
+  ax.set_ylabel(metric.capitalize())
+  ax.legend(fontsize="small")
+  ax.grid(alpha=0.3)
+  return fig
+
+
+def plot_training_history(histories: Mapping[str, "TrainingHistory"], *,
+                          axes: Optional[Sequence] = None, title: str = ""):
+  """Accuracy (left) and loss (right) per epoch, one line pair per model."""
+  return _two_panels(
+      lambda ax: plot_training_curve(histories, metric="accuracy", ax=ax),
+      lambda ax: plot_training_curve(histories, metric="loss", ax=ax),
+      axes=axes, title=title)
+
+
+def _two_panels(left, right, *, axes, title, figsize=(11, 4)):
+  """Draws `left(ax)` and `right(ax)` side by side; returns the Figure."""
+  import matplotlib.pyplot as plt
+  if axes is None:
+    _, axes = plt.subplots(1, 2, figsize=figsize)
+  fig = axes[0].figure
+  left(axes[0])
+  right(axes[1])
+  if title:
+    fig.suptitle(title)
+  fig.tight_layout()
+  return fig
+
+
+def plot_privacy_over_epochs(
+    histories: Mapping[str, Sequence[AttackResults]], *, metric: str = "auc",
+    slice: str = ENTIRE_DATASET, ax=None):  # pylint: disable=redefined-builtin
+  """An MIA metric per evaluated epoch, one line per (model, attack).
+
+  Args:
+    histories: model name -> the `PrivacyMetrics.history` of that model.
+    metric: "auc", "advantage" or "balanced_accuracy".
+    slice: which data slice to plot.
+    ax: Axes to draw on; new ones when None.
+  """
+  if metric not in METRIC_LABELS:
+    raise ValueError(f"`metric` must be one of {tuple(METRIC_LABELS)}. "
+                     f"Received: metric={metric!r}")
+  fig, ax = _axes(ax)
+  styles = ("-", "--", ":", "-.")
+  for i, (name, history) in enumerate(histories.items()):
+    attacks = history[0].attacks if history else ()
+    for j, attack in enumerate(attacks):
+      points = [(h.epoch, getattr(h.get(attack, slice), metric))
+                for h in history]
+      epochs, values = zip(*points)
+      ax.plot(epochs, values, color=f"C{i}", linestyle=styles[j % len(styles)],
+              marker="o", markersize=3, label=f"{name} · {attack}")
+  if metric == "auc":
+    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+  _integer_epochs(ax)
+  ax.set_ylabel(METRIC_LABELS[metric])
+  ax.legend(fontsize="small")
+  ax.grid(alpha=0.3)
+  return fig
+
+
+def plot_privacy_history(histories: Mapping[str, Sequence[AttackResults]], *,
+                         axes: Optional[Sequence] = None, title: str = ""):
+  """AUC (left) and attacker advantage (right) per epoch."""
+  return _two_panels(
+      lambda ax: plot_privacy_over_epochs(histories, metric="auc", ax=ax),
+      lambda ax: plot_privacy_over_epochs(histories, metric="advantage", ax=ax),
+      axes=axes, title=title)
+
+
+def plot_roc(results: Union[AttackResult, Sequence[AttackResult],
+                            Mapping[str, AttackResult]], *,
+             log_scale: bool = False, ax=None):
+  """ROC curves with the chance diagonal.
+
+  Args:
+    results: one result, a sequence (labelled by attack and slice), or a
+      mapping label -> result.
+    log_scale: log-log axes, to read TPR at low FPR.
+    ax: Axes to draw on; new ones when None.
+  """
+  if isinstance(results, AttackResult):
+    results = [results]
+  if not isinstance(results, Mapping):
+    results = {f"{r.attack} ({r.slice})" if r.slice != ENTIRE_DATASET
+               else r.attack: r for r in results}
+  fig, ax = _axes(ax)
+  floor = 1.0
+  for i, (label, r) in enumerate(results.items()):
+    # Ten colours, then the same colours dashed, then dotted.
+    ax.plot(r.roc.fpr, r.roc.tpr, color=f"C{i % 10}",
+            linestyle=("-", "--", ":")[(i // 10) % 3],
+            label=f"{label}, AUC={r.auc:.3f}")
+    floor = min(floor, 1.0 / max(r.num_nonmembers, 1))
+  if log_scale:
+    grid = np.logspace(np.log10(floor), 0, 100)
+    ax.plot(grid, grid, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(floor, 1)
+    ax.set_ylim(floor, 1)
+  else:
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+  ax.set_xlabel("False positive rate")
+  ax.set_ylabel("True positive rate")
+  if len(results) > 6:   # many curves: keep the legend off the plot
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1))
+  else:
+    ax.legend(fontsize="small", loc="lower right")
+  ax.grid(alpha=0.3)
+  return fig
+
+
+def plot_roc_pair(results, *, axes: Optional[Sequence] = None, title: str = ""):
+  """ROC curves on linear (left) and log-log (right) axes."""
+  return _two_panels(lambda ax: plot_roc(results, ax=ax),
+                     lambda ax: plot_roc(results, log_scale=True, ax=ax),
+                     axes=axes, title=title, figsize=(11, 4.5))
+
+
+def plot_sample_images(images: np.ndarray, labels: np.ndarray,
+                       class_names: Sequence[str], *, ncols: int = 8,
+                       nrows: int = 2, pixel_max: Optional[float] = None,
+                       axes=None):
+  """A grid of images titled with their class names.
+
+  Args:
+    images: (n, H, W, C) images, raw or scaled.
+    labels: (n,) integer labels indexing `class_names`.
+    class_names: one name per class.
+    ncols, nrows: grid size; the first ncols*nrows images are shown.
+    pixel_max: value of a white pixel; inferred from the dtype when None.
+    axes: an array of at least ncols*nrows Axes; new ones when None.
+  """
+  import matplotlib.pyplot as plt
+  n = min(len(images), ncols * nrows)
+  if n == 0:
+    raise ValueError("`images` is empty.")
+  if axes is None:
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.4 * ncols, 1.6 * nrows))
+  axes = np.asarray(axes).reshape(-1)
+  fig = axes[0].figure
+  if pixel_max is None:
+    pixel_max = 255.0 if np.issubdtype(images.dtype, np.integer) else float(
+        max(np.max(images), 1e-8))
+  for i, ax in enumerate(axes):
+    ax.axis("off")
+    if i >= n:
+      continue
+    img = np.clip(images[i].astype(np.float32) / pixel_max, 0, 1)
+    if img.shape[-1] == 1:
+      ax.imshow(img[..., 0], cmap="gray", vmin=0, vmax=1)
+    else:
+      ax.imshow(img)
+    ax.set_title(class_names[int(labels[i])], fontsize=8)
+  fig.tight_layout()
+  return fig
+
+
+def save_figure(fig, path: Union[str, os.PathLike], dpi: int = 120) -> None:
+  """Saves a figure atomically and closes it."""
+  import matplotlib.pyplot as plt
+  suffix = os.path.splitext(os.fspath(path))[1] or ".png"
+  with io.atomic_path(path, suffix=suffix) as tmp:
+    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+  plt.close(fig)
+
+
+def plot_score_histograms(results: Union[AttackResults, Sequence[AttackResult]],
+                          *, bins: int = 50, ncols: int = 3, axes=None):
+  """Members' and non-members' score distributions, one panel per attack.
+
+  Args:
+    results: the results to draw (entire-dataset slices of an AttackResults,
+      or a sequence of AttackResult).
+    bins: histogram bins per panel.
+    ncols: panels per row.
+    axes: an array of at least len(results) Axes; new ones when None.
+  """
+  import matplotlib.pyplot as plt
+  if isinstance(results, AttackResults):
+    results = [r for r in results if r.slice == ENTIRE_DATASET]
+  results = list(results)
+  if not results:
+    raise ValueError("`results` is empty.")
+  n = len(results)
+  ncols = min(ncols, n)
+  nrows = -(-n // ncols)
+  if axes is None:
+    _, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3 * nrows),
+                           squeeze=False)
+  axes = np.asarray(axes).reshape(-1)
+  fig = axes[0].figure
+  for ax in axes[n:]:
+    ax.axis("off")
+  for ax, r in zip(axes, results):
+    edges = np.histogram_bin_edges(r.scores, bins=bins)
+    ax.hist(r.scores[~r.is_member], bins=edges, alpha=0.6, density=True,
+            label="non-members", color="C0")
+    ax.hist(r.scores[r.is_member], bins=edges, alpha=0.6, density=True,
+            label="members", color="C3")
+    ax.set_title(f"{r.attack}  (AUC {r.auc:.3f})", fontsize=9)
+    ax.set_xlabel("score (higher = member)", fontsize=8)
+    ax.legend(fontsize="x-small")
+  fig.tight_layout()
+  return fig
+
+
+def plot_leakage_vs_timesteps(results: Mapping, timesteps: Sequence[int],
+                              attacks: Sequence[str], *,
+                              mixed_attacks: Sequence[str] = (),
+                              dropout: bool = False, axes=None,
+                              title: str = ""):
+  """AUC (left) and TPR at 1% FPR (right) of an SNN against T.
+
+  One solid line per attack (SNN target, SNN references), the ANN as a
+  dashed horizontal line and, for `mixed_attacks`, the SNN target with ANN
+  references dotted.
+
+  Args:
+    results: {(setting, dropout): AttackResults}, settings "ann",
+      "snn_T{t}" and "snn_T{t}_ann_refs".
+    timesteps: the T values.
+    attacks: attack names to draw.
+    mixed_attacks: attacks that use references (drawn with ANN ones too).
+    dropout: which input-dropout setting to draw.
+    axes: two Axes; new ones when None.
+  """
+  ts = list(timesteps)
+
+  def draw(ax, metric, label):
+    for i, attack in enumerate(attacks):
+      def value(setting):
+        r = results[setting, dropout].get(attack)
+        return r.auc if metric == "auc" else r.tpr_at_fpr(0.01)
+      color = f"C{i}"
+      ax.plot(ts, [value(f"snn_T{t}") for t in ts], "o-", color=color,
+              label=f"{attack}, SNN refs")
+      if attack in mixed_attacks:
+        ax.plot(ts, [value(f"snn_T{t}_ann_refs") for t in ts], "s:",
+                color=color, label=f"{attack}, ANN refs")
+      ax.axhline(value("ann"), color=color, linestyle="--", linewidth=1,
+                 label=f"{attack}, ANN")
+    ax.set_xticks(ts)
+    ax.set_xlabel("Timesteps T")
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+
+  def right(ax):
+    draw(ax, "tpr", "TPR at 1% FPR")
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1))
+
+  return _two_panels(
+      lambda ax: draw(ax, "auc", "MIA AUC"), right, axes=axes,
+      title=f"{title}: membership leakage of the SNN against T "
+            f"({'with' if dropout else 'without'} input-dropout calibration)")
+
+
+def plot_accuracy_sops(accuracy: Mapping, sops: Mapping, ann_macs: float,
+                       timesteps: Sequence[int], *, axes=None,
+                       title: str = ""):
+  """SNN test accuracy (left, the ANN dashed) and synaptic operations per
+  example (right, the ANN's MACs dashed) against T.
+
+  Args:
+    accuracy: {"ann": acc, t: acc, ...}.
+    sops: {t: mean SOPs per example}.
+    ann_macs: the ANN's multiply-accumulates per example.
+    timesteps: the T values.
+    axes: two Axes; new ones when None.
+  """
+  ts = list(timesteps)
+
+  def left(ax):
+    ax.plot(ts, [accuracy[t] for t in ts], "o-", label="SNN")
+    ax.axhline(accuracy["ann"], color="grey", linestyle="--", label="ANN")
+    ax.set_ylabel("Test accuracy")
+
+  def right(ax):
+    ax.plot(ts, [sops[t] for t in ts], "o-", label="SNN SOPs")
+    ax.axhline(ann_macs, color="grey", linestyle="--", label="ANN MACs")
+    ax.set_ylabel("Operations per example")
+
+  def panel(draw):
+    def fn(ax):
+      draw(ax)
+      ax.set_xticks(ts)
+      ax.set_xlabel("Timesteps T")
+      ax.legend(fontsize="small")
+      ax.grid(alpha=0.3)
+    return fn
+
+  return _two_panels(
+      panel(left), panel(right), axes=axes,
+      title=f"{title}: calibrated SNN accuracy and synaptic operations")

@@ -1,0 +1,219 @@
+"""`PrivacyMetrics`: a Keras callback that attacks the model every N epochs.
+
+It queries the model through the one model adapter (`tfmia.adapter`) and
+attacks it through the one front door (`tfmia.attacks.run_attacks`), so any
+attack that needs only the target, its membership labels and (optionally) a
+population runs every epoch: tensorflow-privacy's attacks, the loss
+threshold, Attack-P.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import tensorflow as tf
+
+from tfmia import adapter
+from tfmia.attacks import suite
+from tfmia.attacks.suite import AttackConfig, AttackSignals, Provided
+from tfmia.attacks.tf_privacy import SlicingConfig
+from tfmia.results import ENTIRE_DATASET, AttackResults
+from tfmia.signals import Signals
+
+logger = logging.getLogger(__name__)
+
+
+def _check_xy(data, name: str):
+  if not isinstance(data, (tuple, list)) or len(data) != 2:
+    raise ValueError(f"`{name}` must be an (x, y) pair. "
+                     f"Received: {type(data).__name__}")
+  x, y = np.asarray(data[0]), np.asarray(data[1])
+  if len(x) == 0:
+    raise ValueError(f"`{name}` is empty.")
+  if len(x) != len(y):
+    raise ValueError(f"`{name}` has {len(x)} inputs but {len(y)} labels.")
+  if y.ndim != 1:
+    raise ValueError(f"`{name}` labels must be 1-D integers. "
+                     f"Received: shape={y.shape}")
+  return x, y
+
+
+class PrivacyMetrics(tf.keras.callbacks.Callback):
+  """Runs membership-inference attacks on the model every N epochs.
+
+  The results are kept, not printed: `history` holds one `AttackResults` per
+  evaluated epoch, with the epoch (1-based) and the accuracy on the member
+  and non-member sets. The entire-dataset AUC of each attack is also added to
+  Keras' epoch logs as `mia_<attack>_auc`, so it shows in `History` and
+  progress bars.
+
+  Example:
+    cb = PrivacyMetrics(member_data=(x_tr, y_tr), nonmember_data=(x_te, y_te),
+                        every_n_epochs=2, attacks=("threshold", "attack_p"),
+                        population_data=(x_pop, y_pop))
+    model.fit(x_tr, y_tr, epochs=10, callbacks=[cb])
+    cb.history[-1].get("threshold").auc
+
+  Args:
+    member_data: (x, y) the model trains on.
+    nonmember_data: (x, y) it does not.
+    population_data: (x, y) more data it never trains on, for attacks that
+      need a population (Attack-P); None when not needed.
+    every_n_epochs: attack cadence.
+    attacks: names from `tfmia.attacks.ATTACKS` that need no reference
+      models.
+    slicing: which data slices to report.
+    batch_size: inference batch size.
+    outputs: "auto", "logits" or "probabilities" (see `tfmia.adapter`).
+    model_name: stored in the results.
+    tensorboard_dir: also write the metrics there.
+    seed: seed of the trained attacks (plus the epoch).
+    epsilon_lower_bound: add tensorflow-privacy's ε lower bounds.
+  """
+
+  def __init__(self, member_data, nonmember_data, *,
+               population_data=None, every_n_epochs: int = 1,
+               attacks: Sequence[str] = ("threshold",),
+               slicing: SlicingConfig = SlicingConfig(),
+               batch_size: int = 4096, outputs: str = "auto",
+               model_name: str = "",
+               tensorboard_dir: Optional[Union[str, os.PathLike]] = None,
+               seed: int = 0, epsilon_lower_bound: bool = True):
+    super().__init__()
+    self.x_member, self.y_member = _check_xy(member_data, "member_data")
+    self.x_nonmember, self.y_nonmember = _check_xy(nonmember_data,
+                                                   "nonmember_data")
+    self.population = (None if population_data is None
+                       else _check_xy(population_data, "population_data"))
+    if not isinstance(every_n_epochs, int) or every_n_epochs < 1:
+      raise ValueError("`every_n_epochs` must be a positive int. "
+                       f"Received: every_n_epochs={every_n_epochs!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+      raise ValueError(f"`batch_size` must be a positive int. "
+                       f"Received: batch_size={batch_size!r}")
+    if outputs not in adapter.OUTPUTS:
+      raise ValueError(f"`outputs` must be one of {adapter.OUTPUTS}. "
+                       f"Received: outputs={outputs!r}")
+    self.attacks = suite.check_names(attacks)
+    suite.check_needs(self.attacks, Provided(
+        num_examples=len(self.y_member) + len(self.y_nonmember),
+        population=self.population is not None))
+    self.is_member = np.concatenate([np.ones(len(self.y_member), bool),
+                                     np.zeros(len(self.y_nonmember), bool)])
+    self.labels = np.concatenate([self.y_member, self.y_nonmember])
+    self.slicing = slicing
+    self.every_n_epochs = every_n_epochs
+    self.batch_size = batch_size
+    self.outputs = outputs
+    self.model_name = model_name
+    self.tensorboard_dir = tensorboard_dir
+    self.seed = seed
+    self.epsilon_lower_bound = epsilon_lower_bound
+    self.history: list[AttackResults] = []
+    self._writer = None
+    self._adapter = None
+    self._tensors = None
+
+  def on_train_begin(self, logs=None):
+    self.history = []
+    self._prepare()
+    if self.tensorboard_dir is not None:
+      self._writer = tf.summary.create_file_writer(
+          os.fspath(self.tensorboard_dir))
+
+  def _prepare(self):
+    if self._adapter is None or self._adapter.model is not self.model:
+      self._adapter = adapter.ModelAdapter(
+          self.model, outputs=self.outputs, batch_size=self.batch_size)
+    if self._tensors is None:
+      # Converted once per fit, not at every evaluation.
+      self._tensors = [tf.constant(self.x_member),
+                       tf.constant(self.x_nonmember)]
+      if self.population is not None:
+        self._tensors.append(tf.constant(self.population[0]))
+
+  def on_epoch_end(self, epoch, logs=None):
+    if (epoch + 1) % self.every_n_epochs:
+      return
+    results = self.evaluate(epoch + 1)
+    self.history.append(results)
+    for attack in self.attacks:
+      try:
+        auc = results.get(attack, ENTIRE_DATASET).auc
+      except KeyError:
+        continue
+      if logs is not None:
+        logs[f"mia_{attack}_auc"] = auc
+    if self._writer is not None:
+      self._write_tensorboard(results)
+
+  def on_train_end(self, logs=None):
+    if self._writer is not None:
+      self._writer.flush()
+    self._tensors = None  # free the copies
+
+  def evaluate(self, epoch: Optional[int] = None) -> AttackResults:
+    """Attacks the model as it is now."""
+    self._prepare()  # a no-op inside fit()
+    fn = self._adapter
+    target = Signals.from_logits(
+        np.concatenate([fn(self._tensors[0]), fn(self._tensors[1])]),
+        self.labels)
+    population = (Signals.from_logits(fn(self._tensors[2]),
+                                      self.population[1])
+                  if self.population is not None else None)
+    config = AttackConfig(seed=self.seed + (epoch or 0),
+                          epsilon_lower_bound=self.epsilon_lower_bound)
+    return suite.run_attacks(
+        self.attacks, AttackSignals(target=target,
+                                    target_population=population),
+        config, is_member=self.is_member, slicing=self.slicing,
+        model=self.model_name or self.model.name, epoch=epoch)
+
+  def _write_tensorboard(self, results: AttackResults):
+    with self._writer.as_default(step=results.epoch):
+      tf.summary.scalar("privacy/member_accuracy", results.member_accuracy)
+      tf.summary.scalar("privacy/nonmember_accuracy",
+                        results.nonmember_accuracy)
+      for r in results:
+        tag = f"privacy/{r.attack}/{r.slice}"
+        tf.summary.scalar(f"{tag}/auc", r.auc)
+        tf.summary.scalar(f"{tag}/advantage", r.advantage)
+
+
+def train_with_privacy(builder: str, model_kwargs: dict, data, train_config,
+                       *, out_dir, attacks: Sequence[str],
+                       every_n_epochs: int, name: str, seed: int,
+                       progress: bool = True, tensorboard_dir=None,
+                       extra_config: Optional[dict] = None):
+  """Builds model `builder` (seeded), trains it on `data` with
+  `PrivacyMetrics` attacking it every `every_n_epochs`, and saves its
+  weights, config (with the builder, so `tfmia attack --run` can rebuild
+  it), history and per-epoch privacy results in `out_dir`.
+
+  Returns:
+    (model, TrainResult, the PrivacyMetrics callback).
+  """
+  from pathlib import Path
+  from tfmia import models
+  from tfmia import results as results_lib
+  from tfmia.training import EpochProgress, train_model
+  models.get_builder(builder)   # an unknown name fails before any work
+  tf.keras.utils.set_random_seed(seed)
+  model = models.build_model(builder, data.input_shape, data.num_classes,
+                             **model_kwargs)
+  privacy = PrivacyMetrics(
+      member_data=(data.x_train, data.y_train),
+      nonmember_data=(data.x_test, data.y_test),
+      every_n_epochs=every_n_epochs, attacks=attacks, model_name=name,
+      tensorboard_dir=tensorboard_dir, seed=seed)
+  callbacks = [privacy] + ([EpochProgress(name)] if progress else [])
+  result = train_model(
+      model, data, train_config, out_dir=out_dir, callbacks=callbacks,
+      extra_config={"model": {"builder": builder, "kwargs": model_kwargs},
+                    **(extra_config or {})})
+  results_lib.save_history(privacy.history, Path(out_dir) / "privacy")
+  return model, result, privacy

@@ -1,0 +1,490 @@
+"""Reference (shadow) models: the membership matrix, resumable and shardable
+training, and loading a finished reference folder.
+
+Layout of a reference folder::
+
+    refdir/
+      config.json        the ReferenceConfig
+      membership.npz     ref_is_member (K, N) bool, target_is_member (N,)
+                         bool, seed
+      target/            the target model
+      ref_000/ ...       reference model k
+        is_member.npy    its row of the membership matrix
+        model.weights.h5, history.json, config.json
+        done.json        written last (`tfmia.store`): marks the model
+                         complete, with the SHA-256 of is_member.npy and of
+                         the weights
+        variants/        its variants (`tfmia.variants`), each a store unit
+        signals/         its cached signals (`tfmia.audit`)
+
+The pool (N examples) is the prepared data's train split and the population
+is its test split (`DataConfig.train_size` / `test_size` set their sizes), so
+the population never overlaps any model's training data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Callable, Optional, Sequence, Union
+
+import numpy as np
+
+from tfmia import io, models, store
+from tfmia.data import ClassificationData, DataConfig, prepare_data
+from tfmia.training.config import TrainConfig
+from tfmia.training.loop import WEIGHTS_FILE
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"
+MEMBERSHIP_FILE = "membership.npz"
+MEMBER_FILE = "is_member.npy"
+DONE_FILE = store.DONE_FILE
+TARGET = "target"
+
+
+def model_name(index: int) -> str:
+  """Folder name of reference model `index`."""
+  return f"ref_{index:03d}"
+
+
+# ---------------------------------------------------------------------------
+# Membership
+
+
+def _half_mask(num_examples: int, rng: np.random.Generator) -> np.ndarray:
+  mask = np.zeros(num_examples, dtype=bool)
+  mask[rng.permutation(num_examples)[:num_examples // 2]] = True
+  return mask
+
+
+def membership_matrix(num_examples: int, num_models: int,
+                      seed: int) -> np.ndarray:
+  """(K, N) bool: which pool examples each reference model trains on.
+
+  Models come in complementary pairs (2j, 2j+1): pair j splits the pool in
+  half at random, so every example is IN for exactly half of the models.
+  Pair j depends only on (seed, j): adding models keeps the earlier rows.
+
+  Args:
+    num_examples: N, the pool size (>= 2).
+    num_models: K, even and >= 2.
+    seed: the matrix's seed.
+  """
+  if not isinstance(num_examples, int) or num_examples < 2:
+    raise ValueError(f"`num_examples` must be an int >= 2. "
+                     f"Received: num_examples={num_examples!r}")
+  if not isinstance(num_models, int) or num_models < 2 or num_models % 2:
+    raise ValueError("`num_models` must be an even int >= 2 (models come in "
+                     f"complementary pairs). Received: num_models={num_models!r}")
+  rows = []
+  for j in range(num_models // 2):
+    m = _half_mask(num_examples, np.random.default_rng([seed, 1, j]))
+    rows += [m, ~m]
+  return np.stack(rows)
+
+
+def target_membership(num_examples: int, seed: int) -> np.ndarray:
+  """(N,) bool: the target model's own random half of the pool."""
+  return _half_mask(num_examples, np.random.default_rng([seed, 0]))
+
+
+# ---------------------------------------------------------------------------
+# Configuration
+
+
+@dataclasses.dataclass(frozen=True)
+class ReferenceConfig:
+  """A target model and K reference models of one architecture.
+
+  Saved as config.json in the reference folder. `tfmia reference train` and
+  `tfmia audit` both read it.
+  """
+
+  data: DataConfig = DataConfig()      # train split = pool, test = population
+  model: str = "conv"                  # a registered model builder
+  model_kwargs: tuple = ()             # builder keyword arguments, (key, value)
+  train: TrainConfig = TrainConfig()
+  num_models: int = 4                  # K reference models (even)
+  seed: int = 0                        # membership and weight-init seed
+  reference_dir: str = "references"    # where the models are written
+
+  def __post_init__(self):
+    object.__setattr__(self, "model_kwargs", tuple(
+        (str(k), v) for k, v in (self.model_kwargs.items()
+                                 if isinstance(self.model_kwargs, dict)
+                                 else self.model_kwargs)))
+    if self.model not in models.available_models():
+      raise ValueError(f"`model` must be one of {models.available_models()}. "
+                       f"Received: model={self.model!r}")
+    if (not isinstance(self.num_models, int) or self.num_models < 2
+        or self.num_models % 2):
+      raise ValueError("`num_models` must be an even int >= 2 (models come in "
+                       f"complementary pairs). Received: "
+                       f"num_models={self.num_models!r}")
+
+  def replace(self, **changes) -> "ReferenceConfig":
+    return dataclasses.replace(self, **changes)
+
+  @classmethod
+  def from_dict(cls, d: dict) -> "ReferenceConfig":
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+      raise ValueError(f"Unknown reference config keys {unknown}. "
+                       f"Known: {sorted(known)}")
+    d = dict(d)
+    if "data" in d:
+      d["data"] = _sub(DataConfig, d["data"], "data")
+    if "train" in d:
+      d["train"] = _sub(TrainConfig, d["train"], "train")
+    if isinstance(d.get("model_kwargs"), list):
+      d["model_kwargs"] = tuple(tuple(kv) for kv in d["model_kwargs"])
+    return cls(**d)
+
+  @classmethod
+  def load(cls, path: Union[str, os.PathLike]) -> "ReferenceConfig":
+    path = Path(path)
+    if not path.is_file():
+      raise FileNotFoundError(f"Config file not found: {path}")
+    try:
+      return cls.from_dict(io.read_json(path))
+    except json.JSONDecodeError as e:
+      raise ValueError(f"{path} is not valid JSON: {e}") from e
+
+  def fingerprint(self) -> str:
+    """Hash of everything that changes what a model learns (not K, not the
+    folder): models trained under the same fingerprint are interchangeable."""
+    kept = {k: v for k, v in io.to_jsonable(self).items()
+            if k not in ("num_models", "reference_dir")}
+    kept["data"].pop("data_dir", None)
+    kept["data"].pop("download", None)
+    kept["train"].pop("verbose", None)
+    return store.fingerprint(kept)
+
+
+def _sub(cls, value, name):
+  if isinstance(value, cls):
+    return value
+  if not isinstance(value, dict):
+    raise ValueError(f"`{name}` must be a JSON object. Received: {value!r}")
+  known = {f.name for f in dataclasses.fields(cls)}
+  unknown = sorted(set(value) - known)
+  if unknown:
+    raise ValueError(f"Unknown `{name}` keys {unknown}. Known: {sorted(known)}")
+  return cls(**value)
+
+
+# ---------------------------------------------------------------------------
+# Training
+
+
+def parse_shard(spec: Optional[str]) -> Optional[tuple[int, int]]:
+  """"i/N" (1-based) -> (i, N); None stays None."""
+  if spec is None:
+    return None
+  try:
+    i, n = (int(p) for p in str(spec).split("/"))
+  except ValueError:
+    raise ValueError(f"`shard` must look like i/N, e.g. 3/8. "
+                     f"Received: shard={spec!r}") from None
+  if not 1 <= i <= n:
+    raise ValueError(f"`shard` i/N needs 1 <= i <= N. Received: shard={spec!r}")
+  return i, n
+
+
+def job_names(num_models: int) -> list[str]:
+  """The target, then reference models 0..K-1."""
+  return [TARGET] + [model_name(k) for k in range(num_models)]
+
+
+def shard_jobs(num_models: int, shard: Optional[tuple[int, int]]) -> list[str]:
+  """The models shard i of N trains: every N-th job, starting at job i-1."""
+  names = job_names(num_models)
+  if shard is None:
+    return names
+  i, n = shard
+  return names[i - 1::n]
+
+
+def is_complete(model_dir: Union[str, os.PathLike], fingerprint: str) -> bool:
+  """True when the model's done marker matches `fingerprint` and its
+  membership mask and weights are the files it recorded (so a corrupted or
+  half-copied file is redone)."""
+  model_dir = Path(model_dir)
+  return store.is_done(model_dir / DONE_FILE, fingerprint,
+                       [model_dir / MEMBER_FILE, model_dir / WEIGHTS_FILE])
+
+
+def _strategy():
+  """The active tf.distribute strategy; MirroredStrategy over several GPUs
+  when none is active; otherwise the default (single-device) strategy."""
+  import tensorflow as tf
+  if tf.distribute.has_strategy():
+    return tf.distribute.get_strategy()
+  if len(tf.config.list_logical_devices("GPU")) > 1:
+    return tf.distribute.MirroredStrategy()
+  return tf.distribute.get_strategy()
+
+
+def _init_seed(config: ReferenceConfig, name: str) -> int:
+  index = 0 if name == TARGET else int(name.split("_")[1]) + 1
+  return config.seed * 100_003 + index
+
+
+def train_one(config: ReferenceConfig, data: ClassificationData,
+              is_member: np.ndarray, name: str, model_dir: Path, *,
+              progress: bool = True) -> dict:
+  """Trains one model on data.x_train[is_member] and marks it complete."""
+  import tensorflow as tf
+  from tfmia.training import EpochProgress, train_model
+  is_member = np.asarray(is_member, dtype=bool)
+  subset = data.replace(
+      x_train=data.x_train[is_member], y_train=data.y_train[is_member],
+      x_test=data.x_train[~is_member], y_test=data.y_train[~is_member])
+  model_dir.mkdir(parents=True, exist_ok=True)
+  store.clear(model_dir / DONE_FILE)
+  with io.atomic_path(model_dir / MEMBER_FILE, suffix=".npy") as tmp:
+    np.save(tmp, is_member)
+  start = time.perf_counter()
+  strategy = _strategy()
+  with strategy.scope():
+    tf.keras.utils.set_random_seed(_init_seed(config, name))
+    model = models.build_model(config.model, data.input_shape,
+                               data.num_classes, **dict(config.model_kwargs))
+    result = train_model(
+        model, subset, config.train, out_dir=model_dir,
+        callbacks=[EpochProgress(name)] if progress else [],
+        extra_config={"reference": config, "name": name})
+  hist = result.history
+  return store.mark_done(
+      model_dir / DONE_FILE, config.fingerprint(),
+      [model_dir / MEMBER_FILE, model_dir / WEIGHTS_FILE], name=name,
+      num_members=int(is_member.sum()),
+      member_accuracy=hist["accuracy"][-1],
+      nonmember_accuracy=hist.metrics.get("val_accuracy", [np.nan])[-1],
+      seconds=time.perf_counter() - start)
+
+
+def _write_membership(directory: Path, config: ReferenceConfig,
+                      num_examples: int) -> tuple[np.ndarray, np.ndarray]:
+  ref_is_member = membership_matrix(num_examples, config.num_models, config.seed)
+  target_is_member = target_membership(num_examples, config.seed)
+  path = directory / MEMBERSHIP_FILE
+  if path.exists():
+    with np.load(path) as f:
+      old = f["ref_is_member"]
+    m = min(len(old), len(ref_is_member))
+    if old.shape[1] != num_examples or not np.array_equal(old[:m], ref_is_member[:m]):
+      raise ValueError(f"{path} holds a different membership matrix "
+                       f"(shape {old.shape}) than this config gives "
+                       f"({ref_is_member.shape}). Use a new reference_dir.")
+    if len(old) > len(ref_is_member):   # keep the larger matrix of an earlier run
+      ref_is_member = old
+  io.atomic_save_npz(path, ref_is_member=ref_is_member, target_is_member=target_is_member,
+                     seed=np.int64(config.seed))
+  return ref_is_member, target_is_member
+
+
+def _check_folder_config(directory: Path, config: ReferenceConfig) -> None:
+  path = directory / CONFIG_FILE
+  if path.exists():
+    saved = ReferenceConfig.from_dict(io.read_json(path))
+    if saved.fingerprint() != config.fingerprint():
+      raise ValueError(
+          f"{directory} holds reference models for a different configuration "
+          "(data, model, training or seed differ). Use a new reference_dir, "
+          "or delete the folder to start again.")
+
+
+def train_references(config: ReferenceConfig, *,
+                     directory: Optional[Union[str, os.PathLike]] = None,
+                     shard: Optional[tuple[int, int]] = None,
+                     data: Optional[ClassificationData] = None,
+                     progress: bool = True,
+                     train_fn: Optional[Callable] = None) -> dict:
+  """Trains the target and the K reference models; skips complete ones.
+
+  Resumable: each model is marked complete (done.json, written atomically
+  after its weights) only when it has finished, and a rerun skips complete
+  models, so an interrupted run loses nothing that had finished. With
+  `shard=(i, N)` only every N-th model is trained (see `shard_jobs`), so
+  shards can run on different machines and their folders be merged.
+
+  Args:
+    config: what to train.
+    directory: the reference folder; `config.reference_dir` when None.
+    shard: (i, N), 1-based; None trains everything.
+    data: prepared data; `prepare_data(config.data)` when None.
+    progress: per-epoch progress bars.
+    train_fn: replaces `train_one` (tests use it to interrupt a run).
+
+  Returns:
+    {"trained": [...], "skipped": [...]} model names.
+  """
+  if not isinstance(config, ReferenceConfig):
+    raise TypeError(f"`config` must be a ReferenceConfig. "
+                    f"Received: {type(config).__name__}")
+  if shard is not None:
+    i, n = shard
+    if not (isinstance(i, int) and isinstance(n, int) and 1 <= i <= n):
+      raise ValueError(f"`shard` must be (i, N) with 1 <= i <= N. "
+                       f"Received: shard={shard!r}")
+  directory = Path(directory or config.reference_dir)
+  _check_folder_config(directory, config)
+  data = data if data is not None else prepare_data(config.data)
+  directory.mkdir(parents=True, exist_ok=True)
+  ref_is_member, target_is_member = _write_membership(directory, config, len(data.x_train))
+  saved = config
+  if (directory / CONFIG_FILE).exists():
+    old = ReferenceConfig.from_dict(io.read_json(directory / CONFIG_FILE))
+    saved = config.replace(num_models=max(old.num_models, config.num_models))
+  io.atomic_write_json(directory / CONFIG_FILE, saved)
+  fingerprint = config.fingerprint()
+  train_fn = train_fn or train_one
+  out = {"trained": [], "skipped": []}
+  for name in shard_jobs(config.num_models, shard):
+    model_dir = directory / name
+    if is_complete(model_dir, fingerprint):
+      out["skipped"].append(name)
+      logger.info("%s is complete; skipping it.", name)
+      continue
+    mask = target_is_member if name == TARGET else ref_is_member[
+        int(name.split("_")[1])]
+    train_fn(config, data, mask, name, model_dir, progress=progress)
+    out["trained"].append(name)
+  return out
+
+
+def status(config: ReferenceConfig,
+           directory: Optional[Union[str, os.PathLike]] = None
+           ) -> tuple[list[str], list[str]]:
+  """(complete, missing or incomplete) model names of a reference folder."""
+  directory = Path(directory or config.reference_dir)
+  fingerprint = config.fingerprint()
+  names = job_names(config.num_models)
+  done = [n for n in names if is_complete(directory / n, fingerprint)]
+  return done, [n for n in names if n not in done]
+
+
+# ---------------------------------------------------------------------------
+# Loading
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ReferenceSet:
+  """A finished reference folder: its config and membership.
+
+  Attributes:
+    directory: the folder.
+    config: its ReferenceConfig (num_models = the K in use).
+    ref_is_member: (K, N) bool membership of the K reference models.
+    target_is_member: (N,) bool membership of the target model.
+  """
+
+  directory: Path
+  config: ReferenceConfig
+  ref_is_member: np.ndarray
+  target_is_member: np.ndarray
+
+  @property
+  def num_models(self) -> int:
+    return len(self.ref_is_member)
+
+  @classmethod
+  def load(cls, directory: Union[str, os.PathLike],
+           num_models: Optional[int] = None,
+           config: Optional[ReferenceConfig] = None) -> "ReferenceSet":
+    """Loads and checks a reference folder before any work is done.
+
+    Raises:
+      FileNotFoundError: the folder, its membership file, or some of the
+        target / K reference models are missing or incomplete (named).
+      ValueError: the membership matrix does not match the config's seed or
+        the models' membership masks, or `config` differs from the folder's.
+    """
+    directory = Path(directory)
+    if not (directory / CONFIG_FILE).is_file():
+      raise FileNotFoundError(
+          f"No reference folder at {directory} (no {CONFIG_FILE}). "
+          "Run `tfmia reference train` first.")
+    saved = ReferenceConfig.from_dict(io.read_json(directory / CONFIG_FILE))
+    if config is not None and config.fingerprint() != saved.fingerprint():
+      raise ValueError(f"{directory} was trained with a different "
+                       "configuration than the one given.")
+    k = num_models or (config.num_models if config else saved.num_models)
+    if not (directory / MEMBERSHIP_FILE).is_file():
+      raise FileNotFoundError(f"{directory / MEMBERSHIP_FILE} is missing.")
+    with np.load(directory / MEMBERSHIP_FILE) as f:
+      ref_is_member = f["ref_is_member"].astype(bool)
+      target_is_member = f["target_is_member"].astype(bool)
+    n = ref_is_member.shape[1]
+    expected = membership_matrix(n, k, saved.seed)
+    m = min(k, len(ref_is_member))
+    if (not np.array_equal(ref_is_member[:m], expected[:m])
+        or not np.array_equal(target_is_member, target_membership(n, saved.seed))):
+      raise ValueError(
+          f"The membership matrix in {directory / MEMBERSHIP_FILE} "
+          f"(shape {ref_is_member.shape}) does not match {k} reference models with "
+          f"seed {saved.seed}.")
+    ref_is_member = expected
+    fingerprint = saved.fingerprint()
+    names = job_names(k)
+    missing = [nm for nm in names if not is_complete(directory / nm, fingerprint)]
+    if missing:
+      raise FileNotFoundError(
+          f"{len(missing)} of {len(names)} models in {directory} are missing "
+          f"or incomplete: {', '.join(missing)}. Run `tfmia reference train` "
+          "(it resumes).")
+    for nm, row in zip(names, [target_is_member] + list(ref_is_member[:k])):
+      if not np.array_equal(np.load(directory / nm / MEMBER_FILE), row):
+        raise ValueError(f"{directory / nm / MEMBER_FILE} does not match its "
+                         f"row of the membership matrix.")
+    return cls(directory=directory, config=saved.replace(num_models=k),
+               ref_is_member=ref_is_member[:k], target_is_member=target_is_member)
+
+  def load_model(self, name: str, input_shape: Sequence[int],
+                 num_classes: int):
+    """Builds model `name` ("target" or "ref_003") and loads its weights.
+    Its variants are loaded with `tfmia.variants.load_model`."""
+    self._check_name(name)
+    model = models.build_model(self.config.model, tuple(input_shape),
+                               num_classes, **dict(self.config.model_kwargs))
+    model.load_weights(os.fspath(self.directory / name / WEIGHTS_FILE))
+    return model
+
+  def _check_name(self, name: str) -> None:
+    if name not in self.model_names():
+      raise ValueError(f"`name` must be one of {TARGET!r} or ref_000 .. "
+                       f"{model_name(self.num_models - 1)}. Received: {name!r}")
+
+  def model_names(self) -> list[str]:
+    """The target, then the K reference models."""
+    return job_names(self.num_models)
+
+  def reference_names(self) -> list[str]:
+    return [model_name(k) for k in range(self.num_models)]
+
+  def is_member_of(self, name: str) -> np.ndarray:
+    """(N,) bool: the pool examples model `name` trained on."""
+    self._check_name(name)
+    if name == TARGET:
+      return self.target_is_member
+    return self.ref_is_member[int(name.split("_")[1])]
+
+  def fingerprint(self, name: str) -> str:
+    """Identifies model `name`: the folder's config, the name and the hash
+    of its weights (so a retrained model is a different source)."""
+    done = store.read_done(self.directory / name / DONE_FILE) or {}
+    return store.fingerprint([self.config.fingerprint(), name,
+                              done.get("sha256", {}).get(WEIGHTS_FILE)])
+
+  def accuracy(self, name: str) -> tuple[float, float]:
+    """(member, non-member) accuracy recorded when `name` finished training."""
+    done = io.read_json(self.directory / name / DONE_FILE)
+    return done["member_accuracy"], done["nonmember_accuracy"]

@@ -1,0 +1,236 @@
+"""tfmia's result types: frozen dataclasses that save to JSON + npz.
+
+`AttackResult` is one attack on one data slice: its per-example scores and the
+ground-truth membership. Every metric is derived from those two arrays, in one
+place, so a result is always consistent with its scores.
+
+`AttackResults` is a group of them (all attacks and slices for one model at one
+epoch), with the model's accuracy at that point.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from pathlib import Path
+from typing import Iterable, Optional, Sequence, Union
+
+import numpy as np
+from sklearn import metrics
+
+from tfmia import io
+
+ENTIRE_DATASET = "entire_dataset"
+REPORTED_FPRS = (0.0, 0.001, 0.01)
+
+
+@dataclasses.dataclass(frozen=True)
+class RocCurve:
+  """A ROC curve: (fpr, tpr) pairs sorted by increasing fpr, as from sklearn."""
+
+  fpr: np.ndarray
+  tpr: np.ndarray
+  thresholds: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AttackResult:
+  """One membership-inference attack on one slice of the data.
+
+  Attributes:
+    attack: attack name, e.g. "threshold" or "logistic_regression".
+    slice: the data slice, e.g. "entire_dataset", "class=3",
+      "correctly_classified=True".
+    scores: (n,) float membership scores; higher means member.
+    is_member: (n,) bool ground truth.
+    epsilon_lower_bound: tensorflow-privacy's top epsilon lower bounds for this
+      attack, where it computes them; empty otherwise.
+  """
+
+  attack: str
+  slice: str
+  scores: np.ndarray
+  is_member: np.ndarray
+  epsilon_lower_bound: tuple[float, ...] = ()
+
+  def __post_init__(self):
+    scores = np.asarray(self.scores, dtype=np.float64).reshape(-1)
+    is_member = np.asarray(self.is_member).reshape(-1).astype(bool)
+    if scores.shape != is_member.shape:
+      raise ValueError(f"`scores` and `is_member` differ in length. "
+                       f"Received: {scores.shape[0]} and {is_member.shape[0]}")
+    if not np.all(np.isfinite(scores)):
+      raise ValueError("`scores` contains NaN or inf.")
+    if is_member.all() or not is_member.any():
+      raise ValueError("`is_member` must contain both members and non-members. "
+                       f"Received: {int(is_member.sum())} members of "
+                       f"{is_member.size}")
+    object.__setattr__(self, "scores", scores)
+    object.__setattr__(self, "is_member", is_member)
+    object.__setattr__(self, "epsilon_lower_bound",
+                       tuple(float(e) for e in self.epsilon_lower_bound))
+
+  @property
+  def num_members(self) -> int:
+    return int(self.is_member.sum())
+
+  @property
+  def num_nonmembers(self) -> int:
+    return int(self.is_member.size - self.is_member.sum())
+
+  @functools.cached_property
+  def roc(self) -> RocCurve:
+    fpr, tpr, thr = metrics.roc_curve(self.is_member, self.scores)
+    return RocCurve(fpr=fpr, tpr=tpr, thresholds=thr)
+
+  @functools.cached_property
+  def auc(self) -> float:
+    """Area under the ROC curve."""
+    return float(metrics.auc(self.roc.fpr, self.roc.tpr))
+
+  @functools.cached_property
+  def advantage(self) -> float:
+    """Attacker advantage: max over thresholds of |TPR - FPR| (Yeom et al.)."""
+    return float(np.max(np.abs(self.roc.tpr - self.roc.fpr)))
+
+  @functools.cached_property
+  def balanced_accuracy(self) -> float:
+    """Best balanced accuracy over thresholds: max (TPR + 1 - FPR) / 2."""
+    return float(np.max(0.5 * (self.roc.tpr + 1.0 - self.roc.fpr)))
+
+  def tpr_at_fpr(self, fpr: float) -> float:
+    """The largest TPR among thresholds whose FPR is at most `fpr`."""
+    if not 0.0 <= fpr <= 1.0:
+      raise ValueError(f"`fpr` must be in [0, 1]. Received: fpr={fpr}")
+    ok = self.roc.fpr <= fpr
+    return float(self.roc.tpr[ok].max()) if ok.any() else 0.0
+
+  @property
+  def epsilon(self) -> float:
+    """The largest epsilon lower bound, or NaN where none was computed."""
+    return max(self.epsilon_lower_bound) if self.epsilon_lower_bound else np.nan
+
+  def summary(self) -> dict:
+    """The scalar metrics, as one flat row."""
+    row = {"attack": self.attack, "slice": self.slice,
+           "num_members": self.num_members,
+           "num_nonmembers": self.num_nonmembers, "auc": self.auc,
+           "advantage": self.advantage,
+           "balanced_accuracy": self.balanced_accuracy}
+    for f in REPORTED_FPRS:
+      row[f"tpr_at_{f * 100:g}%_fpr"] = self.tpr_at_fpr(f)
+    row["epsilon_lower_bound"] = self.epsilon
+    return row
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class AttackResults:
+  """All attack results for one model at one point of training.
+
+  Attributes:
+    results: the single results, one per (attack, slice).
+    model: the model's name, for tables and plot legends.
+    epoch: the 1-based epoch after which the attacks ran, if during training.
+    member_accuracy: accuracy on the member set, if known.
+    nonmember_accuracy: accuracy on the non-member set, if known.
+  """
+
+  results: tuple[AttackResult, ...]
+  model: str = ""
+  epoch: Optional[int] = None
+  member_accuracy: Optional[float] = None
+  nonmember_accuracy: Optional[float] = None
+
+  def __post_init__(self):
+    object.__setattr__(self, "results", tuple(self.results))
+    if not self.results:
+      raise ValueError("`results` must hold at least one AttackResult.")
+
+  def __iter__(self):
+    return iter(self.results)
+
+  def __len__(self):
+    return len(self.results)
+
+  @property
+  def attacks(self) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(r.attack for r in self.results))
+
+  def get(self, attack: str, slice: str = ENTIRE_DATASET) -> AttackResult:  # pylint: disable=redefined-builtin
+    for r in self.results:
+      if r.attack == attack and r.slice == slice:
+        return r
+    raise KeyError(f"No result for attack={attack!r}, slice={slice!r}. "
+                   f"Have: {[(r.attack, r.slice) for r in self.results]}")
+
+  def to_dataframe(self):
+    """One row per (attack, slice), with the model, epoch and accuracies."""
+    import pandas as pd
+    rows = []
+    for r in self.results:
+      row = {"model": self.model, "epoch": self.epoch,
+             "member_accuracy": self.member_accuracy,
+             "nonmember_accuracy": self.nonmember_accuracy}
+      row.update(r.summary())
+      rows.append(row)
+    return pd.DataFrame(rows)
+
+  # ---- persistence: metadata and metrics in JSON, arrays in npz -----------
+
+  def to_json_dict(self) -> dict:
+    return {"model": self.model, "epoch": self.epoch,
+            "member_accuracy": self.member_accuracy,
+            "nonmember_accuracy": self.nonmember_accuracy,
+            "results": [dict(r.summary(),
+                             epsilon_lower_bound=list(r.epsilon_lower_bound))
+                        for r in self.results]}
+
+  def save(self, path: Union[str, os.PathLike]) -> None:
+    """Writes `path`.json (metrics) and `path`.npz (scores), atomically."""
+    path = Path(path)
+    arrays = {}
+    for i, r in enumerate(self.results):
+      arrays[f"scores_{i}"] = r.scores
+      arrays[f"is_member_{i}"] = r.is_member
+    io.atomic_save_npz(path.with_suffix(".npz"), **arrays)
+    io.atomic_write_json(path.with_suffix(".json"), self.to_json_dict())
+
+  @classmethod
+  def load(cls, path: Union[str, os.PathLike]) -> "AttackResults":
+    path = Path(path)
+    meta = io.read_json(path.with_suffix(".json"))
+    with np.load(path.with_suffix(".npz")) as arrays:
+      results = tuple(
+          AttackResult(attack=m["attack"], slice=m["slice"],
+                       scores=arrays[f"scores_{i}"],
+                       is_member=arrays[f"is_member_{i}"],
+                       epsilon_lower_bound=tuple(m["epsilon_lower_bound"]))
+          for i, m in enumerate(meta["results"]))
+    return cls(results=results, model=meta["model"], epoch=meta["epoch"],
+               member_accuracy=meta.get("member_accuracy",
+                                        meta.get("train_accuracy")),
+               nonmember_accuracy=meta.get("nonmember_accuracy",
+                                           meta.get("test_accuracy")))
+
+
+def history_dataframe(history: Iterable[AttackResults]):
+  """Concatenates the tables of several AttackResults (e.g. one per epoch)."""
+  import pandas as pd
+  frames = [h.to_dataframe() for h in history]
+  return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def save_history(history: Sequence[AttackResults],
+                 directory: Union[str, os.PathLike]) -> None:
+  """Saves one AttackResults per entry as directory/epoch_XXXX.{json,npz}."""
+  directory = Path(directory)
+  for i, h in enumerate(history):
+    name = f"epoch_{h.epoch:04d}" if h.epoch is not None else f"entry_{i:04d}"
+    h.save(directory / name)
+
+
+def load_history(directory: Union[str, os.PathLike]) -> list[AttackResults]:
+  directory = Path(directory)
+  return [AttackResults.load(p.with_suffix(""))
+          for p in sorted(directory.glob("*.json"))]

@@ -1,0 +1,350 @@
+"""Per-example signals from any model: logits, probabilities, true-class
+confidence, loss, LiRA's scaled logit and SAMIA's sensitivity.
+
+`compute_signals` runs the model in compiled batches, with a progress bar.
+Two query-time options apply to every attack built on the signals:
+
+- **augmentations** (flips and small shifts), whose signals are kept per
+  augmentation (LiRA uses them that way) or averaged;
+- the **input-dropout calibration** of the SNN-MIA work: each signal is the
+  mean over `dropout_copies` copies of the input, each with a fraction
+  `dropout_rate` of its pixels (all channels of a position) set to zero.
+  The masks depend only on the seed, the copy and the example's position, so
+  the target and every reference model see the same queries.
+
+Shapes: N examples, A augmentations, C classes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Optional, Union
+
+import numpy as np
+from tfmia import adapter, io
+from tfmia.validation import as_labels
+
+AUGMENTATIONS = ("none", "flip", "flip_shift")
+AGGREGATES = ("mean", "keep")
+_ARRAYS = ("labels", "logits", "probs", "confidence", "loss", "scaled_logit")
+
+
+@dataclasses.dataclass(frozen=True)
+class SignalConfig:
+  """How signals are queried. Saved with every audit."""
+
+  augmentations: str = "none"   # none | flip | flip_shift
+  shift: int = 2                # pixels, for flip_shift
+  aggregate: str = "keep"       # keep per augmentation, or mean over them
+  dropout_copies: int = 0       # input-dropout calibration; 0 disables it
+  dropout_rate: float = 0.01    # fraction of pixels dropped per copy
+  sensitivity: bool = False     # SAMIA's sensitivity (10 extra passes)
+  sensitivity_samples: int = 10
+  sensitivity_epsilon: float = 1e-3
+  batch_size: int = 1024
+  seed: int = 0
+
+  def __post_init__(self):
+    if self.augmentations not in AUGMENTATIONS:
+      raise ValueError(f"`augmentations` must be one of {AUGMENTATIONS}. "
+                       f"Received: augmentations={self.augmentations!r}")
+    if self.aggregate not in AGGREGATES:
+      raise ValueError(f"`aggregate` must be one of {AGGREGATES}. "
+                       f"Received: aggregate={self.aggregate!r}")
+    for name in ("shift", "dropout_copies"):
+      v = getattr(self, name)
+      if not isinstance(v, int) or v < 0:
+        raise ValueError(f"`{name}` must be an int >= 0. Received: {name}={v!r}")
+    for name in ("batch_size", "sensitivity_samples"):
+      v = getattr(self, name)
+      if not isinstance(v, int) or v < 1:
+        raise ValueError(f"`{name}` must be a positive int. Received: {name}={v!r}")
+    if not 0.0 <= self.dropout_rate < 1.0:
+      raise ValueError("`dropout_rate` must be in [0, 1). "
+                       f"Received: dropout_rate={self.dropout_rate!r}")
+    if not self.sensitivity_epsilon > 0:
+      raise ValueError("`sensitivity_epsilon` must be > 0. Received: "
+                       f"sensitivity_epsilon={self.sensitivity_epsilon!r}")
+
+  def replace(self, **changes) -> "SignalConfig":
+    return dataclasses.replace(self, **changes)
+
+  @property
+  def augmentation_list(self) -> tuple[tuple[bool, int, int], ...]:
+    """(flip, dx, dy) for each query augmentation; the identity first."""
+    if self.augmentations == "none":
+      return ((False, 0, 0),)
+    shifts = [(0, 0)]
+    if self.augmentations == "flip_shift" and self.shift:
+      s = self.shift
+      shifts += [(s, 0), (-s, 0), (0, s), (0, -s)]
+    return tuple((f, dx, dy) for f in (False, True) for dx, dy in shifts)
+
+
+# ---------------------------------------------------------------------------
+# Signals from logits (numpy).
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+  z = logits - logits.max(axis=-1, keepdims=True)
+  return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def scaled_logit(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+  """LiRA's φ = log p_y − log Σ_{c≠y} p_c, computed stably from logits as
+  z_y − logsumexp_{c≠y} z_c.
+
+  Args:
+    logits: (N, ..., C); labels: (N,).
+
+  Returns:
+    (N, ...).
+  """
+  logits = np.asarray(logits, dtype=np.float64)
+  y = np.asarray(labels).reshape((-1,) + (1,) * (logits.ndim - 1))
+  z_y = np.take_along_axis(logits, y, axis=-1)[..., 0]
+  others = logits.copy()
+  np.put_along_axis(others, y, -np.inf, axis=-1)
+  m = others.max(axis=-1, keepdims=True)
+  lse = m[..., 0] + np.log(np.exp(others - m).sum(axis=-1))
+  return z_y - lse
+
+
+def _derived(logits: np.ndarray, labels: np.ndarray) -> dict:
+  """probs, confidence, loss and scaled logit for (N, ..., C) logits."""
+  logp = log_softmax(np.asarray(logits, dtype=np.float64))
+  y = np.asarray(labels).reshape((-1,) + (1,) * (logp.ndim - 1))
+  logp_y = np.take_along_axis(logp, y, axis=-1)[..., 0]
+  return {"probs": np.exp(logp), "confidence": np.exp(logp_y),
+          "loss": -logp_y, "scaled_logit": scaled_logit(logits, labels)}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Signals:
+  """One model's signals on N examples, per query augmentation.
+
+  Attributes:
+    labels: (N,) true classes.
+    logits: (N, A, C).
+    probs: (N, A, C) softmax probabilities.
+    confidence: (N, A) probability of the true class, Pr(x|θ) in RMIA.
+    loss: (N, A) cross-entropy loss.
+    scaled_logit: (N, A) LiRA's φ.
+    sensitivity: (N, C) SAMIA's sensitivity, or None when not computed.
+
+  With the input-dropout calibration each array is the mean over the dropped
+  copies of that signal.
+  """
+
+  labels: np.ndarray
+  logits: np.ndarray
+  probs: np.ndarray
+  confidence: np.ndarray
+  loss: np.ndarray
+  scaled_logit: np.ndarray
+  sensitivity: Optional[np.ndarray] = None
+
+  def __post_init__(self):
+    n, a = np.shape(self.loss)
+    for name in _ARRAYS:
+      arr = getattr(self, name)
+      if len(arr) != n:
+        raise ValueError(f"`{name}` has {len(arr)} rows; expected {n}.")
+    if self.sensitivity is not None and np.shape(self.sensitivity) != (
+        n, self.num_classes):
+      raise ValueError("`sensitivity` must be (N, C). "
+                       f"Received: {np.shape(self.sensitivity)}")
+
+  @classmethod
+  def from_logits(cls, logits, labels, sensitivity=None) -> "Signals":
+    """Signals of (N, C) or (N, A, C) logits."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim == 2:
+      logits = logits[:, None, :]
+    if logits.ndim != 3:
+      raise ValueError("`logits` must be (N, C) or (N, A, C). "
+                       f"Received: shape={logits.shape}")
+    labels = as_labels(labels, "labels", logits.shape[-1])
+    return cls(labels=labels, logits=logits, sensitivity=sensitivity,
+               **_derived(logits, labels))
+
+  @property
+  def num_examples(self) -> int:
+    return len(self.labels)
+
+  @property
+  def num_classes(self) -> int:
+    return self.logits.shape[-1]
+
+  @property
+  def num_augmentations(self) -> int:
+    return self.logits.shape[1]
+
+  def mean(self) -> "Signals":
+    """Averages every signal over the augmentations (A becomes 1)."""
+    if self.num_augmentations == 1:
+      return self
+    return dataclasses.replace(self, **{
+        name: getattr(self, name).mean(axis=1, keepdims=True)
+        for name in _ARRAYS[1:]})
+
+  def take(self, index) -> "Signals":
+    """The signals of examples `index` (an index array or boolean mask)."""
+    return dataclasses.replace(self, **{
+        name: getattr(self, name)[index] for name in _ARRAYS},
+        sensitivity=None if self.sensitivity is None
+        else self.sensitivity[index])
+
+  def save(self, path: Union[str, os.PathLike]) -> None:
+    arrays = {name: getattr(self, name) for name in _ARRAYS}
+    if self.sensitivity is not None:
+      arrays["sensitivity"] = self.sensitivity
+    io.atomic_save_npz(path, **arrays)
+
+  @classmethod
+  def load(cls, path: Union[str, os.PathLike]) -> "Signals":
+    with np.load(path) as f:
+      return cls(**{k: f[k] for k in f.files})
+
+
+def stack(signals, field: str) -> np.ndarray:
+  """`field` of K Signals, stacked: (K, N, ...)."""
+  return np.stack([getattr(s, field) for s in signals])
+
+
+# ---------------------------------------------------------------------------
+# Querying a model.
+
+
+def _augment(x: np.ndarray, flip: bool, dx: int, dy: int) -> np.ndarray:
+  """Horizontal flip, then a zero-filled shift by (dx, dy) pixels."""
+  if flip:
+    x = x[:, :, ::-1]
+  if dx or dy:
+    out = np.zeros_like(x)
+    h, w = x.shape[1:3]
+    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (
+        slice(-dy, h), slice(0, h + dy))
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (
+        slice(-dx, w), slice(0, w + dx))
+    out[:, yd, xd] = x[:, ys, xs]
+    x = out
+  return x
+
+
+def _uniform(seed: int, stream: int, index: np.ndarray, size: int) -> np.ndarray:
+  """(B, size) uniforms in (0, 1) from a counter-based hash (splitmix64) of
+  (seed, stream, example index, position): each example's draws depend only
+  on those, not on the batch size or on which model is queried."""
+  with np.errstate(over="ignore"):
+    key = (np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
+           + np.uint64(stream) * np.uint64(0xD1B54A32D192ED03))
+    z = (key + np.asarray(index, np.uint64)[:, None] * np.uint64(size)
+         + np.arange(size, dtype=np.uint64)[None, :])
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+  return ((z >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
+
+
+def dropout_masks(seed: int, copy: int, start: int, shape,
+                  rate: float) -> np.ndarray:
+  """Keep-masks (B, H, W, 1) for dropout copy `copy` of examples
+  start..start+B: a pixel (all its channels) is dropped with probability
+  `rate`."""
+  b, h, w = shape[0], shape[1], shape[2]
+  u = _uniform(seed, copy, np.arange(start, start + b), h * w)
+  return (u >= rate).reshape(b, h, w, 1)
+
+
+def compute_signals(model, x: np.ndarray, y: np.ndarray,
+                    config: SignalConfig = SignalConfig(), *,
+                    outputs: str = "auto",
+                    progress: Union[bool, str] = True) -> Signals:
+  """Queries `model` on (x, y) and returns its `Signals`.
+
+  Args:
+    model: anything `tfmia.adapter.ModelAdapter` takes: a keras.Model
+      (functional, Sequential, subclassed, spiking), a callable mapping a
+      float32 batch (B, H, W, ch) to (B, C) outputs, or an adapter.
+    outputs: "auto", "logits" or "probabilities" (see `tfmia.adapter`).
+    x: (N, H, W, ch) scaled inputs.
+    y: (N,) true classes.
+    config: augmentations, input-dropout calibration, sensitivity, batch size.
+    progress: show a tqdm bar; a string is used as its description.
+
+  Returns:
+    Signals with A = number of augmentations (1 when `aggregate="mean"`).
+  """
+  x = np.asarray(x)
+  if x.ndim != 4:
+    raise ValueError(f"`x` must be (N, H, W, channels) images. "
+                     f"Received: shape={x.shape}")
+  if len(x) != len(y):
+    raise ValueError(f"`x` and `y` must have the same length. "
+                     f"Received: {len(x)} and {len(y)}")
+  forward = adapter.as_adapter(model, outputs=outputs,
+                               batch_size=config.batch_size)
+  augs = config.augmentation_list
+  copies = max(config.dropout_copies, 1)
+  logits_all, derived_all, sens_all = [], [], []
+  from tqdm.auto import tqdm
+  desc = progress if isinstance(progress, str) else "signals"
+  bar = tqdm(total=len(x), desc=desc, unit="ex", disable=not progress,
+             leave=False)
+  y_arr = np.asarray(y)
+  for start in range(0, len(x), config.batch_size):
+    xb = np.asarray(x[start:start + config.batch_size], dtype=np.float32)
+    yb = y_arr[start:start + config.batch_size]
+    per_aug_logits, per_aug = [], []
+    masks = ([dropout_masks(config.seed, c, start, xb.shape,
+                                  config.dropout_rate) for c in range(copies)]
+             if config.dropout_copies else [None])
+    for flip, dx, dy in augs:
+      xa = _augment(xb, flip, dx, dy)
+      acc_logits, acc = 0.0, None
+      for mask in masks:
+        logits = forward(xa * mask if mask is not None else xa)
+        d = _derived(logits, yb)
+        acc_logits = acc_logits + logits.astype(np.float64)
+        acc = d if acc is None else {k: acc[k] + d[k] for k in d}
+      per_aug_logits.append(acc_logits / len(masks))
+      per_aug.append({k: v / len(masks) for k, v in acc.items()})
+    logits_all.append(np.stack(per_aug_logits, axis=1))
+    derived_all.append({k: np.stack([d[k] for d in per_aug], axis=1)
+                        for k in per_aug[0]})
+    if config.sensitivity:
+      sens_all.append(_sensitivity(forward, xb, config, start))
+    bar.update(len(xb))
+  bar.close()
+  labels = as_labels(y_arr, "y", logits_all[0].shape[-1])
+  out = Signals(labels=labels, logits=np.concatenate(logits_all),
+                sensitivity=np.concatenate(sens_all) if sens_all else None,
+                **{k: np.concatenate([d[k] for d in derived_all])
+                   for k in derived_all[0]})
+  return out.mean() if config.aggregate == "mean" else out
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+  return np.exp(log_softmax(np.asarray(logits, dtype=np.float64)))
+
+
+def _sensitivity(forward, xb: np.ndarray, config: SignalConfig,
+                 start: int) -> np.ndarray:
+  """SAMIA's sensitivity: mean over u ~ N(0, I) of
+  |softmax(f(x + εu)) − softmax(f(x))| / ε, per class. (B, C)."""
+  base = _softmax(forward(xb))
+  eps = config.sensitivity_epsilon
+  total = np.zeros_like(base)
+  size = int(np.prod(xb.shape[1:]))
+  index = np.arange(start, start + len(xb))
+  for j in range(config.sensitivity_samples):
+    # Box-Muller on two hashed uniform streams per perturbation.
+    u1 = _uniform(config.seed, 2 * j + 1_000_001, index, size)
+    u2 = _uniform(config.seed, 2 * j + 1_000_002, index, size)
+    u = (np.sqrt(-2.0 * np.log(u1)) * np.cos(2 * np.pi * u2)).reshape(
+        xb.shape).astype(np.float32)
+    total += np.abs(_softmax(forward(xb + eps * u)) - base) / eps
+  return total / config.sensitivity_samples

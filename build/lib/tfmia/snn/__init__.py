@@ -1,0 +1,32 @@
+"""Spiking neural networks converted from Keras ANNs.
+
+    from tfmia import snn
+    spiking = snn.convert(ann, calibration_data=x, timesteps=4,
+                          thresholds="data_driven")   # a keras.Model
+    spiking.predict(x)                    # logits: mean over T of the output
+    snn.calibrate(spiking, data, snn.CalibrationConfig(epochs=5))
+    snn.convert_with_snntoolbox(ann, x_norm=x, timesteps=64)
+
+`tfmia.snn.snntoolbox_adapter` is imported only when used.
+"""
+
+from tfmia.snn.calibration import CalibrationConfig, calibrate
+from tfmia.snn.convert import (ann_macs, convert, load, save, simulate,
+                               with_timesteps)
+from tfmia.snn.graph import UnsupportedLayerError, parse
+from tfmia.snn.network import SimulationResult, SpikingNetwork, network_of
+from tfmia.snn.thresholds import (fit_one_level_quantizer,
+                                  percentile_threshold)
+
+
+def convert_with_snntoolbox(*args, **kwargs):
+  """See `tfmia.snn.snntoolbox_adapter.convert_with_snntoolbox`."""
+  from tfmia.snn import snntoolbox_adapter
+  return snntoolbox_adapter.convert_with_snntoolbox(*args, **kwargs)
+
+
+__all__ = ["CalibrationConfig", "SimulationResult", "SpikingNetwork",
+           "UnsupportedLayerError", "ann_macs", "calibrate",
+           "convert", "convert_with_snntoolbox",
+           "fit_one_level_quantizer", "load", "network_of", "parse",
+           "percentile_threshold", "save", "simulate", "with_timesteps"]

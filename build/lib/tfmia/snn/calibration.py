@@ -1,0 +1,83 @@
+"""`calibrate`: surrogate-gradient fine-tuning of a spiking model at its T.
+
+Backpropagation through time over the T steps of `SpikingNetwork`, with the
+boxcar surrogate (gradient 1 where |v − θ| < θ/T). Thresholds and initial
+potentials stay fixed; weights and biases learn. Training runs through
+`tfmia.training.train_model`, so every callback (PrivacyMetrics included),
+optimizer and loss override works here too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import tensorflow as tf
+
+from tfmia.data import ClassificationData
+from tfmia.training import TrainConfig, TrainingHistory, train_model
+
+
+@dataclasses.dataclass(frozen=True)
+class CalibrationConfig:
+  """SGD with momentum, a cosine schedule and weight decay, as in the
+  low-latency conversion literature."""
+
+  epochs: int = 5
+  learning_rate: float = 1e-3     # 1e-2 diverged on BN-folded CIFAR VGGs
+  momentum: float = 0.9
+  weight_decay: float = 5e-4
+  lr_schedule: str = "cosine"
+  batch_size: int = 64
+  augment: bool = False
+  seed: int = 0
+
+  def train_config(self) -> TrainConfig:
+    return TrainConfig(optimizer="sgd", learning_rate=self.learning_rate,
+                       momentum=self.momentum, weight_decay=self.weight_decay,
+                       lr_schedule=self.lr_schedule, epochs=self.epochs,
+                       batch_size=self.batch_size, augment=self.augment,
+                       seed=self.seed)
+
+
+def calibrate(model: tf.keras.Model, data,
+              config: CalibrationConfig = CalibrationConfig(), *,
+              epochs: Optional[int] = None,
+              callbacks: Sequence[tf.keras.callbacks.Callback] = (),
+              out_dir: Optional[Union[str, os.PathLike]] = None
+              ) -> TrainingHistory:
+  """Fine-tunes `model` (from `tfmia.snn.convert`) in place.
+
+  Args:
+    model: a spiking model.
+    data: a ClassificationData (trains on x_train, validates on x_test), or
+      an (x, y) pair to train on (no validation).
+    config: optimizer, schedule, weight decay, epochs, batch size, seed.
+    epochs: overrides `config.epochs`.
+    callbacks: Keras callbacks, e.g. PrivacyMetrics.
+    out_dir: receives config.json, history.json and the weights.
+
+  Returns:
+    The per-epoch history.
+  """
+  from tfmia.snn.network import network_of
+  network_of(model)   # a clear error for a non-spiking model
+  if epochs is not None:
+    config = dataclasses.replace(config, epochs=epochs)
+  if isinstance(data, (tuple, list)):
+    if len(data) != 2 or len(data[0]) != len(data[1]):
+      raise ValueError("`data` must be a ClassificationData or an (x, y) "
+                       "pair of equal length.")
+    x, y = np.asarray(data[0], np.float32), np.asarray(data[1])
+    # train_model validates every epoch; one example keeps that cheap.
+    data = ClassificationData(
+        name="calibration", x_train=x, y_train=y, x_test=x[:1],
+        y_test=y[:1], class_names=tuple(
+            str(c) for c in range(int(model.output_shape[-1]))),
+        pixel_max=1.0)
+  result = train_model(model, data, config.train_config(), out_dir=out_dir,
+                       callbacks=callbacks,
+                       extra_config={"calibration": config})
+  return result.history

@@ -1,0 +1,215 @@
+"""Reading a trained Keras ReLU network into a spiking-ready graph.
+
+`parse(model)` walks a functional Keras model in topological order and
+returns `Node`s: linear synapses (Conv2D, Dense, with BatchNorm folded in),
+pooling, Flatten, Add, and `neuron` nodes where the ANN applies a ReLU.
+Dropout is dropped. Anything else raises `UnsupportedLayerError` naming the
+layer, before any work is done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+SYNAPSES = ("conv", "dense")
+KINDS = ("input", "conv", "dense", "neuron", "avgpool", "maxpool", "gap",
+         "flatten", "add")
+
+
+class UnsupportedLayerError(ValueError):
+  """A layer the spiking simulator cannot express; the message names it."""
+
+
+@dataclasses.dataclass
+class Node:
+  """One operation of the spiking graph.
+
+  Attributes:
+    name: unique name (the Keras layer's, "_relu" added for fused ReLUs).
+    kind: one of KINDS.
+    inputs: names of the nodes it reads.
+    config: JSON-able settings (filters, strides, padding, pool size, ...).
+    params: numpy arrays (kernel, bias) for synapses; empty otherwise.
+  """
+
+  name: str
+  kind: str
+  inputs: list
+  config: dict = dataclasses.field(default_factory=dict)
+  params: dict = dataclasses.field(default_factory=dict)
+
+  def spec(self) -> dict:
+    """The JSON-able part (no arrays)."""
+    return {"name": self.name, "kind": self.kind, "inputs": list(self.inputs),
+            "config": dict(self.config)}
+
+
+def _inbound(layer_config: dict) -> list[str]:
+  nodes = layer_config.get("inbound_nodes") or []
+  if not nodes:
+    return []
+  return [entry[0] for entry in nodes[0]]
+
+
+def _activation(layer) -> Optional[str]:
+  act = getattr(layer, "activation", None)
+  if act is None:
+    return None
+  return getattr(act, "__name__", str(act))
+
+
+def _unsupported(layer, why: str) -> UnsupportedLayerError:
+  return UnsupportedLayerError(
+      f"Layer {layer.name!r} ({type(layer).__name__}) cannot be converted to "
+      f"a spiking network: {why}. Supported: Conv2D, Dense (linear or ReLU), "
+      "BatchNormalization after them, ReLU, AveragePooling2D, MaxPooling2D, "
+      "GlobalAveragePooling2D, Flatten, Dropout, Add.")
+
+
+def parse(model: tf.keras.Model) -> list[Node]:
+  """The spiking-ready graph of `model`, BatchNorm folded, ReLUs as neurons.
+
+  Raises:
+    UnsupportedLayerError: a layer, activation or placement the simulator
+      cannot express (named in the message).
+  """
+  if not isinstance(model, tf.keras.Model) or not hasattr(model, "get_config"):
+    raise TypeError(f"`model` must be a functional keras.Model. "
+                    f"Received: {type(model).__name__}")
+  try:
+    layer_configs = {c["name"]: c for c in model.get_config()["layers"]}
+  except (KeyError, NotImplementedError, TypeError) as e:
+    raise TypeError("`model` must be a functional keras.Model (built with "
+                    "keras.Input); subclassed models cannot be parsed.") from e
+  L = tf.keras.layers
+  supported = (L.InputLayer, L.Conv2D, L.Dense, L.BatchNormalization, L.ReLU,
+               L.Activation, L.AveragePooling2D, L.MaxPooling2D,
+               L.GlobalAveragePooling2D, L.Flatten, L.Dropout, L.Add)
+  for layer in model.layers:   # name the first unsupported layer up front
+    if not isinstance(layer, supported) or (
+        isinstance(layer, (L.Conv2D, L.Dense))
+        and type(layer) not in (L.Conv2D, L.Dense)):
+      raise _unsupported(layer, "this layer type is not supported")
+  nodes: list[Node] = []
+  alias: dict[str, str] = {}     # layer name -> node name holding its output
+  consumers: dict[str, int] = {}
+  for c in layer_configs.values():
+    for src in _inbound(c):
+      consumers[src] = consumers.get(src, 0) + 1
+  by_name: dict[str, Node] = {}
+
+  def add(node: Node, layer_name: str):
+    nodes.append(node)
+    by_name[node.name] = node
+    alias[layer_name] = node.name
+
+  for layer in model.layers:
+    inputs = [alias[n] for n in _inbound(layer_configs[layer.name])]
+    if isinstance(layer, L.InputLayer):
+      shape = tuple(layer.get_config()["batch_input_shape"][1:])
+      if len(shape) != 3:
+        raise _unsupported(layer, f"inputs must be images (H, W, C); got "
+                                  f"shape {shape}")
+      add(Node(layer.name, "input", [], {"shape": list(shape)}), layer.name)
+    elif isinstance(layer, (L.Conv2D, L.Dense)) and type(layer) in (
+        L.Conv2D, L.Dense):
+      act = _activation(layer)
+      if act not in ("linear", "relu"):
+        raise _unsupported(layer, f"activation {act!r} (only linear or relu)")
+      w = layer.get_weights()
+      kernel = w[0]
+      bias = w[1] if layer.use_bias else np.zeros(kernel.shape[-1], np.float32)
+      if isinstance(layer, L.Conv2D):
+        cfg = layer.get_config()
+        if tuple(cfg["dilation_rate"]) != (1, 1) or cfg["groups"] != 1:
+          raise _unsupported(layer, "dilated or grouped convolution")
+        node = Node(layer.name, "conv", inputs,
+                    {"strides": list(cfg["strides"]),
+                     "padding": cfg["padding"].upper()},
+                    {"kernel": kernel, "bias": bias})
+      else:
+        node = Node(layer.name, "dense", inputs, {},
+                    {"kernel": kernel, "bias": bias})
+      add(node, layer.name)
+      if act == "relu":
+        add(Node(layer.name + "_relu", "neuron", [node.name]), layer.name)
+    elif isinstance(layer, L.BatchNormalization):
+      prev = by_name[inputs[0]]
+      axis = layer.get_config()["axis"]
+      axis = axis[0] if isinstance(axis, (list, tuple)) and len(axis) == 1 \
+          else axis
+      if axis not in (-1, len(layer.input_shape) - 1):
+        raise _unsupported(layer, f"normalisation over axis {axis} (only the "
+                                  "channel axis, last)")
+      if prev.kind not in SYNAPSES or consumers.get(
+          prev.name, 0) != 1:
+        raise _unsupported(layer, "BatchNormalization must directly follow a "
+                                  "linear Conv2D or Dense that feeds nothing "
+                                  "else, so that it can be folded into it")
+      gamma, beta, mean, var = _bn_weights(layer)
+      scale = gamma / np.sqrt(var + layer.epsilon)
+      prev.params["kernel"] = prev.params["kernel"] * scale
+      prev.params["bias"] = (prev.params["bias"] - mean) * scale + beta
+      alias[layer.name] = prev.name
+    elif isinstance(layer, (L.ReLU, L.Activation)):
+      if isinstance(layer, L.ReLU):
+        cfg = layer.get_config()
+        if cfg.get("max_value") is not None or cfg.get(
+            "negative_slope", 0) != 0 or cfg.get("threshold", 0) != 0:
+          raise _unsupported(layer, "only a plain ReLU (no max_value, "
+                                    "negative_slope or threshold)")
+        act = "relu"
+      else:
+        act = _activation(layer)
+      if act == "linear":
+        alias[layer.name] = inputs[0]
+      elif act == "relu":
+        add(Node(layer.name, "neuron", inputs), layer.name)
+      else:
+        raise _unsupported(layer, f"activation {act!r} (only relu)")
+    elif isinstance(layer, (L.AveragePooling2D, L.MaxPooling2D)):
+      cfg = layer.get_config()
+      kind = "avgpool" if isinstance(layer, L.AveragePooling2D) else "maxpool"
+      add(Node(layer.name, kind, inputs,
+               {"pool_size": list(cfg["pool_size"]),
+                "strides": list(cfg["strides"] or cfg["pool_size"]),
+                "padding": cfg["padding"].upper()}), layer.name)
+    elif isinstance(layer, L.GlobalAveragePooling2D):
+      if layer.get_config().get("keepdims"):
+        raise _unsupported(layer, "keepdims=True")
+      add(Node(layer.name, "gap", inputs), layer.name)
+    elif isinstance(layer, L.Flatten):
+      add(Node(layer.name, "flatten", inputs), layer.name)
+    elif isinstance(layer, L.Dropout):
+      alias[layer.name] = inputs[0]
+    elif isinstance(layer, L.Add):
+      add(Node(layer.name, "add", inputs), layer.name)
+    else:
+      raise _unsupported(layer, "this layer type is not supported")
+  out = alias[model.layers[-1].name]
+  if by_name[out].kind == "neuron":
+    raise UnsupportedLayerError(
+        f"The model's output {model.layers[-1].name!r} is ReLU'd; the "
+        "simulator reads logits from a linear output layer (Dense or Conv2D "
+        "without activation).")
+  for n in nodes:
+    for k in ("kernel", "bias"):
+      if k in n.params:
+        n.params[k] = np.asarray(n.params[k], np.float32)
+  return nodes
+
+
+def _bn_weights(layer):
+  """(gamma, beta, mean, var) of a BatchNormalization without scale/center."""
+  w = layer.get_weights()
+  i = 0
+  c = w[-1].shape[0]
+  gamma = w[i] if layer.scale else np.ones(c, np.float32)
+  i += int(layer.scale)
+  beta = w[i] if layer.center else np.zeros(c, np.float32)
+  i += int(layer.center)
+  return gamma, beta, w[i], w[i + 1]

@@ -1,0 +1,1 @@
+"""Case studies: each is a config dataclass plus a `run` function."""

@@ -1,0 +1,245 @@
+"""The architecture case study: how memorisation depends on the model.
+
+Reproduces tensorflow-privacy's case study comparing membership leakage across
+models, with the privacy callback attached to every training run:
+
+1. conv vs dense at equal depth (4), on all classes;
+2. dense depth 7 vs depth 4;
+3. experiment 2 on the dataset truncated to its first 4 classes.
+
+Five models are trained in all (dense depth 4 on all classes serves 1 and 2).
+Each finished model is stored under out/models/<name>/, and a rerun skips it,
+so an interrupted study resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import shutil
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from tfmia import data as tfdata
+from tfmia import io, reports, store
+from tfmia import results as results_lib
+from tfmia.privacy_metrics import train_with_privacy
+from tfmia.results import AttackResults
+from tfmia.training import TrainConfig, TrainingHistory
+from tfmia.training import loop
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+  name: str                # unique name in the study
+  builder: str             # registered model builder
+  kwargs: tuple = ()       # builder keyword arguments, as (key, value) pairs
+  classes: Optional[int] = None  # truncate to the first k classes
+
+
+MODELS = (
+    ModelSpec("conv", "conv"),
+    ModelSpec("dense4", "dense", (("depth", 4),)),
+    ModelSpec("dense7", "dense", (("depth", 7),)),
+    ModelSpec("dense4_4classes", "dense", (("depth", 4),), classes=4),
+    ModelSpec("dense7_4classes", "dense", (("depth", 7),), classes=4),
+)
+EXPERIMENTS = (
+    ("exp1_conv_vs_dense", "conv vs dense, depth 4, all classes",
+     ("conv", "dense4")),
+    ("exp2_dense_depth", "dense depth 7 vs 4, all classes",
+     ("dense7", "dense4")),
+    ("exp3_dense_depth_4classes", "dense depth 7 vs 4, first 4 classes",
+     ("dense7_4classes", "dense4_4classes")),
+)
+DONE_FILE = store.DONE_FILE
+PRIVACY_DIR = "privacy"
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchitectureStudyConfig:
+  """Settings of the study. Defaults are the published (full) settings."""
+
+  dataset: str = "cifar10"         # tfds name or "digits"
+  data_dir: Optional[str] = None   # tfds data dir; $TFMIA_DATA_DIR when None
+  download: bool = False           # allow tfds to download
+  quick: bool = False              # the quick mode (recorded for the record)
+  epochs: int = 40
+  batch_size: int = 50
+  learning_rate: float = 1e-3      # Adam
+  every_n_epochs: int = 2          # attack cadence
+  train_size: Optional[int] = None  # members; None = whole train split
+  test_size: Optional[int] = None   # non-members; None = whole test split
+  truncated_classes: int = 4       # experiment 3's class count
+  attacks: tuple = ("threshold", "logistic_regression")
+  seed: int = 0
+
+  def __post_init__(self):
+    object.__setattr__(self, "attacks", tuple(self.attacks))
+    from tfmia.attacks import suite
+    # Every attack must run on the target alone, every few epochs.
+    suite.check_needs(suite.check_names(self.attacks),
+                      suite.Provided(num_examples=2))
+    if self.every_n_epochs > self.epochs:
+      raise ValueError("`every_n_epochs` must not exceed `epochs`. Received: "
+                       f"every_n_epochs={self.every_n_epochs}, "
+                       f"epochs={self.epochs}")
+    if not isinstance(self.truncated_classes, int) or self.truncated_classes < 2:
+      raise ValueError("`truncated_classes` must be an int >= 2. Received: "
+                       f"truncated_classes={self.truncated_classes!r}")
+
+  @classmethod
+  def quick_mode(cls, **overrides) -> "ArchitectureStudyConfig":
+    """Minutes on a 2-core CPU: 5,000 members and non-members, 20 epochs."""
+    settings = dict(quick=True, epochs=20, batch_size=50, every_n_epochs=2,
+                    train_size=5000, test_size=5000)
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    return cls(**settings)
+
+  def train_config(self) -> TrainConfig:
+    return TrainConfig(optimizer="adam", learning_rate=self.learning_rate,
+                       epochs=self.epochs, batch_size=self.batch_size,
+                       seed=self.seed)
+
+  def data_config(self, raw: tfdata.ClassificationData,
+                  classes: Optional[int]) -> tfdata.DataConfig:
+    n_classes = classes or raw.num_classes
+    # A subset cannot exceed what the (truncated) split holds.
+    avail_tr = int(np.isin(raw.y_train, np.arange(n_classes)).sum())
+    avail_te = int(np.isin(raw.y_test, np.arange(n_classes)).sum())
+    cap = lambda want, avail: None if want is None else min(want, avail)
+    return tfdata.DataConfig(
+        dataset=self.dataset, data_dir=self.data_dir, download=self.download,
+        classes=classes, train_size=cap(self.train_size, avail_tr),
+        test_size=cap(self.test_size, avail_te), seed=self.seed)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ModelOutcome:
+  """One trained model of the study."""
+
+  spec: ModelSpec
+  num_params: int
+  num_classes: int
+  num_members: int
+  num_nonmembers: int
+  history: TrainingHistory
+  privacy: tuple  # AttackResults, one per evaluated epoch
+  seconds: float
+
+  def final_row(self) -> list[dict]:
+    """The last evaluated epoch, one row per attack on the whole dataset."""
+    last: AttackResults = self.privacy[-1]
+    rows = []
+    for attack in last.attacks:
+      r = last.get(attack)
+      rows.append({
+          "model": self.spec.name, "architecture": self.spec.builder,
+          "num_classes": self.num_classes, "num_params": self.num_params,
+          "members": self.num_members, "nonmembers": self.num_nonmembers,
+          "epoch": last.epoch, "member_accuracy": last.member_accuracy,
+          "nonmember_accuracy": last.nonmember_accuracy, "attack": attack,
+          "auc": r.auc, "advantage": r.advantage,
+          "tpr_at_1%_fpr": r.tpr_at_fpr(0.01),
+          "tpr_at_0.1%_fpr": r.tpr_at_fpr(0.001),
+          "train_seconds": self.seconds})
+    return rows
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ArchitectureStudyResult:
+  config: ArchitectureStudyConfig
+  outcomes: dict  # model name -> ModelOutcome
+
+  def to_dataframe(self):
+    import pandas as pd
+    return pd.DataFrame([row for o in self.outcomes.values()
+                         for row in o.final_row()])
+
+
+def _train_one(spec: ModelSpec, config: ArchitectureStudyConfig,
+               raw: tfdata.ClassificationData, model_dir: Path,
+               progress: bool) -> ModelOutcome:
+  data_cfg = config.data_config(raw, spec.classes)
+  data = tfdata.prepare_data(data_cfg, raw=raw)
+  start = time.perf_counter()
+  model, result, privacy = train_with_privacy(
+      spec.builder, dict(spec.kwargs), data, config.train_config(),
+      out_dir=model_dir, attacks=config.attacks,
+      every_n_epochs=config.every_n_epochs, name=spec.name, seed=config.seed,
+      progress=progress, extra_config={"data": data_cfg, "study": config})
+  seconds = time.perf_counter() - start
+  outcome = ModelOutcome(
+      spec=spec, num_params=model.count_params(), num_classes=data.num_classes,
+      num_members=len(data.y_train), num_nonmembers=len(data.y_test),
+      history=result.history, privacy=tuple(privacy.history), seconds=seconds)
+  store.mark_done(model_dir / DONE_FILE, store.fingerprint(config),
+                  _unit_files(model_dir), num_params=outcome.num_params,
+                  num_classes=outcome.num_classes,
+                  num_members=outcome.num_members,
+                  num_nonmembers=outcome.num_nonmembers, seconds=seconds)
+  return outcome
+
+
+def _load_one(spec: ModelSpec, model_dir: Path) -> ModelOutcome:
+  done = io.read_json(model_dir / DONE_FILE)
+  return ModelOutcome(
+      spec=spec, num_params=done["num_params"], num_classes=done["num_classes"],
+      num_members=done["num_members"], num_nonmembers=done["num_nonmembers"],
+      history=TrainingHistory.load(model_dir / loop.HISTORY_FILE),
+      privacy=tuple(results_lib.load_history(model_dir / PRIVACY_DIR)),
+      seconds=done["seconds"])
+
+
+def _unit_files(model_dir: Path) -> list[Path]:
+  return [model_dir / loop.WEIGHTS_FILE, model_dir / loop.HISTORY_FILE]
+
+
+def _is_complete(model_dir: Path, config: ArchitectureStudyConfig) -> bool:
+  """Complete means finished, with the same settings as now, and intact."""
+  return store.is_done(model_dir / DONE_FILE, store.fingerprint(config),
+                       _unit_files(model_dir))
+
+
+def run(config: ArchitectureStudyConfig, out: Path, *,
+        raw: Optional[tfdata.ClassificationData] = None,
+        progress: bool = True) -> ArchitectureStudyResult:
+  """Runs (or resumes) the study and writes its figures and tables to `out`.
+
+  Args:
+    config: the study settings.
+    out: output folder; receives config.json, results.json, summary.csv, the
+      figures and models/<name>/ per model.
+    raw: the loaded dataset, if already in memory (else loaded from config).
+    progress: show a progress bar per model.
+  """
+  out = Path(out)
+  out.mkdir(parents=True, exist_ok=True)
+  if raw is None:
+    raw = tfdata.load_dataset(config.dataset, data_dir=config.data_dir,
+                              download=config.download, seed=config.seed)
+  if config.truncated_classes > raw.num_classes:
+    raise ValueError(f"`truncated_classes` ({config.truncated_classes}) exceeds "
+                     f"the {raw.num_classes} classes of {raw.name!r}.")
+  io.atomic_write_json(out / "config.json", config)
+  specs = [dataclasses.replace(s, classes=config.truncated_classes)
+           if s.classes else s for s in MODELS]
+  outcomes = {}
+  for spec in specs:
+    model_dir = out / "models" / spec.name
+    if _is_complete(model_dir, config):
+      logger.info("%s: already complete, loading it", spec.name)
+      outcomes[spec.name] = _load_one(spec, model_dir)
+      continue
+    store.clear(model_dir / DONE_FILE)
+    # A model redone leaves no per-epoch results of an earlier run behind.
+    shutil.rmtree(model_dir / PRIVACY_DIR, ignore_errors=True)
+    outcomes[spec.name] = _train_one(spec, config, raw, model_dir, progress)
+  result = ArchitectureStudyResult(config=config, outcomes=outcomes)
+  reports.write_architecture_study(result, raw, out, EXPERIMENTS)
+  return result

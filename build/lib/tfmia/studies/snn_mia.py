@@ -1,0 +1,279 @@
+"""The SNN membership-inference case study.
+
+How much do spiking networks converted from ANNs leak about their training
+data, at latencies T = 1, 2, 4 (and 3 when asked), compared with the ANN?
+
+For each architecture:
+
+1. A target ANN and K reference ANNs are trained on a pooled membership split
+   (`tfmia.reference`): each pool example is IN for half the references, and
+   the target has its own half. The population is the test split.
+2. Every ANN is converted to an SNN (data-driven thresholds) and calibrated
+   with surrogate gradients on its own training data at the first T; each
+   later T starts from the model calibrated at the previous one.
+3. Attack-P, Attack-R and RMIA run, with and without the input-dropout
+   calibration, on: the ANN target with ANN references; the SNN target with
+   SNN references at each T; and the SNN target with ANN references (mixed).
+
+The study is a list of audit cells (`tfmia.audit.Cell`: target variant,
+reference variant, signal settings) plus its report. Everything is resumable
+through the one store: reference ANNs, every SNN variant (stored beside its
+ANN in the reference folder) and every model's signals, so a rerun only
+redoes what is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from tfmia import audit, reference, reports, variants
+from tfmia.attacks import suite
+from tfmia.attacks.suite import AttackConfig
+from tfmia.data import DataConfig, prepare_data
+from tfmia.signals import SignalConfig
+from tfmia.training import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+ATTACKS = ("attack_p", "attack_r", "rmia")
+_WIDTH_MODELS = ("vgg11", "vgg16", "resnet18", "resnet20", "cifarnet")
+_POOLING_MODELS = ("vgg11", "vgg16", "conv", "cifarnet")
+
+
+@dataclasses.dataclass(frozen=True)
+class SnnMiaConfig:
+  """Settings of the study. Defaults are the full mode: the seed study's
+  models and scale, with a standard CIFAR training recipe."""
+
+  dataset: str = "cifar10"
+  data_dir: Optional[str] = None
+  download: bool = False
+  quick: bool = False
+  models: tuple = ("vgg16", "resnet18", "resnet20")
+  width_multiplier: float = 1.0
+  pooling: str = "avg"                 # vgg pooling (avg converts exactly)
+  pool_size: Optional[int] = None      # pool = first n train examples
+  population_size: Optional[int] = None  # population = first n test examples
+  num_references: int = 4
+  # ANN training
+  epochs: int = 200
+  batch_size: int = 128
+  optimizer: str = "sgd"
+  learning_rate: float = 0.1
+  weight_decay: float = 5e-4
+  augment: bool = True
+  # conversion and calibration
+  timesteps: tuple = (1, 2, 4)
+  thresholds: str = "data_driven"
+  calibration_samples: int = 512       # examples for the threshold fit
+  calibration_epochs: int = 20
+  calibration_learning_rate: float = 1e-3
+  calibration_batch_size: int = 64
+  # attacks
+  attacks: tuple = ATTACKS
+  dropout_copies: int = 30
+  dropout_rate: float = 0.01
+  rmia_a: float = 0.3
+  seed: int = 0
+
+  def __post_init__(self):
+    for name in ("models", "timesteps", "attacks"):
+      object.__setattr__(self, name, tuple(getattr(self, name)))
+    ts = list(self.timesteps)
+    if not ts or ts != sorted(set(ts)) or ts[0] < 1:
+      raise ValueError("`timesteps` must be strictly increasing positive "
+                       f"ints. Received: timesteps={self.timesteps!r}")
+    suite.check_names(self.attacks)
+    if self.num_references < 2 or self.num_references % 2:
+      raise ValueError("`num_references` must be an even int >= 2. "
+                       f"Received: {self.num_references!r}")
+    if self.dropout_copies < 1:
+      raise ValueError("`dropout_copies` must be >= 1 (the study runs with "
+                       f"and without it). Received: {self.dropout_copies!r}")
+
+  @classmethod
+  def quick_mode(cls, **overrides) -> "SnnMiaConfig":
+    """A CIFAR-10 subset and a small VGG: minutes on 2 CPU cores."""
+    base = dict(quick=True, models=("vgg11",), width_multiplier=0.25,
+                pool_size=6000, population_size=2000, num_references=2,
+                epochs=15, batch_size=64, optimizer="adam",
+                learning_rate=1e-3, weight_decay=0.0, augment=False,
+                calibration_samples=256, calibration_epochs=2,
+                dropout_copies=10)
+    base.update(overrides)
+    return cls(**base)
+
+  def data_config(self) -> DataConfig:
+    return DataConfig(dataset=self.dataset, data_dir=self.data_dir,
+                      download=self.download, train_size=self.pool_size,
+                      test_size=self.population_size, seed=self.seed)
+
+  def model_kwargs(self, model: str) -> tuple:
+    kw = {}
+    if self.width_multiplier != 1.0 and model in _WIDTH_MODELS:
+      kw["width_multiplier"] = self.width_multiplier
+    if model in _POOLING_MODELS:
+      kw["pooling"] = self.pooling
+    if self.quick and model.startswith("vgg"):
+      kw["classifier_units"] = (128,)
+    return tuple(kw.items())
+
+  def reference_config(self, model: str, directory: Path
+                       ) -> reference.ReferenceConfig:
+    return reference.ReferenceConfig(
+        data=self.data_config(), model=model,
+        model_kwargs=self.model_kwargs(model),
+        train=TrainConfig(
+            optimizer=self.optimizer, learning_rate=self.learning_rate,
+            lr_schedule="cosine" if self.optimizer == "sgd" else "constant",
+            weight_decay=self.weight_decay, epochs=self.epochs,
+            batch_size=self.batch_size, augment=self.augment, seed=self.seed),
+        num_models=self.num_references, seed=self.seed,
+        reference_dir=str(directory))
+
+  def calibration_config(self):
+    from tfmia.snn import CalibrationConfig
+    return CalibrationConfig(epochs=self.calibration_epochs,
+                             learning_rate=self.calibration_learning_rate,
+                             batch_size=self.calibration_batch_size,
+                             seed=self.seed)
+
+
+# ---------------------------------------------------------------------------
+# Results
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SnnMiaResult:
+  """Everything the figures and tables are drawn from.
+
+  Attributes:
+    config: the settings.
+    attacks: {(model, setting, dropout): AttackResults}; setting is "ann",
+      "snn_T{t}" or "snn_T{t}_ann_refs"; dropout is True / False.
+    accuracy: {model: {"ann": acc, t: acc, ...}} on the population (test).
+    sops: {model: {t: mean SOPs per example}}; ann_macs: {model: MACs}.
+  """
+
+  config: SnnMiaConfig
+  attacks: dict
+  accuracy: dict
+  sops: dict
+  ann_macs: dict
+
+  def table(self):
+    """Long table: one row per (model, dropout, setting, attack)."""
+    import pandas as pd
+    rows = []
+    for (model, setting, dropout), res in self.attacks.items():
+      for r in res:
+        rows.append({"model": model, "dropout_calibration": dropout,
+                     "setting": setting, "attack": r.attack, "auc": r.auc,
+                     "tpr_at_1%_fpr": r.tpr_at_fpr(0.01),
+                     "tpr_at_0.1%_fpr": r.tpr_at_fpr(0.001),
+                     "tpr_at_0%_fpr": r.tpr_at_fpr(0.0)})
+    return pd.DataFrame(rows)
+
+  def cell_table(self):
+    """Rows (model, dropout calibration); columns (attack, setting); each
+    cell "AUC / TPR@1% / TPR@0.1% / TPR@0%"."""
+    df = self.table()
+    df["cell"] = df.apply(lambda r: "{:.3f} / {:.3f} / {:.3f} / {:.3f}".format(
+        r["auc"], r["tpr_at_1%_fpr"], r["tpr_at_0.1%_fpr"],
+        r["tpr_at_0%_fpr"]), axis=1)
+    wide = df.pivot(index=["model", "dropout_calibration"],
+                    columns=["attack", "setting"], values="cell")
+    return wide[list(self.wide_table().columns)]
+
+  def wide_table(self, metric: str = "auc"):
+    """Rows (model, dropout calibration); columns (attack, setting)."""
+    df = self.table()
+    wide = df.pivot_table(index=["model", "dropout_calibration"],
+                          columns=["attack", "setting"], values=metric)
+    order = ["ann"] + [f"snn_T{t}" for t in self.config.timesteps] + [
+        f"snn_T{t}_ann_refs" for t in self.config.timesteps]
+    cols = [(a, s) for a in self.config.attacks for s in order
+            if (a, s) in wide.columns]
+    return wide[cols]
+
+
+# ---------------------------------------------------------------------------
+# Cells
+
+
+def snn_variants(config: SnnMiaConfig) -> dict:
+  """{T: SnnVariant}: converted at the first T, each later T calibrated from
+  the one before (the seed study's progressive calibration)."""
+  chain = variants.SnnVariant.progressive(
+      config.timesteps, thresholds=config.thresholds,
+      calibration_samples=config.calibration_samples,
+      calibration=config.calibration_config(), seed=config.seed)
+  return {v.timesteps: v for v in chain}
+
+
+def cells(config: SnnMiaConfig) -> dict:
+  """{(setting, dropout): Cell}: the ANN, the SNN at each T, and the SNN
+  target with ANN references, each with and without input dropout."""
+  plain = SignalConfig(seed=config.seed)
+  dropped = plain.replace(dropout_copies=config.dropout_copies,
+                          dropout_rate=config.dropout_rate)
+  snns = snn_variants(config)
+  out = {}
+  for dropout, sc in ((False, plain), (True, dropped)):
+    out["ann", dropout] = audit.Cell(None, None, sc, "ann")
+    for t, v in snns.items():
+      out[f"snn_T{t}", dropout] = audit.Cell(v, v, sc, f"snn_T{t}")
+      out[f"snn_T{t}_ann_refs", dropout] = audit.Cell(
+          v, None, sc, f"snn_T{t}_ann_refs")
+  return out
+
+
+def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
+        data=None) -> SnnMiaResult:
+  """Runs (or resumes) the study and writes its tables and figures to `out`."""
+  from tfmia import io, snn
+  out = Path(out)
+  out.mkdir(parents=True, exist_ok=True)
+  io.atomic_write_json(out / "config.json", config)
+  data = data if data is not None else prepare_data(config.data_config())
+  acfg = AttackConfig(rmia_a=config.rmia_a, seed=config.seed)
+  snns = snn_variants(config)
+  attacks, accuracy, sops, macs = {}, {}, {}, {}
+  for model in config.models:
+    ref_cfg = config.reference_config(model, out / "models" / model / "ann")
+    if progress:
+      print(f"{model}: training the target and {config.num_references} "
+            f"reference ANNs (resumes finished ones)")
+    reference.train_references(ref_cfg, data=data, progress=progress)
+    refs = reference.ReferenceSet.load(ref_cfg.reference_dir)
+    # Every variant of every model, in the seed study's order.
+    for name in refs.model_names():
+      for v in snns.values():
+        variants.load_model(refs, name, data, v, progress=progress)
+    for (setting, dropout), cell in cells(config).items():
+      attacks[model, setting, dropout] = audit.audit_cell(
+          refs, data, dataclasses.replace(cell, name=f"{model} {setting}"),
+          config.attacks, acfg, progress=progress)
+    # Accuracy on the population (the test split) and the energy proxy.
+    plain = SignalConfig(seed=config.seed)
+    acc = {}
+    for key, v in [("ann", None)] + list(snns.items()):
+      p = audit.model_signals(refs, data, reference.TARGET, v, "population",
+                              plain).mean()
+      acc[key] = float(np.mean(p.probs[:, 0].argmax(1) == p.labels))
+    accuracy[model] = acc
+    sops[model] = {}
+    for t, v in snns.items():
+      r = snn.simulate(variants.load_model(refs, reference.TARGET, data, v),
+                       data.x_test[:500])
+      sops[model][t] = float(np.mean(r.sops))
+      macs[model] = r.ann_macs
+  result = SnnMiaResult(config=config, attacks=attacks, accuracy=accuracy,
+                        sops=sops, ann_macs=macs)
+  reports.write_snn_mia_study(result, out)
+  return result

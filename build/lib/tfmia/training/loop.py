@@ -1,0 +1,216 @@
+"""`train_model`: Keras training driven by a frozen `TrainConfig`."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import tensorflow as tf
+
+from tfmia import io
+from tfmia.data import ClassificationData
+from tfmia.training.config import TrainConfig, make_optimizer
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.json"
+WEIGHTS_FILE = "model.weights.h5"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingHistory:
+  """Per-epoch training metrics.
+
+  Attributes:
+    metrics: metric name (loss, accuracy, val_loss, val_accuracy, ...) to one
+      value per epoch.
+  """
+
+  metrics: dict
+
+  @property
+  def epochs(self) -> int:
+    return len(next(iter(self.metrics.values()), ()))
+
+  def __getitem__(self, key: str) -> tuple[float, ...]:
+    return self.metrics[key]
+
+  def save(self, path: Union[str, os.PathLike]) -> None:
+    io.atomic_write_json(path, self.metrics)
+
+  @classmethod
+  def load(cls, path: Union[str, os.PathLike]) -> "TrainingHistory":
+    return cls(metrics={k: tuple(v) for k, v in io.read_json(path).items()})
+
+  @classmethod
+  def from_keras(cls, history: tf.keras.callbacks.History) -> "TrainingHistory":
+    return cls(metrics={k: tuple(float(x) for x in v)
+                        for k, v in history.history.items()})
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TrainResult:
+  model: tf.keras.Model
+  history: TrainingHistory
+
+
+def augment_batch(x: tf.Tensor, seed: tf.Tensor,
+                  shift_fraction: float) -> tf.Tensor:
+  """Random horizontal flips and integer shifts, per image, from a seed.
+
+  Stateless ops keep augmentation deterministic for a given seed, whatever
+  order tf.data's parallel map runs batches in.
+
+  Args:
+    x: (B, H, W, C) float images.
+    seed: shape (2,) int seed.
+    shift_fraction: largest shift as a fraction of height / width.
+  """
+  x = tf.image.stateless_random_flip_left_right(x, seed)
+  shape = tf.shape(x)
+  b = shape[0]
+  h, w = tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
+  s1, s2 = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+  dx = tf.round(tf.random.stateless_uniform([b], s1, -1.0, 1.0)
+                * shift_fraction * w)
+  dy = tf.round(tf.random.stateless_uniform([b], s2, -1.0, 1.0)
+                * shift_fraction * h)
+  one, zero = tf.ones([b]), tf.zeros([b])
+  transforms = tf.stack([one, zero, -dx, zero, one, -dy, zero, zero], axis=1)
+  return tf.raw_ops.ImageProjectiveTransformV3(
+      images=x, transforms=transforms, output_shape=shape[1:3],
+      fill_value=0.0, interpolation="NEAREST", fill_mode="CONSTANT")
+
+
+def make_train_dataset(x: np.ndarray, y: np.ndarray,
+                       config: TrainConfig) -> tf.data.Dataset:
+  """Shuffled, batched (and augmented when asked) training data."""
+  ds = tf.data.Dataset.from_tensor_slices((x, y))
+  ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
+  ds = ds.batch(config.batch_size)
+  if config.augment:
+    # One seed per batch, different every epoch, fixed by config.seed.
+    seeds = tf.data.Dataset.random(seed=config.seed,
+                                   rerandomize_each_iteration=True).batch(2)
+    ds = tf.data.Dataset.zip((ds, seeds)).map(
+        lambda xy, s: (augment_batch(xy[0], s, config.shift_fraction), xy[1]),
+        num_parallel_calls=tf.data.AUTOTUNE)
+  return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def compile_model(model: tf.keras.Model, config: TrainConfig, steps_per_epoch: int,
+                  *, optimizer: Optional[tf.keras.optimizers.Optimizer] = None,
+                  loss: Optional[tf.keras.losses.Loss] = None) -> None:
+  """Compiles `model` for logits output with `config`'s optimizer."""
+  model.compile(
+      optimizer=optimizer or make_optimizer(config, steps_per_epoch),
+      loss=loss or tf.keras.losses.SparseCategoricalCrossentropy(
+          from_logits=True),
+      metrics=["accuracy"])
+
+
+def train_model(model: tf.keras.Model, data: ClassificationData,
+                config: TrainConfig, *,
+                out_dir: Optional[Union[str, os.PathLike]] = None,
+                callbacks: Sequence[tf.keras.callbacks.Callback] = (),
+                optimizer: Optional[tf.keras.optimizers.Optimizer] = None,
+                loss: Optional[tf.keras.losses.Loss] = None,
+                extra_config: Optional[dict] = None) -> TrainResult:
+  """Trains `model` on `data.x_train`, validating on `data.x_test`.
+
+  Args:
+    model: a Keras model that outputs logits.
+    data: scaled data; the train split is what the model learns (the members).
+    config: the training configuration.
+    out_dir: if given, receives config.json, history.json and the weights
+      (each written atomically).
+    callbacks: extra Keras callbacks, e.g. `PrivacyMetrics`.
+    optimizer: overrides the optimizer named in `config` (e.g. a DP optimizer).
+    loss: overrides the default sparse categorical cross-entropy on logits.
+    extra_config: more settings to record in config.json (model, data, ...).
+
+  Returns:
+    The trained model and its per-epoch history.
+  """
+  if not isinstance(config, TrainConfig):
+    raise TypeError(f"`config` must be a TrainConfig. "
+                    f"Received: {type(config).__name__}")
+  if not isinstance(data, ClassificationData):
+    raise TypeError(f"`data` must be a ClassificationData. "
+                    f"Received: {type(data).__name__}")
+  if tuple(model.input_shape[1:]) != data.input_shape:
+    raise ValueError(f"`model` expects inputs of shape {model.input_shape[1:]} "
+                     f"but `data` has {data.input_shape}.")
+  if model.output_shape[-1] != data.num_classes:
+    raise ValueError(f"`model` has {model.output_shape[-1]} outputs but `data` "
+                     f"has {data.num_classes} classes.")
+  if not np.issubdtype(data.x_train.dtype, np.floating):
+    raise ValueError("`data` pixels must be scaled to floats first "
+                     "(tfmia.data.scale_pixels). "
+                     f"Received: dtype={data.x_train.dtype}")
+  if out_dir is not None:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    record = {"train": config, **(extra_config or {})}
+    io.atomic_write_json(out_dir / CONFIG_FILE, record)
+
+  steps = math.ceil(len(data.x_train) / config.batch_size)
+  compile_model(model, config, steps, optimizer=optimizer, loss=loss)
+  cbs = list(callbacks)
+  if config.early_stopping:
+    cbs.insert(0, tf.keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=config.patience,
+        restore_best_weights=True))
+  keras_history = model.fit(
+      make_train_dataset(data.x_train, data.y_train, config),
+      validation_data=(data.x_test, data.y_test),
+      validation_batch_size=max(config.batch_size, 1024),
+      epochs=config.epochs, callbacks=cbs, verbose=config.verbose)
+  history = TrainingHistory.from_keras(keras_history)
+  if out_dir is not None:
+    history.save(out_dir / HISTORY_FILE)
+    save_weights(model, out_dir / WEIGHTS_FILE)
+  return TrainResult(model=model, history=history)
+
+
+def save_weights(model: tf.keras.Model, path: Union[str, os.PathLike]) -> None:
+  """Saves weights atomically (HDF5)."""
+  with io.atomic_path(path, suffix=".weights.h5") as tmp:
+    model.save_weights(os.fspath(tmp))
+
+
+def load_run(run: Union[str, os.PathLike], *, data_dir: Optional[str] = None):
+  """Rebuilds the model of a `tfmia train` run folder and its data.
+
+  Args:
+    run: the folder, holding config.json and the weights.
+    data_dir: overrides the run's tfds data directory.
+
+  Returns:
+    (model, prepared data, the run's config record).
+  """
+  from tfmia import data as tfdata
+  from tfmia import models
+  run = Path(run)
+  if not (run / CONFIG_FILE).is_file() or not (run / WEIGHTS_FILE).is_file():
+    raise FileNotFoundError(
+        f"`run` must be a folder written by `tfmia train`, holding "
+        f"{CONFIG_FILE} and {WEIGHTS_FILE}. Received: {run}")
+  record = io.read_json(run / CONFIG_FILE)
+  if "model" not in record or "data" not in record:
+    raise ValueError(f"{run / CONFIG_FILE} does not name the model builder "
+                     "and data of the run; was it written by `tfmia train`?")
+  data_cfg = tfdata.DataConfig(**record["data"])
+  if data_dir:
+    data_cfg = data_cfg.replace(data_dir=data_dir)
+  data = tfdata.prepare_data(data_cfg)
+  model = models.build_model(record["model"]["builder"], data.input_shape,
+                             data.num_classes, **record["model"]["kwargs"])
+  model.load_weights(os.fspath(run / WEIGHTS_FILE))
+  return model, data, {**record, "data": data_cfg}

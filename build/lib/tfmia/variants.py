@@ -1,0 +1,267 @@
+"""Model variants: named, fingerprinted transformations of a trained model.
+
+A variant takes a trained model (and, where it needs them, that model's
+members) and returns another model: an SNN at T timesteps today; pruned,
+defended and DP-trained models later. Variants chain through `source`: an SNN
+at T = 2 made from the SNN calibrated at T = 1, or (later) a pruned model
+converted to an SNN.
+
+Every variant of the target and of each reference model is made once, by
+`load_model`, and kept beside its source model in the reference folder::
+
+    refdir/ref_003/variants/snn_T2-1a2b3c4d5e6f/
+      model.keras     the variant
+      done.json       written last (`tfmia.store`): the fingerprint of
+                      (source model, variant chain) and the file's SHA-256
+
+A rerun loads it; an interrupted or corrupted one is redone; one made from
+a different source model is refused. Variants are loaded by a structured
+key (the variant object), never by a parsed string.
+
+Adding a variant kind is one new frozen dataclass here that subclasses
+`Variant` and implements `label`, `apply`, `save` and `load`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from pathlib import Path
+from typing import ClassVar, Optional, Sequence
+
+import numpy as np
+
+from tfmia import io, store
+from tfmia.data import ClassificationData
+
+logger = logging.getLogger(__name__)
+
+VARIANTS_DIR = "variants"
+MODEL_FILE = "model.keras"
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+  """Base of every variant kind. Subclasses are frozen dataclasses whose
+  fields are the variant's settings, and which define:
+
+  - `kind`: a class-level name, e.g. "snn";
+  - `label()`: a short readable name, e.g. "snn_T4";
+  - `apply(model, members, name=...)`: the transformed model;
+  - `save(model, path)` / `load(path)`.
+
+  `source` is the variant this one is applied to; None means the trained
+  model itself.
+  """
+
+  kind: ClassVar[str] = ""
+
+  @property
+  def chain(self) -> tuple["Variant", ...]:
+    """This variant's sources, first applied first, ending with itself."""
+    src = getattr(self, "source", None)
+    return (src.chain if src is not None else ()) + (self,)
+
+  def fingerprint(self) -> str:
+    """Hash of the kind and every setting, sources included."""
+    return store.fingerprint({"kind": self.kind, "settings": self})
+
+  def key(self) -> str:
+    """The folder name: readable label and a fingerprint prefix."""
+    return f"{self.label()}-{self.fingerprint()[:12]}"
+
+  def label(self) -> str:
+    raise NotImplementedError
+
+  def apply(self, model, members: ClassificationData, *, name: str):
+    raise NotImplementedError
+
+  def save(self, model, path: Path) -> None:
+    raise NotImplementedError
+
+  def load(self, path: Path):
+    raise NotImplementedError
+
+
+def _calibration_config():
+  from tfmia.snn import CalibrationConfig
+  return CalibrationConfig()
+
+
+@dataclasses.dataclass(frozen=True)
+class SnnVariant(Variant):
+  """A spiking network at `timesteps` steps.
+
+  From an ANN (or any non-spiking source) it converts with `thresholds`
+  fitted on `calibration_samples` of the model's own members; from another
+  `SnnVariant` it copies that SNN at the new T (progressive calibration, as
+  in the SNN-MIA seed study). Either way it then fine-tunes with surrogate
+  gradients on the members (`calibration`; epochs=0 skips it).
+
+  Attributes:
+    timesteps: T.
+    thresholds: "data_driven" or "percentile" (`tfmia.snn.convert`).
+    calibration_samples: members used to fit the thresholds.
+    calibration: a `tfmia.snn.CalibrationConfig`.
+    seed: the choice of threshold samples and the converter's seed.
+    source: the variant this one starts from (None: the trained ANN).
+  """
+
+  kind: ClassVar[str] = "snn"
+
+  timesteps: int = 4
+  thresholds: str = "data_driven"
+  calibration_samples: int = 512
+  calibration: object = dataclasses.field(default_factory=_calibration_config)
+  seed: int = 0
+  source: Optional[Variant] = None
+
+  def __post_init__(self):
+    from tfmia.snn import CalibrationConfig
+    if isinstance(self.calibration, dict):
+      object.__setattr__(self, "calibration",
+                         CalibrationConfig(**self.calibration))
+    if not isinstance(self.calibration, CalibrationConfig):
+      raise TypeError("`calibration` must be a CalibrationConfig. Received: "
+                      f"{type(self.calibration).__name__}")
+    if not isinstance(self.timesteps, int) or self.timesteps < 1:
+      raise ValueError("`timesteps` must be a positive int. "
+                       f"Received: timesteps={self.timesteps!r}")
+    if self.calibration_samples < 1:
+      raise ValueError("`calibration_samples` must be >= 1. Received: "
+                       f"calibration_samples={self.calibration_samples!r}")
+    if self.source is not None and not isinstance(self.source, Variant):
+      raise TypeError("`source` must be a Variant or None. "
+                      f"Received: {type(self.source).__name__}")
+
+  @classmethod
+  def progressive(cls, timesteps: Sequence[int], **settings
+                  ) -> tuple["SnnVariant", ...]:
+    """One variant per T, each starting from the one before: converted at
+    the first T, then copied and recalibrated at each later T."""
+    timesteps = list(timesteps)
+    if not timesteps or timesteps != sorted(set(timesteps)):
+      raise ValueError("`timesteps` must be strictly increasing. "
+                       f"Received: timesteps={timesteps!r}")
+    out, prev = [], settings.pop("source", None)
+    for t in timesteps:
+      prev = cls(timesteps=t, source=prev, **settings)
+      out.append(prev)
+    return tuple(out)
+
+  def label(self) -> str:
+    return f"snn_T{self.timesteps}"
+
+  def apply(self, model, members: ClassificationData, *, name: str):
+    from tfmia import snn
+    if isinstance(self.source, SnnVariant):
+      spiking = snn.with_timesteps(model, self.timesteps)
+    else:
+      rng = np.random.default_rng([self.seed, 5])
+      pick = rng.choice(len(members.x_train), min(
+          self.calibration_samples, len(members.x_train)), replace=False)
+      spiking = snn.convert(model, members.x_train[np.sort(pick)],
+                            timesteps=self.timesteps,
+                            thresholds=self.thresholds, seed=self.seed,
+                            name=f"{name}_snn")
+    if self.calibration.epochs:
+      snn.calibrate(spiking, members, self.calibration)
+    return spiking
+
+  def save(self, model, path: Path) -> None:
+    from tfmia import snn
+    snn.save(model, path)
+
+  def load(self, path: Path):
+    from tfmia import snn
+    return snn.load(path)
+
+
+# ---------------------------------------------------------------------------
+# The variant store
+
+
+def variant_dir(refs, name: str, variant: Variant) -> Path:
+  """Where `variant` of model `name` of reference folder `refs` lives."""
+  return Path(refs.directory) / name / VARIANTS_DIR / variant.key()
+
+
+def fingerprint(refs, name: str, variant: Optional[Variant]) -> str:
+  """Identifies `variant` of model `name`: the source model and the chain."""
+  base = refs.fingerprint(name)
+  return base if variant is None else store.fingerprint(
+      [base, variant.fingerprint()])
+
+
+def members_of(refs, name: str, data: ClassificationData) -> ClassificationData:
+  """`data` with model `name`'s members as its train split (the test split,
+  the population, stays for validation)."""
+  mask = refs.is_member_of(name)
+  return data.replace(x_train=data.x_train[mask], y_train=data.y_train[mask])
+
+
+def is_complete(refs, name: str, variant: Variant) -> bool:
+  d = variant_dir(refs, name, variant)
+  return store.is_done(d / store.DONE_FILE, fingerprint(refs, name, variant),
+                       [d / MODEL_FILE])
+
+
+def load_model(refs, name: str, data: ClassificationData,
+               variant: Optional[Variant] = None, *,
+               progress: bool = False):
+  """Model `name` ("target", "ref_003") of reference folder `refs` as
+  `variant`: loaded when stored, otherwise made (sources first), stored and
+  returned.
+
+  Args:
+    refs: a `tfmia.reference.ReferenceSet`.
+    name: the model.
+    data: the folder's prepared data (its train split is the pool).
+    variant: a `Variant`; None is the trained model itself.
+    progress: print a line per variant made.
+
+  Raises:
+    ValueError: the stored variant was made from another source model.
+  """
+  if variant is None:
+    return refs.load_model(name, data.input_shape, data.num_classes)
+  if not isinstance(variant, Variant):
+    raise TypeError("`variant` must be a tfmia.variants.Variant or None. "
+                    f"Received: {type(variant).__name__}")
+  d = variant_dir(refs, name, variant)
+  marker, path = d / store.DONE_FILE, d / MODEL_FILE
+  fp = fingerprint(refs, name, variant)
+  store.check_fingerprint(marker, fp, f"Variant {variant.label()} of {name}")
+  if store.is_done(marker, fp, [path]):
+    return variant.load(path)
+  source = load_model(refs, name, data, getattr(variant, "source", None),
+                      progress=progress)
+  store.clear(marker)
+  if progress:
+    print(f"  {name}: making {variant.label()}")
+  start = time.perf_counter()
+  model = variant.apply(source, members_of(refs, name, data), name=name)
+  variant.save(model, path)
+  store.mark_done(marker, fp, [path], model=name, variant=variant.label(),
+                  settings=io.to_jsonable(variant),
+                  seconds=time.perf_counter() - start)
+  return model
+
+
+def from_spec(text: str) -> Optional[Variant]:
+  """A variant from its command-line form: "snn:4" (an SNN at T = 4, with
+  default conversion and calibration), "snn:1,2,4" (progressively calibrated
+  through T = 1 and 2 to 4), or "none"."""
+  if text is None or text == "none":
+    return None
+  kind, _, arg = str(text).partition(":")
+  if kind != "snn" or not arg:
+    raise ValueError("`variant` must look like snn:T or snn:T1,T2,...,T (or "
+                     f"'none'). Received: {text!r}")
+  try:
+    timesteps = [int(t) for t in arg.split(",")]
+  except ValueError:
+    raise ValueError("`variant` timesteps must be integers. "
+                     f"Received: {text!r}") from None
+  return SnnVariant.progressive(timesteps)[-1]
