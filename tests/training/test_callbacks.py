@@ -103,3 +103,26 @@ def test_evaluate_outside_fit_keeps_history(small_digits):
   assert len(cb.history) == 1
   assert extra.get("threshold").auc == pytest.approx(
       cb.history[0].get("threshold").auc)
+
+
+def test_population_attacks_run_every_epoch(small_digits):
+  """Attack-P needs only the target and a population: the callback runs it
+  through the same front door as the audit, with the same scores."""
+  from tfmia.attacks import scores
+  d = small_digits
+  tf.keras.utils.set_random_seed(0)
+  m = models.dense(d.input_shape, d.num_classes, depth=1, units=32)
+  pop = (d.x_test[:60], d.y_test[:60])
+  cb = PrivacyMetrics((d.x_train, d.y_train), (d.x_test[60:], d.y_test[60:]),
+                      population_data=pop, attacks=("attack_p", "threshold"))
+  train_model(m, d, TrainConfig(epochs=2, batch_size=32), callbacks=[cb])
+  assert [h.epoch for h in cb.history] == [1, 2]
+  loss = lambda x, y: -tf.nn.log_softmax(predict_logits(m, x)).numpy()[
+      np.arange(len(y)), y]
+  expected = scores.attack_p_scores(
+      np.concatenate([loss(d.x_train, d.y_train),
+                      loss(d.x_test[60:], d.y_test[60:])]), loss(*pop))
+  np.testing.assert_allclose(cb.history[-1].get("attack_p").scores, expected,
+                             atol=1e-9)
+  with pytest.raises(ValueError, match="'attack_p' needs the target's"):
+    PrivacyMetrics((d.x_train, d.y_train), pop, attacks=("attack_p",))
