@@ -197,6 +197,8 @@ class SnnMiaResult:
                           columns=["attack", "setting"], values=metric)
     order = ["ann"] + [f"snn_T{t}" for t in self.config.timesteps] + [
         f"snn_T{t}_ann_refs" for t in self.config.timesteps]
+    order += [s for s in dict.fromkeys(k[1] for k in self.attacks)
+              if s not in order]   # cells a user added
     cols = [(a, s) for a in self.config.attacks for s in order
             if (a, s) in wide.columns]
     return wide[cols]
