@@ -134,6 +134,7 @@ def test_train_test_membership_matches_pool():
   d = _toy()
   s = data.train_test_membership(d)
   assert len(d.x_train) + len(d.x_test) == len(s.is_member) == 18
+  y = np.concatenate([d.y_train, d.y_test])
   np.testing.assert_array_equal(s.members(y)[0], d.y_train)
 
 

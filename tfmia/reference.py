@@ -271,14 +271,25 @@ def train_one(config: ReferenceConfig, data: ClassificationData,
       seconds=time.perf_counter() - start)
 
 
+def read_membership(path: Path) -> tuple[np.ndarray, np.ndarray]:
+  """(ref_is_member (K, N), target_is_member (N,)) from membership.npz."""
+  with np.load(path) as f:
+    if "ref_is_member" not in f.files:
+      raise ValueError(
+          f"{path} holds no `ref_is_member` matrix (keys: {sorted(f.files)}). "
+          "A folder written by tfmia before the store refactor (keep.npy, "
+          "`ref_in`) cannot be read: train it again in a new reference_dir.")
+    return (f["ref_is_member"].astype(bool),
+            f["target_is_member"].astype(bool))
+
+
 def _write_membership(directory: Path, config: ReferenceConfig,
                       num_examples: int) -> tuple[np.ndarray, np.ndarray]:
   ref_is_member = membership_matrix(num_examples, config.num_models, config.seed)
   target_is_member = target_membership(num_examples, config.seed)
   path = directory / MEMBERSHIP_FILE
   if path.exists():
-    with np.load(path) as f:
-      old = f["ref_is_member"]
+    old, _ = read_membership(path)
     m = min(len(old), len(ref_is_member))
     if old.shape[1] != num_examples or not np.array_equal(old[:m], ref_is_member[:m]):
       raise ValueError(f"{path} holds a different membership matrix "
@@ -420,9 +431,8 @@ class ReferenceSet:
     k = num_models or (config.num_models if config else saved.num_models)
     if not (directory / MEMBERSHIP_FILE).is_file():
       raise FileNotFoundError(f"{directory / MEMBERSHIP_FILE} is missing.")
-    with np.load(directory / MEMBERSHIP_FILE) as f:
-      ref_is_member = f["ref_is_member"].astype(bool)
-      target_is_member = f["target_is_member"].astype(bool)
+    ref_is_member, target_is_member = read_membership(
+        directory / MEMBERSHIP_FILE)
     n = ref_is_member.shape[1]
     expected = membership_matrix(n, k, saved.seed)
     m = min(k, len(ref_is_member))
