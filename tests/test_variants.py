@@ -142,3 +142,24 @@ def test_bad_variants():
   assert variants.from_spec("none") is None
   with pytest.raises(ValueError, match="snn:T"):
     variants.from_spec("pruned:0.5")
+
+
+def test_calibrated_variant_does_not_depend_on_process_history(folder,
+                                                              tmp_path):
+  """The same variant made after different global seeds (as when the ANNs
+  were trained in the same process, or not) is the same model."""
+  import shutil
+  import tensorflow as tf
+  refs, data = folder
+  v = variants.SnnVariant(timesteps=1, calibration_samples=64,
+                          calibration=CalibrationConfig(epochs=1))
+  outputs = []
+  for i, seed in enumerate((123, 999)):
+    copy = tmp_path / f"copy{i}"
+    shutil.copytree(refs.directory, copy,
+                    ignore=shutil.ignore_patterns("variants", "signals"))
+    tf.keras.utils.set_random_seed(seed)
+    model = variants.load_model(reference.ReferenceSet.load(copy), "target",
+                                data, v)
+    outputs.append(model.predict(data.x_test[:50], verbose=0))
+  np.testing.assert_array_equal(outputs[0], outputs[1])

@@ -166,6 +166,11 @@ class SnnVariant(Variant):
                             thresholds=self.thresholds, seed=self.seed,
                             name=f"{name}_snn")
     if self.calibration.epochs:
+      # Seeded here, as reference training seeds itself: otherwise the
+      # calibration's shuffling would depend on whatever set TensorFlow's
+      # global seed last in this process (e.g. which ANN was trained last).
+      import tensorflow as tf
+      tf.keras.utils.set_random_seed(self.seed)
       snn.calibrate(spiking, members, self.calibration)
     return spiking
 
