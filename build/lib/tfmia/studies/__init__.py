@@ -1,1 +1,0 @@
-"""Case studies: each is a config dataclass plus a `run` function."""
