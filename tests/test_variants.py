@@ -163,3 +163,15 @@ def test_calibrated_variant_does_not_depend_on_process_history(folder,
                                 data, v)
     outputs.append(model.predict(data.x_test[:50], verbose=0))
   np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_a_variant_kind_must_define_its_methods():
+  import dataclasses
+
+  @dataclasses.dataclass(frozen=True)
+  class Half(variants.Variant):
+    def label(self):
+      return "half"
+
+  with pytest.raises(TypeError, match="abstract"):
+    Half()

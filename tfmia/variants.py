@@ -24,6 +24,7 @@ Adding a variant kind is one new frozen dataclass here that subclasses
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import logging
 import time
@@ -42,7 +43,7 @@ MODEL_FILE = "model.keras"
 
 
 @dataclasses.dataclass(frozen=True)
-class Variant:
+class Variant(abc.ABC):
   """Base of every variant kind. Subclasses are frozen dataclasses whose
   fields are the variant's settings, and which define:
 
@@ -71,17 +72,21 @@ class Variant:
     """The folder name: readable label and a fingerprint prefix."""
     return f"{self.label()}-{self.fingerprint()[:12]}"
 
+  @abc.abstractmethod
   def label(self) -> str:
-    raise NotImplementedError
+    """See the class docstring."""
 
+  @abc.abstractmethod
   def apply(self, model, members: ClassificationData, *, name: str):
-    raise NotImplementedError
+    """See the class docstring."""
 
+  @abc.abstractmethod
   def save(self, model, path: Path) -> None:
-    raise NotImplementedError
+    """See the class docstring."""
 
+  @abc.abstractmethod
   def load(self, path: Path):
-    raise NotImplementedError
+    """See the class docstring."""
 
 
 def _calibration_config():
