@@ -34,7 +34,7 @@ import numpy as np
 
 from tfmia import adapter
 from tfmia import reference as ref_lib
-from tfmia import reports, store, variants
+from tfmia import io, reports, store, validation, variants
 from tfmia.attacks import suite
 from tfmia.attacks.suite import AttackConfig, AttackSignals, Provided
 from tfmia.results import AttackResults
@@ -102,8 +102,12 @@ class References:
 
 
 def row_hashes(x: np.ndarray) -> np.ndarray:
-  """One 16-byte digest per example, to detect shared examples by content."""
-  x = np.ascontiguousarray(x)
+  """One 16-byte digest per example, to detect shared examples by value.
+
+  Rows are hashed in a canonical form (float32, -0.0 as 0.0), so a float64
+  or uint8 copy of an example hashes as the example does.
+  """
+  x = np.ascontiguousarray(np.asarray(x, dtype=np.float32) + np.float32(0.0))
   return np.array([hashlib.blake2b(row.tobytes(), digest_size=16).digest()
                    for row in x.reshape(len(x), -1)])
 
@@ -119,13 +123,14 @@ def check_population(member_x: np.ndarray, population_x: np.ndarray) -> None:
 
 
 def _check_membership(is_member, n: int) -> np.ndarray:
-  is_member = np.asarray(is_member)
-  if is_member.dtype != bool or is_member.shape != (n,):
-    raise ValueError(f"`is_member` must be a bool array of shape ({n},). "
-                     f"Received: shape={is_member.shape}, dtype={is_member.dtype}")
-  if is_member.all() or not is_member.any():
-    raise ValueError("`is_member` must hold both members and non-members.")
-  return is_member
+  return validation.as_membership(is_member, "is_member", n)
+
+
+def _check_finite_inputs(x: np.ndarray, name: str) -> None:
+  # TensorFlow's fused ReLU turns NaN into 0: the AUC would look finite.
+  if np.issubdtype(x.dtype, np.number) and not np.all(np.isfinite(x)):
+    bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+    raise ValueError(f"`{name}` contains NaN or inf ({bad} values).")
 
 
 def audit_signals(signals: AttackSignals, is_member: np.ndarray,
@@ -173,6 +178,9 @@ def audit(target: Target, references: Optional[References] = None,
     raise ValueError(f"`target.x` and `target.y` differ in length: "
                      f"{len(x)} and {len(y)}")
   is_member = _check_membership(target.is_member, len(x))
+  _check_finite_inputs(x, "target.x")
+  if population is not None:
+    _check_finite_inputs(np.asarray(population[0]), "population x")
   refs = references.models if references is not None else ()
   ref_is_member = None
   if references is not None:
@@ -399,14 +407,18 @@ def attack_logits_file(path: PathLike, attacks: Sequence[str], *,
   path = Path(path)
   if not path.is_file():
     raise FileNotFoundError(f"`logits` file not found. Received: {path}")
-  with np.load(path) as f:
-    missing = {"logits", "labels", "is_member"} - set(f.files)
-    if missing:
-      raise ValueError(f"The npz must hold logits, labels and is_member; "
-                       f"missing {sorted(missing)}. "
-                       f"Received keys: {sorted(f.files)}")
-    logits, labels = f["logits"], f["labels"]
-    is_member = f["is_member"].astype(bool)
+  f = io.load_npz(path)
+  missing = {"logits", "labels", "is_member"} - set(f)
+  if missing:
+    raise ValueError(f"{path} must hold logits, labels and is_member; "
+                     f"missing {sorted(missing)}. "
+                     f"Received keys: {sorted(f)}")
+  logits, labels = f["logits"], f["labels"]
+  try:
+    is_member = validation.as_membership(f["is_member"], "is_member",
+                                         len(labels))
+  except ValueError as e:
+    raise ValueError(f"{path}: {e}") from None
   res = _run_on_split(logits, labels, is_member, attacks,
                       slicing or SlicingConfig(), seed, "")
   return res, {"logits": os.fspath(path)}

@@ -18,6 +18,8 @@ import argparse
 import logging
 import os
 import sys
+import traceback
+import zipfile
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -32,7 +34,33 @@ def _quiet_tensorflow() -> None:
 
 
 def _csv(text: str) -> tuple[str, ...]:
-  return tuple(t.strip() for t in text.split(",") if t.strip())
+  items = tuple(t.strip() for t in text.split(","))
+  if not text.strip() or not all(items):
+    raise argparse.ArgumentTypeError(
+        f"expected comma-separated names, none empty. Received: {text!r}")
+  return items
+
+
+def _positive_int(text: str) -> int:
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(
+        f"expected a positive integer. Received: {text!r}") from None
+  if value < 1:
+    raise argparse.ArgumentTypeError(
+        f"expected a positive integer. Received: {text!r}")
+  return value
+
+
+def _int_csv(text: str) -> tuple[int, ...]:
+  """'1,2,4' -> (1, 2, 4); empty or non-integer items are refused."""
+  try:
+    return tuple(_positive_int(t.strip()) for t in _csv(text))
+  except argparse.ArgumentTypeError:
+    raise argparse.ArgumentTypeError(
+        "expected comma-separated positive integers, e.g. 1,2,4. "
+        f"Received: {text!r}") from None
 
 
 def _add_data_args(p: argparse.ArgumentParser, *, default_dataset: str,
@@ -49,10 +77,12 @@ def _add_data_args(p: argparse.ArgumentParser, *, default_dataset: str,
   g.add_argument("--download", action="store_true",
                  help="let tensorflow-datasets download a missing dataset")
   if sizes:
-    g.add_argument("--train-size", type=int, default=None,
-                   help="members: how many training examples to use")
-    g.add_argument("--test-size", type=int, default=None,
-                   help="non-members: how many test examples to use")
+    g.add_argument("--train-size", type=_positive_int, default=None,
+                   help="members: how many training examples to use; more "
+                        "than the train split holds is refused")
+    g.add_argument("--test-size", type=_positive_int, default=None,
+                   help="non-members: how many test examples to use; more "
+                        "than the test split holds is refused")
   g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
 
 
@@ -68,7 +98,7 @@ def _add_reference_parser(sub) -> None:
   init.add_argument("path", type=Path, help="config file to write")
   _add_data_args(init, default_dataset="cifar10")
   init.add_argument("--model", default="conv", help="model builder")
-  init.add_argument("--epochs", type=int, default=20)
+  init.add_argument("--epochs", type=_positive_int, default=20)
   init.add_argument("--num-models", type=int, default=4)
   init.add_argument("--reference-dir", default="references")
   init.add_argument("--force", action="store_true", help="overwrite PATH")
@@ -161,19 +191,24 @@ def build_parser() -> argparse.ArgumentParser:
                   "on a CPU. Resumable: finished models are skipped on rerun.")
   _add_data_args(arch, default_dataset="cifar10")
   arch.add_argument("--quick", action="store_true",
-                    help="5,000 members and non-members and 20 epochs")
+                    help="5,000 members and non-members (or the whole split "
+                         "when it is smaller, e.g. digits) and 20 epochs")
   arch.add_argument("--fallback-dataset", default=None,
                     help="dataset to use instead when --dataset is not "
                          "available offline (e.g. digits)")
-  arch.add_argument("--epochs", type=int, default=None)
-  arch.add_argument("--batch-size", type=int, default=None)
-  arch.add_argument("--every-n-epochs", type=int, default=None,
-                    help="attack cadence (default: 2)")
+  arch.add_argument("--epochs", type=_positive_int, default=None)
+  arch.add_argument("--batch-size", type=_positive_int, default=None)
+  arch.add_argument("--every-n-epochs", type=_positive_int, default=None,
+                    help="attack cadence (default: 2, or 1 with --epochs 1)")
   arch.add_argument("--attacks", type=_csv, default=None,
                     help="comma-separated attacks (default: "
                          "threshold,logistic_regression)")
   arch.add_argument("--out", type=Path, default=Path("plots"),
-                    help="output folder (default: plots)")
+                    help="output folder (default: plots); it holds one "
+                         "study: a rerun with the same settings resumes, "
+                         "other settings are refused")
+  arch.add_argument("--overwrite", action="store_true",
+                    help="replace a study of other settings in --out")
   arch.add_argument("--no-progress", action="store_true")
 
   sm = cs_sub.add_parser(
@@ -185,26 +220,33 @@ def build_parser() -> argparse.ArgumentParser:
                   "RMIA, with and without input-dropout calibration. "
                   "Resumable.")
   _add_data_args(sm, default_dataset="cifar10", sizes=False)
-  sm.add_argument("--pool-size", type=int, default=None,
+  sm.add_argument("--pool-size", type=_positive_int, default=None,
                   help="pool: the first n train examples, split between the "
-                       "target's members and non-members (quick: 6000)")
-  sm.add_argument("--population-size", type=int, default=None,
-                  help="population: the first n test examples (quick: 2000)")
+                       "target's members and non-members (quick: 6000, or "
+                       "the whole split when smaller); more than the split "
+                       "holds is refused")
+  sm.add_argument("--population-size", type=_positive_int, default=None,
+                  help="population: the first n test examples (quick: "
+                       "2000, or the whole split when smaller)")
   sm.add_argument("--quick", action="store_true",
                   help="a 6,000-image pool, a small VGG, 2 reference models")
   sm.add_argument("--fallback-dataset", default=None,
                   help="dataset to use when --dataset is not available")
   sm.add_argument("--models", type=_csv, default=None,
                   help="architectures (full: vgg16,resnet18,resnet20)")
-  sm.add_argument("--timesteps", type=_csv, default=None,
+  sm.add_argument("--timesteps", type=_int_csv, default=None,
                   help="latencies, e.g. 1,2,3,4 (default: 1,2,4)")
   sm.add_argument("--num-references", type=int, default=None)
-  sm.add_argument("--epochs", type=int, default=None, help="ANN epochs")
-  sm.add_argument("--calibration-epochs", type=int, default=None)
-  sm.add_argument("--dropout-copies", type=int, default=None,
+  sm.add_argument("--epochs", type=_positive_int, default=None, help="ANN epochs")
+  sm.add_argument("--calibration-epochs", type=_positive_int, default=None)
+  sm.add_argument("--dropout-copies", type=_positive_int, default=None,
                   help="input-dropout copies (full: 30, quick: 10)")
   sm.add_argument("--out", type=Path, default=Path("plots/snn_mia"),
-                  help="output folder (default: plots/snn_mia)")
+                  help="output folder (default: plots/snn_mia); it holds "
+                       "one study: a rerun with the same settings resumes, "
+                       "other settings are refused")
+  sm.add_argument("--overwrite", action="store_true",
+                  help="replace a study of other settings in --out")
   sm.add_argument("--no-progress", action="store_true")
 
   tr = sub.add_parser("train", help="train one model with the privacy callback",
@@ -213,22 +255,27 @@ def build_parser() -> argparse.ArgumentParser:
                                   "attacking it every N epochs.")
   _add_data_args(tr, default_dataset="digits")
   tr.add_argument("--model", default="conv", help="model builder (tfmia models)")
-  tr.add_argument("--classes", type=int, default=None,
+  tr.add_argument("--classes", type=_positive_int, default=None,
                   help="keep only the first k classes")
   tr.add_argument("--width-multiplier", type=float, default=None,
                   help="width multiplier for vgg/resnet/cifarnet")
   tr.add_argument("--optimizer", default="adam")
   tr.add_argument("--learning-rate", type=float, default=1e-3)
   tr.add_argument("--lr-schedule", default="constant")
-  tr.add_argument("--epochs", type=int, default=10)
-  tr.add_argument("--batch-size", type=int, default=50)
+  tr.add_argument("--epochs", type=_positive_int, default=10)
+  tr.add_argument("--batch-size", type=_positive_int, default=50)
   tr.add_argument("--augment", action="store_true")
   tr.add_argument("--early-stopping", action="store_true")
-  tr.add_argument("--every-n-epochs", type=int, default=2)
+  tr.add_argument("--every-n-epochs", type=_positive_int, default=2)
   tr.add_argument("--attacks", type=_csv, default=("threshold",))
   tr.add_argument("--tensorboard", type=Path, default=None,
                   help="write privacy metrics to this TensorBoard log dir")
-  tr.add_argument("--out", type=Path, required=True, help="run folder")
+  tr.add_argument("--out", type=Path, required=True,
+                  help="run folder: holds one run; a rerun with the same "
+                       "settings resumes (loads it when complete), other "
+                       "settings are refused")
+  tr.add_argument("--overwrite", action="store_true",
+                  help="replace the run in --out, deleting its outputs")
 
   at = sub.add_parser(
       "attack", help="attack a trained model or saved logits",
@@ -269,9 +316,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               "reference": commands.reference, "audit": commands.audit}
   try:
     return handlers[args.command](args) or 0
-  except (ValueError, FileNotFoundError, ImportError) as e:
-    print(f"tfmia {args.command}: error: {e}", file=sys.stderr)
+  except EXPECTED_ERRORS as e:
+    if args.verbose:
+      traceback.print_exc()
+    print(f"tfmia {args.command}: error: {_one_line(e)}", file=sys.stderr)
     return 2
+
+
+# Failures a user can meet and fix: bad settings or files (ValueError,
+# TypeError), missing, unreadable, read-only or full disks (OSError: also
+# PermissionError, IsADirectoryError, NotADirectoryError, tfmia.io's
+# NoSpaceError), truncated archives (BadZipFile, EOFError) and a missing
+# optional dependency (ImportError). Anything else is a bug, and keeps its
+# traceback.
+EXPECTED_ERRORS = (ValueError, TypeError, OSError, zipfile.BadZipFile,
+                   EOFError, ImportError)
+
+
+def _one_line(e: BaseException) -> str:
+  from tfmia.io import describe_error
+  return " ".join(describe_error(e).split())
 
 
 if __name__ == "__main__":

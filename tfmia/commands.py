@@ -36,22 +36,31 @@ def case_study(args: argparse.Namespace) -> int:
     return _snn_mia(args)
   from tfmia.studies import architectures as study
   dataset = _available_dataset(args)
+  every = args.every_n_epochs
+  if every is None and args.epochs is not None:
+    every = min(2, args.epochs)   # the default cadence, within the epochs
   overrides = dict(dataset=dataset, data_dir=args.data_dir,
                    download=args.download, epochs=args.epochs,
-                   batch_size=args.batch_size,
-                   every_n_epochs=args.every_n_epochs,
+                   batch_size=args.batch_size, every_n_epochs=every,
                    train_size=args.train_size, test_size=args.test_size,
                    attacks=args.attacks, seed=args.seed)
   overrides = {k: v for k, v in overrides.items() if v is not None}
+  # Settings are checked before the data is loaded, then against it.
+  config = study.ArchitectureStudyConfig(
+      **(dict(overrides, quick=True, train_size=None, test_size=None)
+         if args.quick else overrides))
+  io.check_output_dir(args.out, "--out")
+  raw = tfdata.load_dataset(dataset, data_dir=args.data_dir,
+                            download=args.download, seed=args.seed)
   if args.quick:
-    config = study.ArchitectureStudyConfig.quick_mode(**overrides)
-  else:
-    config = study.ArchitectureStudyConfig(**overrides)
+    config = study.ArchitectureStudyConfig.quick_mode(
+        split_sizes=(len(raw.y_train), len(raw.y_test)), **overrides)
   mode = "quick" if config.quick else "full"
   print(f"Architecture case study ({mode} mode) on {dataset}: 5 models, "
         f"{config.epochs} epochs, attacks every {config.every_n_epochs}: "
         f"{', '.join(config.attacks)}. Output: {args.out}/")
-  result = study.run(config, args.out, progress=not args.no_progress)
+  result = study.run(config, args.out, raw=raw, progress=not args.no_progress,
+                     overwrite=args.overwrite)
   print()
   _print_table(result.to_dataframe(),
                ["model", "num_classes", "num_params", "member_accuracy",
@@ -69,7 +78,8 @@ def _model_kwargs(args) -> dict:
 def train(args: argparse.Namespace) -> int:
   from tfmia.privacy_metrics import train_with_privacy
   from tfmia.training import TrainConfig
-  models.get_builder(args.model)  # unknown names fail before any work
+  # Unknown names and options fail before any work.
+  models.check_kwargs(args.model, _model_kwargs(args))
   train_cfg = TrainConfig(
       optimizer=args.optimizer, learning_rate=args.learning_rate,
       lr_schedule=args.lr_schedule, epochs=args.epochs,
@@ -79,18 +89,24 @@ def train(args: argparse.Namespace) -> int:
       dataset=args.dataset, data_dir=args.data_dir, download=args.download,
       classes=args.classes, train_size=args.train_size,
       test_size=args.test_size, seed=args.seed)
+  from tfmia.attacks import check_names
+  check_names(args.attacks)
+  io.check_output_dir(args.out, "--out")
   data = tfdata.prepare_data(data_cfg)
-  _, result, privacy = train_with_privacy(
+  run = train_with_privacy(
       args.model, _model_kwargs(args), data, train_cfg, out_dir=args.out,
       attacks=args.attacks, every_n_epochs=min(args.every_n_epochs,
                                                args.epochs),
       name=args.model, seed=args.seed, tensorboard_dir=args.tensorboard,
       extra_config={"data": data_cfg,
                     "privacy": {"attacks": list(args.attacks),
-                                "every_n_epochs": args.every_n_epochs}})
-  reports.write_training_run(args.model, result.history, privacy.history,
-                             args.out)
-  _print_table(results.history_dataframe(privacy.history),
+                                "every_n_epochs": args.every_n_epochs}},
+      overwrite=args.overwrite)
+  if run.resumed:
+    print(f"{args.out} already holds this run, complete; loaded it "
+          "(--overwrite trains it again).")
+  reports.write_training_run(args.model, run.history, run.privacy, args.out)
+  _print_table(results.history_dataframe(run.privacy),
                ["epoch", "member_accuracy", "nonmember_accuracy", "attack",
                 "auc", "advantage"])
   print(f"\nWeights, config, history and privacy results are in {args.out}/")
@@ -103,14 +119,23 @@ def attack(args: argparse.Namespace) -> int:
   attacks = check_names(args.attacks)
   slicing = SlicingConfig(by_class=args.by_class,
                           by_classification_correctness=args.by_correctness)
+  out = args.out or (args.run / "attack" if args.run is not None
+                     else args.logits.with_suffix(""))
+  source_path = args.run if args.run is not None else args.logits
+  if not source_path.exists():
+    raise FileNotFoundError(2, "No such run folder or logits file",
+                            str(source_path))
+  if args.run is not None and not args.run.is_dir():
+    raise NotADirectoryError(20, "--run must be a folder written by "
+                             "`tfmia train`, but this is a file",
+                             str(args.run))
+  io.check_output_dir(out, "--out")   # before any work
   if args.run is not None:
     res, source = audit_lib.attack_run(args.run, attacks, slicing=slicing,
                                        seed=args.seed, data_dir=args.data_dir)
-    out = args.out or args.run / "attack"
   else:
     res, source = audit_lib.attack_logits_file(args.logits, attacks,
                                                slicing=slicing, seed=args.seed)
-    out = args.out or args.logits.with_suffix("")
   reports.write_attack(res, out, {"source": source, "attacks": attacks,
                                   "slicing": slicing, "seed": args.seed})
   _print_table(res.to_dataframe(),
@@ -174,6 +199,8 @@ def reference(args: argparse.Namespace) -> int:
                              progress=not args.no_progress)
   print(f"Trained {len(out['trained'])}, skipped {len(out['skipped'])} "
         "already complete.")
+  for name, why in out["redone"].items():
+    print(f"  {name} was redone: {why}.")
   return 0
 
 
@@ -206,6 +233,7 @@ def audit(args: argparse.Namespace) -> int:
     raise ValueError("--config (or --render, or --list) is required.")
   if args.out is None:
     raise ValueError("--out is required with --config.")
+  io.check_output_dir(args.out, "--out")   # before any work
   from tfmia import variants
   variant = (variants.from_spec(args.variant) if args.variant is not None
              else None)
@@ -235,7 +263,7 @@ def audit(args: argparse.Namespace) -> int:
 def _snn_mia(args: argparse.Namespace) -> int:
   from tfmia.studies import snn_mia as study
   dataset = _available_dataset(args)
-  timesteps = tuple(int(t) for t in args.timesteps) if args.timesteps else None
+  timesteps = args.timesteps
   overrides = dict(dataset=dataset, data_dir=args.data_dir,
                    download=args.download, models=args.models,
                    timesteps=timesteps, num_references=args.num_references,
@@ -245,14 +273,22 @@ def _snn_mia(args: argparse.Namespace) -> int:
                    pool_size=args.pool_size,
                    population_size=args.population_size, seed=args.seed)
   overrides = {k: v for k, v in overrides.items() if v is not None}
-  config = (study.SnnMiaConfig.quick_mode(**overrides) if args.quick
-            else study.SnnMiaConfig(**overrides))
+  # Settings are checked before the data is loaded, then against it.
+  config = study.SnnMiaConfig(**(dict(overrides, quick=True) if args.quick
+                                 else overrides))
+  io.check_output_dir(args.out, "--out")
+  raw = tfdata.load_dataset(dataset, data_dir=args.data_dir,
+                            download=args.download, seed=args.seed)
+  if args.quick:
+    config = study.SnnMiaConfig.quick_mode(
+        split_sizes=(len(raw.y_train), len(raw.y_test)), **overrides)
   mode = "quick" if config.quick else "full"
   print(f"SNN membership-inference study ({mode} mode) on {dataset}: "
         f"{', '.join(config.models)}, T = "
         f"{', '.join(map(str, config.timesteps))}, {config.num_references} "
         f"reference models. Output: {args.out}/")
-  result = study.run(config, args.out, progress=not args.no_progress)
+  result = study.run(config, args.out, raw=raw, overwrite=args.overwrite,
+                     progress=not args.no_progress)
   print("\nMIA AUC (rows: model, input-dropout calibration):")
   print(result.wide_table("auc").to_string(float_format=lambda v: f"{v:.3f}"))
   print("\nTest accuracy:", json.dumps(result.accuracy))

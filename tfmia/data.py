@@ -103,10 +103,15 @@ class MembershipSplit:
 
   @classmethod
   def load(cls, path: Union[str, os.PathLike]) -> "MembershipSplit":
-    with np.load(path) as f:
-      seed = int(f["seed"])
-      return cls(is_member=f["is_member"].astype(bool),
-                 seed=None if seed < 0 else seed)
+    from tfmia import io
+    from tfmia.validation import as_membership
+    f = io.load_npz(path)
+    if "is_member" not in f or "seed" not in f:
+      raise ValueError(f"{path} must hold `is_member` and `seed`. "
+                       f"Received keys: {sorted(f)}")
+    seed = int(f["seed"])
+    return cls(is_member=as_membership(f["is_member"], f"is_member in {path}"),
+               seed=None if seed < 0 else seed)
 
 
 def resolve_data_dir(data_dir: Optional[str] = None) -> Optional[str]:

@@ -1,6 +1,14 @@
-"""Atomic file writing: write to a temporary file beside the target, then rename.
+"""Files: atomic writes, checked reads, and output folders.
 
-An interrupted run never leaves a half-written file under the final name.
+Writes go to a temporary file beside the target, then are renamed, so an
+interrupted run never leaves a half-written file under the final name. The
+temporary file is removed on any failure, a full disk included, and written
+files get the permissions the umask gives (not `mkstemp`'s 0600), so a
+folder shared on a cluster stays readable to the group.
+
+Reads (`read_json`, `load_npz`, `load_npy`) raise a `ValueError` that names
+the file when it is truncated or not what it should be, instead of a bare
+`JSONDecodeError` or `BadZipFile`.
 """
 
 from __future__ import annotations
@@ -8,20 +16,36 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
+import errno
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator, Union
 
 import numpy as np
 
 PathLike = Union[str, os.PathLike]
+_NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+
+
+class NoSpaceError(OSError):
+  """The disk (or quota) filled up while writing a file."""
+
+
+def _umask() -> int:
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
 
 
 @contextlib.contextmanager
 def atomic_path(path: PathLike, suffix: str = "") -> Iterator[Path]:
   """Yields a temporary path beside `path`; renames it to `path` on success.
+
+  The temporary file is removed whatever happens. A full disk raises
+  `NoSpaceError` naming `path`.
 
   Args:
     path: the final file name.
@@ -29,16 +53,25 @@ def atomic_path(path: PathLike, suffix: str = "") -> Iterator[Path]:
       (e.g. Keras wants ".h5" or ".keras").
   """
   path = Path(path)
-  path.parent.mkdir(parents=True, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                             suffix=suffix or ".tmp")
-  os.close(fd)
-  tmp = Path(tmp)
+  tmp = None
   try:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                               suffix=suffix or ".tmp")
+    os.close(fd)
+    tmp = Path(tmp)
+    os.chmod(tmp, 0o666 & ~_umask())
     yield tmp
     os.replace(tmp, path)
+  except OSError as e:
+    if e.errno in _NO_SPACE and not isinstance(e, NoSpaceError):
+      raise NoSpaceError(
+          e.errno, "No space left on the device while writing "
+          f"{path}; its partial file was removed. Free some space and run "
+          "again: finished work is kept", os.fspath(path)) from e
+    raise
   finally:
-    if tmp.exists():
+    if tmp is not None and tmp.exists():
       tmp.unlink()
 
 
@@ -62,15 +95,112 @@ def to_jsonable(obj: Any) -> Any:
   return obj
 
 
+def from_dict(cls, value: Any, name: str, *, where: str = ""):
+  """`cls(**value)` for a dataclass `cls`, with an error naming `name` (and
+  the file, `where`) for a value that is not an object or has unknown keys."""
+  if isinstance(value, cls):
+    return value
+  at = f" in {where}" if where else ""
+  if not isinstance(value, dict):
+    raise ValueError(f"`{name}`{at} must be a JSON object. "
+                     f"Received: {value!r}")
+  known = {f.name for f in dataclasses.fields(cls)}
+  unknown = sorted(set(value) - known)
+  if unknown:
+    raise ValueError(f"Unknown `{name}` keys {unknown}{at}. "
+                     f"Known: {sorted(known)}")
+  return cls(**value)
+
+
 def atomic_write_json(path: PathLike, obj: Any) -> None:
   with atomic_path(path) as tmp:
     tmp.write_text(json.dumps(to_jsonable(obj), indent=2, allow_nan=True))
 
 
+def atomic_write_bytes(path: PathLike, data: bytes) -> None:
+  with atomic_path(path) as tmp:
+    with open(tmp, "wb") as f:
+      f.write(data)
+      f.flush()
+      os.fsync(f.fileno())
+
+
 def read_json(path: PathLike) -> Any:
-  return json.loads(Path(path).read_text())
+  """The JSON in `path`; a `ValueError` naming the file when it is not JSON
+  (truncated, garbage, or not text)."""
+  path = Path(path)
+  try:
+    return json.loads(path.read_text())
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise ValueError(f"{path} is not valid JSON (truncated or corrupted?): "
+                     f"{e}") from None
 
 
 def atomic_save_npz(path: PathLike, **arrays: np.ndarray) -> None:
   with atomic_path(path, suffix=".npz") as tmp:
     np.savez_compressed(tmp, **arrays)
+
+
+def load_npz(path: PathLike) -> dict:
+  """Every array of the npz at `path`, read eagerly; a `ValueError` naming
+  the file when it is truncated or not an npz."""
+  path = Path(path)
+  if not path.is_file():
+    raise FileNotFoundError(errno.ENOENT, "No such npz file", os.fspath(path))
+  try:
+    f = np.load(path, allow_pickle=False)
+    if not isinstance(f, np.lib.npyio.NpzFile):
+      raise ValueError("it holds a single .npy array")
+    with f:
+      return {k: f[k] for k in f.files}
+  except (zipfile.BadZipFile, EOFError, ValueError, OSError, KeyError) as e:
+    raise ValueError(f"{path} is not a readable npz file (truncated or "
+                     f"corrupted?): {e}") from None
+
+
+def load_npy(path: PathLike) -> np.ndarray:
+  """The array in the .npy at `path`; a `ValueError` naming the file when it
+  is truncated or not an .npy."""
+  path = Path(path)
+  try:
+    return np.load(path, allow_pickle=False)
+  except FileNotFoundError:
+    raise
+  except (EOFError, ValueError, OSError) as e:
+    raise ValueError(f"{path} is not a readable .npy file (truncated or "
+                     f"corrupted?): {e}") from None
+
+
+def check_output_dir(directory: PathLike, what: str = "output folder") -> Path:
+  """Creates `directory` if needed and checks that files can be written in
+  it, before any work starts.
+
+  Raises:
+    NotADirectoryError: `directory` (or a parent) is a file.
+    PermissionError: the folder cannot be written (read-only, no rights).
+  """
+  directory = Path(directory)
+  for p in [directory, *directory.parents]:
+    if p.exists():
+      if not p.is_dir():
+        raise NotADirectoryError(
+            errno.ENOTDIR, f"{what} must be a folder, but this is a file",
+            os.fspath(p))
+      break
+  try:
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(dir=directory, prefix=".tfmia-write-check.")
+    os.close(fd)
+    os.unlink(probe)
+  except OSError as e:
+    raise type(e)(e.errno, f"{what} is not writable ({e.strerror})",
+                  os.fspath(directory)) from None
+  return directory
+
+
+def describe_error(e: BaseException) -> str:
+  """One line for an expected failure: the message, and the file for
+  `OSError`s (which put it apart, in `filename`)."""
+  if isinstance(e, OSError) and e.strerror:
+    return e.strerror + (f": {e.filename}" if e.filename else "")
+  return str(e) or type(e).__name__

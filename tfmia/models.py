@@ -12,6 +12,7 @@ feature map is already 1 pixel wide, so every builder also works on 8x8 digits.
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable, Sequence
 
 import tensorflow as tf
@@ -43,10 +44,33 @@ def get_builder(name: str) -> Callable[..., tf.keras.Model]:
   return _REGISTRY[name]
 
 
+def options(name: str) -> tuple[str, ...]:
+  """The keyword options builder `name` takes."""
+  params = inspect.signature(get_builder(name)).parameters.values()
+  return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY)
+
+
+def check_kwargs(name: str, kwargs: dict) -> None:
+  """Raises, naming the option, when builder `name` does not take one of
+  `kwargs` (checked without building anything)."""
+  takes = options(name)
+  unknown = sorted(set(kwargs) - set(takes))
+  if unknown:
+    raise ValueError(
+        f"Model {name!r} does not take {', '.join(unknown)} (it takes: "
+        f"{', '.join(takes) or 'no options'}). Received: "
+        + ", ".join(f"{k}={kwargs[k]!r}" for k in unknown))
+
+
 def build_model(name: str, input_shape: Sequence[int], num_classes: int,
                 **kwargs) -> tf.keras.Model:
   """Builds the registered model `name`; kwargs go to its builder."""
-  return get_builder(name)(input_shape, num_classes, **kwargs)
+  check_kwargs(name, kwargs)
+  try:
+    return get_builder(name)(input_shape, num_classes, **kwargs)
+  except TypeError as e:  # e.g. a string where a number belongs
+    raise ValueError(f"Model {name!r} cannot be built with "
+                     f"{kwargs or 'its defaults'}: {e}") from None
 
 
 # ---- argument checks ------------------------------------------------------

@@ -9,8 +9,10 @@ threshold, Attack-P.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import time
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -38,6 +40,13 @@ def _check_xy(data, name: str):
   if y.ndim != 1:
     raise ValueError(f"`{name}` labels must be 1-D integers. "
                      f"Received: shape={y.shape}")
+  if not np.issubdtype(y.dtype, np.integer):
+    raise ValueError(f"`{name}` labels must be integers. "
+                     f"Received: dtype={y.dtype}")
+  if np.issubdtype(x.dtype, np.number) and not np.all(np.isfinite(x)):
+    # TensorFlow's fused ReLU turns NaN into 0: the AUC would look finite.
+    bad = int(x.size - np.count_nonzero(np.isfinite(x)))
+    raise ValueError(f"`{name}` inputs contain NaN or inf ({bad} values).")
   return x, y
 
 
@@ -117,8 +126,31 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
     self._adapter = None
     self._tensors = None
 
+  def check_model(self, model: tf.keras.Model) -> None:
+    """Raises when the data does not fit `model`: input shape, and labels
+    within its outputs. Run at `on_train_begin`, before the first epoch."""
+    sets = [("member_data", self.x_member, self.y_member),
+            ("nonmember_data", self.x_nonmember, self.y_nonmember)]
+    if self.population is not None:
+      sets.append(("population_data", *self.population))
+    in_shape = getattr(model, "input_shape", None)
+    out_shape = getattr(model, "output_shape", None)
+    for name, x, y in sets:
+      if (isinstance(in_shape, tuple) and len(in_shape) == x.ndim
+          and tuple(in_shape[1:]) != tuple(x.shape[1:])
+          and None not in in_shape[1:]):
+        raise ValueError(f"`{name}` inputs have shape {x.shape[1:]} but the "
+                         f"model takes {tuple(in_shape[1:])}.")
+      if isinstance(out_shape, tuple) and out_shape[-1]:
+        k = int(out_shape[-1])
+        if y.min() < 0 or y.max() >= k:
+          raise ValueError(f"`{name}` labels must lie in [0, {k}) for a model "
+                           f"with {k} outputs. Received: labels from "
+                           f"{int(y.min())} to {int(y.max())}")
+
   def on_train_begin(self, logs=None):
     self.history = []
+    self.check_model(self.model)
     self._prepare()
     if self.tensorboard_dir is not None:
       self._writer = tf.summary.create_file_writer(
@@ -157,6 +189,10 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
 
   def evaluate(self, epoch: Optional[int] = None) -> AttackResults:
     """Attacks the model as it is now."""
+    if self.model is None:
+      raise ValueError("`PrivacyMetrics.evaluate()` needs a model: pass the "
+                       "callback to `model.fit(callbacks=[...])`, or call "
+                       "`set_model(model)` first.")
     self._prepare()  # a no-op inside fit()
     fn = self._adapter
     target = Signals.from_logits(
@@ -184,24 +220,53 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
         tf.summary.scalar(f"{tag}/advantage", r.advantage)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class PrivacyRun:
+  """A finished `train_with_privacy` run.
+
+  Attributes:
+    model: the trained model.
+    history: per-epoch training metrics.
+    privacy: one `AttackResults` per evaluated epoch.
+    seconds: training time.
+    resumed: True when the run was complete already and was loaded.
+  """
+
+  model: tf.keras.Model
+  history: object
+  privacy: tuple
+  seconds: float
+  resumed: bool
+
+
 def train_with_privacy(builder: str, model_kwargs: dict, data, train_config,
                        *, out_dir, attacks: Sequence[str],
                        every_n_epochs: int, name: str, seed: int,
                        progress: bool = True, tensorboard_dir=None,
-                       extra_config: Optional[dict] = None):
+                       extra_config: Optional[dict] = None,
+                       overwrite: bool = False) -> PrivacyRun:
   """Builds model `builder` (seeded), trains it on `data` with
   `PrivacyMetrics` attacking it every `every_n_epochs`, and saves its
   weights, config (with the builder, so `tfmia attack --run` can rebuild
   it), history and per-epoch privacy results in `out_dir`.
 
+  `out_dir` holds one run (`tfmia.store.claim`). Everything is checked (the
+  builder and its options, the callback's data against the model, that the
+  folder is writable) before the folder's config is written. A complete run
+  with the same config is loaded, not retrained; an interrupted or corrupted
+  one is trained again from scratch, its old outputs removed first; a
+  different config is refused unless `overwrite`. The done marker is written
+  last and covers the weights, the history and every privacy file.
+
   Returns:
-    (model, TrainResult, the PrivacyMetrics callback).
+    A `PrivacyRun`.
   """
-  from pathlib import Path
-  from tfmia import models
+  from tfmia import io, models, store
   from tfmia import results as results_lib
-  from tfmia.training import EpochProgress, train_model
-  models.get_builder(builder)   # an unknown name fails before any work
+  from tfmia.training import EpochProgress, TrainingHistory, train_model
+  from tfmia.training import loop
+  from tfmia.training.loop import PRIVACY_DIR, RUN_IGNORE, RUN_OUTPUTS
+  models.check_kwargs(builder, model_kwargs)
   tf.keras.utils.set_random_seed(seed)
   model = models.build_model(builder, data.input_shape, data.num_classes,
                              **model_kwargs)
@@ -210,10 +275,36 @@ def train_with_privacy(builder: str, model_kwargs: dict, data, train_config,
       nonmember_data=(data.x_test, data.y_test),
       every_n_epochs=every_n_epochs, attacks=attacks, model_name=name,
       tensorboard_dir=tensorboard_dir, seed=seed)
+  privacy.check_model(model)
+  out_dir = io.check_output_dir(out_dir, "the run folder")
+  record = {"train": train_config,
+            "model": {"builder": builder, "kwargs": model_kwargs},
+            **(extra_config or {})}
+  store.claim(out_dir, record, outputs=RUN_OUTPUTS, overwrite=overwrite,
+              ignore=RUN_IGNORE)
+  fp = store.record_fingerprint(record, RUN_IGNORE)
+  marker = out_dir / store.DONE_FILE
+  problem = store.unit_problem(marker, fp)
+  if problem is None:
+    done = io.read_json(marker)
+    loop.load_weights(model, out_dir / loop.WEIGHTS_FILE)
+    return PrivacyRun(
+        model=model, history=TrainingHistory.load(out_dir / loop.HISTORY_FILE),
+        privacy=tuple(results_lib.load_history(out_dir / PRIVACY_DIR)),
+        seconds=float(done.get("seconds", 0.0)), resumed=True)
+  if marker.exists() or (out_dir / loop.WEIGHTS_FILE).exists():
+    logger.warning("%s is trained again: %s.", out_dir, problem)
+  # Nothing of an interrupted or corrupted attempt stays to be mixed in.
+  store.remove_outputs(out_dir, RUN_OUTPUTS)
   callbacks = [privacy] + ([EpochProgress(name)] if progress else [])
-  result = train_model(
-      model, data, train_config, out_dir=out_dir, callbacks=callbacks,
-      extra_config={"model": {"builder": builder, "kwargs": model_kwargs},
-                    **(extra_config or {})})
-  results_lib.save_history(privacy.history, Path(out_dir) / "privacy")
-  return model, result, privacy
+  start = time.perf_counter()
+  result = train_model(model, data, train_config, out_dir=out_dir,
+                       callbacks=callbacks, extra_config=record)
+  seconds = time.perf_counter() - start
+  results_lib.save_history(privacy.history, out_dir / PRIVACY_DIR)
+  files = [out_dir / loop.WEIGHTS_FILE, out_dir / loop.HISTORY_FILE,
+           *sorted((out_dir / PRIVACY_DIR).glob("*"))]
+  store.mark_done(marker, fp, files, seconds=seconds)
+  return PrivacyRun(model=model, history=result.history,
+                    privacy=tuple(privacy.history), seconds=seconds,
+                    resumed=False)

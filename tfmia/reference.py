@@ -25,7 +25,6 @@ the population never overlaps any model's training data.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import time
@@ -37,7 +36,7 @@ import numpy as np
 from tfmia import io, models, store
 from tfmia.data import ClassificationData, DataConfig, prepare_data
 from tfmia.training.config import TrainConfig
-from tfmia.training.loop import WEIGHTS_FILE
+from tfmia.training.loop import WEIGHTS_FILE, load_weights
 
 logger = logging.getLogger(__name__)
 
@@ -140,9 +139,9 @@ class ReferenceConfig:
                        f"Known: {sorted(known)}")
     d = dict(d)
     if "data" in d:
-      d["data"] = _sub(DataConfig, d["data"], "data")
+      d["data"] = io.from_dict(DataConfig, d["data"], "data")
     if "train" in d:
-      d["train"] = _sub(TrainConfig, d["train"], "train")
+      d["train"] = io.from_dict(TrainConfig, d["train"], "train")
     if isinstance(d.get("model_kwargs"), list):
       d["model_kwargs"] = tuple(tuple(kv) for kv in d["model_kwargs"])
     return cls(**d)
@@ -154,30 +153,15 @@ class ReferenceConfig:
       raise FileNotFoundError(f"Config file not found: {path}")
     try:
       return cls.from_dict(io.read_json(path))
-    except json.JSONDecodeError as e:
-      raise ValueError(f"{path} is not valid JSON: {e}") from e
+    except (TypeError, ValueError) as e:
+      if str(path) in str(e):
+        raise
+      raise ValueError(f"{path}: {e}") from None
 
   def fingerprint(self) -> str:
     """Hash of everything that changes what a model learns (not K, not the
     folder): models trained under the same fingerprint are interchangeable."""
-    kept = {k: v for k, v in io.to_jsonable(self).items()
-            if k not in ("num_models", "reference_dir")}
-    kept["data"].pop("data_dir", None)
-    kept["data"].pop("download", None)
-    kept["train"].pop("verbose", None)
-    return store.fingerprint(kept)
-
-
-def _sub(cls, value, name):
-  if isinstance(value, cls):
-    return value
-  if not isinstance(value, dict):
-    raise ValueError(f"`{name}` must be a JSON object. Received: {value!r}")
-  known = {f.name for f in dataclasses.fields(cls)}
-  unknown = sorted(set(value) - known)
-  if unknown:
-    raise ValueError(f"Unknown `{name}` keys {unknown}. Known: {sorted(known)}")
-  return cls(**value)
+    return store.fingerprint(_learned(self))
 
 
 # ---------------------------------------------------------------------------
@@ -212,13 +196,19 @@ def shard_jobs(num_models: int, shard: Optional[tuple[int, int]]) -> list[str]:
   return names[i - 1::n]
 
 
-def is_complete(model_dir: Union[str, os.PathLike], fingerprint: str) -> bool:
-  """True when the model's done marker matches `fingerprint` and its
-  membership mask and weights are the files it recorded (so a corrupted or
-  half-copied file is redone)."""
+def unit_problem(model_dir: Union[str, os.PathLike],
+                 fingerprint: str) -> Optional[str]:
+  """Why model folder `model_dir` is not complete, or None when it is: its
+  done marker must match `fingerprint`, and its membership mask and weights
+  be the files it recorded (so a corrupted or half-copied file is redone)."""
   model_dir = Path(model_dir)
-  return store.is_done(model_dir / DONE_FILE, fingerprint,
-                       [model_dir / MEMBER_FILE, model_dir / WEIGHTS_FILE])
+  return store.unit_problem(model_dir / DONE_FILE, fingerprint,
+                            [model_dir / MEMBER_FILE, model_dir / WEIGHTS_FILE])
+
+
+def is_complete(model_dir: Union[str, os.PathLike], fingerprint: str) -> bool:
+  """True when `unit_problem` finds none."""
+  return unit_problem(model_dir, fingerprint) is None
 
 
 def _strategy():
@@ -273,14 +263,13 @@ def train_one(config: ReferenceConfig, data: ClassificationData,
 
 def read_membership(path: Path) -> tuple[np.ndarray, np.ndarray]:
   """(ref_is_member (K, N), target_is_member (N,)) from membership.npz."""
-  with np.load(path) as f:
-    if "ref_is_member" not in f.files:
-      raise ValueError(
-          f"{path} holds no `ref_is_member` matrix (keys: {sorted(f.files)}). "
-          "A folder written by tfmia before the store refactor (keep.npy, "
-          "`ref_in`) cannot be read: train it again in a new reference_dir.")
-    return (f["ref_is_member"].astype(bool),
-            f["target_is_member"].astype(bool))
+  f = io.load_npz(path)
+  if "ref_is_member" not in f or "target_is_member" not in f:
+    raise ValueError(
+        f"{path} holds no `ref_is_member` matrix (keys: {sorted(f)}). "
+        "A folder written by tfmia before the store refactor (keep.npy, "
+        "`ref_in`) cannot be read: train it again in a new reference_dir.")
+  return f["ref_is_member"].astype(bool), f["target_is_member"].astype(bool)
 
 
 def _write_membership(directory: Path, config: ReferenceConfig,
@@ -305,12 +294,34 @@ def _write_membership(directory: Path, config: ReferenceConfig,
 def _check_folder_config(directory: Path, config: ReferenceConfig) -> None:
   path = directory / CONFIG_FILE
   if path.exists():
-    saved = ReferenceConfig.from_dict(io.read_json(path))
+    saved = ReferenceConfig.load(path)
     if saved.fingerprint() != config.fingerprint():
+      diff = store.differences(_learned(saved), _learned(config))
       raise ValueError(
-          f"{directory} holds reference models for a different configuration "
-          "(data, model, training or seed differ). Use a new reference_dir, "
-          "or delete the folder to start again.")
+          f"{directory} holds reference models for a different configuration"
+          f" ({'; '.join(diff[:6])}). Use a new reference_dir, or delete the "
+          "folder to start again.")
+
+
+def _learned(config: ReferenceConfig) -> dict:
+  """The settings that change what a model learns (what the fingerprint
+  hashes)."""
+  kept = {k: v for k, v in io.to_jsonable(config).items()
+          if k not in ("num_models", "reference_dir")}
+  kept["data"].pop("data_dir", None)
+  kept["data"].pop("download", None)
+  kept["train"].pop("verbose", None)
+  return kept
+
+
+def check_buildable(config: ReferenceConfig,
+                    data: ClassificationData) -> None:
+  """Builds the model once, so a bad `model_kwargs` fails before anything is
+  written."""
+  import tensorflow as tf
+  models.build_model(config.model, data.input_shape, data.num_classes,
+                     **dict(config.model_kwargs))
+  tf.keras.backend.clear_session()
 
 
 def train_references(config: ReferenceConfig, *,
@@ -336,7 +347,10 @@ def train_references(config: ReferenceConfig, *,
     train_fn: replaces `train_one` (tests use it to interrupt a run).
 
   Returns:
-    {"trained": [...], "skipped": [...]} model names.
+    {"trained": [...], "skipped": [...], "redone": {name: why}}: the
+    models trained now, those complete before, and, among the trained, those
+    found interrupted or corrupted, with the reason (e.g. "weights
+    truncated").
   """
   if not isinstance(config, ReferenceConfig):
     raise TypeError(f"`config` must be a ReferenceConfig. "
@@ -348,23 +362,29 @@ def train_references(config: ReferenceConfig, *,
                        f"Received: shard={shard!r}")
   directory = Path(directory or config.reference_dir)
   _check_folder_config(directory, config)
+  models.check_kwargs(config.model, dict(config.model_kwargs))
   data = data if data is not None else prepare_data(config.data)
-  directory.mkdir(parents=True, exist_ok=True)
+  check_buildable(config, data)
+  io.check_output_dir(directory, "the reference folder")
   ref_is_member, target_is_member = _write_membership(directory, config, len(data.x_train))
   saved = config
   if (directory / CONFIG_FILE).exists():
-    old = ReferenceConfig.from_dict(io.read_json(directory / CONFIG_FILE))
+    old = ReferenceConfig.load(directory / CONFIG_FILE)
     saved = config.replace(num_models=max(old.num_models, config.num_models))
   io.atomic_write_json(directory / CONFIG_FILE, saved)
   fingerprint = config.fingerprint()
   train_fn = train_fn or train_one
-  out = {"trained": [], "skipped": []}
+  out = {"trained": [], "skipped": [], "redone": {}}
   for name in shard_jobs(config.num_models, shard):
     model_dir = directory / name
-    if is_complete(model_dir, fingerprint):
+    problem = unit_problem(model_dir, fingerprint)
+    if problem is None:
       out["skipped"].append(name)
       logger.info("%s is complete; skipping it.", name)
       continue
+    if (model_dir / DONE_FILE).exists() or (model_dir / WEIGHTS_FILE).exists():
+      out["redone"][name] = problem   # started or finished before: say why
+      logger.warning("%s is redone: %s.", name, problem)
     mask = target_is_member if name == TARGET else ref_is_member[
         int(name.split("_")[1])]
     train_fn(config, data, mask, name, model_dir, progress=progress)
@@ -375,8 +395,17 @@ def train_references(config: ReferenceConfig, *,
 def status(config: ReferenceConfig,
            directory: Optional[Union[str, os.PathLike]] = None
            ) -> tuple[list[str], list[str]]:
-  """(complete, missing or incomplete) model names of a reference folder."""
+  """(complete, missing or incomplete) model names of a reference folder.
+
+  Raises, as `train_references` would, when there is no reference folder at
+  `directory` or it holds models of another configuration.
+  """
   directory = Path(directory or config.reference_dir)
+  if not (directory / CONFIG_FILE).is_file():
+    raise FileNotFoundError(
+        2, "No reference folder here (no config.json); `tfmia reference "
+        "train` creates it", os.fspath(directory))
+  _check_folder_config(directory, config)
   fingerprint = config.fingerprint()
   names = job_names(config.num_models)
   done = [n for n in names if is_complete(directory / n, fingerprint)]
@@ -424,7 +453,7 @@ class ReferenceSet:
       raise FileNotFoundError(
           f"No reference folder at {directory} (no {CONFIG_FILE}). "
           "Run `tfmia reference train` first.")
-    saved = ReferenceConfig.from_dict(io.read_json(directory / CONFIG_FILE))
+    saved = ReferenceConfig.load(directory / CONFIG_FILE)
     if config is not None and config.fingerprint() != saved.fingerprint():
       raise ValueError(f"{directory} was trained with a different "
                        "configuration than the one given.")
@@ -445,14 +474,15 @@ class ReferenceSet:
     ref_is_member = expected
     fingerprint = saved.fingerprint()
     names = job_names(k)
-    missing = [nm for nm in names if not is_complete(directory / nm, fingerprint)]
+    problems = {nm: unit_problem(directory / nm, fingerprint) for nm in names}
+    missing = [f"{nm} ({why})" for nm, why in problems.items() if why]
     if missing:
       raise FileNotFoundError(
           f"{len(missing)} of {len(names)} models in {directory} are missing "
           f"or incomplete: {', '.join(missing)}. Run `tfmia reference train` "
-          "(it resumes).")
+          "(it resumes, and redoes corrupted models).")
     for nm, row in zip(names, [target_is_member] + list(ref_is_member[:k])):
-      if not np.array_equal(np.load(directory / nm / MEMBER_FILE), row):
+      if not np.array_equal(io.load_npy(directory / nm / MEMBER_FILE), row):
         raise ValueError(f"{directory / nm / MEMBER_FILE} does not match its "
                          f"row of the membership matrix.")
     return cls(directory=directory, config=saved.replace(num_models=k),
@@ -465,8 +495,7 @@ class ReferenceSet:
     self._check_name(name)
     model = models.build_model(self.config.model, tuple(input_shape),
                                num_classes, **dict(self.config.model_kwargs))
-    model.load_weights(os.fspath(self.directory / name / WEIGHTS_FILE))
-    return model
+    return load_weights(model, self.directory / name / WEIGHTS_FILE)
 
   def _check_name(self, name: str) -> None:
     if name not in self.model_names():

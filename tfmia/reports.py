@@ -94,10 +94,9 @@ def write_attack(results: AttackResults, out: PathLike, config: dict) -> None:
 
 def write_training_run(name: str, history, privacy_history,
                        out: PathLike) -> None:
-  """A `tfmia train` folder's figures and per-epoch privacy results."""
-  from tfmia import results as results_lib
+  """A `tfmia train` folder's figures (its per-epoch privacy results are
+  saved by `train_with_privacy`, under its done marker)."""
   out = Path(out)
-  results_lib.save_history(privacy_history, out / "privacy")
   plotting.save_figure(plotting.plot_training_history({name: history}),
                        out / "training.png")
   plotting.save_figure(plotting.plot_privacy_history({name: privacy_history}),

@@ -200,13 +200,17 @@ class AttackResults:
   def load(cls, path: Union[str, os.PathLike]) -> "AttackResults":
     path = Path(path)
     meta = io.read_json(path.with_suffix(".json"))
-    with np.load(path.with_suffix(".npz")) as arrays:
+    arrays = io.load_npz(path.with_suffix(".npz"))
+    try:
       results = tuple(
           AttackResult(attack=m["attack"], slice=m["slice"],
                        scores=arrays[f"scores_{i}"],
                        is_member=arrays[f"is_member_{i}"],
                        epsilon_lower_bound=tuple(m["epsilon_lower_bound"]))
           for i, m in enumerate(meta["results"]))
+    except (KeyError, TypeError) as e:
+      raise ValueError(f"{path}.json/.npz do not hold tfmia attack results "
+                       f"(missing {e})") from None
     return cls(results=results, model=meta["model"], epoch=meta["epoch"],
                member_accuracy=meta.get("member_accuracy",
                                         meta.get("train_accuracy")),

@@ -204,8 +204,11 @@ class Signals:
 
   @classmethod
   def load(cls, path: Union[str, os.PathLike]) -> "Signals":
-    with np.load(path) as f:
-      return cls(**{k: f[k] for k in f.files})
+    arrays = io.load_npz(path)
+    try:
+      return cls(**arrays)
+    except TypeError as e:
+      raise ValueError(f"{path} does not hold tfmia Signals: {e}") from None
 
 
 def stack(signals, field: str) -> np.ndarray:

@@ -69,28 +69,73 @@ def read_done(marker: PathLike) -> Optional[dict]:
   return record if isinstance(record, dict) else None
 
 
+def _key(marker: Path, f: Path) -> str:
+  """How a marker names a file: its path relative to the marker's folder
+  (just the name for files beside it)."""
+  try:
+    return f.relative_to(marker.parent).as_posix()
+  except ValueError:
+    return f.name
+
+
+def unit_problem(marker: PathLike, fingerprint_: str,
+                 files: Optional[Sequence[PathLike]] = None) -> Optional[str]:
+  """Why the unit of `marker` is not complete, or None when it is.
+
+  `files` are the unit's files; None checks every file the marker recorded
+  (for units whose file list is only known once they are done).
+
+  The reasons, for the user: not finished (no marker), an unreadable
+  marker, other settings, a missing file, or a file that changed since it
+  was written (truncated, when it is shorter than recorded).
+  """
+  marker = Path(marker)
+  if not marker.exists():
+    return "not finished (no done marker)"
+  try:
+    record = io.read_json(marker)
+  except (OSError, ValueError) as e:
+    return f"its done marker {marker} is unreadable ({e})"
+  if not isinstance(record, dict) or not isinstance(record.get("sha256"),
+                                                     dict):
+    return f"its done marker {marker} is not a tfmia done marker"
+  if record.get("fingerprint") != fingerprint_:
+    return "it was made with other settings"
+  hashes, sizes = record["sha256"], record.get("bytes", {})
+  if files is None:
+    files = [marker.parent / k for k in hashes]
+  for f in map(Path, files):
+    key = _key(marker, f)
+    if not f.is_file():
+      return f"{f} is missing"
+    if hashes.get(key) != sha256_file(f):
+      size, want = f.stat().st_size, sizes.get(key)
+      how = (f"truncated: {size} of {want} bytes" if want and size < want
+             else "its content changed")
+      return f"{f} differs from when it was written ({how})"
+  return None
+
+
 def is_done(marker: PathLike, fingerprint_: str,
-            files: Sequence[PathLike]) -> bool:
+            files: Optional[Sequence[PathLike]] = None) -> bool:
   """True when `marker` records `fingerprint_` and every one of `files`
-  still has the hash it recorded."""
-  record = read_done(marker)
-  if record is None or record.get("fingerprint") != fingerprint_:
-    return False
-  hashes = record.get("sha256", {})
-  for f in files:
-    f = Path(f)
-    if not f.is_file() or hashes.get(f.name) != sha256_file(f):
-      logger.warning("%s is missing or differs from when it was written; "
-                     "redoing its unit.", f)
-      return False
-  return True
+  still has the hash it recorded. A unit found corrupted (not merely
+  unfinished) is logged with the reason."""
+  problem = unit_problem(marker, fingerprint_, files)
+  if problem is not None and Path(marker).exists():
+    logger.warning("Redoing the unit of %s: %s.", marker, problem)
+  return problem is None
 
 
 def mark_done(marker: PathLike, fingerprint_: str, files: Sequence[PathLike],
               **info: Any) -> dict:
   """Writes the marker last, atomically: the unit is complete."""
+  marker = Path(marker)
+  files = [Path(f) for f in files]
   record = {"fingerprint": fingerprint_,
-            "sha256": {Path(f).name: sha256_file(f) for f in files}, **info}
+            "sha256": {_key(marker, f): sha256_file(f) for f in files},
+            "bytes": {_key(marker, f): f.stat().st_size for f in files},
+            **info}
   io.atomic_write_json(marker, record)
   return record
 
@@ -130,3 +175,98 @@ def cached(path: PathLike, fingerprint_: str, compute: Callable[[], T], *,
   save(value, path)
   mark_done(marker, fingerprint_, [path], **info)
   return value
+
+
+# ---------------------------------------------------------------------------
+# Run folders: one folder holds one run
+
+
+CONFIG_FILE = "config.json"
+
+
+def differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+  """Where two JSON-like configs differ, as 'train.epochs: 3 -> 5'."""
+  if isinstance(old, dict) and isinstance(new, dict):
+    out = []
+    for k in sorted(set(old) | set(new), key=str):
+      key = f"{prefix}.{k}" if prefix else str(k)
+      if k not in old:
+        out.append(f"{key}: (absent) -> {new[k]!r}")
+      elif k not in new:
+        out.append(f"{key}: {old[k]!r} -> (absent)")
+      else:
+        out += differences(old[k], new[k], key)
+    return out
+  return [] if old == new else [f"{prefix or 'config'}: {old!r} -> {new!r}"]
+
+
+def _drop(record: Any, ignore: Sequence[str]) -> Any:
+  record = json.loads(json.dumps(io.to_jsonable(record)))
+  for dotted in ignore:
+    *parents, last = dotted.split(".")
+    node = record
+    for p in parents:
+      node = node.get(p, {}) if isinstance(node, dict) else {}
+    if isinstance(node, dict):
+      node.pop(last, None)
+  return record
+
+
+def record_fingerprint(record: Any, ignore: Sequence[str] = ()) -> str:
+  """The fingerprint of a run's config record, keys in `ignore` aside."""
+  return fingerprint(_drop(record, ignore))
+
+
+def remove_outputs(directory: PathLike, outputs: Sequence[str]) -> None:
+  """Deletes the named files and folders of `directory` (a run's outputs;
+  names may be glob patterns, e.g. "*.png")."""
+  import shutil
+  directory = Path(directory)
+  for pattern in outputs:
+    for p in directory.glob(pattern):
+      if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p)
+      else:
+        p.unlink()
+
+
+def claim(directory: PathLike, record: Any, *, outputs: Sequence[str],
+          overwrite: bool = False, ignore: Sequence[str] = (),
+          what: str = "run") -> Path:
+  """Makes `directory` the folder of the run that `record` describes.
+
+  A folder holds one run. Its config file is the record it was made with:
+
+  - no config yet: the record is written (call this only once the settings
+    are known to be valid, so a bad setting leaves no folder behind);
+  - the same record (keys in `ignore`, e.g. a data directory, aside): the
+    run resumes;
+  - a different record: refused, naming what differs, unless `overwrite`;
+  - `overwrite`: every output of the old run (`outputs`, names relative to
+    the folder) is deleted first, then the record is written.
+
+  Returns:
+    The config file's path.
+  """
+  directory = Path(directory)
+  path = directory / CONFIG_FILE
+  new = io.to_jsonable(record)
+  if path.exists() and not overwrite:
+    try:
+      old = io.read_json(path)
+    except ValueError as e:
+      raise ValueError(f"{e}. Pass --overwrite (overwrite=True) to replace "
+                       f"the {what} in {directory}.") from None
+    diff = differences(_drop(old, ignore), _drop(new, ignore))
+    if diff:
+      shown = "; ".join(diff[:6]) + (f"; and {len(diff) - 6} more"
+                                      if len(diff) > 6 else "")
+      raise ValueError(
+          f"{directory} holds a different {what} ({shown}). Pass "
+          "--overwrite (overwrite=True) to replace it, which deletes its "
+          "outputs, or choose another output folder.")
+  if overwrite:
+    remove_outputs(directory, [CONFIG_FILE, *outputs])
+  directory.mkdir(parents=True, exist_ok=True)
+  io.atomic_write_json(path, new)
+  return path

@@ -53,3 +53,29 @@ def check_same_length(a: np.ndarray, a_name: str, b: np.ndarray,
   if len(a) != len(b):
     raise ValueError(f"`{a_name}` and `{b_name}` must have the same length. "
                      f"Received: {len(a)} and {len(b)}")
+
+
+def as_membership(arr, name: str = "is_member",
+                  n: Optional[int] = None) -> np.ndarray:
+  """Returns a (n,) bool membership mask; accepts bools or exact 0/1 values
+  and refuses anything else (a 2 or a 0.7 is not silently cast to True), a
+  shape other than (n,), and a mask without both members and non-members."""
+  out = np.asarray(arr)
+  if out.ndim != 1 or (n is not None and out.shape != (n,)):
+    want = f"({n},)" if n is not None else "(N,)"
+    raise ValueError(f"`{name}` must be a 1-D mask of shape {want}. "
+                     f"Received: shape={out.shape}")
+  if out.dtype != bool:
+    if out.dtype.kind not in "biuf":
+      raise ValueError(f"`{name}` must hold booleans or 0/1. "
+                       f"Received: dtype={out.dtype}")
+    bad = ~np.isin(out, (0, 1))
+    if bad.any():
+      raise ValueError(f"`{name}` must hold booleans or 0/1 only. Received: "
+                       f"{int(bad.sum())} other values, e.g. "
+                       f"{out[bad][0]!r}")
+    out = out.astype(bool)
+  if out.all() or not out.any():
+    raise ValueError(f"`{name}` must hold both members and non-members. "
+                     f"Received: {int(out.sum())} members of {out.size}")
+  return out

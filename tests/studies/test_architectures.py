@@ -49,12 +49,24 @@ def test_summary_matches_stored_results(finished):
   assert row.epoch == 2
 
 
+def _spy_trained(monkeypatch):
+  """Names of the models a run trains (rather than loads)."""
+  trained = []
+  real = study.train_with_privacy
+  def spy(*a, **k):
+    run = real(*a, **k)
+    if not run.resumed:
+      trained.append(k["name"])
+    return run
+  monkeypatch.setattr(study, "train_with_privacy", spy)
+  return trained
+
+
 def test_rerun_skips_finished_models(finished, digits, monkeypatch):
   out, result = finished
-  def fail(*a, **k):
-    raise AssertionError("a finished model was retrained")
-  monkeypatch.setattr(study, "_train_one", fail)
+  trained = _spy_trained(monkeypatch)
   again = study.run(_tiny(), out, raw=digits, progress=False)
+  assert trained == []
   assert again.outcomes["dense7"].privacy[-1].get("threshold").auc == \
       pytest.approx(result.outcomes["dense7"].privacy[-1].get("threshold").auc)
 
@@ -62,24 +74,20 @@ def test_rerun_skips_finished_models(finished, digits, monkeypatch):
 def test_interrupted_model_is_redone(tmp_path, digits, monkeypatch):
   cfg = _tiny(epochs=1)
   study.run(cfg, tmp_path, raw=digits, progress=False)
-  (tmp_path / "models" / "dense7" / study.DONE_FILE).unlink()  # as if killed
-  trained = []
-  real = study._train_one
-  def spy(spec, *a, **k):
-    trained.append(spec.name)
-    return real(spec, *a, **k)
-  monkeypatch.setattr(study, "_train_one", spy)
+  (tmp_path / "models" / "dense7" / "done.json").unlink()  # as if killed
+  trained = _spy_trained(monkeypatch)
   study.run(cfg, tmp_path, raw=digits, progress=False)
   assert trained == ["dense7"]
 
 
-def test_changed_settings_retrain(tmp_path, digits, monkeypatch):
+def test_changed_settings_refused_unless_overwrite(tmp_path, digits,
+                                                   monkeypatch):
   study.run(_tiny(epochs=1), tmp_path, raw=digits, progress=False)
-  trained = []
-  real = study._train_one
-  monkeypatch.setattr(study, "_train_one",
-                      lambda spec, *a, **k: trained.append(spec.name) or real(spec, *a, **k))
-  study.run(_tiny(epochs=1, seed=1), tmp_path, raw=digits, progress=False)
+  with pytest.raises(ValueError, match=r"seed: 0 -> 1.*--overwrite"):
+    study.run(_tiny(epochs=1, seed=1), tmp_path, raw=digits, progress=False)
+  trained = _spy_trained(monkeypatch)
+  study.run(_tiny(epochs=1, seed=1), tmp_path, raw=digits, progress=False,
+            overwrite=True)
   assert len(trained) == 5
 
 

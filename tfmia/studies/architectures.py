@@ -8,16 +8,16 @@ models, with the privacy callback attached to every training run:
 3. experiment 2 on the dataset truncated to its first 4 classes.
 
 Five models are trained in all (dense depth 4 on all classes serves 1 and 2).
-Each finished model is stored under out/models/<name>/, and a rerun skips it,
-so an interrupted study resumes where it stopped.
+Each finished model is a run folder under out/models/<name>/ (see
+`train_with_privacy`), and a rerun loads it, so an interrupted study resumes
+where it stopped. The output folder holds one study: other settings are
+refused unless `overwrite`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import shutil
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -25,11 +25,9 @@ import numpy as np
 
 from tfmia import data as tfdata
 from tfmia import io, reports, store
-from tfmia import results as results_lib
 from tfmia.privacy_metrics import train_with_privacy
 from tfmia.results import AttackResults
 from tfmia.training import TrainConfig, TrainingHistory
-from tfmia.training import loop
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +55,9 @@ EXPERIMENTS = (
     ("exp3_dense_depth_4classes", "dense depth 7 vs 4, first 4 classes",
      ("dense7_4classes", "dense4_4classes")),
 )
-DONE_FILE = store.DONE_FILE
-PRIVACY_DIR = "privacy"
+QUICK_SIZE = 5000
+# Everything `run` writes in its output folder besides config.json.
+OUTPUTS = ("models", "results.json", "summary.csv", "*.png")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +80,16 @@ class ArchitectureStudyConfig:
 
   def __post_init__(self):
     object.__setattr__(self, "attacks", tuple(self.attacks))
+    for name in ("epochs", "batch_size", "every_n_epochs"):
+      v = getattr(self, name)
+      if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise ValueError(f"`{name}` must be a positive int. "
+                         f"Received: {name}={v!r}")
+    for name in ("train_size", "test_size"):
+      v = getattr(self, name)
+      if v is not None and (not isinstance(v, int) or v < 1):
+        raise ValueError(f"`{name}` must be a positive int or None. "
+                         f"Received: {name}={v!r}")
     from tfmia.attacks import suite
     # Every attack must run on the target alone, every few epochs.
     suite.check_needs(suite.check_names(self.attacks),
@@ -94,12 +103,35 @@ class ArchitectureStudyConfig:
                        f"truncated_classes={self.truncated_classes!r}")
 
   @classmethod
-  def quick_mode(cls, **overrides) -> "ArchitectureStudyConfig":
-    """Minutes on a 2-core CPU: 5,000 members and non-members, 20 epochs."""
+  def quick_mode(cls, split_sizes: Optional[tuple[int, int]] = None,
+                 **overrides) -> "ArchitectureStudyConfig":
+    """Minutes on a 2-core CPU: 5,000 members and non-members, 20 epochs.
+
+    Args:
+      split_sizes: (train, test) split sizes of the dataset; the quick
+        mode's 5,000 is capped to them (so digits runs), while a size given
+        in `overrides` is kept as given, and refused by `run` when larger.
+      **overrides: settings that replace the quick ones.
+    """
+    n_tr, n_te = split_sizes or (QUICK_SIZE, QUICK_SIZE)
     settings = dict(quick=True, epochs=20, batch_size=50, every_n_epochs=2,
-                    train_size=5000, test_size=5000)
+                    train_size=min(QUICK_SIZE, n_tr),
+                    test_size=min(QUICK_SIZE, n_te))
     settings.update({k: v for k, v in overrides.items() if v is not None})
+    if "epochs" in overrides and "every_n_epochs" not in overrides:
+      settings["every_n_epochs"] = min(2, settings["epochs"])
     return cls(**settings)
+
+  def check_sizes(self, raw: tfdata.ClassificationData) -> None:
+    """Refuses a train or test size larger than the dataset's split, as
+    `tfmia train` does. (The first-k-classes models take at most that many
+    of their classes' examples.)"""
+    for name, n in (("train_size", len(raw.y_train)),
+                    ("test_size", len(raw.y_test))):
+      want = getattr(self, name)
+      if want is not None and want > n:
+        raise ValueError(f"`{name}` must not exceed the {n} examples of "
+                         f"{raw.name!r}'s split. Received: {name}={want}")
 
   def train_config(self) -> TrainConfig:
     return TrainConfig(optimizer="adam", learning_rate=self.learning_rate,
@@ -162,53 +194,32 @@ class ArchitectureStudyResult:
                          for row in o.final_row()])
 
 
-def _train_one(spec: ModelSpec, config: ArchitectureStudyConfig,
-               raw: tfdata.ClassificationData, model_dir: Path,
-               progress: bool) -> ModelOutcome:
+def _run_one(spec: ModelSpec, config: ArchitectureStudyConfig,
+             raw: tfdata.ClassificationData, model_dir: Path,
+             progress: bool) -> ModelOutcome:
+  """Trains one model of the study, or loads it when it is complete (a run
+  folder of its own: `train_with_privacy` resumes, and redoes a corrupted
+  or interrupted one)."""
   data_cfg = config.data_config(raw, spec.classes)
   data = tfdata.prepare_data(data_cfg, raw=raw)
-  start = time.perf_counter()
-  model, result, privacy = train_with_privacy(
+  run = train_with_privacy(
       spec.builder, dict(spec.kwargs), data, config.train_config(),
       out_dir=model_dir, attacks=config.attacks,
       every_n_epochs=config.every_n_epochs, name=spec.name, seed=config.seed,
       progress=progress, extra_config={"data": data_cfg, "study": config})
-  seconds = time.perf_counter() - start
-  outcome = ModelOutcome(
-      spec=spec, num_params=model.count_params(), num_classes=data.num_classes,
-      num_members=len(data.y_train), num_nonmembers=len(data.y_test),
-      history=result.history, privacy=tuple(privacy.history), seconds=seconds)
-  store.mark_done(model_dir / DONE_FILE, store.fingerprint(config),
-                  _unit_files(model_dir), num_params=outcome.num_params,
-                  num_classes=outcome.num_classes,
-                  num_members=outcome.num_members,
-                  num_nonmembers=outcome.num_nonmembers, seconds=seconds)
-  return outcome
-
-
-def _load_one(spec: ModelSpec, model_dir: Path) -> ModelOutcome:
-  done = io.read_json(model_dir / DONE_FILE)
+  if run.resumed:
+    logger.info("%s: already complete, loaded it", spec.name)
   return ModelOutcome(
-      spec=spec, num_params=done["num_params"], num_classes=done["num_classes"],
-      num_members=done["num_members"], num_nonmembers=done["num_nonmembers"],
-      history=TrainingHistory.load(model_dir / loop.HISTORY_FILE),
-      privacy=tuple(results_lib.load_history(model_dir / PRIVACY_DIR)),
-      seconds=done["seconds"])
-
-
-def _unit_files(model_dir: Path) -> list[Path]:
-  return [model_dir / loop.WEIGHTS_FILE, model_dir / loop.HISTORY_FILE]
-
-
-def _is_complete(model_dir: Path, config: ArchitectureStudyConfig) -> bool:
-  """Complete means finished, with the same settings as now, and intact."""
-  return store.is_done(model_dir / DONE_FILE, store.fingerprint(config),
-                       _unit_files(model_dir))
+      spec=spec, num_params=run.model.count_params(),
+      num_classes=data.num_classes, num_members=len(data.y_train),
+      num_nonmembers=len(data.y_test), history=run.history,
+      privacy=run.privacy, seconds=run.seconds)
 
 
 def run(config: ArchitectureStudyConfig, out: Path, *,
         raw: Optional[tfdata.ClassificationData] = None,
-        progress: bool = True) -> ArchitectureStudyResult:
+        progress: bool = True, overwrite: bool = False
+        ) -> ArchitectureStudyResult:
   """Runs (or resumes) the study and writes its figures and tables to `out`.
 
   Args:
@@ -217,29 +228,25 @@ def run(config: ArchitectureStudyConfig, out: Path, *,
       figures and models/<name>/ per model.
     raw: the loaded dataset, if already in memory (else loaded from config).
     progress: show a progress bar per model.
+    overwrite: replace a study of other settings in `out` (its outputs are
+      deleted); without it, such a folder is refused, naming what differs.
   """
-  out = Path(out)
-  out.mkdir(parents=True, exist_ok=True)
+  out = io.check_output_dir(out, "the output folder")
   if raw is None:
     raw = tfdata.load_dataset(config.dataset, data_dir=config.data_dir,
                               download=config.download, seed=config.seed)
   if config.truncated_classes > raw.num_classes:
     raise ValueError(f"`truncated_classes` ({config.truncated_classes}) exceeds "
                      f"the {raw.num_classes} classes of {raw.name!r}.")
-  io.atomic_write_json(out / "config.json", config)
+  config.check_sizes(raw)
+  store.claim(out, config, outputs=OUTPUTS, overwrite=overwrite,
+              ignore=("data_dir", "download"), what="architecture study")
   specs = [dataclasses.replace(s, classes=config.truncated_classes)
            if s.classes else s for s in MODELS]
   outcomes = {}
   for spec in specs:
-    model_dir = out / "models" / spec.name
-    if _is_complete(model_dir, config):
-      logger.info("%s: already complete, loading it", spec.name)
-      outcomes[spec.name] = _load_one(spec, model_dir)
-      continue
-    store.clear(model_dir / DONE_FILE)
-    # A model redone leaves no per-epoch results of an earlier run behind.
-    shutil.rmtree(model_dir / PRIVACY_DIR, ignore_errors=True)
-    outcomes[spec.name] = _train_one(spec, config, raw, model_dir, progress)
+    outcomes[spec.name] = _run_one(spec, config, raw,
+                                   out / "models" / spec.name, progress)
   result = ArchitectureStudyResult(config=config, outcomes=outcomes)
   reports.write_architecture_study(result, raw, out, EXPERIMENTS)
   return result

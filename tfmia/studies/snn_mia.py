@@ -89,6 +89,21 @@ class SnnMiaConfig:
       raise ValueError("`timesteps` must be strictly increasing positive "
                        f"ints. Received: timesteps={self.timesteps!r}")
     suite.check_names(self.attacks)
+    for name in ("epochs", "batch_size", "calibration_samples",
+                 "calibration_epochs", "calibration_batch_size"):
+      v = getattr(self, name)
+      if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise ValueError(f"`{name}` must be a positive int. "
+                         f"Received: {name}={v!r}")
+    for name in ("pool_size", "population_size"):
+      v = getattr(self, name)
+      if v is not None and (not isinstance(v, int) or v < 2):
+        raise ValueError(f"`{name}` must be an int >= 2 or None. "
+                         f"Received: {name}={v!r}")
+    for name in ("learning_rate", "calibration_learning_rate"):
+      if not getattr(self, name) > 0:
+        raise ValueError(f"`{name}` must be > 0. "
+                         f"Received: {name}={getattr(self, name)!r}")
     if self.num_references < 2 or self.num_references % 2:
       raise ValueError("`num_references` must be an even int >= 2. "
                        f"Received: {self.num_references!r}")
@@ -97,16 +112,39 @@ class SnnMiaConfig:
                        f"and without it). Received: {self.dropout_copies!r}")
 
   @classmethod
-  def quick_mode(cls, **overrides) -> "SnnMiaConfig":
-    """A CIFAR-10 subset and a small VGG: minutes on 2 CPU cores."""
+  def quick_mode(cls, split_sizes: Optional[tuple[int, int]] = None,
+                 **overrides) -> "SnnMiaConfig":
+    """A CIFAR-10 subset and a small VGG: minutes on 2 CPU cores.
+
+    Args:
+      split_sizes: (train, test) split sizes of the dataset: the quick pool
+        (6,000) and population (2,000) are capped to them, so a small
+        dataset such as digits runs. Sizes in `overrides` are kept as given
+        (and refused by `run` when larger than the split).
+      **overrides: settings that replace the quick ones.
+    """
+    n_tr, n_te = split_sizes or (6000, 2000)
     base = dict(quick=True, models=("vgg11",), width_multiplier=0.25,
-                pool_size=6000, population_size=2000, num_references=2,
+                pool_size=min(6000, n_tr), population_size=min(2000, n_te),
+                num_references=2,
                 epochs=15, batch_size=64, optimizer="adam",
                 learning_rate=1e-3, weight_decay=0.0, augment=False,
                 calibration_samples=256, calibration_epochs=2,
                 dropout_copies=10)
     base.update(overrides)
     return cls(**base)
+
+  def check_sizes(self, raw) -> None:
+    """Refuses a pool or population larger than the dataset's split, naming
+    the setting to change."""
+    for name, flag, n in (("pool_size", "--pool-size", len(raw.y_train)),
+                          ("population_size", "--population-size",
+                           len(raw.y_test))):
+      want = getattr(self, name)
+      if want is not None and want > n:
+        raise ValueError(f"`{name}` ({flag}) must not exceed the {n} "
+                         f"examples of {raw.name!r}'s split. Received: "
+                         f"{name}={want}")
 
   def data_config(self) -> DataConfig:
     return DataConfig(dataset=self.dataset, data_dir=self.data_dir,
@@ -235,14 +273,33 @@ def cells(config: SnnMiaConfig) -> dict:
   return out
 
 
+OUTPUTS = ("models", "attacks", "results.csv", "table*.csv", "summary.json",
+           "*.png")
+
+
 def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
-        data=None) -> SnnMiaResult:
-  """Runs (or resumes) the study and writes its tables and figures to `out`."""
-  from tfmia import io, snn
-  out = Path(out)
-  out.mkdir(parents=True, exist_ok=True)
-  io.atomic_write_json(out / "config.json", config)
-  data = data if data is not None else prepare_data(config.data_config())
+        data=None, raw=None, overwrite: bool = False) -> SnnMiaResult:
+  """Runs (or resumes) the study and writes its tables and figures to `out`.
+
+  `out` holds one study: a rerun with the same settings resumes; other
+  settings are refused, naming what differs, unless `overwrite` (which
+  deletes the old study's outputs first).
+
+  Args:
+    data: the prepared data, if at hand (else prepared from the config).
+    raw: the loaded dataset, if at hand: sizes are checked against it.
+  """
+  from tfmia import io, snn, store
+  from tfmia.data import load_dataset
+  out = io.check_output_dir(out, "the output folder")
+  if data is None:
+    if raw is None:
+      raw = load_dataset(config.dataset, data_dir=config.data_dir,
+                         download=config.download, seed=config.seed)
+    config.check_sizes(raw)
+    data = prepare_data(config.data_config(), raw=raw)
+  store.claim(out, config, outputs=OUTPUTS, overwrite=overwrite,
+              ignore=("data_dir", "download"), what="SNN-MIA study")
   acfg = AttackConfig(rmia_a=config.rmia_a, seed=config.seed)
   snns = snn_variants(config)
   attacks, accuracy, sops, macs = {}, {}, {}, {}

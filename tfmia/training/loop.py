@@ -21,6 +21,13 @@ logger = logging.getLogger(__name__)
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.json"
 WEIGHTS_FILE = "model.weights.h5"
+PRIVACY_DIR = "privacy"
+# Everything a run folder (`tfmia train`) holds besides its config.json.
+RUN_OUTPUTS = ("done.json", HISTORY_FILE, WEIGHTS_FILE, PRIVACY_DIR,
+               "training.png", "mia.png", "attack")
+# Settings that do not change a run's result: a different value resumes it.
+RUN_IGNORE = ("data.data_dir", "data.download", "train.verbose",
+              "study.data_dir", "study.download")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,10 +186,54 @@ def train_model(model: tf.keras.Model, data: ClassificationData,
   return TrainResult(model=model, history=history)
 
 
+def weights_bytes(model: tf.keras.Model) -> bytes:
+  """The model's weights as the bytes of a Keras `.weights.h5` file, made in
+  memory.
+
+  Serialising in memory and writing with plain file I/O is what makes a
+  full disk a clean `io.NoSpaceError`: h5py writing straight to a full disk
+  prints dozens of tracebacks and can crash the interpreter (rc 139).
+  Keras 2.15 builds `.weights.h5` files this way inside `.keras` archives;
+  the file is the one `model.save_weights` writes (tested).
+  """
+  from keras.src.saving import saving_lib
+
+  class _Sink:  # what H5IOStore writes an in-archive file to
+    data = b""
+
+    def writestr(self, name, data):
+      del name
+      self.data = data
+
+  sink = _Sink()
+  weights_store = saving_lib.H5IOStore(WEIGHTS_FILE, archive=sink, mode="w")
+  saving_lib._save_state(  # pylint: disable=protected-access
+      model, weights_store=weights_store, assets_store=None, inner_path="",
+      visited_trackables=set())
+  weights_store.close()
+  return sink.data
+
+
 def save_weights(model: tf.keras.Model, path: Union[str, os.PathLike]) -> None:
-  """Saves weights atomically (HDF5)."""
-  with io.atomic_path(path, suffix=".weights.h5") as tmp:
-    model.save_weights(os.fspath(tmp))
+  """Saves weights atomically (a Keras `.weights.h5` file)."""
+  io.atomic_write_bytes(path, weights_bytes(model))
+
+
+def load_weights(model: tf.keras.Model,
+                 path: Union[str, os.PathLike]) -> tf.keras.Model:
+  """Loads weights saved by `save_weights`; a `ValueError` naming the file
+  when it is truncated, corrupted or made for another architecture."""
+  path = Path(path)
+  if not path.is_file():
+    raise FileNotFoundError(2, "No such weights file", os.fspath(path))
+  try:
+    model.load_weights(os.fspath(path))
+  except (OSError, ValueError, KeyError) as e:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise ValueError(f"{path} cannot be loaded into a {model.name!r} model "
+                     f"(truncated, corrupted, or another architecture): "
+                     f"{first}") from None
+  return model
 
 
 def load_run(run: Union[str, os.PathLike], *, data_dir: Optional[str] = None):
@@ -197,20 +248,35 @@ def load_run(run: Union[str, os.PathLike], *, data_dir: Optional[str] = None):
   """
   from tfmia import data as tfdata
   from tfmia import models
+  from tfmia import store
   run = Path(run)
-  if not (run / CONFIG_FILE).is_file() or not (run / WEIGHTS_FILE).is_file():
+  if not run.is_dir() or not (run / CONFIG_FILE).is_file():
     raise FileNotFoundError(
-        f"`run` must be a folder written by `tfmia train`, holding "
-        f"{CONFIG_FILE} and {WEIGHTS_FILE}. Received: {run}")
-  record = io.read_json(run / CONFIG_FILE)
-  if "model" not in record or "data" not in record:
-    raise ValueError(f"{run / CONFIG_FILE} does not name the model builder "
-                     "and data of the run; was it written by `tfmia train`?")
-  data_cfg = tfdata.DataConfig(**record["data"])
+        2, f"`run` must be a folder written by `tfmia train`, holding "
+        f"{CONFIG_FILE}", os.fspath(run))
+  path = run / CONFIG_FILE
+  record = io.read_json(path)
+  if (not isinstance(record, dict) or not isinstance(record.get("model"), dict)
+      or "data" not in record or "builder" not in record["model"]):
+    raise ValueError(f"{path} does not name the model builder and data of "
+                     "the run; was it written by `tfmia train`?")
+  problem = store.unit_problem(run / store.DONE_FILE,
+                               store.record_fingerprint(record, RUN_IGNORE))
+  if problem is not None:
+    raise ValueError(f"The run in {run} is not complete: {problem}. Run "
+                     "`tfmia train` again with the same settings: it "
+                     "redoes it.")
+  data_cfg = io.from_dict(tfdata.DataConfig, record["data"], "data",
+                          where=os.fspath(path))
+  kwargs = record["model"].get("kwargs", {})
+  if not isinstance(kwargs, dict):
+    raise ValueError(f"`model.kwargs` in {path} must be a JSON object. "
+                     f"Received: {kwargs!r}")
+  models.check_kwargs(record["model"]["builder"], kwargs)
   if data_dir:
     data_cfg = data_cfg.replace(data_dir=data_dir)
   data = tfdata.prepare_data(data_cfg)
   model = models.build_model(record["model"]["builder"], data.input_shape,
-                             data.num_classes, **record["model"]["kwargs"])
-  model.load_weights(os.fspath(run / WEIGHTS_FILE))
+                             data.num_classes, **kwargs)
+  load_weights(model, run / WEIGHTS_FILE)
   return model, data, {**record, "data": data_cfg}
