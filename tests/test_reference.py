@@ -80,7 +80,8 @@ def test_interrupted_run_resumes_and_corrupt_files_are_redone(tmp_path):
   assert not (tmp_path / "refs" / "ref_000" / "done.json").exists()
 
   out = reference.train_references(cfg, progress=False)
-  assert out == {"trained": ["ref_000", "ref_001"], "skipped": ["target"]}
+  assert out == {"trained": ["ref_000", "ref_001"], "skipped": ["target"],
+                 "redone": {}}
 
   # A half-written weights file is detected and redone.
   w = tmp_path / "refs" / "ref_001" / "model.weights.h5"
@@ -88,6 +89,8 @@ def test_interrupted_run_resumes_and_corrupt_files_are_redone(tmp_path):
   assert not reference.is_complete(w.parent, cfg.fingerprint())
   out = reference.train_references(cfg, progress=False)
   assert out["trained"] == ["ref_001"]
+  assert "model.weights.h5 differs from when it was written (truncated: " \
+      "100 of" in out["redone"]["ref_001"]
   assert reference.is_complete(w.parent, cfg.fingerprint())
   ReferenceSet.load(tmp_path / "refs")   # and the folder loads
 
@@ -113,7 +116,7 @@ def test_load_errors(tiny_reference, tmp_path):
   d = tmp_path / "nothing"
   with pytest.raises(FileNotFoundError, match="reference train"):
     ReferenceSet.load(d)
-  with pytest.raises(FileNotFoundError, match="ref_004, ref_005"):
+  with pytest.raises(FileNotFoundError, match=r"ref_004 \(not finished.*ref_005"):
     ReferenceSet.load(cfg.reference_dir, num_models=6)
   # A membership matrix that does not match the models.
   import shutil
@@ -168,7 +171,7 @@ def test_growing_k_keeps_the_models_already_trained(tmp_path):
   reference.train_references(cfg, progress=False)
   out = reference.train_references(cfg.replace(num_models=4), progress=False)
   assert out == {"trained": ["ref_002", "ref_003"],
-                 "skipped": ["target", "ref_000", "ref_001"]}
+                 "skipped": ["target", "ref_000", "ref_001"], "redone": {}}
   refs = ReferenceSet.load(tmp_path / "refs")
   assert refs.num_models == 4
   # Fewer models can still be used: the first K rows.

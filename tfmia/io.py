@@ -69,6 +69,10 @@ def atomic_path(path: PathLike, suffix: str = "") -> Iterator[Path]:
           e.errno, "No space left on the device while writing "
           f"{path}; its partial file was removed. Free some space and run "
           "again: finished work is kept", os.fspath(path)) from e
+    if tmp is not None and e.filename in (os.fspath(tmp), tmp):
+      # Name the file the user asked for, not our temporary one.
+      raise type(e)(e.errno, f"{e.strerror} (while writing)",
+                    os.fspath(path)) from e
     raise
   finally:
     if tmp is not None and tmp.exists():

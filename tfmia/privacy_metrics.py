@@ -41,8 +41,11 @@ def _check_xy(data, name: str):
     raise ValueError(f"`{name}` labels must be 1-D integers. "
                      f"Received: shape={y.shape}")
   if not np.issubdtype(y.dtype, np.integer):
-    raise ValueError(f"`{name}` labels must be integers. "
-                     f"Received: dtype={y.dtype}")
+    if (not np.issubdtype(y.dtype, np.number)
+        or not np.all(np.isfinite(y)) or np.any(np.mod(y, 1) != 0)):
+      raise ValueError(f"`{name}` labels must be integers. "
+                       f"Received: dtype={y.dtype}")
+    y = y.astype(np.int64)   # integer-valued floats, e.g. from np.zeros
   if np.issubdtype(x.dtype, np.number) and not np.all(np.isfinite(x)):
     # TensorFlow's fused ReLU turns NaN into 0: the AUC would look finite.
     bad = int(x.size - np.count_nonzero(np.isfinite(x)))

@@ -317,11 +317,10 @@ def _learned(config: ReferenceConfig) -> dict:
 def check_buildable(config: ReferenceConfig,
                     data: ClassificationData) -> None:
   """Builds the model once, so a bad `model_kwargs` fails before anything is
-  written."""
-  import tensorflow as tf
+  written. (No `clear_session` here: it would leave an active
+  tf.distribute scope.)"""
   models.build_model(config.model, data.input_shape, data.num_classes,
                      **dict(config.model_kwargs))
-  tf.keras.backend.clear_session()
 
 
 def train_references(config: ReferenceConfig, *,

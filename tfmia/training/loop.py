@@ -260,19 +260,22 @@ def load_run(run: Union[str, os.PathLike], *, data_dir: Optional[str] = None):
       or "data" not in record or "builder" not in record["model"]):
     raise ValueError(f"{path} does not name the model builder and data of "
                      "the run; was it written by `tfmia train`?")
-  problem = store.unit_problem(run / store.DONE_FILE,
-                               store.record_fingerprint(record, RUN_IGNORE))
-  if problem is not None:
-    raise ValueError(f"The run in {run} is not complete: {problem}. Run "
-                     "`tfmia train` again with the same settings: it "
-                     "redoes it.")
   data_cfg = io.from_dict(tfdata.DataConfig, record["data"], "data",
                           where=os.fspath(path))
   kwargs = record["model"].get("kwargs", {})
   if not isinstance(kwargs, dict):
     raise ValueError(f"`model.kwargs` in {path} must be a JSON object. "
                      f"Received: {kwargs!r}")
-  models.check_kwargs(record["model"]["builder"], kwargs)
+  try:
+    models.check_kwargs(record["model"]["builder"], kwargs)
+  except ValueError as e:
+    raise ValueError(f"{path}: {e}") from None
+  problem = store.unit_problem(run / store.DONE_FILE,
+                               store.record_fingerprint(record, RUN_IGNORE))
+  if problem is not None:
+    raise ValueError(f"The run in {run} is not complete: {problem}. Run "
+                     "`tfmia train` again with the same settings: it "
+                     "redoes it.")
   if data_dir:
     data_cfg = data_cfg.replace(data_dir=data_dir)
   data = tfdata.prepare_data(data_cfg)

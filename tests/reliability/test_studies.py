@@ -1,0 +1,78 @@
+"""The studies' output folders: one study per folder, corrupted models
+redone, other settings refused before any training."""
+
+import pytest
+
+from tfmia.studies import architectures, snn_mia
+
+
+def _tiny(**kw):
+  settings = dict(dataset="digits", epochs=1, every_n_epochs=1, batch_size=64,
+                  train_size=150, test_size=100, attacks=("threshold",))
+  settings.update(kw)
+  return architectures.ArchitectureStudyConfig(**settings)
+
+
+def test_architecture_study_redoes_only_the_corrupted_model(tmp_path, digits,
+                                                            monkeypatch,
+                                                            caplog):
+  first = architectures.run(_tiny(), tmp_path, raw=digits, progress=False)
+  npz = tmp_path / "models" / "dense7" / "privacy" / "epoch_0001.npz"
+  npz.write_bytes(npz.read_bytes()[:50])
+  weights = tmp_path / "models" / "conv" / "model.weights.h5"
+  weights.write_bytes(weights.read_bytes()[:1000])
+  trained = []
+  real = architectures.train_with_privacy
+  def spy(*a, **k):
+    run = real(*a, **k)
+    if not run.resumed:
+      trained.append(k["name"])
+    return run
+  monkeypatch.setattr(architectures, "train_with_privacy", spy)
+  again = architectures.run(_tiny(), tmp_path, raw=digits, progress=False)
+  assert trained == ["conv", "dense7"]
+  assert "epoch_0001.npz differs from when it was written (truncated" \
+      in caplog.text
+  assert "model.weights.h5 differs" in caplog.text
+  for name in ("conv", "dense7"):
+    assert (again.outcomes[name].privacy[-1].get("threshold").auc
+            == pytest.approx(first.outcomes[name].privacy[-1]
+                             .get("threshold").auc))
+
+
+def test_architecture_rerun_with_other_epochs_is_refused(tmp_path, digits):
+  """The stale-epochs case: a rerun with --epochs 2 in a folder of a
+  1-epoch study would have reported the old epochs; now it is refused."""
+  architectures.run(_tiny(), tmp_path, raw=digits, progress=False)
+  with pytest.raises(ValueError, match="epochs: 1 -> 2"):
+    architectures.run(_tiny(epochs=2), tmp_path, raw=digits, progress=False)
+  res = architectures.run(_tiny(epochs=2), tmp_path, raw=digits,
+                          progress=False, overwrite=True)
+  assert [h.epoch for h in res.outcomes["conv"].privacy] == [1, 2]
+
+
+def test_snn_study_refuses_other_settings_before_training(tmp_path, digits,
+                                                          monkeypatch):
+  from tfmia import reference
+  from tfmia.data import prepare_data
+  cfg = snn_mia.SnnMiaConfig.quick_mode(
+      dataset="digits", split_sizes=(len(digits.y_train), len(digits.y_test)))
+  data = prepare_data(cfg.data_config(), raw=digits)
+  def no_training(*a, **k):
+    raise AssertionError("training started")
+  monkeypatch.setattr(reference, "train_references", no_training)
+  with pytest.raises(AssertionError, match="training started"):
+    snn_mia.run(cfg, tmp_path, data=data, progress=False)   # claims the folder
+  other = snn_mia.SnnMiaConfig.quick_mode(
+      dataset="digits", split_sizes=(len(digits.y_train), len(digits.y_test)),
+      epochs=3)
+  with pytest.raises(ValueError, match="epochs: 15 -> 3.*--overwrite"):
+    snn_mia.run(other, tmp_path, data=data, progress=False)
+
+
+def test_snn_quick_pool_larger_than_digits_is_refused(tmp_path, digits):
+  cfg = snn_mia.SnnMiaConfig.quick_mode(dataset="digits")   # 6,000 pool
+  with pytest.raises(ValueError, match=r"`pool_size` \(--pool-size\) must "
+                                       r"not exceed the 898"):
+    snn_mia.run(cfg, tmp_path, raw=digits, progress=False)
+  assert not (tmp_path / "config.json").exists()
