@@ -229,7 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
                   help="population: the first n test examples (quick: "
                        "2000, or the whole split when smaller)")
   sm.add_argument("--quick", action="store_true",
-                  help="a 6,000-image pool, a small VGG, 2 reference models")
+                  help="a 6,000-image pool (or the whole split when "
+                       "smaller), a small VGG (conv for images under 32 "
+                       "px, e.g. digits), 2 reference models")
   sm.add_argument("--fallback-dataset", default=None,
                   help="dataset to use when --dataset is not available")
   sm.add_argument("--models", type=_csv, default=None,

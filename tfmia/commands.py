@@ -281,7 +281,8 @@ def _snn_mia(args: argparse.Namespace) -> int:
                             download=args.download, seed=args.seed)
   if args.quick:
     config = study.SnnMiaConfig.quick_mode(
-        split_sizes=(len(raw.y_train), len(raw.y_test)), **overrides)
+        split_sizes=(len(raw.y_train), len(raw.y_test)),
+        image_size=raw.x_train.shape[1], **overrides)
   mode = "quick" if config.quick else "full"
   print(f"SNN membership-inference study ({mode} mode) on {dataset}: "
         f"{', '.join(config.models)}, T = "

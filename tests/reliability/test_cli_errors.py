@@ -213,3 +213,19 @@ def test_snn_pool_larger_than_the_split_is_refused(tmp_path, capsys):
                        "--out", tmp_path / "o")
   assert_one_line_error(rc, err, "--pool-size", "100000")
   assert not (tmp_path / "o" / "models").exists()
+
+
+def test_epochs_one_takes_the_cadence_down(tmp_path, capsys, monkeypatch):
+  from tfmia.studies import architectures
+  seen = []
+  def fake_run(config, out, **k):
+    seen.append(config)
+    raise ValueError("stop here")
+  monkeypatch.setattr(architectures, "run", fake_run)
+  rc, _, err = run_cli(capsys, "case-study", "architectures", "--dataset",
+                       "digits", "--quick", "--epochs", "1", "--out",
+                       tmp_path / "o")
+  assert_one_line_error(rc, err, "stop here")
+  assert (seen[0].epochs, seen[0].every_n_epochs) == (1, 1)
+  # The quick sizes are capped to digits' 898 / 899 examples.
+  assert (seen[0].train_size, seen[0].test_size) == (898, 899)

@@ -107,6 +107,11 @@ def test_snn_quick_mode_is_scaled_to_the_dataset():
   mine = snn_mia.SnnMiaConfig.quick_mode(split_sizes=(1437, 360),
                                          pool_size=100)
   assert mine.pool_size == 100
+  # 8x8 digits: the quick VGG cannot learn them (10% accuracy); conv can.
+  assert snn_mia.SnnMiaConfig.quick_mode(image_size=8).models == ("conv",)
+  assert snn_mia.SnnMiaConfig.quick_mode(image_size=32).models == ("vgg11",)
+  assert snn_mia.SnnMiaConfig.quick_mode(
+      image_size=8, models=("vgg11",)).models == ("vgg11",)
 
 
 @pytest.mark.parametrize("field", ["calibration_epochs", "epochs",
