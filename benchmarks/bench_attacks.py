@@ -11,6 +11,11 @@
    and TPR@1%FPR of RMIA, LiRA offline and online, Attack-R, Attack-P and the
    threshold attack. The trained models are kept in .bench/ (resumable).
 
+3. Bootstrap confidence intervals: 1,000 resamples of 100,000 member and
+   100,000 non-member scores (`tfmia.results.bootstrap`: sort once, then
+   cumulative sums of draw counts) against one scikit-learn
+   `roc_auc_score` on the same scores. Target: at most 50x.
+
 Usage: python benchmarks/bench_attacks.py [--data-dir DIR] [--skip-power]
 """
 
@@ -80,6 +85,25 @@ def bench_rmia_speed(n=100_000, z=50_000, k=8, n_broadcast=2_000):
   return (literal_s * n / m) / sorted_s
 
 
+def bench_bootstrap(n=100_000, num_resamples=1000):
+  from sklearn import metrics
+  from tfmia.results import bootstrap
+  rng = np.random.default_rng(0)
+  is_member = np.r_[np.ones(n, bool), np.zeros(n, bool)]
+  s = rng.normal(size=2 * n) + 0.3 * is_member
+  one_s, auc = _best_of(lambda: metrics.roc_auc_score(is_member, s))
+  start = time.perf_counter()
+  b = bootstrap(s, is_member, num_resamples=num_resamples, seed=0)
+  boot_s = time.perf_counter() - start
+  lo, hi = b.intervals()["auc"]
+  ratio = boot_s / one_s
+  print(f"Bootstrap CIs, {n:,} + {n:,} scores: {num_resamples:,} resamples "
+        f"{boot_s:.2f} s; one roc_auc_score {one_s * 1e3:.1f} ms "
+        f"(best of 3): {ratio:.0f}x (target: <= 50x). AUC {auc:.4f}, 95% CI "
+        f"[{lo:.4f}, {hi:.4f}].")
+  return ratio
+
+
 def bench_power(data_dir, workdir: Path):
   from tfmia import audit, data as tfdata, reference
   from tfmia.attacks.suite import AttackConfig
@@ -116,15 +140,22 @@ def bench_power(data_dir, workdir: Path):
         f"(target members {size['train_size'] // 2:,}), population "
         f"{size['test_size']:,}. Target train accuracy "
         f"{rows[4].member_accuracy:.3f}, held-out {rows[4].nonmember_accuracy:.3f}.")
-  print(f"  {'attack':<22}{'AUC K=2':>9}{'AUC K=4':>9}"
-        f"{'TPR@1% K=2':>12}{'TPR@1% K=4':>12}")
+  print("  (95% bootstrap intervals in brackets)")
+  print(f"  {'attack':<22}{'AUC K=2':>24}{'AUC K=4':>24}"
+        f"{'TPR@1% K=2':>24}{'TPR@1% K=4':>24}")
+
+  def cell(r, metric):
+    value = r.auc if metric == "auc" else r.tpr_at_fpr(0.01)
+    lo, hi = r.confidence_intervals[metric]
+    return f"{value:.4f} [{lo:.3f},{hi:.3f}]".rjust(24)
+
   for name in POWER_ATTACKS:
     a2, a4 = rows[2].get(name), rows[4].get(name)
     label = name + (" (a=0.3)" if name == "rmia" else "")
-    print(f"  {label:<22}{a2.auc:9.4f}{a4.auc:9.4f}"
-          f"{a2.tpr_at_fpr(0.01):12.4f}{a4.tpr_at_fpr(0.01):12.4f}")
-  print(f"  {'rmia (a tuned, K>=4)':<22}{'n/a':>9}{tuned.auc:9.4f}"
-        f"{'n/a':>12}{tuned.tpr_at_fpr(0.01):12.4f}")
+    print(f"  {label:<22}{cell(a2, 'auc')}{cell(a4, 'auc')}"
+          f"{cell(a2, 'tpr_at_1%_fpr')}{cell(a4, 'tpr_at_1%_fpr')}")
+  print(f"  {'rmia (a tuned, K>=4)':<22}{'n/a':>24}{cell(tuned, 'auc')}"
+        f"{'n/a':>24}{cell(tuned, 'tpr_at_1%_fpr')}")
   print(f"  Reports: {workdir}/audit_{dataset}_k2/ and _k4/")
   return rows
 
@@ -136,6 +167,8 @@ def main():
   p.add_argument("--skip-power", action="store_true")
   args = p.parse_args()
   bench_rmia_speed()
+  print()
+  bench_bootstrap()
   if not args.skip_power:
     print()
     bench_power(args.data_dir, args.workdir)

@@ -85,3 +85,74 @@ def test_history_roundtrip(tmp_path):
 def test_empty_results_rejected():
   with pytest.raises(ValueError, match="at least one"):
     AttackResults(results=())
+
+
+def test_tied_scores_keep_every_operating_point():
+  """Worked by hand. Members score 3, 2, 1; non-members 2, 1, 0: the ROC
+  points are (0, 1/3), (1/3, 2/3), (2/3, 1), (1, 1). The middle one lies on
+  the straight run from (0, 1/3) to (2/3, 1), which scikit-learn's reduced
+  ROC drops; TPR at FPR <= 1/3 is 2/3 there, not 1/3."""
+  r = AttackResult("a", "s", scores=[3, 2, 1, 2, 1, 0],
+                   is_member=[1, 1, 1, 0, 0, 0])
+  assert r.tpr_at_fpr(1 / 3) == pytest.approx(2 / 3)
+  assert r.tpr_at_fpr(0.0) == pytest.approx(1 / 3)
+  assert r.tpr_at_fpr(0.5) == pytest.approx(2 / 3)
+  assert r.auc == pytest.approx(7 / 9)   # 3 + 2.5 + 1.5 of 9 pairs (ties: half)
+
+
+def test_ppv_matches_tensorflow_privacy():
+  from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack \
+      import data_structures as ds
+  rng = np.random.default_rng(0)
+  is_member = np.r_[np.ones(30, bool), np.zeros(90, bool)]
+  scores = rng.normal(size=120) + is_member
+  r = AttackResult("a", "s", scores, is_member)
+  from sklearn import metrics
+  fpr, tpr, thr = metrics.roc_curve(is_member, scores)
+  theirs = ds.RocCurve(tpr=tpr, fpr=fpr, thresholds=thr,
+                       test_train_ratio=90 / 30).get_ppv()
+  assert r.ppv() == pytest.approx(theirs)      # the experiment's prior, 1/4
+  assert r.ppv(0.5) == pytest.approx(ds.RocCurve(
+      tpr=tpr, fpr=fpr, thresholds=thr, test_train_ratio=1.0).get_ppv())
+  with pytest.raises(ValueError, match="prior"):
+    r.ppv(1.0)
+
+
+def test_bootstrap_is_exact_on_each_resample():
+  """Every resample's AUC and TPR@FPR equal scikit-learn's and
+  `tpr_at_fpr` on the resampled data, built from the same draws (ties
+  included)."""
+  from sklearn import metrics
+  from tfmia.results import bootstrap
+  rng = np.random.default_rng(1)
+  is_member = np.r_[np.ones(25, bool), np.zeros(40, bool)]
+  scores = np.round(rng.normal(size=65) + 0.8 * is_member, 0)  # many ties
+  b = bootstrap(scores, is_member, num_resamples=5, seed=7,
+                fprs=(0.0, 0.05, 0.3))
+  draws = np.random.default_rng(7)
+  ms, ns = np.sort(scores[is_member]), np.sort(scores[~is_member])
+  for i in range(5):
+    cm = np.bincount(draws.integers(0, 25, 25, dtype=np.int32), minlength=25)
+    cn = np.bincount(draws.integers(0, 40, 40, dtype=np.int32), minlength=40)
+    x = np.r_[np.repeat(ms, cm), np.repeat(ns, cn)]
+    again = AttackResult("a", "s", x, is_member)
+    assert b.auc[i] == pytest.approx(metrics.roc_auc_score(is_member, x))
+    for f in (0.0, 0.05, 0.3):
+      assert b.tpr[f][i] == pytest.approx(again.tpr_at_fpr(f))
+
+
+def test_confidence_intervals():
+  rng = np.random.default_rng(0)
+  is_member = np.r_[np.ones(200, bool), np.zeros(200, bool)]
+  r = AttackResult("a", "s", rng.normal(size=400) + is_member, is_member)
+  ci = r.confidence_intervals
+  assert ci["auc"][0] < r.auc < ci["auc"][1]
+  assert 0.03 < ci["auc"][1] - ci["auc"][0] < 0.15
+  assert set(ci) == {"auc", "tpr_at_0%_fpr", "tpr_at_0.1%_fpr",
+                     "tpr_at_1%_fpr"}
+  assert r.bootstrap(50, seed=3).auc.tolist() == \
+      r.bootstrap(50, seed=3).auc.tolist()
+  perfect = AttackResult("a", "s", [1, 1, 0, 0], [1, 1, 0, 0])
+  assert perfect.confidence_intervals["auc"] == (1.0, 1.0)
+  row = r.summary()
+  assert row["auc_ci_low"] == ci["auc"][0] and "ppv" in row

@@ -81,7 +81,14 @@ class AttackResult:
 
   @functools.cached_property
   def roc(self) -> RocCurve:
-    fpr, tpr, thr = metrics.roc_curve(self.is_member, self.scores)
+    """Every operating point: one per distinct score (and (0, 0)).
+
+    All of them, not scikit-learn's default reduced set
+    (`drop_intermediate=True`), which drops points on straight runs of the
+    curve: with tied scores those can be the points `tpr_at_fpr` needs.
+    """
+    fpr, tpr, thr = metrics.roc_curve(self.is_member, self.scores,
+                                      drop_intermediate=False)
     return RocCurve(fpr=fpr, tpr=tpr, thresholds=thr)
 
   @functools.cached_property
@@ -106,6 +113,34 @@ class AttackResult:
     ok = self.roc.fpr <= fpr
     return float(self.roc.tpr[ok].max()) if ok.any() else 0.0
 
+  def ppv(self, prior: Optional[float] = None) -> float:
+    """Positive predictive value, as tensorflow-privacy reports it: the
+    largest TP / (TP + FP) over thresholds, at membership prior `prior`
+    (default: this experiment's, members / examples). Where TPR = FPR = 0
+    it is the prior (Jayaraman et al., 2021)."""
+    prior = self.num_members / self.is_member.size if prior is None else prior
+    if not 0.0 < prior < 1.0:
+      raise ValueError(f"`prior` must be in (0, 1). Received: prior={prior}")
+    tpr, fpr = self.roc.tpr, self.roc.fpr
+    num, den = tpr * prior, tpr * prior + fpr * (1.0 - prior)
+    both_zero = (tpr == 0) & (fpr == 0)
+    ppv = np.divide(num, den, out=np.zeros_like(den), where=den != 0)
+    return float(np.max(np.where(both_zero, prior, ppv)))
+
+  def bootstrap(self, num_resamples: int = 1000, seed: int = 0
+                ) -> "Bootstrap":
+    """AUC and TPR at each reported FPR on `num_resamples` bootstrap
+    resamples (members and non-members resampled separately, seeded). See
+    `Bootstrap`."""
+    return bootstrap(self.scores, self.is_member, num_resamples=num_resamples,
+                     seed=seed)
+
+  @functools.cached_property
+  def confidence_intervals(self) -> dict:
+    """95% bootstrap intervals (1,000 resamples, seed 0): metric name ->
+    (low, high), for "auc" and "tpr_at_{f}%_fpr" at each reported FPR."""
+    return self.bootstrap().intervals(0.95)
+
   @property
   def epsilon(self) -> float:
     """The largest epsilon lower bound, or NaN where none was computed."""
@@ -119,9 +154,103 @@ class AttackResult:
            "advantage": self.advantage,
            "balanced_accuracy": self.balanced_accuracy}
     for f in REPORTED_FPRS:
-      row[f"tpr_at_{f * 100:g}%_fpr"] = self.tpr_at_fpr(f)
+      row[tpr_name(f)] = self.tpr_at_fpr(f)
+    for name, (lo, hi) in self.confidence_intervals.items():
+      row[f"{name}_ci_low"], row[f"{name}_ci_high"] = lo, hi
+    row["ppv"] = self.ppv()
     row["epsilon_lower_bound"] = self.epsilon
     return row
+
+
+def tpr_name(fpr: float) -> str:
+  return f"tpr_at_{fpr * 100:g}%_fpr"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Bootstrap:
+  """Metrics on bootstrap resamples of one attack's scores.
+
+  Attributes:
+    auc: (B,) AUC on each resample.
+    tpr: FPR -> (B,) largest TPR with FPR at most that, on each resample.
+  """
+
+  auc: np.ndarray
+  tpr: dict
+
+  def intervals(self, level: float = 0.95) -> dict:
+    """Percentile intervals: "auc" and "tpr_at_{f}%_fpr" -> (low, high)."""
+    if not 0.0 < level < 1.0:
+      raise ValueError(f"`level` must be in (0, 1). Received: level={level}")
+    q = [50 * (1 - level), 50 * (1 + level)]
+    out = {"auc": tuple(float(v) for v in np.percentile(self.auc, q))}
+    for f, values in self.tpr.items():
+      out[tpr_name(f)] = tuple(float(v) for v in np.percentile(values, q))
+    return out
+
+
+def bootstrap(scores: np.ndarray, is_member: np.ndarray, *,
+              num_resamples: int = 1000, seed: int = 0,
+              fprs: Sequence[float] = REPORTED_FPRS) -> Bootstrap:
+  """Bootstrap of AUC and TPR at `fprs`, without re-sorting per resample.
+
+  Members and non-members are resampled separately, with replacement, so
+  every resample keeps their counts. Both are sorted once. A resample is
+  how often each example was drawn (a bincount of the draws), and its
+  metrics come from cumulative sums of those counts, exactly as on the
+  resampled data:
+
+  - AUC: each drawn member outranks the drawn non-members below its score
+    and ties (half) with those at its score (ties count half, as in
+    scikit-learn's `roc_auc_score`).
+  - TPR at FPR <= f: the threshold just above the highest non-member score
+    at which the drawn non-members at or above it exceed f of them; the TPR
+    is the share of drawn members above it (the largest TPR over every
+    threshold with FPR <= f, ties included).
+
+  Args:
+    scores: (n,) membership scores, higher means member.
+    is_member: (n,) bool.
+    num_resamples: B.
+    seed: the resampling seed.
+    fprs: the FPRs at which to read the TPR.
+  """
+  scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+  is_member = np.asarray(is_member, dtype=bool).reshape(-1)
+  if not isinstance(num_resamples, int) or num_resamples < 1:
+    raise ValueError("`num_resamples` must be a positive int. "
+                     f"Received: num_resamples={num_resamples!r}")
+  ms = np.sort(scores[is_member])     # members, ascending
+  ns = np.sort(scores[~is_member])    # non-members, ascending
+  n_m, n_n = len(ms), len(ns)
+  # Non-members below / at-or-below each member's score.
+  below = np.searchsorted(ns, ms, side="left")
+  at_or_below = np.searchsorted(ns, ms, side="right")
+  # For non-member k: the non-members below its tie group, and the members
+  # at or below its score.
+  lt = np.searchsorted(ns, ns, side="left")
+  members_le = np.searchsorted(ms, ns, side="right")
+  rng = np.random.default_rng(seed)
+  aucs = np.empty(num_resamples)
+  tprs = {f: np.empty(num_resamples) for f in fprs}
+  cn_cum = np.zeros(n_n + 1, dtype=np.int64)
+  cm_cum = np.zeros(n_m + 1, dtype=np.int64)
+  for r in range(num_resamples):
+    cm = np.bincount(rng.integers(0, n_m, n_m, dtype=np.int32),
+                     minlength=n_m)
+    cn = np.bincount(rng.integers(0, n_n, n_n, dtype=np.int32),
+                     minlength=n_n)
+    np.cumsum(cn, out=cn_cum[1:])   # cn_cum[k]: draws among the k lowest
+    np.cumsum(cm, out=cm_cum[1:])
+    aucs[r] = (cm @ (cn_cum[below] + cn_cum[at_or_below])) / (2.0 * n_m * n_n)
+    for f in fprs:
+      # Non-member k is above budget when the draws at or above its score,
+      # n_n - cn_cum[lt[k]], exceed f * n_n; those k form a prefix.
+      p = np.searchsorted(cn_cum, n_n - f * n_n - 1e-9, side="right")
+      c = np.searchsorted(lt, p, side="left")    # k with cn_cum[lt] < ...
+      tp = n_m if c == 0 else n_m - cm_cum[members_le[c - 1]]
+      tprs[f][r] = tp / n_m
+  return Bootstrap(auc=aucs, tpr=tprs)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
