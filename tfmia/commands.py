@@ -139,8 +139,9 @@ def attack(args: argparse.Namespace) -> int:
   reports.write_attack(res, out, {"source": source, "attacks": attacks,
                                   "slicing": slicing, "seed": args.seed})
   _print_table(res.to_dataframe(),
-               ["attack", "slice", "auc", "advantage", "tpr_at_0.1%_fpr",
-                "tpr_at_1%_fpr", "epsilon_lower_bound"])
+               ["attack", "slice", "auc", "auc_ci_low", "auc_ci_high",
+                "advantage", "tpr_at_0.1%_fpr", "tpr_at_1%_fpr", "ppv",
+                "epsilon_lower_bound"])
   print(f"\nResults are in {out}/")
   return 0
 
@@ -225,7 +226,7 @@ def audit(args: argparse.Namespace) -> int:
     return 0
   if args.render is not None:
     res = reports.render_audit(args.render)
-    _print_table(reports.report(res), reports.REPORT_COLUMNS)
+    _print_table(reports.report(res), reports.PRINT_COLUMNS)
     print(f"\nRedrew report.csv, roc_loglog.png and score_hist.png in "
           f"{args.render}/")
     return 0
@@ -255,7 +256,7 @@ def audit(args: argparse.Namespace) -> int:
       directory=args.dir, progress=not args.no_progress)
   print(f"Target: member accuracy {res.member_accuracy:.4f}, non-member "
         f"{res.nonmember_accuracy:.4f}\n")
-  _print_table(reports.report(res), reports.REPORT_COLUMNS)
+  _print_table(reports.report(res), reports.PRINT_COLUMNS)
   print(f"\nReport, figures and scores are in {args.out}/")
   return 0
 

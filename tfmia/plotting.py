@@ -86,7 +86,8 @@ def _two_panels(left, right, *, axes, title, figsize=(11, 4)):
 
 def plot_privacy_over_epochs(
     histories: Mapping[str, Sequence[AttackResults]], *, metric: str = "auc",
-    slice: str = ENTIRE_DATASET, ax=None):  # pylint: disable=redefined-builtin
+    slice: str = ENTIRE_DATASET, ax=None,  # pylint: disable=redefined-builtin
+    band: bool = True):
   """An MIA metric per evaluated epoch, one line per (model, attack).
 
   Args:
@@ -94,6 +95,8 @@ def plot_privacy_over_epochs(
     metric: "auc", "advantage" or "balanced_accuracy".
     slice: which data slice to plot.
     ax: Axes to draw on; new ones when None.
+    band: for the AUC, shade its 95% bootstrap interval
+      (`AttackResult.confidence_intervals`).
   """
   if metric not in METRIC_LABELS:
     raise ValueError(f"`metric` must be one of {tuple(METRIC_LABELS)}. "
@@ -108,6 +111,11 @@ def plot_privacy_over_epochs(
       epochs, values = zip(*points)
       ax.plot(epochs, values, color=f"C{i}", linestyle=styles[j % len(styles)],
               marker="o", markersize=3, label=f"{name} · {attack}")
+      if band and metric == "auc":
+        lo, hi = zip(*(h.get(attack, slice).confidence_intervals["auc"]
+                       for h in history))
+        ax.fill_between(epochs, lo, hi, color=f"C{i}", alpha=0.15,
+                        linewidth=0)
   if metric == "auc":
     ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
   _integer_epochs(ax)

@@ -15,8 +15,15 @@ from tfmia import io, plotting
 from tfmia.results import ENTIRE_DATASET, AttackResults
 
 PathLike = Union[str, os.PathLike]
-REPORT_COLUMNS = ("attack", "auc", "tpr_at_0.1%_fpr", "tpr_at_1%_fpr",
-                  "tpr_at_0%_fpr", "balanced_accuracy", "advantage")
+REPORT_COLUMNS = ("attack", "auc", "auc_ci_low", "auc_ci_high",
+                  "tpr_at_0.1%_fpr", "tpr_at_0.1%_fpr_ci_low",
+                  "tpr_at_0.1%_fpr_ci_high", "tpr_at_1%_fpr",
+                  "tpr_at_1%_fpr_ci_low", "tpr_at_1%_fpr_ci_high",
+                  "tpr_at_0%_fpr", "balanced_accuracy", "advantage", "ppv")
+# What the CLI prints of a report (report.csv has every column).
+PRINT_COLUMNS = ("attack", "auc", "auc_ci_low", "auc_ci_high",
+                 "tpr_at_0.1%_fpr", "tpr_at_1%_fpr", "tpr_at_1%_fpr_ci_low",
+                 "tpr_at_1%_fpr_ci_high", "ppv")
 RESULTS_NAME = "results"
 
 

@@ -262,3 +262,35 @@ def test_tune_rmia_a_picks_the_best_auc_on_a_reference_model():
   assert aucs[a] == max(aucs.values())
   with pytest.raises(ValueError, match="K >= 4"):
     scores.tune_rmia_a(ref_x[:2], ref_is_member[:2], ref_z[:2])
+
+
+def test_rmia_negative_zero_compares_as_zero():
+  """A zero probability given as -0.0 scores as +0.0 does: the sorted search
+  agrees with the brute force (before, -0.0's bit pattern sorted below
+  every threshold, +0.0 included)."""
+  import numpy as np
+  from tfmia.attacks import scores
+  ref_is_member = np.array([[True, False], [False, True]])
+  ref_x = np.full((2, 2), 0.5)
+  target_x = np.array([-0.0, 0.5])
+  target_z = np.array([0.0, 0.2, 0.9])
+  ref_z = np.full((2, 3), 0.5)
+  fast = scores.rmia_scores(target_x, ref_x, ref_is_member, target_z, ref_z,
+                            a=1.0)
+  slow = scores.rmia_scores_bruteforce(target_x, ref_x, ref_is_member,
+                                       target_z, ref_z, a=1.0)
+  assert fast.tolist() == slow.tolist() == [1 / 3, 2 / 3]
+
+
+def test_online_rmia_weights_in_and_out_halves_equally():
+  """Worked by hand: example 0 has one IN model (0.9) and two OUT models
+  (0.1, 0.3): Pr(x) = ½(0.9 + 0.2) = 0.55, not the plain mean 0.433."""
+  import numpy as np
+  from tfmia.attacks import scores
+  ref_is_member = np.array([[True, False], [False, True], [False, True]])
+  ref_x = np.array([[0.9, 0.2], [0.1, 0.8], [0.3, 0.6]])
+  ratio_x, _ = scores.rmia_ratios(np.array([0.55, 0.5]), ref_x, ref_is_member,
+                                  np.array([0.5]), np.full((3, 1), 0.5),
+                                  offline=False)
+  assert ratio_x[0] == pytest.approx(1.0)               # 0.55 / 0.55
+  assert ratio_x[1] == pytest.approx(0.5 / (0.5 * (0.7 + 0.2)))

@@ -72,9 +72,11 @@ def rmia_ratios(target_x, ref_x, ref_is_member, target_z, ref_z, *,
 
   Pr(·) is the mean over reference models of their true-class probability.
   Offline, only OUT models are averaged and Pr(x) = ½[(1+a)·P_OUT(x) + (1−a)];
-  online, all (IN and OUT) models are averaged. Population points are OUT for
-  every reference model, so Pr(z) is their mean over all K (with the same
-  offline correction).
+  online, Pr(x) = ½[P_IN(x) + P_OUT(x)], the IN and OUT means weighted
+  equally (the paper's Pr(x) = ½ΣPr(x|θ_IN) + ½ΣPr(x|θ_OUT) over balanced
+  models; a plain mean over all K would overweight whichever half has more
+  models for that x). Population points are OUT for every reference model,
+  so Pr(z) is their mean over all K (with the same offline correction).
 
   Args:
     target_x: (N,) target model's probability of the true class of each x.
@@ -110,10 +112,14 @@ def rmia_ratios(target_x, ref_x, ref_is_member, target_z, ref_z, *,
     p_z = 0.5 * ((1 + a) * ref_z.mean(axis=0) + (1 - a))
   else:
     _require_models(ref_is_member, need_in=True, need_out=True, attack="Online RMIA")
-    p_x = ref_x.mean(axis=0)
+    p_x = 0.5 * (_masked_mean(ref_x, ref_is_member)
+                 + _masked_mean(ref_x, ~ref_is_member))
     p_z = ref_z.mean(axis=0)
   tiny = np.finfo(np.float64).tiny
-  return target_x / np.maximum(p_x, tiny), target_z / np.maximum(p_z, tiny)
+  # + 0.0 turns a -0.0 (a zero probability given as -0.0) into +0.0, so
+  # ratios compare as numbers in the bit-pattern search of `rmia_scores`.
+  return (target_x / np.maximum(p_x, tiny) + 0.0,
+          target_z / np.maximum(p_z, tiny) + 0.0)
 
 
 def rmia_scores(target_x, ref_x, ref_is_member, target_z, ref_z, *,

@@ -176,9 +176,13 @@ class ModelOutcome:
           "members": self.num_members, "nonmembers": self.num_nonmembers,
           "epoch": last.epoch, "member_accuracy": last.member_accuracy,
           "nonmember_accuracy": last.nonmember_accuracy, "attack": attack,
-          "auc": r.auc, "advantage": r.advantage,
+          "auc": r.auc, "auc_ci_low": r.confidence_intervals["auc"][0],
+          "auc_ci_high": r.confidence_intervals["auc"][1],
+          "advantage": r.advantage,
           "tpr_at_1%_fpr": r.tpr_at_fpr(0.01),
-          "tpr_at_0.1%_fpr": r.tpr_at_fpr(0.001),
+          "tpr_at_1%_fpr_ci_low": r.confidence_intervals["tpr_at_1%_fpr"][0],
+          "tpr_at_1%_fpr_ci_high": r.confidence_intervals["tpr_at_1%_fpr"][1],
+          "tpr_at_0.1%_fpr": r.tpr_at_fpr(0.001), "ppv": r.ppv(),
           "train_seconds": self.seconds})
     return rows
 

@@ -217,9 +217,13 @@ class SnnMiaResult:
     rows = []
     for (model, setting, dropout), res in self.attacks.items():
       for r in res:
+        ci = r.confidence_intervals
         rows.append({"model": model, "dropout_calibration": dropout,
                      "setting": setting, "attack": r.attack, "auc": r.auc,
+                     "auc_ci_low": ci["auc"][0], "auc_ci_high": ci["auc"][1],
                      "tpr_at_1%_fpr": r.tpr_at_fpr(0.01),
+                     "tpr_at_1%_fpr_ci_low": ci["tpr_at_1%_fpr"][0],
+                     "tpr_at_1%_fpr_ci_high": ci["tpr_at_1%_fpr"][1],
                      "tpr_at_0.1%_fpr": r.tpr_at_fpr(0.001),
                      "tpr_at_0%_fpr": r.tpr_at_fpr(0.0)})
     return pd.DataFrame(rows)
