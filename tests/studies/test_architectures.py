@@ -80,15 +80,7 @@ def test_interrupted_model_is_redone(tmp_path, digits, monkeypatch):
   assert trained == ["dense7"]
 
 
-def test_changed_settings_refused_unless_overwrite(tmp_path, digits,
-                                                   monkeypatch):
-  study.run(_tiny(epochs=1), tmp_path, raw=digits, progress=False)
-  with pytest.raises(ValueError, match=r"seed: 0 -> 1.*--overwrite"):
-    study.run(_tiny(epochs=1, seed=1), tmp_path, raw=digits, progress=False)
-  trained = _spy_trained(monkeypatch)
-  study.run(_tiny(epochs=1, seed=1), tmp_path, raw=digits, progress=False,
-            overwrite=True)
-  assert len(trained) == 5
+# Other settings in the same folder: tests/reliability/test_studies.py.
 
 
 def test_quick_mode_settings():
