@@ -169,9 +169,10 @@ RMIA_A_GRID = tuple(np.round(np.arange(0.0, 1.01, 0.1), 1))
 
 def tune_rmia_a(ref_x, ref_is_member, ref_z, *, gamma: float = 1.0,
                 grid=RMIA_A_GRID) -> float:
-  """Chooses offline RMIA's `a` as the paper does: attack one reference model
-  (model 0, whose membership is known) with the other K − 1 as references,
-  and keep the `a` of the grid with the highest AUC (the first on ties).
+  """Chooses offline RMIA's `a` on the reference models, whose membership is
+  known: each reference model in turn is attacked with the other K − 1 as
+  references (the paper tunes on one; averaging over all K is steadier), and
+  the `a` of the grid with the highest mean AUC is kept (the first on ties).
 
   Args:
     ref_x: (K, N) reference models' true-class probabilities on the pool.
@@ -186,19 +187,19 @@ def tune_rmia_a(ref_x, ref_is_member, ref_z, *, gamma: float = 1.0,
   from sklearn.metrics import roc_auc_score
   ref_x = as_finite_array(ref_x, "ref_x", ndim=2)
   ref_is_member = np.asarray(ref_is_member, dtype=bool)
-  if len(ref_x) < 4:
-    raise ValueError("Tuning RMIA's `a` attacks one reference model with the "
-                     "others, so it needs K >= 4 reference models. "
-                     f"Received: K={len(ref_x)}. Pass a fixed `a` instead.")
-  rest_in = ref_is_member[1:]
-  best, best_auc = grid[0], -1.0
-  for a in grid:
-    s = rmia_scores(ref_x[0], ref_x[1:], rest_in, ref_z[0], ref_z[1:],
-                    offline=True, a=float(a), gamma=gamma)
-    auc = roc_auc_score(ref_is_member[0], s)
-    if auc > best_auc:
-      best, best_auc = float(a), auc
-  return best
+  k = len(ref_x)
+  if k < 4:
+    raise ValueError("Tuning RMIA's `a` attacks each reference model with "
+                     "the others, so it needs K >= 4 reference models. "
+                     f"Received: K={k}. Pass a fixed `a` instead.")
+  mean_auc = np.zeros(len(grid))
+  for j in range(k):
+    rest = np.arange(k) != j
+    for i, a in enumerate(grid):
+      s = rmia_scores(ref_x[j], ref_x[rest], ref_is_member[rest], ref_z[j],
+                      ref_z[rest], offline=True, a=float(a), gamma=gamma)
+      mean_auc[i] += roc_auc_score(ref_is_member[j], s) / k
+  return float(grid[int(np.argmax(mean_auc))])
 
 
 # ---------------------------------------------------------------------------
