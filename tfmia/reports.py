@@ -19,7 +19,8 @@ REPORT_COLUMNS = ("attack", "auc", "auc_ci_low", "auc_ci_high",
                   "tpr_at_0.1%_fpr", "tpr_at_0.1%_fpr_ci_low",
                   "tpr_at_0.1%_fpr_ci_high", "tpr_at_1%_fpr",
                   "tpr_at_1%_fpr_ci_low", "tpr_at_1%_fpr_ci_high",
-                  "tpr_at_0%_fpr", "balanced_accuracy", "advantage", "ppv")
+                  "tpr_at_0%_fpr", "balanced_accuracy", "advantage", "ppv",
+                  "decision_accuracy")
 # What the CLI prints of a report (report.csv has every column).
 PRINT_COLUMNS = ("attack", "auc", "auc_ci_low", "auc_ci_high",
                  "tpr_at_0.1%_fpr", "tpr_at_1%_fpr", "tpr_at_1%_fpr_ci_low",

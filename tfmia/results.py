@@ -46,6 +46,9 @@ class AttackResult:
     is_member: (n,) bool ground truth.
     epsilon_lower_bound: tensorflow-privacy's top epsilon lower bounds for this
       attack, where it computes them; empty otherwise.
+    decision_threshold: for attacks that decide (Song–Mittal's thresholds
+      chosen on shadow data: scores are margins), the score at and above
+      which the attack itself says "member"; None otherwise.
   """
 
   attack: str
@@ -53,6 +56,7 @@ class AttackResult:
   scores: np.ndarray
   is_member: np.ndarray
   epsilon_lower_bound: tuple[float, ...] = ()
+  decision_threshold: Optional[float] = None
 
   def __post_init__(self):
     scores = np.asarray(self.scores, dtype=np.float64).reshape(-1)
@@ -70,6 +74,9 @@ class AttackResult:
     object.__setattr__(self, "is_member", is_member)
     object.__setattr__(self, "epsilon_lower_bound",
                        tuple(float(e) for e in self.epsilon_lower_bound))
+    if self.decision_threshold is not None:
+      object.__setattr__(self, "decision_threshold",
+                         float(self.decision_threshold))
 
   @property
   def num_members(self) -> int:
@@ -112,6 +119,18 @@ class AttackResult:
       raise ValueError(f"`fpr` must be in [0, 1]. Received: fpr={fpr}")
     ok = self.roc.fpr <= fpr
     return float(self.roc.tpr[ok].max()) if ok.any() else 0.0
+
+  @property
+  def decision_accuracy(self) -> float:
+    """The attack's own decisions' balanced accuracy,
+    ½[Pr(score ≥ t | member) + Pr(score < t | non-member)] at
+    t = `decision_threshold` (the number Song & Mittal and mia_prune report);
+    NaN for attacks without one."""
+    if self.decision_threshold is None:
+      return float("nan")
+    t = self.decision_threshold
+    return float(0.5 * (np.mean(self.scores[self.is_member] >= t)
+                        + np.mean(self.scores[~self.is_member] < t)))
 
   def ppv(self, prior: Optional[float] = None) -> float:
     """Positive predictive value, as tensorflow-privacy reports it: the
@@ -158,6 +177,7 @@ class AttackResult:
     for name, (lo, hi) in self.confidence_intervals.items():
       row[f"{name}_ci_low"], row[f"{name}_ci_high"] = lo, hi
     row["ppv"] = self.ppv()
+    row["decision_accuracy"] = self.decision_accuracy
     row["epsilon_lower_bound"] = self.epsilon
     return row
 
@@ -312,7 +332,8 @@ class AttackResults:
             "member_accuracy": self.member_accuracy,
             "nonmember_accuracy": self.nonmember_accuracy,
             "results": [dict(r.summary(),
-                             epsilon_lower_bound=list(r.epsilon_lower_bound))
+                             epsilon_lower_bound=list(r.epsilon_lower_bound),
+                             decision_threshold=r.decision_threshold)
                         for r in self.results]}
 
   def save(self, path: Union[str, os.PathLike]) -> None:
@@ -335,7 +356,8 @@ class AttackResults:
           AttackResult(attack=m["attack"], slice=m["slice"],
                        scores=arrays[f"scores_{i}"],
                        is_member=arrays[f"is_member_{i}"],
-                       epsilon_lower_bound=tuple(m["epsilon_lower_bound"]))
+                       epsilon_lower_bound=tuple(m["epsilon_lower_bound"]),
+                       decision_threshold=m.get("decision_threshold"))
           for i, m in enumerate(meta["results"]))
     except (KeyError, TypeError) as e:
       raise ValueError(f"{path}.json/.npz do not hold tfmia attack results "

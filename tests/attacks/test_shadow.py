@@ -106,3 +106,139 @@ def test_balanced_sample():
   assert m[idx].sum() == 4 and (~m[idx]).sum() == 4
   idx = shadow.balanced_sample(m, 4, 0)
   assert len(idx) == 4 and m[idx].sum() == 2
+
+
+class _MiaPruneThresholdAttacker:
+  """mia_prune's `attacker_threshold.ThresholdAttacker` (Machine-Learning-
+  Security-Lab/mia_prune, from inspire-group/membership-inference-
+  evaluation), the parts that compute its reported accuracies, copied with
+  only the printing removed."""
+
+  def __init__(self, shadow_train, shadow_test, target_train, target_test,
+               num_classes):
+    self.num_classes = num_classes
+    self.s_tr_outputs, self.s_tr_labels = shadow_train
+    self.s_te_outputs, self.s_te_labels = shadow_test
+    self.t_tr_outputs, self.t_tr_labels = target_train
+    self.t_te_outputs, self.t_te_labels = target_test
+    conf = lambda o, l: np.array([o[i, l[i]] for i in range(len(l))])
+    self.s_tr_conf = conf(self.s_tr_outputs, self.s_tr_labels)
+    self.s_te_conf = conf(self.s_te_outputs, self.s_te_labels)
+    self.t_tr_conf = conf(self.t_tr_outputs, self.t_tr_labels)
+    self.t_te_conf = conf(self.t_te_outputs, self.t_te_labels)
+    self.s_tr_entr = self._entr_comp(self.s_tr_outputs)
+    self.s_te_entr = self._entr_comp(self.s_te_outputs)
+    self.t_tr_entr = self._entr_comp(self.t_tr_outputs)
+    self.t_te_entr = self._entr_comp(self.t_te_outputs)
+    self.s_tr_m_entr = self._m_entr_comp(self.s_tr_outputs, self.s_tr_labels)
+    self.s_te_m_entr = self._m_entr_comp(self.s_te_outputs, self.s_te_labels)
+    self.t_tr_m_entr = self._m_entr_comp(self.t_tr_outputs, self.t_tr_labels)
+    self.t_te_m_entr = self._m_entr_comp(self.t_te_outputs, self.t_te_labels)
+
+  def _log_value(self, probs, small_value=1e-30):
+    return -np.log(np.maximum(probs, small_value))
+
+  def _entr_comp(self, probs):
+    return np.sum(np.multiply(probs, self._log_value(probs)), axis=1)
+
+  def _m_entr_comp(self, probs, true_labels):
+    log_probs = self._log_value(probs)
+    reverse_probs = 1 - probs
+    log_reverse_probs = self._log_value(reverse_probs)
+    modified_probs = np.copy(probs)
+    modified_probs[range(true_labels.size), true_labels] = reverse_probs[
+        range(true_labels.size), true_labels]
+    modified_log_probs = np.copy(log_reverse_probs)
+    modified_log_probs[range(true_labels.size), true_labels] = log_probs[
+        range(true_labels.size), true_labels]
+    return np.sum(np.multiply(modified_probs, modified_log_probs), axis=1)
+
+  def _thre_setting(self, tr_values, te_values):
+    value_list = np.concatenate((tr_values, te_values))
+    thre, max_acc = 0, 0
+    for value in value_list:
+      tr_ratio = np.sum(tr_values >= value) / (len(tr_values) + 0.0)
+      te_ratio = np.sum(te_values < value) / (len(te_values) + 0.0)
+      acc = 0.5 * (tr_ratio + te_ratio)
+      if acc > max_acc:
+        thre, max_acc = value, acc
+    return thre
+
+  def _mem_inf_thre(self, s_tr_values, s_te_values, t_tr_values, t_te_values):
+    t_tr_mem, t_te_non_mem = 0, 0
+    for num in range(self.num_classes):
+      thre = self._thre_setting(s_tr_values[self.s_tr_labels == num],
+                                s_te_values[self.s_te_labels == num])
+      t_tr_mem += np.sum(t_tr_values[self.t_tr_labels == num] >= thre)
+      t_te_non_mem += np.sum(t_te_values[self.t_te_labels == num] < thre)
+    return 0.5 * (t_tr_mem / (len(self.t_tr_labels) + 0.0)
+                  + t_te_non_mem / (len(self.t_te_labels) + 0.0))
+
+  def _mem_inf_thre_non_cls(self, s_tr_values, s_te_values, t_tr_values,
+                            t_te_values):
+    thre = self._thre_setting(s_tr_values, s_te_values)
+    t_tr_mem = np.sum(t_tr_values >= thre)
+    t_te_non_mem = np.sum(t_te_values < thre)
+    return 0.5 * (t_tr_mem / (len(self.t_tr_labels) + 0.0)
+                  + t_te_non_mem / (len(self.t_te_labels) + 0.0))
+
+  def benchmarks(self):
+    return {
+        "confidence": self._mem_inf_thre(self.s_tr_conf, self.s_te_conf,
+                                         self.t_tr_conf, self.t_te_conf),
+        "entropy": self._mem_inf_thre(-self.s_tr_entr, -self.s_te_entr,
+                                      -self.t_tr_entr, -self.t_te_entr),
+        "modified_entropy": self._mem_inf_thre(
+            -self.s_tr_m_entr, -self.s_te_m_entr, -self.t_tr_m_entr,
+            -self.t_te_m_entr),
+        "global_confidence": self._mem_inf_thre_non_cls(
+            self.s_tr_conf, self.s_te_conf, self.t_tr_conf, self.t_te_conf)}
+
+
+def _softmax_data(rng, n, c, member_boost):
+  logits = rng.normal(0, 1.5, (n, c))
+  y = rng.integers(0, c, n)
+  logits[np.arange(n), y] += member_boost
+  p = np.exp(logits - logits.max(1, keepdims=True))
+  return p / p.sum(1, keepdims=True), y
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_decision_accuracy_equals_mia_prune(seed):
+  """Our decision accuracies (score >= 0 on the margins) equal the numbers
+  mia_prune's ThresholdAttacker reports, for confidence, entropy, modified
+  entropy (per class) and its global "Top1-conf"."""
+  from tfmia.results import AttackResult
+  rng = np.random.default_rng(seed)
+  c = 4
+  s_in, s_out = _softmax_data(rng, 120, c, 2.0), _softmax_data(rng, 120, c, 1.0)
+  t_in, t_out = _softmax_data(rng, 100, c, 2.0), _softmax_data(rng, 100, c, 1.0)
+  theirs = _MiaPruneThresholdAttacker(s_in, s_out, t_in, t_out, c).benchmarks()
+  sp = np.r_[s_in[0], s_out[0]]
+  sy = np.r_[s_in[1], s_out[1]]
+  sm = np.r_[np.ones(120, bool), np.zeros(120, bool)]
+  tp = np.r_[t_in[0], t_out[0]]
+  ty = np.r_[t_in[1], t_out[1]]
+  tm = np.r_[np.ones(100, bool), np.zeros(100, bool)]
+  for name, metric, per_class in (
+      ("confidence", "confidence", True), ("entropy", "entropy", True),
+      ("modified_entropy", "modified_entropy", True),
+      ("global_confidence", "confidence", False)):
+    s = shadow.song_mittal_scores(metric, sp, sy, sm, tp, ty,
+                                  per_class=per_class)
+    ours = AttackResult(name, "all", s, tm, decision_threshold=0.0)
+    assert ours.decision_accuracy == pytest.approx(theirs[name]), name
+
+
+def test_entropy_by_hand_and_not_confidence():
+  p = np.array([[0.7, 0.2, 0.1], [0.7, 0.3, 0.0]])
+  y = np.array([0, 0])
+  ent = shadow.metric_values("entropy", p, y)
+  assert ent[0] == pytest.approx(0.7 * np.log(0.7) + 0.2 * np.log(0.2)
+                                 + 0.1 * np.log(0.1))
+  assert ent[1] == pytest.approx(0.7 * np.log(0.7) + 0.3 * np.log(0.3))
+  # Same p_y, different entropy: the entropy attack sees what confidence
+  # (and log p_y, "cross_entropy") cannot.
+  assert ent[0] != ent[1]
+  conf = shadow.metric_values("cross_entropy", p, y)
+  assert conf[0] == conf[1]

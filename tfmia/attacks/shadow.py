@@ -20,7 +20,8 @@ from sklearn.exceptions import ConvergenceWarning
 from tfmia.validation import as_finite_array, as_labels
 
 _LOG_FLOOR = 1e-30
-SONG_MITTAL_METRICS = ("confidence", "cross_entropy", "modified_entropy")
+SONG_MITTAL_METRICS = ("confidence", "entropy", "modified_entropy",
+                       "cross_entropy")
 NN_FEATURES = ("nn", "nn_top3", "nn_cls")
 
 
@@ -36,9 +37,13 @@ def metric_values(metric: str, probs, labels) -> np.ndarray:
   """A Song–Mittal metric, signed so that higher means member.
 
   - "confidence": p_y;
-  - "cross_entropy": −(−log p_y) = log p_y;
+  - "entropy": −H(p) = Σ_c p_c log p_c, the negated prediction entropy
+    (Song & Mittal; mia_prune's `_entr_comp`, same 1e-30 log floor);
   - "modified_entropy": −Mentr, with
-    Mentr(p, y) = −(1 − p_y) log p_y − Σ_{c≠y} p_c log(1 − p_c).
+    Mentr(p, y) = −(1 − p_y) log p_y − Σ_{c≠y} p_c log(1 − p_c);
+  - "cross_entropy": log p_y, the negated loss. A monotone function of p_y,
+    so its per-class decisions are exactly "confidence"'s (kept for its
+    margins; it is not the entropy attack).
 
   Args:
     metric: one of SONG_MITTAL_METRICS.
@@ -63,6 +68,8 @@ def metric_values(metric: str, probs, labels) -> np.ndarray:
   if metric == "cross_entropy":
     return np.log(np.maximum(p_y, _LOG_FLOOR))
   log_p = np.log(np.maximum(p, _LOG_FLOOR))
+  if metric == "entropy":
+    return np.sum(p * log_p, axis=1)
   log_1mp = np.log(np.maximum(1.0 - p, _LOG_FLOOR))
   terms = -p * log_1mp
   terms[rows, y] = -(1.0 - p_y) * log_p[rows, y]
@@ -72,16 +79,18 @@ def metric_values(metric: str, probs, labels) -> np.ndarray:
 def best_threshold(member_values, nonmember_values) -> float:
   """The threshold t maximising ½[Pr(member ≥ t) + Pr(non-member < t)].
 
-  Candidates are the observed values, as in Song & Mittal's `_thre_setting`;
-  among equally good ones the smallest is taken. O(M log M).
+  Candidates are the observed values, as in Song & Mittal's (and
+  mia_prune's) `_thre_setting`; among equally good ones the first in their
+  order (members, then non-members) is taken, as there. O(M log M).
 
   Args:
     member_values: (M_in,) metric values of shadow members.
     nonmember_values: (M_out,) metric values of shadow non-members.
   """
-  tr = np.sort(as_finite_array(member_values, "member_values", ndim=1))
-  te = np.sort(as_finite_array(nonmember_values, "nonmember_values", ndim=1))
-  cand = np.unique(np.concatenate([tr, te]))
+  tr_in = as_finite_array(member_values, "member_values", ndim=1)
+  te_in = as_finite_array(nonmember_values, "nonmember_values", ndim=1)
+  tr, te = np.sort(tr_in), np.sort(te_in)
+  cand = np.concatenate([tr_in, te_in])   # their order: ties go to the first
   # TPR + TNR scaled by |tr|·|te|, in exact integers so ties stay ties.
   hits = (tr.size - np.searchsorted(tr, cand, side="left")) * te.size
   rejects = np.searchsorted(te, cand, side="left") * tr.size
@@ -127,16 +136,18 @@ def class_thresholds(values, labels, is_member, num_classes: int,
 
 def song_mittal_scores(metric: str, shadow_probs, shadow_labels,
                        shadow_is_member, target_probs,
-                       target_labels) -> np.ndarray:
+                       target_labels, *, per_class: bool = True) -> np.ndarray:
   """Song & Mittal's per-class metric-threshold attack.
 
   Thresholds are chosen per class on shadow data (`class_thresholds`). The
   score is the margin to the target example's class threshold,
   value − τ_y, so `score ≥ 0` is exactly Song & Mittal's member decision and
-  the ROC over the margin extends it to every operating point.
+  the ROC over the margin extends it to every operating point. With
+  `per_class=False` one global threshold is used (mia_prune's "Top1-conf":
+  `_mem_inf_thre_non_cls` on the true-class confidence).
 
   Args:
-    metric: "confidence", "cross_entropy" or "modified_entropy".
+    metric: one of SONG_MITTAL_METRICS.
     shadow_probs: (M, C) shadow models' probabilities on shadow data.
     shadow_labels: (M,) true classes.
     shadow_is_member: (M,) bool.
@@ -148,7 +159,8 @@ def song_mittal_scores(metric: str, shadow_probs, shadow_labels,
   """
   c = np.shape(shadow_probs)[-1]
   thr = class_thresholds(metric_values(metric, shadow_probs, shadow_labels),
-                         shadow_labels, shadow_is_member, c)
+                         shadow_labels, shadow_is_member, c,
+                         per_class=per_class)
   y = as_labels(target_labels, "target_labels", c)
   return metric_values(metric, target_probs, target_labels) - thr[y]
 

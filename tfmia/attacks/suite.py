@@ -128,6 +128,10 @@ class _Spec:
   membership_labels: bool = False  # trained on the target's own membership
                                    # (tensorflow-privacy's evaluation attacks)
   description: str = ""
+  # Scores that are margins to a threshold chosen on shadow data: a score
+  # >= this is the attack's own member decision, whose balanced accuracy is
+  # the number its paper reports (`AttackResult.decision_accuracy`).
+  decision_threshold: Optional[float] = None
 
 
 def _rmia(online: bool):
@@ -186,11 +190,12 @@ def shadow_data(s: AttackSignals, max_examples: Optional[int], seed: int,
   return out
 
 
-def _song_mittal(metric: str):
+def _song_mittal(metric: str, per_class: bool = True):
   def fn(s: AttackSignals, c: AttackConfig):
     p, y, m = shadow_data(s, None, c.seed)
     t = s.target.mean()
-    return shadow.song_mittal_scores(metric, p, y, m, t.probs[:, 0], t.labels)
+    return shadow.song_mittal_scores(metric, p, y, m, t.probs[:, 0], t.labels,
+                                     per_class=per_class)
   return fn
 
 
@@ -238,13 +243,29 @@ ATTACKS: dict[str, _Spec] = {
                       description="Attack-R (reference percentile)"),
     "threshold": _Spec(_threshold, description="loss threshold (Yeom)"),
     "sm_confidence": _Spec(_song_mittal("confidence"), **_SHADOW,
-                           description="Song–Mittal confidence, per class"),
-    "sm_cross_entropy": _Spec(_song_mittal("cross_entropy"), **_SHADOW,
-                              description="Song–Mittal cross-entropy"),
+                           decision_threshold=0.0,
+                           description="Song–Mittal: true-class confidence "
+                                       "p_y, per-class thresholds"),
+    "sm_entropy": _Spec(_song_mittal("entropy"), **_SHADOW,
+                        decision_threshold=0.0,
+                        description="Song–Mittal: prediction entropy "
+                                    "-Σ p_c log p_c, per-class thresholds"),
     "sm_modified_entropy": _Spec(_song_mittal("modified_entropy"), **_SHADOW,
-                                 description="Song–Mittal modified entropy"),
-    "top1_threshold": _Spec(_top1, **_SHADOW,
-                            description="global top-1 confidence threshold"),
+                                 decision_threshold=0.0,
+                                 description="Song–Mittal: modified entropy, "
+                                             "per-class thresholds"),
+    "sm_cross_entropy": _Spec(_song_mittal("cross_entropy"), **_SHADOW,
+                              decision_threshold=0.0,
+                              description="log p_y (the loss), per-class "
+                                          "thresholds: sm_confidence's "
+                                          "decisions, not the entropy attack"),
+    "global_confidence": _Spec(_song_mittal("confidence", per_class=False),
+                               **_SHADOW, decision_threshold=0.0,
+                               description="one global threshold on p_y "
+                                           "(mia_prune's Top1-conf)"),
+    "top1_threshold": _Spec(_top1, **_SHADOW, decision_threshold=0.0,
+                            description="one global threshold on max_c p_c "
+                                        "(no labels)"),
     "nn": _Spec(_nn("nn"), **_SHADOW, description="NN on the posterior"),
     "nn_top3": _Spec(_nn("nn_top3"), **_SHADOW,
                      description="NN on the top-3 posteriors"),
@@ -390,8 +411,11 @@ def _result(name: str, slice_name: str, scores_: np.ndarray,
   eps = (tf_privacy.epsilon_lower_bounds(scores_[is_member],
                                          scores_[~is_member])
          if config.epsilon_lower_bound else ())
+  spec = ATTACKS.get(name)
   return AttackResult(attack=name, slice=slice_name, scores=scores_,
-                      is_member=is_member, epsilon_lower_bound=eps)
+                      is_member=is_member, epsilon_lower_bound=eps,
+                      decision_threshold=spec.decision_threshold
+                      if spec is not None else None)
 
 
 def _accuracy(target: Signals, mask: np.ndarray) -> float:
