@@ -4,8 +4,15 @@ Network Pruning").
 
 Each example becomes C tokens, one per class c: (p_c, s_c, y_c), the
 posterior, the sensitivity (`tfmia.signals` computes it) and the one-hot
-label. A small transformer encoder reads the C tokens and outputs the member
-logit. It is trained on shadow models' members and non-members.
+label. A small transformer encoder reads the C tokens and outputs member /
+non-member logits. It is trained on shadow models' members and non-members.
+Architecture and training follow mia_prune (Machine-Learning-Security-Lab/
+mia_prune: `transformer.py`, `attackers.py`, `base_model.py`).
+
+Where we differ: PyTorch's SGD adds weight decay to the gradient (coupled
+L2, through the momentum buffer); Keras 2.15's SGD applies it to the weights
+directly (decoupled, scaled by the learning rate). Initialisation is Keras'
+Glorot uniform, not mia_prune's `weight_init`.
 """
 
 from __future__ import annotations
@@ -20,16 +27,24 @@ from tfmia.validation import as_finite_array, as_labels
 
 @dataclasses.dataclass(frozen=True)
 class SamiaConfig:
-  """SAMIA's architecture and training."""
+  """SAMIA's architecture and training. Defaults are mia_prune's
+  (`transformer.py`, `attackers.py`, `base_model.py`, `utils.py`)."""
 
-  embed_dim: int = 64          # the 3 -> 64 token embedding
-  num_layers: int = 3          # transformer encoder layers
+  embed_dim: int = 64          # Linear(3 -> 64), then GELU
+  num_layers: int = 3          # TransformerEncoderLayer x 3 (post-norm)
   num_heads: int = 4           # attention heads per layer
-  ff_dim: int = 128            # encoder feed-forward width
-  head_units: int = 64         # MLP head hidden width
-  epochs: int = 30
+  ff_dim: int = 128            # encoder feed-forward width (GELU)
+  dropout: float = 0.2         # encoder dropout (attention weights too)
+  head_units: int = 64         # Linear(C*64 -> 64), ReLU, Linear(64 -> 2)
+  readout: str = "flatten"     # flatten the C tokens (class-aware), or
+                               # "mean": tfmia's earlier class-blind design
+                               # (no input BatchNorm, whose per-feature
+                               # scale would tell positions apart; mean
+                               # over tokens), for comparison only
+  epochs: int = 100            # lr x0.1 at 50% and 75% of them
   batch_size: int = 128
-  learning_rate: float = 1e-3
+  learning_rate: float = 1e-3  # SGD, momentum 0.9
+  weight_decay: float = 5e-4
   seed: int = 0
 
   def __post_init__(self):
@@ -41,6 +56,11 @@ class SamiaConfig:
     if self.embed_dim % self.num_heads:
       raise ValueError("`embed_dim` must be divisible by `num_heads`. "
                        f"Received: {self.embed_dim} and {self.num_heads}")
+    if self.readout not in ("flatten", "mean"):
+      raise ValueError("`readout` must be 'flatten' or 'mean'. "
+                       f"Received: readout={self.readout!r}")
+    if not 0.0 <= self.dropout < 1.0:
+      raise ValueError(f"`dropout` must be in [0, 1). Received: {self.dropout}")
 
 
 def samia_tokens(probs, sensitivity, labels) -> np.ndarray:
@@ -66,30 +86,58 @@ def samia_tokens(probs, sensitivity, labels) -> np.ndarray:
 
 def build_samia_model(num_classes: int,
                       config: SamiaConfig = SamiaConfig()) -> tf.keras.Model:
-  """Tokens (C, 3) -> embedding -> encoder layers -> mean -> MLP -> logit."""
+  """mia_prune's `Transformer`, in Keras.
+
+  Input: the 3C raw features [p_1..p_C, s_1..s_C, y_1..y_C] (as mia_prune
+  concatenates them), BatchNorm over them; C tokens (p_c, s_c, y_c);
+  Dense(3 -> 64) and GELU; `num_layers` post-norm encoder layers (as
+  PyTorch's `TransformerEncoderLayer`: x = LN(x + Drop(MHA(x))),
+  x = LN(x + Drop(W2 Drop(GELU(W1 x))))); the C x 64 outputs flattened, so
+  the readout knows which token is which class; Dense(64), ReLU, Dense(2).
+  Outputs the two logits (non-member, member).
+  """
   seeds = iter(range(config.seed * 1000, config.seed * 1000 + 1000))
 
   def init():
     return tf.keras.initializers.GlorotUniform(seed=next(seeds))
 
   L = tf.keras.layers
-  inp = tf.keras.Input((num_classes, 3), name="tokens")
-  h = L.Dense(config.embed_dim, kernel_initializer=init(), name="embed")(inp)
+  c, d = num_classes, config.embed_dim
+  inp = tf.keras.Input((3 * c,), name="features")
+  h = inp
+  if config.readout == "flatten":
+    h = L.BatchNormalization(momentum=0.9, epsilon=1e-5, name="bn")(h)
+  h = L.Reshape((3, c), name="split")(h)           # rows: p, s, y
+  h = L.Permute((2, 1), name="tokens")(h)          # (C, 3): (p_c, s_c, y_c)
+  h = L.Dense(d, kernel_initializer=init(), name="embed")(h)
+  h = L.Activation(lambda x: tf.nn.gelu(x, approximate=False),
+                   name="embed_gelu")(h)
   for i in range(config.num_layers):
-    att = L.MultiHeadAttention(config.num_heads,
-                               config.embed_dim // config.num_heads,
+    att = L.MultiHeadAttention(config.num_heads, d // config.num_heads,
+                               dropout=config.dropout,
                                kernel_initializer=init(), name=f"attn{i}")(h, h)
-    h = L.LayerNormalization(name=f"ln_attn{i}")(h + att)
-    ff = L.Dense(config.ff_dim, activation="relu", kernel_initializer=init(),
-                 name=f"ff{i}_a")(h)
-    ff = L.Dense(config.embed_dim, kernel_initializer=init(),
-                 name=f"ff{i}_b")(ff)
-    h = L.LayerNormalization(name=f"ln_ff{i}")(h + ff)
-  h = L.GlobalAveragePooling1D(name="pool")(h)
+    att = L.Dropout(config.dropout, name=f"drop_attn{i}")(att)
+    h = L.LayerNormalization(epsilon=1e-5, name=f"ln_attn{i}")(h + att)
+    ff = L.Dense(config.ff_dim, kernel_initializer=init(), name=f"ff{i}_a")(h)
+    ff = L.Activation(lambda x: tf.nn.gelu(x, approximate=False),
+                      name=f"ff{i}_gelu")(ff)
+    ff = L.Dropout(config.dropout, name=f"drop_ff{i}_a")(ff)
+    ff = L.Dense(d, kernel_initializer=init(), name=f"ff{i}_b")(ff)
+    ff = L.Dropout(config.dropout, name=f"drop_ff{i}_b")(ff)
+    h = L.LayerNormalization(epsilon=1e-5, name=f"ln_ff{i}")(h + ff)
+  if config.readout == "flatten":
+    h = L.Flatten(name="flatten")(h)
+  else:
+    h = L.GlobalAveragePooling1D(name="mean")(h)
   h = L.Dense(config.head_units, activation="relu", kernel_initializer=init(),
               name="head")(h)
-  out = L.Dense(1, kernel_initializer=init(), name="member_logit")(h)
+  out = L.Dense(2, kernel_initializer=init(), name="logits")(h)
   return tf.keras.Model(inp, out, name="samia")
+
+
+def _features(tokens: np.ndarray) -> np.ndarray:
+  """(N, C, 3) tokens -> (N, 3C) [p..., s..., y...], mia_prune's layout."""
+  return np.transpose(tokens, (0, 2, 1)).reshape(len(tokens), -1)
 
 
 def samia_scores(shadow_tokens, shadow_is_member, target_tokens,
@@ -116,11 +164,22 @@ def samia_scores(shadow_tokens, shadow_is_member, target_tokens,
                      f"(n, C, 3). Received: {x.shape} and {t.shape}")
   if y.all() or not y.any():
     raise ValueError("Shadow data must hold both members and non-members.")
+  tf.keras.utils.set_random_seed(config.seed)   # dropout
   model = build_samia_model(x.shape[1], config)
-  model.compile(optimizer=tf.keras.optimizers.Adam(config.learning_rate),
-                loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
-  ds = (tf.data.Dataset.from_tensor_slices((x, y.astype(np.float32)[:, None]))
+  steps = -(-len(x) // config.batch_size)
+  e = config.epochs
+  lr = tf.keras.optimizers.schedules.PiecewiseConstantDecay(
+      [steps * (e // 2), steps * (e * 3 // 4)],
+      [config.learning_rate, config.learning_rate * 0.1,
+       config.learning_rate * 0.01])   # MultiStepLR([E/2, 3E/4], 0.1)
+  model.compile(optimizer=tf.keras.optimizers.SGD(
+      lr, momentum=0.9, weight_decay=config.weight_decay or None),
+                loss=tf.keras.losses.SparseCategoricalCrossentropy(
+                    from_logits=True))
+  ds = (tf.data.Dataset.from_tensor_slices((_features(x), y.astype(np.int64)))
         .shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
         .batch(config.batch_size))
   model.fit(ds, epochs=config.epochs, verbose=0)
-  return model.predict(t, batch_size=4096, verbose=0)[:, 0].astype(np.float64)
+  logits = model.predict(_features(t), batch_size=4096, verbose=0)
+  # The member log-odds: a monotone function of the member probability.
+  return (logits[:, 1] - logits[:, 0]).astype(np.float64)
