@@ -17,13 +17,15 @@ ALL = tuple(n for n, s in suite.ATTACKS.items()
             if not s.membership_labels) + ("logistic_regression",)
 SMALL_SAMIA = dict(embed_dim=16, num_layers=1, num_heads=2, ff_dim=16,
                    head_units=8, epochs=3)
+SMALL_NN = dict(hidden=(32, 16), epochs=5)
 
 
 @pytest.fixture(scope="module")
 def audited(tiny_reference, tmp_path_factory):
   cfg, data = tiny_reference
   out = tmp_path_factory.mktemp("audit")
-  config = AuditConfig(attacks=ALL, attack=AttackConfig(samia=SMALL_SAMIA))
+  config = AuditConfig(attacks=ALL, attack=AttackConfig(samia=SMALL_SAMIA,
+                                                       nn=SMALL_NN))
   res = audit.audit_reference_folder(cfg, config, out_dir=out, data=data,
                                      progress=False)
   return cfg, data, config, res, out

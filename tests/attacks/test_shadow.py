@@ -82,10 +82,26 @@ def test_nn_attack_learns_and_is_deterministic():
   member = rng.random(n) < 0.5
   conf = np.where(member, rng.uniform(0.8, 1.0, n), rng.uniform(0.3, 0.7, n))
   feats = np.stack([conf, 1 - conf], axis=1)
-  s1 = shadow.nn_attack_scores(feats, member, feats, hidden=(16,), seed=3)
-  s2 = shadow.nn_attack_scores(feats, member, feats, hidden=(16,), seed=3)
+  from tfmia.attacks import nn_attack
+  cfg = nn_attack.MiafcConfig(hidden=(32, 16), epochs=40, batch_size=64,
+                              learning_rate=0.05, seed=3)
+  s1 = nn_attack.nn_attack_scores(feats, member, feats, cfg)
+  s2 = nn_attack.nn_attack_scores(feats, member, feats, cfg)
   np.testing.assert_array_equal(s1, s2)
   assert metrics.roc_auc_score(member, s1) > 0.99
+
+
+def test_miafc_is_mia_prunes_network():
+  """mia_prune's MIAFC for nn_cls on 10 classes (20 inputs): Linear(20, 512),
+  Linear(512, 256), Linear(256, 128), Linear(128, 2), dropout 0.2 after the
+  first two: 10,752 + 131,328 + 32,896 + 258 = 175,234 parameters."""
+  from tfmia.attacks import nn_attack
+  m = nn_attack.build_miafc(20)
+  assert m.count_params() == 175_234
+  assert [l.rate for l in m.layers if "dropout" in l.name] == [0.2, 0.2]
+  cfg = nn_attack.MiafcConfig()
+  assert (cfg.epochs, cfg.batch_size, cfg.learning_rate, cfg.weight_decay) \
+      == (100, 128, 1e-3, 5e-4)
 
 
 def test_errors():
@@ -95,9 +111,10 @@ def test_errors():
     shadow.metric_values("entropy2", np.array([[0.5, 0.5]]), [0])
   with pytest.raises(ValueError, match="both members and non-members"):
     shadow.class_thresholds([0.1, 0.2], [0, 1], [True, True], 2)
+  from tfmia.attacks import nn_attack
   with pytest.raises(ValueError, match="columns"):
-    shadow.nn_attack_scores(np.zeros((4, 2)), [True, False] * 2,
-                            np.zeros((3, 3)))
+    nn_attack.nn_attack_scores(np.zeros((4, 2)), [True, False] * 2,
+                               np.zeros((3, 3)))
 
 
 def test_balanced_sample():

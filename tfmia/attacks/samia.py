@@ -22,6 +22,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from tfmia.attacks.nn_attack import fit_two_logits
 from tfmia.validation import as_finite_array, as_labels
 
 
@@ -166,20 +167,7 @@ def samia_scores(shadow_tokens, shadow_is_member, target_tokens,
     raise ValueError("Shadow data must hold both members and non-members.")
   tf.keras.utils.set_random_seed(config.seed)   # dropout
   model = build_samia_model(x.shape[1], config)
-  steps = -(-len(x) // config.batch_size)
-  e = config.epochs
-  lr = tf.keras.optimizers.schedules.PiecewiseConstantDecay(
-      [steps * (e // 2), steps * (e * 3 // 4)],
-      [config.learning_rate, config.learning_rate * 0.1,
-       config.learning_rate * 0.01])   # MultiStepLR([E/2, 3E/4], 0.1)
-  model.compile(optimizer=tf.keras.optimizers.SGD(
-      lr, momentum=0.9, weight_decay=config.weight_decay or None),
-                loss=tf.keras.losses.SparseCategoricalCrossentropy(
-                    from_logits=True))
-  ds = (tf.data.Dataset.from_tensor_slices((_features(x), y.astype(np.int64)))
-        .shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
-        .batch(config.batch_size))
-  model.fit(ds, epochs=config.epochs, verbose=0)
-  logits = model.predict(_features(t), batch_size=4096, verbose=0)
-  # The member log-odds: a monotone function of the member probability.
-  return (logits[:, 1] - logits[:, 0]).astype(np.float64)
+  return fit_two_logits(model, _features(x), y, _features(t),
+                        epochs=config.epochs, batch_size=config.batch_size,
+                        learning_rate=config.learning_rate,
+                        weight_decay=config.weight_decay, seed=config.seed)

@@ -1,21 +1,19 @@
 """Attacks fitted on shadow models' outputs, then applied to the target's.
 
 Song & Mittal's metric thresholds (USENIX Security 2021, "Systematic
-Evaluation of Privacy Risks of Machine Learning Models") and the neural-network
-attacks of Shokri et al. (S&P 2017) in the variants used by Yuan & Zhang's
-pruning study (USENIX Security 2022). Everything here is numpy and
-scikit-learn: higher scores mean member.
+Evaluation of Privacy Risks of Machine Learning Models") and the inputs of
+the neural-network attacks of Shokri et al. (S&P 2017) in the variants used
+by Yuan & Zhang's pruning study (USENIX Security 2022; the network itself is
+in `nn_attack`). Everything here is numpy: higher scores mean member.
 
 Shapes: N target examples, M shadow examples, C classes.
 """
 
 from __future__ import annotations
 
-import warnings
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from tfmia.validation import as_finite_array, as_labels
 
@@ -203,49 +201,6 @@ def nn_features(kind: str, probs, labels) -> np.ndarray:
     return -np.sort(-p, axis=1)[:, :min(3, p.shape[1])]
   y = as_labels(labels, "labels", p.shape[1])
   return np.concatenate([p, np.eye(p.shape[1])[y]], axis=1)
-
-
-def nn_attack_scores(shadow_features, shadow_is_member, target_features, *,
-                     hidden: Sequence[int] = (64, 64), max_iter: int = 200,
-                     seed: int = 0) -> np.ndarray:
-  """A multilayer-perceptron attack trained on shadow models' outputs.
-
-  Standardised features into scikit-learn's MLPClassifier (Adam, early
-  stopping on 10% of the shadow data after 20 epochs without improvement),
-  seeded: the same inputs and seed give the same scores.
-
-  Args:
-    shadow_features: (M, F) from `nn_features`.
-    shadow_is_member: (M,) bool.
-    target_features: (N, F).
-    hidden: hidden layer widths.
-    max_iter: training epochs at most.
-    seed: seeds initialisation, shuffling and the validation split.
-
-  Returns:
-    (N,) predicted member probability; higher means member.
-  """
-  from sklearn.neural_network import MLPClassifier
-  from sklearn.pipeline import make_pipeline
-  from sklearn.preprocessing import StandardScaler
-  x = as_finite_array(shadow_features, "shadow_features", ndim=2)
-  t = as_finite_array(target_features, "target_features", ndim=2)
-  y = np.asarray(shadow_is_member, dtype=bool)
-  if len(y) != len(x):
-    raise ValueError("`shadow_features` and `shadow_is_member` must have the "
-                     f"same length. Received: {len(x)} and {len(y)}")
-  if t.shape[1] != x.shape[1]:
-    raise ValueError(f"`target_features` must have {x.shape[1]} columns like "
-                     f"`shadow_features`. Received: shape={t.shape}")
-  if y.all() or not y.any():
-    raise ValueError("Shadow data must hold both members and non-members.")
-  clf = make_pipeline(StandardScaler(), MLPClassifier(
-      hidden_layer_sizes=tuple(hidden), max_iter=max_iter, early_stopping=True,
-      n_iter_no_change=20, random_state=seed))
-  with warnings.catch_warnings():   # max_iter reached: use what was learnt
-    warnings.simplefilter("ignore", ConvergenceWarning)
-    clf.fit(x, y)
-  return clf.predict_proba(t)[:, list(clf.classes_).index(True)]
 
 
 def balanced_sample(is_member: np.ndarray, max_examples: Optional[int],

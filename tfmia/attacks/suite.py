@@ -18,6 +18,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from tfmia.attacks import nn_attack
 from tfmia.attacks import samia as samia_lib
 from tfmia.attacks import scores, shadow, tf_privacy
 from tfmia.attacks.tf_privacy import SlicingConfig
@@ -36,7 +37,7 @@ class AttackConfig:
   lira_fix_variance: bool = True      # one global σ (best with few models)
   lira_center: str = "median"         # median | mean
   lira_offline_test: str = "one_sided"  # one_sided | two_sided
-  nn_hidden: tuple = (64, 64)         # NN attack hidden widths
+  nn: nn_attack.MiafcConfig = nn_attack.MiafcConfig()  # NN attacks' MIAFC
   shadow_max_examples: int = 20_000   # shadow examples for NN / SAMIA
   samia: samia_lib.SamiaConfig = samia_lib.SamiaConfig()
   epsilon_lower_bound: bool = False   # tensorflow-privacy's ε bound per result
@@ -45,7 +46,8 @@ class AttackConfig:
   def __post_init__(self):
     if isinstance(self.samia, dict):
       object.__setattr__(self, "samia", samia_lib.SamiaConfig(**self.samia))
-    object.__setattr__(self, "nn_hidden", tuple(self.nn_hidden))
+    if isinstance(self.nn, dict):
+      object.__setattr__(self, "nn", nn_attack.MiafcConfig(**self.nn))
     if self.rmia_a is not None and not 0 <= self.rmia_a <= 1:
       raise ValueError(f"`rmia_a` must be in [0, 1]. Received: {self.rmia_a!r}")
     if not self.rmia_gamma > 0:
@@ -208,10 +210,10 @@ def _nn(kind: str):
   def fn(s: AttackSignals, c: AttackConfig):
     p, y, m = shadow_data(s, c.shadow_max_examples, c.seed)
     t = s.target.mean()
-    return shadow.nn_attack_scores(
+    return nn_attack.nn_attack_scores(
         shadow.nn_features(kind, p, y), m,
         shadow.nn_features(kind, t.probs[:, 0], t.labels),
-        hidden=c.nn_hidden, seed=c.seed)
+        dataclasses.replace(c.nn, seed=c.seed))
   return fn
 
 

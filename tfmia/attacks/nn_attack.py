@@ -1,0 +1,126 @@
+"""The NN attacks (`nn`, `nn_top3`, `nn_cls`): mia_prune's attack network,
+MIAFC, and its training, in Keras.
+
+MIAFC (mia_prune `models.py`): Linear(F, 512), ReLU, Dropout(0.2),
+Linear(512, 256), ReLU, Dropout(0.2), Linear(256, 128), ReLU,
+Linear(128, 2). Trained as mia_prune's `BaseModel` trains attack models
+(`attackers.py`, `base_model.py`, `utils.py`): cross-entropy on the two
+logits, SGD with momentum 0.9, learning rate 1e-3, weight decay 5e-4, batch
+128, 100 epochs with the rate x0.1 at 50% and 75%. The inputs are the raw
+features (`tfmia.attacks.shadow.nn_features`), not standardised, as there.
+
+Where we differ: Keras' SGD applies weight decay to the weights (decoupled);
+PyTorch adds it to the gradient. Initialisation is Keras' Glorot uniform.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from tfmia.validation import as_finite_array
+
+
+@dataclasses.dataclass(frozen=True)
+class MiafcConfig:
+  """MIAFC's widths and training; defaults are mia_prune's."""
+
+  hidden: tuple = (512, 256, 128)
+  dropout: float = 0.2          # after the first two hidden layers
+  epochs: int = 100             # lr x0.1 at 50% and 75% of them
+  batch_size: int = 128
+  learning_rate: float = 1e-3   # SGD, momentum 0.9
+  weight_decay: float = 5e-4
+  seed: int = 0
+
+  def __post_init__(self):
+    object.__setattr__(self, "hidden", tuple(self.hidden))
+    if not self.hidden or any(not isinstance(h, int) or h < 1
+                              for h in self.hidden):
+      raise ValueError("`hidden` must be positive ints. "
+                       f"Received: hidden={self.hidden!r}")
+    for name in ("epochs", "batch_size"):
+      v = getattr(self, name)
+      if not isinstance(v, int) or v < 1:
+        raise ValueError(f"`{name}` must be a positive int. "
+                         f"Received: {name}={v!r}")
+    if not 0.0 <= self.dropout < 1.0:
+      raise ValueError(f"`dropout` must be in [0, 1). Received: {self.dropout}")
+
+
+def build_miafc(input_dim: int, config: MiafcConfig = MiafcConfig()
+                ) -> tf.keras.Model:
+  """MIAFC: (F,) features -> two logits (non-member, member)."""
+  seeds = iter(range(config.seed * 1000, config.seed * 1000 + 100))
+  L = tf.keras.layers
+  inp = tf.keras.Input((input_dim,), name="features")
+  h = inp
+  for i, units in enumerate(config.hidden):
+    h = L.Dense(units, activation="relu", name=f"fc{i + 1}",
+                kernel_initializer=tf.keras.initializers.GlorotUniform(
+                    seed=next(seeds)))(h)
+    if i < 2:
+      h = L.Dropout(config.dropout, name=f"dropout{i + 1}")(h)
+  out = L.Dense(2, name=f"fc{len(config.hidden) + 1}",
+                kernel_initializer=tf.keras.initializers.GlorotUniform(
+                    seed=next(seeds)))(h)
+  return tf.keras.Model(inp, out, name="miafc")
+
+
+def fit_two_logits(model: tf.keras.Model, x: np.ndarray, y: np.ndarray,
+                   target: np.ndarray, *, epochs: int, batch_size: int,
+                   learning_rate: float, weight_decay: float,
+                   seed: int) -> np.ndarray:
+  """mia_prune's attack-model training (SGD, momentum 0.9, MultiStepLR at
+  50% and 75% of the epochs, cross-entropy on two logits), then the target's
+  member log-odds, logit_member − logit_nonmember (higher means member)."""
+  steps = -(-len(x) // batch_size)
+  lr = tf.keras.optimizers.schedules.PiecewiseConstantDecay(
+      [steps * (epochs // 2), steps * (epochs * 3 // 4)],
+      [learning_rate, learning_rate * 0.1, learning_rate * 0.01])
+  model.compile(optimizer=tf.keras.optimizers.SGD(
+      lr, momentum=0.9, weight_decay=weight_decay or None),
+                loss=tf.keras.losses.SparseCategoricalCrossentropy(
+                    from_logits=True))
+  ds = (tf.data.Dataset.from_tensor_slices((x, y.astype(np.int64)))
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size))
+  model.fit(ds, epochs=epochs, verbose=0)
+  logits = model.predict(target, batch_size=4096, verbose=0)
+  return (logits[:, 1] - logits[:, 0]).astype(np.float64)
+
+
+def nn_attack_scores(shadow_features, shadow_is_member, target_features,
+                     config: MiafcConfig = MiafcConfig()) -> np.ndarray:
+  """Trains MIAFC on shadow models' outputs and scores the target's.
+
+  Args:
+    shadow_features: (M, F) from `shadow.nn_features`.
+    shadow_is_member: (M,) bool.
+    target_features: (N, F).
+    config: widths, training and seed (the same seed gives the same scores).
+
+  Returns:
+    (N,) member log-odds; higher means member.
+  """
+  x = as_finite_array(shadow_features, "shadow_features", ndim=2,
+                      dtype=np.float32)
+  t = as_finite_array(target_features, "target_features", ndim=2,
+                      dtype=np.float32)
+  y = np.asarray(shadow_is_member, dtype=bool)
+  if len(y) != len(x):
+    raise ValueError("`shadow_features` and `shadow_is_member` must have the "
+                     f"same length. Received: {len(x)} and {len(y)}")
+  if t.shape[1] != x.shape[1]:
+    raise ValueError(f"`target_features` must have {x.shape[1]} columns like "
+                     f"`shadow_features`. Received: shape={t.shape}")
+  if y.all() or not y.any():
+    raise ValueError("Shadow data must hold both members and non-members.")
+  tf.keras.utils.set_random_seed(config.seed)   # dropout, shuffling
+  model = build_miafc(x.shape[1], config)
+  return fit_two_logits(model, x, y, t, epochs=config.epochs,
+                        batch_size=config.batch_size,
+                        learning_rate=config.learning_rate,
+                        weight_decay=config.weight_decay, seed=config.seed)
