@@ -296,3 +296,53 @@ def test_online_rmia_weights_in_and_out_halves_equally():
                                   offline=False)
   assert ratio_x[0] == pytest.approx(1.0)               # 0.55 / 0.55
   assert ratio_x[1] == pytest.approx(0.5 / (0.5 * (0.7 + 0.2)))
+
+
+def test_taylor_soft_margin_by_hand():
+  """Logits (1, 0), y = 0, T = 2, m = 0.6, order 4: z = (0.5, 0);
+  T(v) = 1 + v + v²/2 + v³/6; Pr = T(-0.1) / (T(0) + T(-0.1))."""
+  from tfmia.attacks import scores
+  t = lambda v: 1 + v + v ** 2 / 2 + v ** 3 / 6
+  want = t(-0.1) / (t(0.0) + t(-0.1))
+  got = scores.taylor_soft_margin(np.array([[1.0, 0.0]]), np.array([0]))
+  assert got[0] == pytest.approx(want)
+  assert want == pytest.approx(0.47502, abs=1e-5)
+
+
+def _authors_main_py(target_x, ref_out_x, target_z, ref_z, a, gamma, cut):
+  """The authors' research/2024_rmia/main.py offline augmented branch, in
+  numpy (torch.outer -> np.outer, torch.mode over booleans -> True only
+  with a strict majority)."""
+  from scipy.stats import trim_mean
+  all_mean_x = trim_mean(ref_out_x, proportiontocut=cut, axis=0)   # (N, A)
+  all_mean_z = trim_mean(ref_z, proportiontocut=cut, axis=0)
+  augmented_gammas = []
+  for k in range(target_x.shape[1]):
+    mean_x, mean_z = all_mean_x[:, k], all_mean_z[:, k]
+    prob_ratio_x = target_x[:, k] / ((1 + a) / 2 * mean_x + (1 - a) / 2)
+    prob_ratio_z_rev = 1 / (target_z[:, k] / ((1 + a) / 2 * mean_z
+                                              + (1 - a) / 2))
+    augmented_gammas.append(np.outer(prob_ratio_x, prob_ratio_z_rev) > gamma)
+  stacked = np.stack(augmented_gammas).astype(int)
+  mode = (2 * stacked.sum(0) > len(augmented_gammas)) * 1.0
+  return mode.mean(1)
+
+
+@pytest.mark.parametrize("num_aug", [1, 2, 3])
+def test_rmia_authors_matches_their_main_py(num_aug):
+  from tfmia.attacks import scores
+  from tfmia.reference import membership_matrix
+  rng = np.random.default_rng(num_aug)
+  n, z, k = 60, 40, 6
+  ref_is_member = membership_matrix(n, k, 0)
+  tx = rng.uniform(0.01, 1, (num_aug, n))
+  rx = rng.uniform(0.01, 1, (k, num_aug, n))
+  tz = rng.uniform(0.01, 1, (num_aug, z))
+  rz = rng.uniform(0.01, 1, (k, num_aug, z))
+  ours = scores.rmia_authors_scores(tx, rx, ref_is_member, tz, rz, a=0.3,
+                                    gamma=2.0, proportiontocut=0.2, chunk=7)
+  # Their layout: (models, examples, augmentations), OUT models only for x.
+  out_x = np.stack([rx[~ref_is_member[:, i], :, i] for i in range(n)], 1)
+  theirs = _authors_main_py(tx.T, out_x, tz.T, np.transpose(rz, (0, 2, 1)),
+                            0.3, 2.0, 0.2)
+  np.testing.assert_allclose(ours, theirs)

@@ -10,6 +10,8 @@ Shapes used throughout:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.stats
 
@@ -162,6 +164,120 @@ def rmia_scores_bruteforce(target_x, ref_x, ref_is_member, target_z, ref_z, *,
   ratio_x, ratio_z = rmia_ratios(target_x, ref_x, ref_is_member, target_z, ref_z,
                                  offline=offline, a=a)
   return np.mean(ratio_x[:, None] >= gamma * ratio_z[None, :], axis=1)
+
+
+# RMIA as its authors' released code runs it (privacytrustlab/ml_privacy_meter
+# at d3273416, research/2024_rmia: main.py, signals.py and
+# attack_configs/cifar10/rmia_offline_*.yaml).
+RMIA_AUTHORS = dict(temperature=2.0, taylor_m=0.6, taylor_n=4, gamma=2.0,
+                    proportiontocut=0.2)
+
+
+def taylor_soft_margin(logits, labels, *, temperature: float = 2.0,
+                       margin: float = 0.6, order: int = 4) -> np.ndarray:
+  """Pr(x|θ) as the RMIA authors compute it ("taylor-soft-margin" in their
+  `signals.convert_signals`): with z = logits / temperature and
+  T(v) = 1 + v + Σ_{i=2}^{order-1} v^i / i! (their `get_taylor`),
+
+      Pr(x|θ) = T(z_y − m) / (Σ_{c≠y} T(z_c) + T(z_y − m)).
+
+  T is a truncated exponential, so for very negative logits it (and this
+  "probability") can be negative, exactly as in their code.
+
+  Args:
+    logits: (N, ..., C); labels: (N,).
+
+  Returns:
+    (N, ...) values.
+  """
+  z = np.asarray(logits, dtype=np.float64) / temperature
+  y = np.asarray(labels).reshape((-1,) + (1,) * (z.ndim - 1))
+
+  def taylor(v):
+    out, power = v + 1.0, v
+    for i in range(2, order):
+      power = power * v
+      out = out + power / math.factorial(i)
+    return out
+
+  t = taylor(z)
+  z_y = np.take_along_axis(z, y, axis=-1)[..., 0]
+  t_soft = taylor(z_y - margin)
+  others = t.sum(axis=-1) - np.take_along_axis(t, y, axis=-1)[..., 0]
+  return t_soft / (others + t_soft)
+
+
+def _out_models(values: np.ndarray, ref_is_member: np.ndarray) -> np.ndarray:
+  """(K, A, N) values -> (K_out, A, N): each example's OUT models (every
+  example must have as many; tfmia's complementary pairs give K/2)."""
+  out = ~ref_is_member
+  counts = out.sum(axis=0)
+  if counts.min() != counts.max():
+    raise ValueError("The authors' RMIA takes a trimmed mean over each "
+                     "example's OUT models and needs the same number for "
+                     f"every example. Received: {counts.min()} to "
+                     f"{counts.max()}")
+  k_out = int(counts[0])
+  order = np.argsort(~out, axis=0, kind="stable")[:k_out]   # OUT rows first
+  return np.take_along_axis(values, order[:, None, :], axis=0)
+
+
+def rmia_authors_scores(target_x, ref_x, ref_is_member, target_z, ref_z, *,
+                        a: float = 0.3, gamma: float = 2.0,
+                        proportiontocut: float = 0.2,
+                        chunk: int = 2048) -> np.ndarray:
+  """Offline RMIA as the authors' `main.py` computes it, with A query
+  augmentations.
+
+  For each augmentation k: Pr(x) = (1+a)/2 · trim_mean(OUT models) + (1−a)/2
+  (scipy's `trim_mean`, `proportiontocut` off each end); Pr(z) likewise over
+  all K models (population points are OUT for every model; their code takes
+  as many as it has OUT models for x); the vote LR(x, z) =
+  ratio_x · (1 / ratio_z) > γ (strict). Then the majority over the A
+  augmentations (`torch.mode` of booleans: a tie votes False), and the score
+  is the fraction of population points z where the majority says True.
+
+  Args:
+    target_x: (A, N) the target's Pr(x|θ) (e.g. `taylor_soft_margin`).
+    ref_x: (K, A, N) the reference models'.
+    ref_is_member: (K, N) bool.
+    target_z: (A, Z); ref_z: (K, A, Z): the same on the population.
+    a: the offline correction.
+    gamma: γ.
+    proportiontocut: the trimmed mean's cut.
+    chunk: targets compared at once (memory: chunk x Z x A booleans).
+
+  Returns:
+    (N,) scores in [0, 1]; higher means member.
+  """
+  from scipy.stats import trim_mean
+  tx = as_finite_array(target_x, "target_x", ndim=2)
+  rx = as_finite_array(ref_x, "ref_x", ndim=3)
+  tz = as_finite_array(target_z, "target_z", ndim=2)
+  rz = as_finite_array(ref_z, "ref_z", ndim=3)
+  m = np.asarray(ref_is_member, dtype=bool)
+  k, num_aug, n = rx.shape
+  if tx.shape != (num_aug, n) or m.shape != (k, n):
+    raise ValueError("`target_x` must be (A, N) and `ref_is_member` (K, N) "
+                     f"for `ref_x` of shape (K, A, N) = {rx.shape}. Received: "
+                     f"{tx.shape} and {m.shape}")
+  if rz.shape != (k, num_aug, tz.shape[1]) or tz.shape[0] != num_aug:
+    raise ValueError(f"`ref_z` must be (K, A, Z) = {(k, num_aug, tz.shape[1])}"
+                     f". Received: {rz.shape}")
+  if not 0.0 <= a <= 1.0:
+    raise ValueError(f"`a` must be in [0, 1]. Received: a={a!r}")
+  mean_x = trim_mean(_out_models(rx, m), proportiontocut, axis=0)   # (A, N)
+  mean_z = trim_mean(rz, proportiontocut, axis=0)                   # (A, Z)
+  ratio_x = tx / ((1 + a) / 2 * mean_x + (1 - a) / 2)
+  inv_ratio_z = 1.0 / (tz / ((1 + a) / 2 * mean_z + (1 - a) / 2))
+  out = np.empty(n)
+  for start in range(0, n, chunk):
+    rx_c = ratio_x[:, start:start + chunk]                          # (A, c)
+    votes = np.zeros((rx_c.shape[1], tz.shape[1]), dtype=np.int32)
+    for j in range(num_aug):
+      votes += np.multiply.outer(rx_c[j], inv_ratio_z[j]) > gamma
+    out[start:start + chunk] = np.mean(2 * votes > num_aug, axis=1)
+  return out
 
 
 RMIA_A_GRID = tuple(np.round(np.arange(0.0, 1.01, 0.1), 1))

@@ -154,6 +154,25 @@ def _rmia(online: bool):
   return fn
 
 
+def _rmia_authors(s: AttackSignals, c: AttackConfig):
+  """RMIA at its authors' settings (`scores.RMIA_AUTHORS`): the soft-margin
+  Taylor softmax of every query augmentation, trimmed means, γ = 2, a
+  majority vote across augmentations; offline, with this config's `a`."""
+  st = scores.RMIA_AUTHORS
+
+  def pr(sig):   # (A, n): Pr(x|θ) of each query augmentation
+    return scores.taylor_soft_margin(
+        sig.logits, sig.labels, temperature=st["temperature"],
+        margin=st["taylor_m"], order=st["taylor_n"]).T
+
+  return scores.rmia_authors_scores(
+      pr(s.target), np.stack([pr(r) for r in s.references]), s.ref_is_member,
+      pr(s.target_population),
+      np.stack([pr(r) for r in s.reference_population]),
+      a=0.3 if c.rmia_a is None else c.rmia_a, gamma=st["gamma"],
+      proportiontocut=st["proportiontocut"])
+
+
 def _lira(online: bool):
   def fn(s: AttackSignals, c: AttackConfig):
     return scores.lira_scores(
@@ -235,6 +254,11 @@ ATTACKS: dict[str, _Spec] = {
     "rmia_online": _Spec(_rmia(True), **_REF, population=True,
                          ref_population=True, need_in=True, need_out=True,
                          description="RMIA, online (IN and OUT models)"),
+    "rmia_authors": _Spec(_rmia_authors, **_REF, population=True,
+                          ref_population=True, need_out=True,
+                          description="RMIA, offline, at its authors' "
+                                      "settings (Taylor soft-margin, "
+                                      "trimmed mean, γ=2, vote)"),
     "lira": _Spec(_lira(True), **_REF, need_in=True, need_out=True,
                   description="LiRA, online"),
     "lira_offline": _Spec(_lira(False), **_REF, need_out=True,
