@@ -53,6 +53,19 @@ def _positive_int(text: str) -> int:
   return value
 
 
+def _seed_csv(text: str) -> tuple[int, ...]:
+  """'0,1,2' -> (0, 1, 2): distinct non-negative integers."""
+  try:
+    seeds = tuple(int(t) for t in _csv(text))
+  except (ValueError, argparse.ArgumentTypeError):
+    seeds = ()
+  if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+    raise argparse.ArgumentTypeError(
+        "expected distinct non-negative integers, e.g. 0,1,2. "
+        f"Received: {text!r}")
+  return seeds
+
+
 def _int_csv(text: str) -> tuple[int, ...]:
   """'1,2,4' -> (1, 2, 4); empty or non-integer items are refused."""
   try:
@@ -209,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "other settings are refused")
   arch.add_argument("--overwrite", action="store_true",
                     help="replace a study of other settings in --out")
+  arch.add_argument("--seeds", type=_seed_csv, default=None,
+                    help="run once per seed (e.g. 0,1,2) in --out/seed_<s>/ "
+                         "and write seeds_summary.csv: per cell the mean and "
+                         "spread across seeds next to the bootstrap interval")
   arch.add_argument("--no-progress", action="store_true")
 
   sm = cs_sub.add_parser(
@@ -249,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "other settings are refused")
   sm.add_argument("--overwrite", action="store_true",
                   help="replace a study of other settings in --out")
+  sm.add_argument("--seeds", type=_seed_csv, default=None,
+                  help="run once per seed (e.g. 0,1,2) in --out/seed_<s>/ "
+                       "and write seeds_summary.csv")
   sm.add_argument("--no-progress", action="store_true")
 
   tr = sub.add_parser("train", help="train one model with the privacy callback",

@@ -59,6 +59,22 @@ def case_study(args: argparse.Namespace) -> int:
   print(f"Architecture case study ({mode} mode) on {dataset}: 5 models, "
         f"{config.epochs} epochs, attacks every {config.every_n_epochs}: "
         f"{', '.join(config.attacks)}. Output: {args.out}/")
+  if args.seeds:
+    from tfmia.studies import seeds as seeds_lib
+    results = seeds_lib.run_over_seeds(
+        study.run, config, args.out, args.seeds, raw=raw,
+        progress=not args.no_progress, overwrite=args.overwrite)
+    table = seeds_lib.spread_table(
+        {s: r.to_dataframe() for s, r in results.items()},
+        ["model", "attack"], ["auc", "tpr_at_1%_fpr"])
+    reports.write_csv(table, args.out / seeds_lib.SUMMARY_FILE, index=False)
+    print()
+    _print_table(table, ["model", "attack", "num_seeds", "auc_mean",
+                         "auc_std", "auc_ci_low_mean", "auc_ci_high_mean",
+                         "tpr_at_1%_fpr_mean", "tpr_at_1%_fpr_std"])
+    print(f"\nPer seed: {args.out}/seed_<s>/; across seeds: "
+          f"{args.out / seeds_lib.SUMMARY_FILE}")
+    return 0
   result = study.run(config, args.out, raw=raw, progress=not args.no_progress,
                      overwrite=args.overwrite)
   print()
@@ -289,6 +305,23 @@ def _snn_mia(args: argparse.Namespace) -> int:
         f"{', '.join(config.models)}, T = "
         f"{', '.join(map(str, config.timesteps))}, {config.num_references} "
         f"reference models. Output: {args.out}/")
+  if args.seeds:
+    from tfmia.studies import seeds as seeds_lib
+    results = seeds_lib.run_over_seeds(
+        study.run, config, args.out, args.seeds, raw=raw,
+        overwrite=args.overwrite, progress=not args.no_progress)
+    table = seeds_lib.spread_table(
+        {s: r.table() for s, r in results.items()},
+        ["model", "dropout_calibration", "setting", "attack"],
+        ["auc", "tpr_at_1%_fpr"])
+    reports.write_csv(table, args.out / seeds_lib.SUMMARY_FILE, index=False)
+    print()
+    _print_table(table, ["model", "dropout_calibration", "setting", "attack",
+                         "num_seeds", "auc_mean", "auc_std",
+                         "auc_ci_low_mean", "auc_ci_high_mean"])
+    print(f"\nPer seed: {args.out}/seed_<s>/; across seeds: "
+          f"{args.out / seeds_lib.SUMMARY_FILE}")
+    return 0
   result = study.run(config, args.out, raw=raw, overwrite=args.overwrite,
                      progress=not args.no_progress)
   print("\nMIA AUC (rows: model, input-dropout calibration):")
