@@ -17,3 +17,18 @@ def tiny_reference_config(directory, num_models=2, **train):
 
 def ann_predict(model, x):
   return np.asarray(model.predict(x, verbose=0)).argmax(1)
+
+
+def spy_trained(monkeypatch, module):
+  """Names of the models `module.train_with_privacy` trains (rather than
+  loads from a complete run folder) from now on."""
+  trained = []
+  real = module.train_with_privacy
+
+  def spy(*a, **k):
+    run = real(*a, **k)
+    if not run.resumed:
+      trained.append(k["name"])
+    return run
+  monkeypatch.setattr(module, "train_with_privacy", spy)
+  return trained

@@ -60,21 +60,8 @@ def case_study(args: argparse.Namespace) -> int:
         f"{config.epochs} epochs, attacks every {config.every_n_epochs}: "
         f"{', '.join(config.attacks)}. Output: {args.out}/")
   if args.seeds:
-    from tfmia.studies import seeds as seeds_lib
-    results = seeds_lib.run_over_seeds(
-        study.run, config, args.out, args.seeds, raw=raw,
-        progress=not args.no_progress, overwrite=args.overwrite)
-    table = seeds_lib.spread_table(
-        {s: r.to_dataframe() for s, r in results.items()},
-        ["model", "attack"], ["auc", "tpr_at_1%_fpr"])
-    reports.write_csv(table, args.out / seeds_lib.SUMMARY_FILE, index=False)
-    print()
-    _print_table(table, ["model", "attack", "num_seeds", "auc_mean",
-                         "auc_std", "auc_ci_low_mean", "auc_ci_high_mean",
-                         "tpr_at_1%_fpr_mean", "tpr_at_1%_fpr_std"])
-    print(f"\nPer seed: {args.out}/seed_<s>/; across seeds: "
-          f"{args.out / seeds_lib.SUMMARY_FILE}")
-    return 0
+    return _over_seeds(study.run, config, args, raw,
+                       lambda r: r.to_dataframe(), ["model", "attack"])
   result = study.run(config, args.out, raw=raw, progress=not args.no_progress,
                      overwrite=args.overwrite)
   print()
@@ -83,6 +70,25 @@ def case_study(args: argparse.Namespace) -> int:
                 "nonmember_accuracy", "attack", "auc", "advantage",
                 "tpr_at_1%_fpr"])
   print(f"\nFigures, results.json and summary.csv are in {args.out}/")
+  return 0
+
+
+def _over_seeds(run, config, args, raw, table_of, keys) -> int:
+  """A study once per seed (`--seeds`), then seeds_summary.csv: per cell
+  (`keys`) the spread across seeds beside the mean bootstrap interval."""
+  from tfmia.studies import seeds as seeds_lib
+  results = seeds_lib.run_over_seeds(
+      run, config, args.out, args.seeds, raw=raw, overwrite=args.overwrite,
+      progress=not args.no_progress)
+  table = seeds_lib.spread_table({s: table_of(r) for s, r in results.items()},
+                                 keys, ["auc", "tpr_at_1%_fpr"])
+  reports.write_csv(table, args.out / seeds_lib.SUMMARY_FILE, index=False)
+  print()
+  _print_table(table, [*keys, "num_seeds", "auc_mean", "auc_std",
+                       "auc_ci_low_mean", "auc_ci_high_mean",
+                       "tpr_at_1%_fpr_mean", "tpr_at_1%_fpr_std"])
+  print(f"\nPer seed: {args.out}/seed_<s>/; across seeds: "
+        f"{args.out / seeds_lib.SUMMARY_FILE}")
   return 0
 
 
@@ -306,22 +312,8 @@ def _snn_mia(args: argparse.Namespace) -> int:
         f"{', '.join(map(str, config.timesteps))}, {config.num_references} "
         f"reference models. Output: {args.out}/")
   if args.seeds:
-    from tfmia.studies import seeds as seeds_lib
-    results = seeds_lib.run_over_seeds(
-        study.run, config, args.out, args.seeds, raw=raw,
-        overwrite=args.overwrite, progress=not args.no_progress)
-    table = seeds_lib.spread_table(
-        {s: r.table() for s, r in results.items()},
-        ["model", "dropout_calibration", "setting", "attack"],
-        ["auc", "tpr_at_1%_fpr"])
-    reports.write_csv(table, args.out / seeds_lib.SUMMARY_FILE, index=False)
-    print()
-    _print_table(table, ["model", "dropout_calibration", "setting", "attack",
-                         "num_seeds", "auc_mean", "auc_std",
-                         "auc_ci_low_mean", "auc_ci_high_mean"])
-    print(f"\nPer seed: {args.out}/seed_<s>/; across seeds: "
-          f"{args.out / seeds_lib.SUMMARY_FILE}")
-    return 0
+    return _over_seeds(study.run, config, args, raw, lambda r: r.table(),
+                       ["model", "dropout_calibration", "setting", "attack"])
   result = study.run(config, args.out, raw=raw, overwrite=args.overwrite,
                      progress=not args.no_progress)
   print("\nMIA AUC (rows: model, input-dropout calibration):")

@@ -21,14 +21,8 @@ def test_architecture_study_redoes_only_the_corrupted_model(tmp_path, digits,
   npz.write_bytes(npz.read_bytes()[:50])
   weights = tmp_path / "models" / "conv" / "model.weights.h5"
   weights.write_bytes(weights.read_bytes()[:1000])
-  trained = []
-  real = architectures.train_with_privacy
-  def spy(*a, **k):
-    run = real(*a, **k)
-    if not run.resumed:
-      trained.append(k["name"])
-    return run
-  monkeypatch.setattr(architectures, "train_with_privacy", spy)
+  from tfmia_testing import spy_trained
+  trained = spy_trained(monkeypatch, architectures)
   again = architectures.run(_tiny(), tmp_path, raw=digits, progress=False)
   assert trained == ["conv", "dense7"]
   assert "epoch_0001.npz differs from when it was written (truncated" \

@@ -50,16 +50,8 @@ def test_summary_matches_stored_results(finished):
 
 
 def _spy_trained(monkeypatch):
-  """Names of the models a run trains (rather than loads)."""
-  trained = []
-  real = study.train_with_privacy
-  def spy(*a, **k):
-    run = real(*a, **k)
-    if not run.resumed:
-      trained.append(k["name"])
-    return run
-  monkeypatch.setattr(study, "train_with_privacy", spy)
-  return trained
+  from tfmia_testing import spy_trained
+  return spy_trained(monkeypatch, study)
 
 
 def test_rerun_skips_finished_models(finished, digits, monkeypatch):
