@@ -77,3 +77,93 @@ def test_relu_output_is_refused():
   out = L.Dense(3, activation="relu", name="probs")(L.Flatten()(inp))
   with pytest.raises(snn.UnsupportedLayerError, match="linear output"):
     graph.parse(tf.keras.Model(inp, out))
+
+
+# ---- Sequential and nested models -----------------------------------------
+
+
+def _seq_layers():
+  return [L.Conv2D(4, 3, padding="same"), L.BatchNormalization(), L.ReLU(),
+          L.AveragePooling2D(), L.Flatten(), L.Dense(16, activation="relu"),
+          L.Dense(3)]
+
+
+def _randomise_bn(model):
+  rng = np.random.default_rng(0)
+  for layer in model.submodules:
+    if isinstance(layer, L.BatchNormalization):
+      g, b, mu, var = layer.get_weights()
+      layer.set_weights([rng.uniform(0.5, 2, g.shape),
+                         rng.normal(0, .5, b.shape),
+                         rng.normal(0, .5, mu.shape),
+                         rng.uniform(.5, 2, var.shape)])
+
+
+@pytest.mark.parametrize("build", ["input", "input_shape", "build"])
+def test_sequential_models_convert(build):
+  tf.keras.utils.set_random_seed(3)
+  layers = _seq_layers()
+  if build == "input":
+    m = tf.keras.Sequential([tf.keras.Input((6, 6, 2))] + layers)
+  elif build == "input_shape":
+    layers[0] = L.Conv2D(4, 3, padding="same", input_shape=(6, 6, 2))
+    m = tf.keras.Sequential(layers)
+  else:
+    m = tf.keras.Sequential(layers)
+    m.build((None, 6, 6, 2))
+  _randomise_bn(m)
+  kinds = [n.kind for n in graph.parse(m)]
+  assert kinds == ["input", "conv", "neuron", "avgpool", "flatten", "dense",
+                   "neuron", "dense"]
+  x = np.random.default_rng(4).random((8, 6, 6, 2)).astype(np.float32)
+  s = snn.convert(m, x, timesteps=1, thresholds="percentile")
+  folded = network_of(s).run(tf.constant(x), mode="ann")[0].numpy()
+  np.testing.assert_allclose(folded, m.predict(x, verbose=0), rtol=1e-4,
+                             atol=1e-4)
+
+
+def test_sequential_nested_in_a_functional_model_converts():
+  tf.keras.utils.set_random_seed(5)
+  features = tf.keras.Sequential(
+      [L.Conv2D(4, 3, padding="same"), L.BatchNormalization(), L.ReLU(),
+       L.AveragePooling2D()], name="features")
+  inp = tf.keras.Input((6, 6, 2))
+  x = features(inp)
+  x = L.Flatten()(x)
+  out = L.Dense(3)(x)
+  m = tf.keras.Model(inp, out)
+  _randomise_bn(m)
+  flat = graph.as_functional(m)
+  assert not any(isinstance(la, tf.keras.Model) for la in flat.layers)
+  data = np.random.default_rng(6).random((8, 6, 6, 2)).astype(np.float32)
+  np.testing.assert_allclose(flat.predict(data, verbose=0),
+                             m.predict(data, verbose=0), rtol=1e-6)
+  s = snn.convert(m, data, timesteps=1, thresholds="percentile")
+  folded = network_of(s).run(tf.constant(data), mode="ann")[0].numpy()
+  np.testing.assert_allclose(folded, m.predict(data, verbose=0), rtol=1e-4,
+                             atol=1e-4)
+
+
+def test_a_flat_functional_model_is_returned_as_it_is():
+  m = models.build_model("conv", (8, 8, 1), 3, filters=4)
+  assert graph.as_functional(m) is m
+
+
+def test_subclassed_and_unbuilt_models_are_refused_by_name():
+  class Net(tf.keras.Model):
+    def __init__(self):
+      super().__init__(name="my_net")
+      self.d = L.Dense(3)
+
+    def call(self, x):
+      return self.d(L.Flatten()(x))
+
+  net = Net()
+  net(np.zeros((1, 4, 4, 1), np.float32))
+  with pytest.raises(TypeError, match="'my_net'.*subclassed"):
+    graph.parse(net)
+  with pytest.raises(TypeError, match="Sequential model without an input "
+                                      "shape"):
+    graph.parse(tf.keras.Sequential([L.Flatten(), L.Dense(3)]))
+  with pytest.raises(TypeError, match="keras.Model.*Received: str"):
+    graph.parse("model")

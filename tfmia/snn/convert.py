@@ -74,7 +74,8 @@ def convert(ann: tf.keras.Model, calibration_data: np.ndarray, *,
   activations on `calibration_data`.
 
   Args:
-    ann: a functional Keras model that outputs logits.
+    ann: a functional or Sequential Keras model that outputs logits
+      (nested models are inlined).
     calibration_data: (M, H, W, C) inputs for the thresholds.
     timesteps: T.
     thresholds: "data_driven" (one-level L1 quantiser: threshold and initial

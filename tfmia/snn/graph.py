@@ -1,10 +1,13 @@
 """Reading a trained Keras ReLU network into a spiking-ready graph.
 
-`parse(model)` walks a functional Keras model in topological order and
-returns `Node`s: linear synapses (Conv2D, Dense, with BatchNorm folded in),
+`parse(model)` walks a Keras model in topological order and returns
+`Node`s: linear synapses (Conv2D, Dense, with BatchNorm folded in),
 pooling, Flatten, Add, and `neuron` nodes where the ANN applies a ReLU.
 Dropout is dropped. Anything else raises `UnsupportedLayerError` naming the
-layer, before any work is done.
+layer, before any work is done. A `Sequential` model, or a functional one
+with `Sequential` or functional models nested inside, is first rebuilt as one
+flat functional model over the same layers (`as_functional`); subclassed
+models cannot be read.
 """
 
 from __future__ import annotations
@@ -70,6 +73,96 @@ def _unsupported(layer, why: str) -> UnsupportedLayerError:
       "GlobalAveragePooling2D, Flatten, Dropout, Add.")
 
 
+def _is_graph(model) -> bool:
+  return isinstance(model, tf.keras.Model) and bool(
+      getattr(model, "_is_graph_network", False))
+
+
+def _check_readable(model, what: str = "model") -> None:
+  if not isinstance(model, tf.keras.Model):
+    raise TypeError(f"`{what}` must be a keras.Model (functional or "
+                    f"Sequential). Received: {type(model).__name__}")
+  if isinstance(model, tf.keras.Sequential) and not model.built:
+    raise TypeError(f"`{what}` is a Sequential model without an input shape; "
+                    "build it first (keras.Input(...) as its first layer, "
+                    "input_shape= on the first layer, or model.build(shape)).")
+  if not _is_graph(model) or not model.inputs:
+    raise TypeError(f"`{what}` must be a functional or Sequential "
+                    f"keras.Model; {model.name!r} ({type(model).__name__}) is "
+                    "subclassed, and subclassed models cannot be parsed.")
+
+
+def _apply(model: tf.keras.Model, inputs: list):
+  """Calls `model`'s layers on `inputs`, nested models inlined."""
+  _check_readable(model, f"nested model {model.name!r}")
+  if isinstance(model, tf.keras.Sequential):
+    if len(inputs) != 1:
+      raise UnsupportedLayerError(
+          f"Sequential model {model.name!r} receives {len(inputs)} inputs.")
+    x = inputs[0]
+    for layer in model.layers:
+      x = _apply_layer(layer, x)
+    return [x]
+  config = model.get_config()
+  tensors = {name: t for (name, _, _), t in zip(config["input_layers"],
+                                                 inputs)}
+  layers = {layer.name: layer for layer in model.layers}
+  pending = [c for c in config["layers"] if c["name"] not in tensors]
+  while pending:
+    progressed = []
+    for c in pending:
+      nodes = c.get("inbound_nodes") or []
+      if len(nodes) != 1:
+        raise UnsupportedLayerError(
+            f"Layer {c['name']!r} of {model.name!r} is called {len(nodes)} "
+            "times; shared layers cannot be converted.")
+      sources = nodes[0]
+      if any(src[2] != 0 for src in sources):
+        raise UnsupportedLayerError(
+            f"Layer {c['name']!r} of {model.name!r} reads a second output of "
+            "a layer; only single-output layers can be converted.")
+      if all(src[0] in tensors for src in sources):
+        args = [tensors[src[0]] for src in sources]
+        tensors[c["name"]] = _apply_layer(layers[c["name"]],
+                                          args[0] if len(args) == 1 else args)
+        progressed.append(c)
+    if not progressed:
+      raise UnsupportedLayerError(f"Cannot order the layers of {model.name!r}.")
+    pending = [c for c in pending if c not in progressed]
+  return [tensors[name] for name, _, _ in config["output_layers"]]
+
+
+def _apply_layer(layer, x):
+  if isinstance(layer, tf.keras.Model):
+    outs = _apply(layer, x if isinstance(x, list) else [x])
+    if len(outs) != 1:
+      raise UnsupportedLayerError(
+          f"Nested model {layer.name!r} has {len(outs)} outputs.")
+    return outs[0]
+  return layer(x)
+
+
+def as_functional(model: tf.keras.Model) -> tf.keras.Model:
+  """`model` as one flat functional model over the same layers (weights
+  shared): a Sequential model, or models nested inside a functional one, are
+  inlined. A flat functional model is returned as it is.
+
+  Raises:
+    TypeError: a subclassed model, or a Sequential model without an input
+      shape.
+    UnsupportedLayerError: shared layers or multi-output layers.
+  """
+  _check_readable(model)
+  if not isinstance(model, tf.keras.Sequential) and not any(
+      isinstance(layer, tf.keras.Model) for layer in model.layers):
+    return model
+  inputs = [tf.keras.Input(shape=t.shape[1:], dtype=t.dtype)
+            for t in model.inputs]
+  outputs = _apply(model, inputs)
+  return tf.keras.Model(inputs, outputs if len(outputs) > 1 else outputs[0],
+                        name=model.name)
+
+
 def parse(model: tf.keras.Model) -> list[Node]:
   """The spiking-ready graph of `model`, BatchNorm folded, ReLUs as neurons.
 
@@ -77,14 +170,8 @@ def parse(model: tf.keras.Model) -> list[Node]:
     UnsupportedLayerError: a layer, activation or placement the simulator
       cannot express (named in the message).
   """
-  if not isinstance(model, tf.keras.Model) or not hasattr(model, "get_config"):
-    raise TypeError(f"`model` must be a functional keras.Model. "
-                    f"Received: {type(model).__name__}")
-  try:
-    layer_configs = {c["name"]: c for c in model.get_config()["layers"]}
-  except (KeyError, NotImplementedError, TypeError) as e:
-    raise TypeError("`model` must be a functional keras.Model (built with "
-                    "keras.Input); subclassed models cannot be parsed.") from e
+  model = as_functional(model)
+  layer_configs = {c["name"]: c for c in model.get_config()["layers"]}
   L = tf.keras.layers
   supported = (L.InputLayer, L.Conv2D, L.Dense, L.BatchNormalization, L.ReLU,
                L.Activation, L.AveragePooling2D, L.MaxPooling2D,

@@ -32,7 +32,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-from tfmia.snn.graph import UnsupportedLayerError, parse
+from tfmia.snn.graph import UnsupportedLayerError, as_functional, parse
 
 _SNNTOOLBOX_LAYERS = ("InputLayer", "Conv2D", "Dense", "BatchNormalization",
                       "ReLU", "Activation", "AveragePooling2D", "MaxPooling2D",
@@ -56,6 +56,7 @@ def _relu_output(layer) -> bool:
 def check_convertible(model: tf.keras.Model) -> None:
   """Raises UnsupportedLayerError for what snntoolbox cannot convert
   faithfully, naming the layer and pointing to tfmia's simulator."""
+  model = as_functional(model)   # Sequential and nested models, inlined
   parse(model)   # everything tfmia cannot express, snntoolbox cannot either
   for layer in model.layers:
     kind = type(layer).__name__
@@ -172,7 +173,8 @@ def convert_with_snntoolbox(ann: tf.keras.Model, x_norm: np.ndarray, *,
   """Converts `ann` (logits output) through snntoolbox 0.6.0.
 
   Args:
-    ann: a functional Keras ReLU model that outputs logits.
+    ann: a functional or Sequential Keras ReLU model that outputs logits
+      (nested models are inlined first).
     x_norm: (M, H, W, C) data for snntoolbox's percentile normalisation.
     timesteps: simulation duration (dt = 1).
     batch_size: the INI simulator's batch size.
@@ -186,6 +188,7 @@ def convert_with_snntoolbox(ann: tf.keras.Model, x_norm: np.ndarray, *,
   if not isinstance(timesteps, int) or timesteps < 1:
     raise ValueError(f"`timesteps` must be a positive int. "
                      f"Received: timesteps={timesteps!r}")
+  ann = as_functional(ann)
   x_norm = np.asarray(x_norm, dtype=np.float32)
   if x_norm.ndim != 4 or x_norm.shape[1:] != tuple(ann.input_shape[1:]):
     raise ValueError(f"`x_norm` must be (M,) + {tuple(ann.input_shape[1:])}. "
