@@ -111,6 +111,8 @@ class SnnVariant(Variant):
     calibration: a `tfmia.snn.CalibrationConfig`.
     seed: the choice of threshold samples and the converter's seed.
     source: the variant this one starts from (None: the trained ANN).
+    surrogate: the spike's surrogate derivative during calibration
+      (`tfmia.snn.SURROGATES`; "boxcar" is the reference code's).
   """
 
   kind: ClassVar[str] = "snn"
@@ -121,9 +123,13 @@ class SnnVariant(Variant):
   calibration: object = dataclasses.field(default_factory=_calibration_config)
   seed: int = 0
   source: Optional[Variant] = None
+  surrogate: str = "boxcar"
 
   def __post_init__(self):
-    from tfmia.snn import CalibrationConfig
+    from tfmia.snn import SURROGATES, CalibrationConfig
+    if self.surrogate not in SURROGATES:
+      raise ValueError(f"`surrogate` must be one of {SURROGATES}. "
+                       f"Received: surrogate={self.surrogate!r}")
     if isinstance(self.calibration, dict):
       object.__setattr__(self, "calibration",
                          CalibrationConfig(**self.calibration))
@@ -161,7 +167,8 @@ class SnnVariant(Variant):
   def apply(self, model, members: ClassificationData, *, name: str):
     from tfmia import snn
     if isinstance(self.source, SnnVariant):
-      spiking = snn.with_timesteps(model, self.timesteps)
+      spiking = snn.with_settings(model, timesteps=self.timesteps,
+                                  surrogate=self.surrogate)
     else:
       rng = np.random.default_rng([self.seed, 5])
       pick = rng.choice(len(members.x_train), min(
@@ -169,7 +176,7 @@ class SnnVariant(Variant):
       spiking = snn.convert(model, members.x_train[np.sort(pick)],
                             timesteps=self.timesteps,
                             thresholds=self.thresholds, seed=self.seed,
-                            name=f"{name}_snn")
+                            name=f"{name}_snn", surrogate=self.surrogate)
     if self.calibration.epochs:
       # Seeded here, as reference training seeds itself: otherwise the
       # calibration's shuffling would depend on whatever set TensorFlow's

@@ -152,15 +152,75 @@ def test_calibration_at_t1_beats_plain_conversion(trained_conv, digits_data):
     snn.calibrate(s2, (digits_data.x_train, digits_data.y_train[:5]))
 
 
-def test_surrogate_gradient_is_the_boxcar():
-  from tfmia.snn.network import _fire
-  v = tf.constant([0.0, 0.6, 0.9, 1.0, 1.3, 1.6])
+def _two_step_neuron(surrogate="boxcar", alpha=None):
+  # One neuron, θ = 2, v_0 = 1 (so θ_in = 1 and w = θ_in / T = 0.5), T = 2;
+  # its input current is the (direct-coded) input i, its output read by a
+  # unit-weight linear layer: logits = (s_1 + s_2) / 2.
+  m = snn.convert(_one_neuron(weight=1.0), np.ones((1, 1, 1, 1)),
+                  timesteps=2, thresholds="percentile", surrogate=surrogate,
+                  surrogate_alpha=alpha)
+  network_of(m).set_thresholds({"hidden_relu": (2.0, 1.0)})
+  return m
+
+
+def _d_logits_d_input(m, i):
+  x = tf.constant([[[[i]]]], tf.float32)
   with tf.GradientTape() as tape:
-    tape.watch(v)
-    out = _fire(v, tf.constant(1.0), tf.constant(0.5))   # θ = 1, T = 2
-  np.testing.assert_array_equal(out.numpy(), [0, 0, 0, 1, 1, 1])
-  np.testing.assert_array_equal(tape.gradient(out, v).numpy(),
-                                [0, 1, 1, 1, 1, 0])
+    tape.watch(x)
+    out = m(x, training=True)
+  return float(out.numpy()[0, 0]), float(tape.gradient(out, x).numpy().ravel()[0])
+
+
+@pytest.mark.parametrize("surrogate, alpha, g", [
+    # g(x) at x_1 = v_1 − θ = −0.1 and x_2 = v_2 − θ = 0.8 (w = 0.5).
+    ("boxcar", None, lambda x: float(abs(x) < 0.5)),
+    ("triangle", None, lambda x: max(0.0, 1 - abs(x) / 0.5)),
+    ("sigmoid", None, lambda x: 4 / (1 + np.exp(-4 * x))
+     * (1 - 1 / (1 + np.exp(-4 * x)))),
+    ("sigmoid", 2.0, lambda x: 2 / (1 + np.exp(-2 * x))
+     * (1 - 1 / (1 + np.exp(-2 * x)))),
+    ("atan", None, lambda x: 1.0 / (1 + (np.pi * x) ** 2)),
+])
+def test_two_step_neuron_gradient_by_hand(surrogate, alpha, g):
+  # i = 0.9: v_1 = 1 + 0.9 = 1.9 < 2, no spike; v_2 = 1.9 + 0.9 = 2.8 ≥ 2,
+  # a spike of θ = 2: logits = (0 + 2) / 2 = 1. With no gradient through
+  # the reset, d v_1/di = 1 and d v_2/di = 2, so
+  #   d logits/di = (g(x_1) · 1 + g(x_2) · 2) / 2.
+  logits, grad = _d_logits_d_input(_two_step_neuron(surrogate, alpha), 0.9)
+  assert logits == pytest.approx(1.0)
+  assert grad == pytest.approx((g(-0.1) + 2 * g(0.8)) / 2, rel=1e-5)
+
+
+def test_the_reset_passes_no_gradient_and_the_window_is_the_references():
+  # i = 1.2: v_1 = 2.2 spikes (x_1 = 0.2, inside w = 0.5), v ← 0.2;
+  # v_2 = 1.4, no spike (x_2 = −0.6, outside). The reference: d v_2/di = 2
+  # (the reset passes nothing), g_1 = 1, g_2 = 0 → 0.5. tfmia's old form
+  # (w = θ/T = 1, reset gradient 1 − g_1 = 0 → d v_2/di = 1, g_2 = 1) gave
+  # (1 + 1) / 2 = 1.
+  logits, grad = _d_logits_d_input(_two_step_neuron(), 1.2)
+  assert logits == pytest.approx(1.0)
+  assert grad == pytest.approx(0.5)
+
+
+def test_surrogate_is_serialised_and_checked(tmp_path):
+  m = _two_step_neuron("atan", 3.0)
+  cfg = network_of(m).get_config()
+  assert cfg["surrogate"] == "atan" and cfg["surrogate_alpha"] == 3.0
+  again = snn.SpikingNetwork.from_config(cfg)
+  assert (again.surrogate, again.surrogate_alpha) == ("atan", 3.0)
+  snn.save(m, tmp_path / "m.keras")
+  back = network_of(snn.load(tmp_path / "m.keras"))
+  assert (back.surrogate, back.surrogate_alpha) == ("atan", 3.0)
+  # with_settings swaps the surrogate, keeping weights and thresholds.
+  tri = snn.with_settings(m, surrogate="triangle")
+  assert network_of(tri).surrogate == "triangle"
+  assert network_of(tri).thresholds() == network_of(m).thresholds()
+  assert _d_logits_d_input(tri, 0.9)[1] == pytest.approx(
+      (max(0, 1 - 0.1 / 0.5) + 0) / 2)
+  with pytest.raises(ValueError, match="surrogate.*Received: surrogate='erf'"):
+    _two_step_neuron("erf")
+  with pytest.raises(ValueError, match="surrogate_alpha.*Received"):
+    _two_step_neuron("sigmoid", -1.0)
 
 
 def test_conversion_errors(trained_conv, digits_data):

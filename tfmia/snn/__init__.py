@@ -12,9 +12,10 @@
 
 from tfmia.snn.calibration import CalibrationConfig, calibrate
 from tfmia.snn.convert import (ann_macs, convert, load, save, simulate,
-                               with_timesteps)
-from tfmia.snn.graph import UnsupportedLayerError, parse
-from tfmia.snn.network import SimulationResult, SpikingNetwork, network_of
+                               with_settings, with_timesteps)
+from tfmia.snn.graph import UnsupportedLayerError, as_functional, parse
+from tfmia.snn.network import (SURROGATES, SimulationResult, SpikingNetwork,
+                               network_of, surrogate_gradient)
 from tfmia.snn.thresholds import (fit_one_level_quantizer,
                                   percentile_threshold)
 
@@ -25,8 +26,10 @@ def convert_with_snntoolbox(*args, **kwargs):
   return snntoolbox_adapter.convert_with_snntoolbox(*args, **kwargs)
 
 
-__all__ = ["CalibrationConfig", "SimulationResult", "SpikingNetwork",
-           "UnsupportedLayerError", "ann_macs", "calibrate",
+__all__ = ["CalibrationConfig", "SURROGATES", "SimulationResult",
+           "SpikingNetwork", "UnsupportedLayerError", "ann_macs",
+           "as_functional", "calibrate",
            "convert", "convert_with_snntoolbox",
            "fit_one_level_quantizer", "load", "network_of", "parse",
-           "percentile_threshold", "save", "simulate", "with_timesteps"]
+           "percentile_threshold", "save", "simulate", "surrogate_gradient",
+           "with_settings", "with_timesteps"]

@@ -1,7 +1,9 @@
 """`calibrate`: surrogate-gradient fine-tuning of a spiking model at its T.
 
 Backpropagation through time over the T steps of `SpikingNetwork`, with the
-boxcar surrogate (gradient 1 where |v − θ| < θ/T). Thresholds and initial
+network's surrogate derivative (by default the reference code's boxcar:
+gradient 1 where |v − θ| < (θ − v_0)/T, none through the reset; see
+`tfmia.snn.network`). Thresholds and initial
 potentials stay fixed; weights and biases learn. Training runs through
 `tfmia.training.train_model`, so every callback (PrivacyMetrics included),
 optimizer and loss override works here too.

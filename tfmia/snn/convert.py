@@ -12,12 +12,13 @@ from tfmia import _tf  # noqa: F401  (quiet retracing warnings)
 from tfmia.snn import graph as graph_lib
 from tfmia.snn import thresholds as thr
 from tfmia.snn.network import (SimulationResult, SpikingNetwork,
-                               check_options, network_of)
+                               check_options, check_surrogate, network_of)
 
 _MAX_SAMPLES = 2_000_000   # activations kept per layer for the threshold fit
 
 
-def _network(nodes, timesteps, input_coding, max_pool, seed, values=None):
+def _network(nodes, timesteps, input_coding, max_pool, seed, values=None,
+             surrogate="boxcar", surrogate_alpha=None):
   specs = []
   for n in nodes:
     spec = n.spec()
@@ -28,7 +29,9 @@ def _network(nodes, timesteps, input_coding, max_pool, seed, values=None):
       spec["config"].update(threshold=float(theta), v_init=float(v_init))
     specs.append(spec)
   return SpikingNetwork(specs, timesteps=timesteps, input_coding=input_coding,
-                        max_pool=max_pool, seed=seed, name="spiking_network")
+                        max_pool=max_pool, seed=seed, surrogate=surrogate,
+                        surrogate_alpha=surrogate_alpha,
+                        name="spiking_network")
 
 
 def _wrap(net: SpikingNetwork, input_shape, name: str) -> tf.keras.Model:
@@ -64,8 +67,9 @@ def convert(ann: tf.keras.Model, calibration_data: np.ndarray, *,
             percentile: float = 99.9, iterations: int = 30,
             input_coding: str = "direct", max_pool: str = "gate",
             init_potential: Optional[float] = None, seed: int = 0,
-            batch_size: int = 256, name: Optional[str] = None
-            ) -> tf.keras.Model:
+            batch_size: int = 256, name: Optional[str] = None,
+            surrogate: str = "boxcar",
+            surrogate_alpha: Optional[float] = None) -> tf.keras.Model:
   """Converts a trained Keras ReLU model into a spiking Keras model.
 
   BatchNorm is folded into the preceding Conv2D / Dense, ReLUs become
@@ -89,6 +93,9 @@ def convert(ann: tf.keras.Model, calibration_data: np.ndarray, *,
     seed: Poisson input and activation subsampling.
     batch_size: for the calibration forward passes.
     name: the spiking model's name.
+    surrogate: the spike's surrogate derivative for calibration ("boxcar",
+      the reference's, "triangle", "sigmoid" or "atan"); saved with the model.
+    surrogate_alpha: α of "sigmoid" / "atan" (None: 4 / 2).
 
   Returns:
     A keras.Model whose output is the mean over T of the output layer.
@@ -101,6 +108,7 @@ def convert(ann: tf.keras.Model, calibration_data: np.ndarray, *,
     raise ValueError(f"`thresholds` must be one of {thr.THRESHOLD_METHODS}. "
                      f"Received: thresholds={thresholds!r}")
   check_options(timesteps, input_coding, max_pool)
+  check_surrogate(surrogate, surrogate_alpha)
   if init_potential is not None and not 0 <= init_potential <= 1:
     raise ValueError("`init_potential` must be in [0, 1] or None. "
                      f"Received: init_potential={init_potential!r}")
@@ -129,7 +137,8 @@ def convert(ann: tf.keras.Model, calibration_data: np.ndarray, *,
       theta, tau = thr.fit_one_level_quantizer(a, iterations)
       v_init = theta - tau if init_potential is None else init_potential * theta
       values[name_] = (theta, v_init)
-  net = _network(nodes, timesteps, input_coding, max_pool, seed, values)
+  net = _network(nodes, timesteps, input_coding, max_pool, seed, values,
+                 surrogate, surrogate_alpha)
   model = _wrap(net, input_shape, name or f"{ann.name}_snn")
   net.set_synapses({n.name: n.params for n in nodes
                     if n.kind in graph_lib.SYNAPSES})
@@ -139,9 +148,21 @@ def convert(ann: tf.keras.Model, calibration_data: np.ndarray, *,
 def with_timesteps(model: tf.keras.Model, timesteps: int) -> tf.keras.Model:
   """A copy of a spiking model simulated for `timesteps` steps (same
   weights, thresholds, coding)."""
+  return with_settings(model, timesteps=timesteps)
+
+
+def with_settings(model: tf.keras.Model, *, timesteps: Optional[int] = None,
+                  surrogate: Optional[str] = None,
+                  surrogate_alpha: Optional[float] = None) -> tf.keras.Model:
+  """A copy of a spiking model (same weights and thresholds) with another
+  T and/or surrogate; settings left None are kept."""
   net = network_of(model)
   cfg = net.get_config()
-  cfg["timesteps"] = timesteps
+  if timesteps is not None:
+    cfg["timesteps"] = timesteps
+  if surrogate is not None:
+    cfg["surrogate"] = surrogate
+    cfg["surrogate_alpha"] = surrogate_alpha
   new = SpikingNetwork.from_config(cfg)
   copy = _wrap(new, model.input_shape[1:], model.name)
   new.set_weights(net.get_weights())

@@ -15,8 +15,21 @@ step, so everything before the first neurons runs once.
 Neuron dynamics, per timestep t (θ the layer's threshold):
     v ← v + I_t;   s_t = θ·[v ≥ θ];   v ← v − s_t
 with v_0 = the layer's initial potential. A spike carries θ, so rates
-approximate the ANN's activations without rescaling weights. In training,
-d s_t / d v = 1 where |v − θ| < θ/T (the boxcar surrogate).
+approximate the ANN's activations without rescaling weights.
+
+In training the spike's derivative d s_t / d v is a surrogate g(v − θ)
+(`surrogate`, serialised with the network); no gradient flows through the
+reset (v ← v − s_t passes d v / d v = 1), as in the reference code
+(data_driven_init's `spiking_layer_ours.py: SpikeAct`, which MIA_SNN uses).
+With θ_in = θ − v_0 the input threshold (the reference's θ_in) and
+w = θ_in / T:
+    boxcar   g(x) = [|x| < w]                      (the reference's; default)
+    triangle g(x) = max(0, 1 − |x| / w)
+    sigmoid  g(x) = α σ(αx)(1 − σ(αx))              (α = 4 by default)
+    atan     g(x) = (α/2) / (1 + (π/2 · α x)²)      (SpikingJelly's ATan, α = 2)
+The sigmoid and arctan forms act on x in the membrane's own units, as
+SpikingJelly's do. A layer whose initial potential is at or above θ has no
+input threshold; its window uses w = θ / T.
 """
 
 from __future__ import annotations
@@ -28,6 +41,8 @@ import numpy as np
 import tensorflow as tf
 
 INPUT_CODINGS = ("direct", "poisson")
+SURROGATES = ("boxcar", "triangle", "sigmoid", "atan")
+SURROGATE_ALPHA = {"sigmoid": 4.0, "atan": 2.0}
 MAX_POOL_MODES = ("gate", "avg")
 _UNROLL_MAX = 64   # longer simulations run the membrane update in a tf.scan
 
@@ -45,15 +60,44 @@ def check_options(timesteps, input_coding: str, max_pool: str) -> None:
                      f"Received: max_pool={max_pool!r}")
 
 
-@tf.custom_gradient
-def _fire(v, theta, width):
-  """Spikes θ·[v ≥ θ]; gradient 1 where |v − θ| < width (boxcar)."""
-  out = theta * tf.cast(v >= theta, v.dtype)
+def check_surrogate(surrogate: str, alpha) -> None:
+  if surrogate not in SURROGATES:
+    raise ValueError(f"`surrogate` must be one of {SURROGATES}. "
+                     f"Received: surrogate={surrogate!r}")
+  if alpha is not None and (not isinstance(alpha, (int, float))
+                            or isinstance(alpha, bool) or not alpha > 0):
+    raise ValueError("`surrogate_alpha` must be a positive number or None. "
+                     f"Received: surrogate_alpha={alpha!r}")
 
-  def grad(dy):
-    return dy * tf.cast(tf.abs(v - theta) < width, dy.dtype), None, None
 
-  return out, grad
+def surrogate_gradient(x, width, surrogate: str = "boxcar",
+                       alpha: Optional[float] = None):
+  """g(x): the surrogate derivative of a spike at distance x = v − θ from
+  the threshold (see the module docstring)."""
+  if surrogate == "boxcar":
+    return tf.cast(tf.abs(x) < width, x.dtype)
+  if surrogate == "triangle":
+    return tf.nn.relu(1.0 - tf.abs(x) / width)
+  a = SURROGATE_ALPHA[surrogate] if alpha is None else float(alpha)
+  if surrogate == "sigmoid":
+    sg = tf.sigmoid(a * x)
+    return a * sg * (1.0 - sg)
+  return (a / 2.0) / (1.0 + tf.square(np.pi / 2.0 * a * x))
+
+
+def _spike_fn(surrogate: str, alpha):
+  @tf.custom_gradient
+  def fire(v, theta, width):
+    """Spikes θ·[v ≥ θ]; d/dv = g(v − θ); no gradient to θ or w."""
+    out = theta * tf.cast(v >= theta, v.dtype)
+
+    def grad(dy):
+      return (dy * surrogate_gradient(v - theta, width, surrogate, alpha),
+              None, None)
+
+    return out, grad
+
+  return fire
 
 
 @dataclasses.dataclass
@@ -111,12 +155,21 @@ class SpikingNetwork(tf.keras.layers.Layer):
     max_pool: "gate" (pass the spikes of the unit with the most spikes so far
       in each window) or "avg" (average pooling).
     seed: seeds Poisson input (stateless: same input, same spikes).
+    surrogate: the spike's surrogate derivative in training, one of
+      SURROGATES (see the module docstring); "boxcar" is the reference's.
+    surrogate_alpha: the sharpness α of "sigmoid" and "atan" (None: 4 and 2).
   """
 
   def __init__(self, graph, timesteps: int, input_coding: str = "direct",
-               max_pool: str = "gate", seed: int = 0, **kwargs):
+               max_pool: str = "gate", seed: int = 0,
+               surrogate: str = "boxcar",
+               surrogate_alpha: Optional[float] = None, **kwargs):
     super().__init__(**kwargs)
     check_options(timesteps, input_coding, max_pool)
+    check_surrogate(surrogate, surrogate_alpha)
+    self.surrogate = surrogate
+    self.surrogate_alpha = (None if surrogate_alpha is None
+                            else float(surrogate_alpha))
     self.graph = [dict(n, config=dict(n.get("config", {}))) for n in graph]
     self.timesteps = timesteps
     self.input_coding = input_coding
@@ -152,7 +205,8 @@ class SpikingNetwork(tf.keras.layers.Layer):
       graph.append(n)
     return dict(super().get_config(), graph=graph, timesteps=self.timesteps,
                 input_coding=self.input_coding, max_pool=self.max_pool,
-                seed=self.seed)
+                seed=self.seed, surrogate=self.surrogate,
+                surrogate_alpha=self.surrogate_alpha)
 
   def neuron_names(self) -> list[str]:
     return [n["name"] for n in self.graph if n["kind"] == "neuron"]
@@ -290,15 +344,17 @@ class SpikingNetwork(tf.keras.layers.Layer):
     theta = self._vars[name + "/threshold"]
     v_init = self._vars[name + "/v_init"]
     theta = tf.cast(theta, self.compute_dtype)
-    width = theta / float(t)
-    v0 = tf.zeros_like(v.x if v.static else v.x[0]) + tf.cast(v_init,
-                                                              v.x.dtype)
+    v_init = tf.cast(v_init, self.compute_dtype)
+    theta_in = theta - v_init
+    width = tf.where(theta_in > 0, theta_in, theta) / float(t)
+    v0 = tf.zeros_like(v.x if v.static else v.x[0]) + v_init
+    fire = _spike_fn(self.surrogate, self.surrogate_alpha)
 
     def step(carry, i_t):
       mem, _ = carry
       mem = mem + i_t
-      s = _fire(mem, theta, width)
-      return mem - s, s
+      s = fire(mem, theta, width)
+      return mem - tf.stop_gradient(s), s   # no gradient through the reset
 
     if t <= _UNROLL_MAX:
       # Short simulations: unrolled steps, which Grappler can fuse.
