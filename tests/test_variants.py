@@ -144,6 +144,27 @@ def test_bad_variants():
     variants.from_spec("pruned:0.5")
 
 
+def test_the_mia_snn_chain_runs_more_epochs_at_its_first_t():
+  recipe = CalibrationConfig.mia_snn()
+  chain = variants.SnnVariant.progressive((1, 2, 3, 4), calibration=recipe,
+                                          first_epochs=50,
+                                          fold_batchnorm=False)
+  assert [v.timesteps for v in chain] == [1, 2, 3, 4]
+  assert [v.calibration.epochs for v in chain] == [50, 30, 30, 30]
+  assert all(v.calibration.batch_size == 16 and v.calibration.augment
+             and v.calibration.weight_decay == 0 and not v.fold_batchnorm
+             for v in chain)
+  assert chain[3].chain == chain
+  # Settings are part of the key: another surrogate or BN handling is
+  # another variant.
+  assert _snn(2).key() != _snn(2, surrogate="atan").key()
+  assert _snn(2).key() != _snn(2, fold_batchnorm=False).key()
+  with pytest.raises(ValueError, match="surrogate.*Received: surrogate='x'"):
+    _snn(2, surrogate="x")
+  with pytest.raises(ValueError, match="first_epochs"):
+    variants.SnnVariant.progressive((1, 2), first_epochs=-1)
+
+
 def test_calibrated_variant_does_not_depend_on_process_history(folder,
                                                               tmp_path):
   """The same variant made after different global seeds (as when the ANNs

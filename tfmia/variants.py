@@ -113,6 +113,12 @@ class SnnVariant(Variant):
     source: the variant this one starts from (None: the trained ANN).
     surrogate: the spike's surrogate derivative during calibration
       (`tfmia.snn.SURROGATES`; "boxcar" is the reference code's).
+    fold_batchnorm: fold BatchNorm into the weights at conversion (default),
+      or keep it as a layer that calibration trains on batch statistics over
+      the spiking activity, as the reference code does. Kept, it stays in
+      the stored model (inference uses its running statistics, which is the
+      folded network's function) so that the next T of a chain continues
+      from it; `tfmia.snn.fold_batchnorm` folds it.
   """
 
   kind: ClassVar[str] = "snn"
@@ -124,6 +130,7 @@ class SnnVariant(Variant):
   seed: int = 0
   source: Optional[Variant] = None
   surrogate: str = "boxcar"
+  fold_batchnorm: bool = True
 
   def __post_init__(self):
     from tfmia.snn import SURROGATES, CalibrationConfig
@@ -147,17 +154,29 @@ class SnnVariant(Variant):
                       f"Received: {type(self.source).__name__}")
 
   @classmethod
-  def progressive(cls, timesteps: Sequence[int], **settings
+  def progressive(cls, timesteps: Sequence[int], *,
+                  first_epochs: Optional[int] = None, **settings
                   ) -> tuple["SnnVariant", ...]:
     """One variant per T, each starting from the one before: converted at
-    the first T, then copied and recalibrated at each later T."""
+    the first T, then copied and recalibrated at each later T.
+    `first_epochs` overrides the calibration epochs at the first T (MIA_SNN
+    runs 50 there and 30 at each later T)."""
     timesteps = list(timesteps)
     if not timesteps or timesteps != sorted(set(timesteps)):
       raise ValueError("`timesteps` must be strictly increasing. "
                        f"Received: timesteps={timesteps!r}")
+    if first_epochs is not None and (not isinstance(first_epochs, int)
+                                     or first_epochs < 0):
+      raise ValueError("`first_epochs` must be an int >= 0 or None. "
+                       f"Received: first_epochs={first_epochs!r}")
     out, prev = [], settings.pop("source", None)
-    for t in timesteps:
-      prev = cls(timesteps=t, source=prev, **settings)
+    for i, t in enumerate(timesteps):
+      here = dict(settings)
+      if i == 0 and first_epochs is not None:
+        here["calibration"] = dataclasses.replace(
+            here.get("calibration") or _calibration_config(),
+            epochs=first_epochs)
+      prev = cls(timesteps=t, source=prev, **here)
       out.append(prev)
     return tuple(out)
 
@@ -176,7 +195,8 @@ class SnnVariant(Variant):
       spiking = snn.convert(model, members.x_train[np.sort(pick)],
                             timesteps=self.timesteps,
                             thresholds=self.thresholds, seed=self.seed,
-                            name=f"{name}_snn", surrogate=self.surrogate)
+                            name=f"{name}_snn", surrogate=self.surrogate,
+                            fold_batchnorm=self.fold_batchnorm)
     if self.calibration.epochs:
       # Seeded here, as reference training seeds itself: otherwise the
       # calibration's shuffling would depend on whatever set TensorFlow's

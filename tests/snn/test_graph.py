@@ -167,3 +167,66 @@ def test_subclassed_and_unbuilt_models_are_refused_by_name():
     graph.parse(tf.keras.Sequential([L.Flatten(), L.Dense(3)]))
   with pytest.raises(TypeError, match="keras.Model.*Received: str"):
     graph.parse("model")
+
+
+# ---- BatchNorm kept as a layer for calibration -----------------------------
+
+
+def test_unfolded_batchnorm_matches_folded_and_folds_back():
+  m = _bn_model()
+  x = np.random.default_rng(2).random((16, 8, 8, 1)).astype(np.float32)
+  kinds = [n.kind for n in graph.parse(m, fold_batchnorm=False)]
+  assert kinds.count("batchnorm") == 8          # one per conv
+  folded = snn.convert(m, x, timesteps=4, thresholds="percentile")
+  kept = snn.convert(m, x, timesteps=4, thresholds="percentile",
+                     fold_batchnorm=False)
+  assert any(n["kind"] == "batchnorm" for n in network_of(kept).graph)
+  ann = m.predict(x, verbose=0)
+  np.testing.assert_allclose(
+      network_of(kept).run(tf.constant(x), mode="ann")[0].numpy(), ann,
+      rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(kept.predict(x, verbose=0),
+                             folded.predict(x, verbose=0), atol=1e-4)
+  back = snn.fold_batchnorm(kept)
+  assert not any(n["kind"] == "batchnorm" for n in network_of(back).graph)
+  assert network_of(back).thresholds() == network_of(kept).thresholds()
+  np.testing.assert_allclose(back.predict(x, verbose=0),
+                             kept.predict(x, verbose=0), atol=1e-5)
+  assert snn.fold_batchnorm(folded) is folded
+
+
+def test_calibration_trains_unfolded_batchnorm_on_batch_statistics():
+  m = _bn_model()
+  rng = np.random.default_rng(3)
+  x = rng.random((64, 8, 8, 1)).astype(np.float32)
+  y = rng.integers(0, 4, 64)
+  kept = snn.convert(m, x, timesteps=2, thresholds="percentile",
+                     fold_batchnorm=False)
+  net = network_of(kept)
+  bn = next(n["name"] for n in net.graph if n["kind"] == "batchnorm")
+  before = net.params(bn)
+  # A training-mode pass moves the running statistics toward the batch's
+  # (momentum 0.99: new = 0.99·old + 0.01·batch); inference leaves them.
+  net.run(tf.constant(x))
+  np.testing.assert_array_equal(net.params(bn)["moving_mean"],
+                                before["moving_mean"])
+  net.run(tf.constant(x), training=True)
+  after = net.params(bn)
+  first = next(n for n in net.graph if n["kind"] == "conv")
+  w = net.params(first["name"])
+  conv = tf.nn.conv2d(x, w["kernel"], 1, "SAME").numpy() + w["bias"]
+  np.testing.assert_allclose(
+      after["moving_mean"],
+      0.99 * before["moving_mean"] + 0.01 * conv.mean(axis=(0, 1, 2)),
+      rtol=1e-4, atol=1e-6)
+  net.set_synapses({bn: before})
+  snn.calibrate(kept, (x, y), snn.CalibrationConfig(epochs=1, batch_size=32))
+  trained = net.params(bn)
+  assert not np.allclose(trained["gamma"], before["gamma"])
+  folded = snn.fold_batchnorm(kept)
+  np.testing.assert_allclose(folded.predict(x, verbose=0),
+                             kept.predict(x, verbose=0), atol=1e-4)
+  # The next T of a chain continues with the trained BN layer.
+  t3 = snn.with_timesteps(kept, 3)
+  for name, value in network_of(t3).params(bn).items():
+    np.testing.assert_array_equal(value, trained[name])

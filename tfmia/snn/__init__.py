@@ -11,7 +11,8 @@
 """
 
 from tfmia.snn.calibration import CalibrationConfig, calibrate
-from tfmia.snn.convert import (ann_macs, convert, load, save, simulate,
+from tfmia.snn.convert import (ann_macs, convert, fold_batchnorm, load, save,
+                               simulate,
                                with_settings, with_timesteps)
 from tfmia.snn.graph import UnsupportedLayerError, as_functional, parse
 from tfmia.snn.network import (SURROGATES, SimulationResult, SpikingNetwork,
@@ -29,7 +30,7 @@ def convert_with_snntoolbox(*args, **kwargs):
 __all__ = ["CalibrationConfig", "SURROGATES", "SimulationResult",
            "SpikingNetwork", "UnsupportedLayerError", "ann_macs",
            "as_functional", "calibrate",
-           "convert", "convert_with_snntoolbox",
+           "convert", "convert_with_snntoolbox", "fold_batchnorm",
            "fit_one_level_quantizer", "load", "network_of", "parse",
            "percentile_threshold", "save", "simulate", "surrogate_gradient",
            "with_settings", "with_timesteps"]

@@ -22,10 +22,15 @@ from tfmia.data import ClassificationData
 from tfmia.training import TrainConfig, TrainingHistory, train_model
 
 
+_TRAIN_FIELDS = ("learning_rate", "momentum", "weight_decay", "lr_schedule",
+                 "epochs", "batch_size", "augment", "shift_fraction", "seed")
+
+
 @dataclasses.dataclass(frozen=True)
 class CalibrationConfig:
   """SGD with momentum, a cosine schedule and weight decay, as in the
-  low-latency conversion literature."""
+  low-latency conversion literature. `CalibrationConfig.mia_snn()` is the
+  recipe of the MIA_SNN seed code."""
 
   epochs: int = 5
   learning_rate: float = 1e-3     # 1e-2 diverged on BN-folded CIFAR VGGs
@@ -33,15 +38,38 @@ class CalibrationConfig:
   weight_decay: float = 5e-4
   lr_schedule: str = "cosine"
   batch_size: int = 64
-  augment: bool = False
+  augment: bool = False           # random flips and zero-filled shifts
+  shift_fraction: float = 0.125   # largest shift: 4 of 32 pixels
   seed: int = 0
+
+  def __post_init__(self):
+    if not isinstance(self.epochs, int) or self.epochs < 0:
+      raise ValueError("`epochs` must be an int >= 0 (0 skips calibration). "
+                       f"Received: epochs={self.epochs!r}")
+    # The same checks as training, before any work (epochs=0 allowed here).
+    dict_ = dataclasses.asdict(self)
+    dict_.update(epochs=max(self.epochs, 1))
+    TrainConfig(optimizer="sgd", **{k: v for k, v in dict_.items()
+                                    if k in _TRAIN_FIELDS})
+
+  @classmethod
+  def mia_snn(cls, epochs: int = 30, **changes) -> "CalibrationConfig":
+    """MIA_SNN's calibration (`train_snn_converted.py`,
+    `Scripts/03_calibrate.sh`): batch 16, SGD lr 1e-3, momentum 0.9, no
+    weight decay, a cosine schedule over the epochs, random crops (32 with
+    padding 4: shifts of up to 4 pixels, zero-filled) and flips. Its chain
+    runs 50 epochs at T = 1 and 30 at each later T."""
+    return cls(**dict(dict(epochs=epochs, learning_rate=1e-3, momentum=0.9,
+                           weight_decay=0.0, lr_schedule="cosine",
+                           batch_size=16, augment=True, shift_fraction=0.125),
+                      **changes))
 
   def train_config(self) -> TrainConfig:
     return TrainConfig(optimizer="sgd", learning_rate=self.learning_rate,
                        momentum=self.momentum, weight_decay=self.weight_decay,
                        lr_schedule=self.lr_schedule, epochs=self.epochs,
                        batch_size=self.batch_size, augment=self.augment,
-                       seed=self.seed)
+                       shift_fraction=self.shift_fraction, seed=self.seed)
 
 
 def calibrate(model: tf.keras.Model, data,

@@ -24,6 +24,8 @@ def _network(nodes, timesteps, input_coding, max_pool, seed, values=None,
     spec = n.spec()
     if n.kind in graph_lib.SYNAPSES:
       spec["config"]["kernel_shape"] = list(n.params["kernel"].shape)
+    if n.kind == "batchnorm":
+      spec["config"]["channels"] = int(n.params["gamma"].shape[0])
     if n.kind == "neuron":
       theta, v_init = (values or {}).get(n.name, (1.0, 0.0))
       spec["config"].update(threshold=float(theta), v_init=float(v_init))
@@ -45,8 +47,7 @@ def ann_activations(nodes, input_shape, x: np.ndarray, *,
   2,000,000 values per layer (seeded), as flat float32 arrays."""
   net = _network(nodes, 1, "direct", "avg", 0)
   _wrap(net, input_shape, "folded_ann")
-  net.set_synapses({n.name: n.params for n in nodes
-                    if n.kind in graph_lib.SYNAPSES})
+  net.set_synapses({n.name: n.params for n in nodes if n.params})
   fn = tf.function(lambda xb: net.run(xb, mode="ann", collect=True)[2])
   acts: dict[str, list] = {}
   for i in range(0, len(x), batch_size):
@@ -69,7 +70,8 @@ def convert(ann: tf.keras.Model, calibration_data: np.ndarray, *,
             init_potential: Optional[float] = None, seed: int = 0,
             batch_size: int = 256, name: Optional[str] = None,
             surrogate: str = "boxcar",
-            surrogate_alpha: Optional[float] = None) -> tf.keras.Model:
+            surrogate_alpha: Optional[float] = None,
+            fold_batchnorm: bool = True) -> tf.keras.Model:
   """Converts a trained Keras ReLU model into a spiking Keras model.
 
   BatchNorm is folded into the preceding Conv2D / Dense, ReLUs become
@@ -96,6 +98,10 @@ def convert(ann: tf.keras.Model, calibration_data: np.ndarray, *,
     surrogate: the spike's surrogate derivative for calibration ("boxcar",
       the reference's, "triangle", "sigmoid" or "atan"); saved with the model.
     surrogate_alpha: α of "sigmoid" / "atan" (None: 4 / 2).
+    fold_batchnorm: fold BatchNorm into the weights (default), or keep it as
+      a layer that calibration trains on batch statistics over the spiking
+      activity, as the reference code calibrates (`fold_batchnorm(model)`
+      folds it afterwards).
 
   Returns:
     A keras.Model whose output is the mean over T of the output layer.
@@ -112,7 +118,7 @@ def convert(ann: tf.keras.Model, calibration_data: np.ndarray, *,
   if init_potential is not None and not 0 <= init_potential <= 1:
     raise ValueError("`init_potential` must be in [0, 1] or None. "
                      f"Received: init_potential={init_potential!r}")
-  nodes = graph_lib.parse(ann)
+  nodes = graph_lib.parse(ann, fold_batchnorm=fold_batchnorm)
   input_shape = tuple(nodes[0].config["shape"])
   x = np.asarray(calibration_data, dtype=np.float32)
   if x.ndim != 4 or x.shape[1:] != input_shape or len(x) == 0:
@@ -140,9 +146,37 @@ def convert(ann: tf.keras.Model, calibration_data: np.ndarray, *,
   net = _network(nodes, timesteps, input_coding, max_pool, seed, values,
                  surrogate, surrogate_alpha)
   model = _wrap(net, input_shape, name or f"{ann.name}_snn")
-  net.set_synapses({n.name: n.params for n in nodes
-                    if n.kind in graph_lib.SYNAPSES})
+  net.set_synapses({n.name: n.params for n in nodes if n.params})
   return model
+
+
+def _nodes_of(net: SpikingNetwork) -> list:
+  """The network's graph as `graph.Node`s holding its current arrays."""
+  return [graph_lib.Node(n["name"], n["kind"], list(n["inputs"]),
+                         {k: v for k, v in n["config"].items()
+                          if k not in ("kernel_shape", "channels",
+                                       "threshold", "v_init")},
+                         net.params(n["name"]))
+          for n in net.get_config()["graph"]]
+
+
+def fold_batchnorm(model: tf.keras.Model) -> tf.keras.Model:
+  """A copy of a spiking model converted with `fold_batchnorm=False` whose
+  batchnorm nodes are folded (their running statistics) into the Conv2D /
+  Dense before them: the same outputs at inference, and the plain
+  integrate-and-fire graph. A model without batchnorm nodes is returned as
+  it is."""
+  net = network_of(model)
+  if not any(n["kind"] == "batchnorm" for n in net.graph):
+    return model
+  nodes = graph_lib.fold(_nodes_of(net))
+  cfg = net.get_config()
+  new = _network(nodes, cfg["timesteps"], cfg["input_coding"],
+                 cfg["max_pool"], cfg["seed"], net.thresholds(),
+                 cfg["surrogate"], cfg["surrogate_alpha"])
+  copy = _wrap(new, model.input_shape[1:], model.name)
+  new.set_synapses({n.name: n.params for n in nodes if n.params})
+  return copy
 
 
 def with_timesteps(model: tf.keras.Model, timesteps: int) -> tf.keras.Model:

@@ -19,8 +19,9 @@ import numpy as np
 import tensorflow as tf
 
 SYNAPSES = ("conv", "dense")
-KINDS = ("input", "conv", "dense", "neuron", "avgpool", "maxpool", "gap",
-         "flatten", "add")
+KINDS = ("input", "conv", "dense", "batchnorm", "neuron", "avgpool",
+         "maxpool", "gap", "flatten", "add")
+BN_PARAMS = ("gamma", "beta", "moving_mean", "moving_variance")
 
 
 class UnsupportedLayerError(ValueError):
@@ -163,8 +164,17 @@ def as_functional(model: tf.keras.Model) -> tf.keras.Model:
                         name=model.name)
 
 
-def parse(model: tf.keras.Model) -> list[Node]:
-  """The spiking-ready graph of `model`, BatchNorm folded, ReLUs as neurons.
+def parse(model: tf.keras.Model, *, fold_batchnorm: bool = True
+          ) -> list[Node]:
+  """The spiking-ready graph of `model`, ReLUs as neurons.
+
+  Args:
+    model: a functional or Sequential Keras model.
+    fold_batchnorm: fold each BatchNormalization into the Conv2D / Dense
+      before it (the default), or keep it as a "batchnorm" node (params
+      gamma, beta, moving_mean, moving_variance; config epsilon, momentum)
+      so that calibration can train it on batch statistics (`fold` folds it
+      afterwards).
 
   Raises:
     UnsupportedLayerError: a layer, activation or placement the simulator
@@ -238,10 +248,14 @@ def parse(model: tf.keras.Model) -> list[Node]:
                                   "linear Conv2D or Dense that feeds nothing "
                                   "else, so that it can be folded into it")
       gamma, beta, mean, var = _bn_weights(layer)
-      scale = gamma / np.sqrt(var + layer.epsilon)
-      prev.params["kernel"] = prev.params["kernel"] * scale
-      prev.params["bias"] = (prev.params["bias"] - mean) * scale + beta
-      alias[layer.name] = prev.name
+      if fold_batchnorm:
+        _fold_into(prev, gamma, beta, mean, var, layer.epsilon)
+        alias[layer.name] = prev.name
+      else:
+        add(Node(layer.name, "batchnorm", [prev.name],
+                 {"epsilon": float(layer.epsilon),
+                  "momentum": float(layer.momentum)},
+                 dict(zip(BN_PARAMS, (gamma, beta, mean, var)))), layer.name)
     elif isinstance(layer, (L.ReLU, L.Activation)):
       if isinstance(layer, L.ReLU):
         cfg = layer.get_config()
@@ -284,10 +298,37 @@ def parse(model: tf.keras.Model) -> list[Node]:
         "simulator reads logits from a linear output layer (Dense or Conv2D "
         "without activation).")
   for n in nodes:
-    for k in ("kernel", "bias"):
-      if k in n.params:
-        n.params[k] = np.asarray(n.params[k], np.float32)
+    for k in n.params:
+      n.params[k] = np.asarray(n.params[k], np.float32)
   return nodes
+
+
+def _fold_into(synapse: Node, gamma, beta, mean, var, epsilon) -> None:
+  scale = gamma / np.sqrt(var + epsilon)
+  synapse.params["kernel"] = synapse.params["kernel"] * scale
+  synapse.params["bias"] = (synapse.params["bias"] - mean) * scale + beta
+
+
+def fold(nodes: list[Node]) -> list[Node]:
+  """`nodes` with every "batchnorm" node folded into the synapse before it
+  (its running statistics), as `parse` folds by default."""
+  out, alias = [], {}
+  by_name = {n.name: n for n in nodes}
+  for n in nodes:
+    if n.kind == "batchnorm":
+      prev = by_name[alias.get(n.inputs[0], n.inputs[0])]
+      _fold_into(prev, *(n.params[k] for k in BN_PARAMS),
+                 n.config["epsilon"])
+      alias[n.name] = prev.name
+      continue
+    n = dataclasses.replace(n, inputs=[alias.get(i, i) for i in n.inputs],
+                            params=dict(n.params))
+    by_name[n.name] = n
+    out.append(n)
+  for n in out:
+    for k in n.params:
+      n.params[k] = np.asarray(n.params[k], np.float32)
+  return out
 
 
 def _bn_weights(layer):

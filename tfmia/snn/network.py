@@ -187,6 +187,15 @@ class SpikingNetwork(tf.keras.layers.Layer):
         self._vars[n["name"] + "/bias"] = self.add_weight(
             name=n["name"] + "/bias", shape=(shape[-1],), initializer="zeros",
             trainable=True)
+      elif n["kind"] == "batchnorm":
+        shape = (int(c["channels"]),)
+        for k, init, trainable in (("gamma", "ones", True),
+                                   ("beta", "zeros", True),
+                                   ("moving_mean", "zeros", False),
+                                   ("moving_variance", "ones", False)):
+          self._vars[f"{n['name']}/{k}"] = self.add_weight(
+              name=f"{n['name']}/{k}", shape=shape, initializer=init,
+              trainable=trainable)
       elif n["kind"] == "neuron":
         for k in ("threshold", "v_init"):
           self._vars[f"{n['name']}/{k}"] = self.add_weight(
@@ -223,18 +232,26 @@ class SpikingNetwork(tf.keras.layers.Layer):
       self._vars[name + "/v_init"].assign(v_init)
 
   def set_synapses(self, params: dict) -> None:
-    """params: node name -> {"kernel": array, "bias": array}."""
+    """params: node name -> {"kernel": array, "bias": array} for synapses,
+    {"gamma", "beta", "moving_mean", "moving_variance"} for batchnorm."""
     for name, p in params.items():
-      self._vars[name + "/kernel"].assign(p["kernel"])
-      self._vars[name + "/bias"].assign(p["bias"])
+      for k, value in p.items():
+        self._vars[f"{name}/{k}"].assign(value)
+
+  def params(self, name: str) -> dict:
+    """A synapse's or batchnorm node's current arrays, by parameter name."""
+    prefix = name + "/"
+    return {k[len(prefix):]: v.numpy() for k, v in self._vars.items()
+            if k.startswith(prefix)}
 
   # ---- simulation ------------------------------------------------------------
 
   def call(self, x, training=False):
-    return self.run(x, mode="snn")[0]
+    return self.run(x, mode="snn", training=bool(training))[0]
 
   def run(self, x, *, mode: str = "snn", timesteps: Optional[int] = None,
-          stats: bool = False, collect: bool = False):
+          stats: bool = False, collect: bool = False,
+          training: bool = False):
     """Evaluates the graph.
 
     Args:
@@ -244,6 +261,9 @@ class SpikingNetwork(tf.keras.layers.Layer):
       stats: also return spike counts and SOPs.
       collect: also return every neuron node's value (ANN activations, or
         spikes (T, B, ...)).
+      training: batchnorm nodes (unfolded BN) normalise with the batch's
+        statistics over all T steps and update their running ones;
+        otherwise they use the running statistics.
 
     Returns:
       (logits, stats dict or None, collected dict or None).
@@ -284,6 +304,22 @@ class SpikingNetwork(tf.keras.layers.Layer):
                 axis=[0, 2])
             sops += nnz * (macs / n_in)
         vals[name] = _Val(y if v.static else _split(y, t), v.static)
+      elif kind == "batchnorm":
+        v = ins[0]
+        p = {k: self._vars[f"{name}/{k}"] for k in (
+            "gamma", "beta", "moving_mean", "moving_variance")}
+        if training and mode == "snn":
+          xin = v.x if v.static else _merge(v.x)     # (T·B, ...)
+          mean, var = tf.nn.moments(xin, list(range(len(xin.shape) - 1)))
+          m = c["momentum"]
+          p["moving_mean"].assign(p["moving_mean"] * m + mean * (1 - m))
+          p["moving_variance"].assign(p["moving_variance"] * m
+                                      + var * (1 - m))
+        else:
+          mean, var = p["moving_mean"], p["moving_variance"]
+        y = tf.nn.batch_normalization(v.x, mean, var, p["beta"], p["gamma"],
+                                      c["epsilon"])
+        vals[name] = _Val(y, v.static)
       elif kind == "neuron":
         v = ins[0]
         if mode == "ann":
