@@ -8,6 +8,7 @@ The three `_mia_snn_*` functions are numpy ports of that code:
 """
 
 import numpy as np
+import pytest
 from sklearn import metrics
 
 from tfmia.attacks import scores
@@ -83,3 +84,59 @@ def test_their_attack_r_counts_all_models_where_ours_uses_the_out_models():
   ours = scores.attack_r_scores(-np.log(c_target), -np.log(c_refs),
                                 ref_is_member)
   assert ours[0] == 1.0
+
+
+# ---- tfmia's registered MIA_SNN attacks equal the ports --------------------
+
+
+def test_registered_mia_snn_scores_equal_the_ports():
+  _, c_target, c_refs, *_ = _setting(seed=3)
+  c_refs[0, :5] = c_target[:5]           # exact ties count (>= 1)
+  np.testing.assert_array_equal(
+      scores.reference_fraction_scores(c_target, c_refs),
+      _mia_snn_attack_r(c_target, c_refs))
+  np.testing.assert_allclose(scores.confidence_ratio_scores(c_target, c_refs),
+                             _mia_snn_rmia(c_target, c_refs), rtol=1e-12)
+
+
+def test_mia_snn_scores_by_hand():
+  c_t = np.array([0.5, 0.2, 0.0])
+  c_refs = np.array([[0.25, 0.4, 0.0],
+                     [0.5, 0.1, 0.3]])
+  # x0: 0.5/0.25 = 2, 0.5/0.5 = 1 -> both >= 1; x1: 0.5, 2 -> one;
+  # x2: 0/0 is NaN (not >= 1), 0/0.3 = 0 -> none.
+  np.testing.assert_array_equal(
+      scores.reference_fraction_scores(c_t, c_refs), [1.0, 0.5, 0.0])
+  # 0.5 / 0.375, 0.2 / 0.25, 0 / 0.15
+  np.testing.assert_allclose(scores.confidence_ratio_scores(c_t, c_refs),
+                             [4 / 3, 0.8, 0.0])
+  with pytest.raises(ValueError, match="ref_conf"):
+    scores.reference_fraction_scores(c_t, c_refs[:, :2])
+
+
+def test_mia_snn_attacks_through_the_front_door():
+  from tfmia.attacks import run_attacks
+  from tfmia.attacks.suite import AttackSignals, AttackConfig
+  from tfmia.signals import Signals
+  signals_from_logits = Signals.from_logits
+  rng = np.random.default_rng(4)
+  n, k = 200, 4
+  labels = rng.integers(0, 3, n)
+  member = rng.random(n) < 0.5
+  target = signals_from_logits(rng.normal(size=(n, 3)) + 2 * member[:, None]
+                               * np.eye(3)[labels], labels)
+  refs = [signals_from_logits(rng.normal(size=(n, 3)), labels)
+          for _ in range(k)]
+  ref_is_member = np.stack([rng.random(n) < 0.5 for _ in range(k)])
+  results = run_attacks(
+      ("target_confidence", "reference_fraction", "confidence_ratio"),
+      AttackSignals(target=target, references=tuple(refs),
+                    ref_is_member=ref_is_member),
+      AttackConfig(), is_member=member)
+  c_t = target.confidence[:, 0]
+  c_refs = np.stack([r.confidence[:, 0] for r in refs])
+  np.testing.assert_array_equal(results.get("target_confidence").scores, c_t)
+  np.testing.assert_array_equal(results.get("reference_fraction").scores,
+                                _mia_snn_attack_r(c_t, c_refs))
+  np.testing.assert_allclose(results.get("confidence_ratio").scores,
+                             _mia_snn_rmia(c_t, c_refs))

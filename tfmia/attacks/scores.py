@@ -494,6 +494,51 @@ def attack_r_scores(target_loss, ref_loss, ref_is_member) -> np.ndarray:
   return scores
 
 
+def reference_fraction_scores(target_conf, ref_conf) -> np.ndarray:
+  """MIA_SNN's "Attack-R" (sharmaabhijith/MIA_SNN `Attacks/main.py`,
+  `Attack_R`): the fraction of **all** K reference models, IN and OUT alike,
+  with c_target / c_k >= 1, where c is the true-class confidence.
+
+  Args:
+    target_conf: (N,) the target's true-class confidence.
+    ref_conf: (K, N) each reference model's.
+
+  Returns:
+    (N,) scores in {0, 1/K, ..., 1}.
+  """
+  target_conf = as_finite_array(target_conf, "target_conf", ndim=1)
+  ref_conf = as_finite_array(ref_conf, "ref_conf", ndim=2)
+  if ref_conf.shape[1] != len(target_conf) or len(ref_conf) == 0:
+    raise ValueError(f"`ref_conf` must be (K >= 1, {len(target_conf)}). "
+                     f"Received: shape={ref_conf.shape}")
+  with np.errstate(divide="ignore", invalid="ignore"):
+    ratios = target_conf[None] / ref_conf      # as theirs: 0/0 is NaN, not >= 1
+  return np.mean(ratios >= 1, axis=0)
+
+
+def confidence_ratio_scores(target_conf, ref_conf) -> np.ndarray:
+  """MIA_SNN's "RMIA" (`Attack_RMIA`): c_target / mean_k c_k over all K
+  reference models; no population, no γ, no offline `a`. It ranks examples
+  as RMIA online does (Pr_z[ratio_x / ratio_z >= 1] never decreases in
+  ratio_x), up to that attack's ties.
+
+  Args:
+    target_conf: (N,) the target's true-class confidence.
+    ref_conf: (K, N) each reference model's.
+
+  Returns:
+    (N,) scores (inf where every reference gives 0).
+  """
+  target_conf = as_finite_array(target_conf, "target_conf", ndim=1)
+  ref_conf = as_finite_array(ref_conf, "ref_conf", ndim=2)
+  if ref_conf.shape[1] != len(target_conf) or len(ref_conf) == 0:
+    raise ValueError(f"`ref_conf` must be (K >= 1, {len(target_conf)}). "
+                     f"Received: shape={ref_conf.shape}")
+  with np.errstate(divide="ignore", invalid="ignore"):
+    out = target_conf / ref_conf.mean(axis=0)
+  return np.where(np.isnan(out), 0.0, out)
+
+
 def loss_threshold_scores(loss) -> np.ndarray:
   """The loss-threshold attack (Yeom et al., CSF 2018): score = −loss.
 

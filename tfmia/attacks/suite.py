@@ -197,6 +197,22 @@ def _threshold(s: AttackSignals, c: AttackConfig):
   return scores.loss_threshold_scores(s.target.mean().loss[:, 0])
 
 
+def _target_confidence(s: AttackSignals, c: AttackConfig):
+  return s.target.mean().confidence[:, 0].astype(np.float64)
+
+
+def _reference_fraction(s: AttackSignals, c: AttackConfig):
+  return scores.reference_fraction_scores(
+      s.target.mean().confidence[:, 0],
+      stack([r.mean() for r in s.references], "confidence")[..., 0])
+
+
+def _confidence_ratio(s: AttackSignals, c: AttackConfig):
+  return scores.confidence_ratio_scores(
+      s.target.mean().confidence[:, 0],
+      stack([r.mean() for r in s.references], "confidence")[..., 0])
+
+
 def shadow_data(s: AttackSignals, max_examples: Optional[int], seed: int,
                 with_sensitivity: bool = False):
   """Every reference model's (probs, labels, is_member[, sensitivity]) on the
@@ -268,6 +284,20 @@ ATTACKS: dict[str, _Spec] = {
     "attack_r": _Spec(_attack_r, **_REF, need_out=True,
                       description="Attack-R (reference percentile)"),
     "threshold": _Spec(_threshold, description="loss threshold (Yeom)"),
+    # MIA_SNN's three attacks, as its code computes them (`--protocol
+    # mia_snn` of the SNN-MIA study runs these under its names).
+    "target_confidence": _Spec(
+        _target_confidence,
+        description="the target's true-class confidence p_y (MIA_SNN's "
+                    "Attack-P)"),
+    "reference_fraction": _Spec(
+        _reference_fraction, references=True,
+        description="fraction of all K reference models with "
+                    "p_y(target) / p_y(ref) >= 1 (MIA_SNN's Attack-R)"),
+    "confidence_ratio": _Spec(
+        _confidence_ratio, references=True,
+        description="p_y(target) / mean_k p_y(ref_k) (MIA_SNN's RMIA: no "
+                    "population, no γ)"),
     "sm_confidence": _Spec(_song_mittal("confidence"), **_SHADOW,
                            decision_threshold=0.0,
                            description="Song–Mittal: true-class confidence "
