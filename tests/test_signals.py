@@ -81,6 +81,66 @@ def test_dropout_masks():
                             signals.dropout_masks(5, 2, 0, (4, 8, 8), .3))
 
 
+def test_mia_snn_masks_differ_across_timesteps_channels_and_models():
+  m = signals.mia_snn_masks(0, 7, 0, 0, (50, 8, 8, 3), 0.2, timesteps=4)
+  assert m.shape == (4, 50, 8, 8, 3) and m.dtype == bool
+  assert abs((1 - m.mean()) - 0.2) < 0.01
+  assert not np.array_equal(m[0], m[1])                  # per timestep
+  assert not np.array_equal(m[..., 0], m[..., 1])        # per channel
+  other = signals.mia_snn_masks(0, 8, 0, 0, (50, 8, 8, 3), 0.2, timesteps=4)
+  assert not np.array_equal(m, other)                    # per model
+  again = signals.mia_snn_masks(0, 7, 0, 0, (50, 8, 8, 3), 0.2, timesteps=4)
+  np.testing.assert_array_equal(m, again)                # seeded
+  np.testing.assert_array_equal(                         # batch-independent
+      signals.mia_snn_masks(0, 7, 0, 10, (5, 8, 8, 3), 0.2, timesteps=4),
+      signals.mia_snn_masks(0, 7, 0, 0, (15, 8, 8, 3), 0.2,
+                            timesteps=4)[:, 10:])
+
+
+def test_mia_snn_dropout_averages_confidence_over_copies_per_model():
+  model = _linear_model()
+  rng = np.random.default_rng(2)
+  x = rng.random((5, 4, 4, 1)).astype(np.float32)
+  y = rng.integers(0, 3, 5)
+  cfg = SignalConfig(dropout_copies=3, dropout_rate=0.25, seed=4,
+                     dropout_masks="mia_snn")
+  s = compute_signals(model, x, y, cfg, progress=False, mask_key=11)
+  conf = [Signals.from_logits(model.predict(
+      x * signals.mia_snn_masks(4, 11, c, 0, x.shape, 0.25)[0], verbose=0),
+      y).confidence for c in range(3)]
+  np.testing.assert_allclose(s.confidence, np.mean(conf, axis=0), rtol=1e-5)
+  other = compute_signals(model, x, y, cfg, progress=False, mask_key=12)
+  assert not np.allclose(other.confidence, s.confidence)
+
+
+def test_a_spiking_model_gets_a_fresh_mask_every_timestep():
+  from tfmia import adapter, snn
+  model = _linear_model()
+  rng = np.random.default_rng(3)
+  x = rng.random((6, 4, 4, 1)).astype(np.float32)
+  y = rng.integers(0, 3, 6)
+  inp = tf.keras.Input((4, 4, 1))
+  h = tf.keras.layers.Dense(8, activation="relu")(
+      tf.keras.layers.Flatten()(inp))
+  ann = tf.keras.Model(inp, tf.keras.layers.Dense(3)(h))
+  spiking = snn.convert(ann, x, timesteps=3, thresholds="percentile")
+  fwd = adapter.as_adapter(spiking)
+  assert fwd.timesteps == 3 and adapter.as_adapter(model).timesteps is None
+  # The same input at every step is the ordinary simulation.
+  np.testing.assert_allclose(fwd.per_step(np.stack([x] * 3)),
+                             spiking.predict(x, verbose=0), rtol=1e-5,
+                             atol=1e-6)
+  cfg = SignalConfig(dropout_copies=2, dropout_rate=0.3, seed=1,
+                     dropout_masks="mia_snn")
+  s = compute_signals(spiking, x, y, cfg, progress=False, mask_key=5)
+  logits = [fwd.per_step(x[None] * signals.mia_snn_masks(
+      1, 5, c, 0, x.shape, 0.3, timesteps=3)) for c in range(2)]
+  conf = [Signals.from_logits(lg, y).confidence for lg in logits]
+  np.testing.assert_allclose(s.confidence, np.mean(conf, axis=0), rtol=1e-5)
+  with pytest.raises(ValueError, match="dropout_masks"):
+    SignalConfig(dropout_masks="per_pixel")
+
+
 def test_dropout_calibration_averages_signals():
   model = _linear_model()
   rng = np.random.default_rng(2)

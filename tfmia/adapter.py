@@ -126,6 +126,11 @@ class ModelAdapter:
     self.model = model
     self.batch_size = batch_size
     self._forward = _compiled(model)
+    self._network = _spiking_network(model)
+    # T of a tfmia spiking model (`per_step` then takes one input per step).
+    self.timesteps: Optional[int] = (self._network.timesteps
+                                     if self._network is not None else None)
+    self._per_step = None
     self._declared = outputs
     self.outputs: Optional[str] = None   # resolved on the first call
     if outputs != "auto":
@@ -164,6 +169,36 @@ class ModelAdapter:
     if self.outputs == "probabilities":
       out = np.log(np.clip(out, _MIN_PROB, None))
     return out
+
+
+  def per_step(self, x_steps) -> np.ndarray:
+    """(N, C) float64 logits of a spiking model given a different input at
+    every timestep: `x_steps` is (T, N, H, W, ch)."""
+    if self._network is None:
+      raise TypeError("`per_step` needs a spiking model from tfmia.snn.")
+    x_steps = np.asarray(x_steps, np.float32)
+    if x_steps.ndim != 5 or x_steps.shape[0] != self.timesteps:
+      raise ValueError(f"`x_steps` must be (T={self.timesteps}, N, H, W, "
+                       f"channels). Received: shape={x_steps.shape}")
+    if self._per_step is None:
+      net = self._network
+      self._per_step = tf.function(lambda z: net.run(z, mode="snn")[0],
+                                   autograph=False, reduce_retracing=True)
+    out = [self._per_step(tf.constant(x_steps[:, i:i + self.batch_size])
+                          ).numpy()
+           for i in range(0, x_steps.shape[1], self.batch_size)]
+    return np.concatenate(out).astype(np.float64)
+
+
+def _spiking_network(model):
+  """The SpikingNetwork layer of a tfmia spiking model, else None."""
+  if not isinstance(model, tf.keras.Model):
+    return None
+  from tfmia.snn.network import SpikingNetwork
+  for layer in model.layers:
+    if isinstance(layer, SpikingNetwork):
+      return layer
+  return None
 
 
 def as_adapter(model, *, outputs: str = "auto",

@@ -27,6 +27,7 @@ import dataclasses
 import hashlib
 import logging
 import os
+import zlib
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -258,11 +259,14 @@ def model_signals(refs, data, name: str, variant: Optional[variants.Variant],
   folder = "base" if variant is None else variant.key()
   path = (Path(refs.directory) / name / SIGNALS_DIR / folder
           / f"{split}_{fp[:16]}.npz")
+  # MIA_SNN-style dropout draws its masks afresh for each model queried.
+  mask_key = zlib.crc32(f"{name}/{folder}/{split}".encode())
   return store.cached(
       path, fp,
       lambda: compute_signals(
           variants.load_model(refs, name, data, variant, progress=bool(
-              progress)), x, y, config, progress=progress),
+              progress)), x, y, config, progress=progress,
+          mask_key=mask_key),
       save=lambda sig, p: sig.save(p), load=Signals.load)
 
 

@@ -9,8 +9,13 @@ Two query-time options apply to every attack built on the signals:
 - the **input-dropout calibration** of the SNN-MIA work: each signal is the
   mean over `dropout_copies` copies of the input, each with a fraction
   `dropout_rate` of its pixels (all channels of a position) set to zero.
-  The masks depend only on the seed, the copy and the example's position, so
-  the target and every reference model see the same queries.
+  With `dropout_masks="shared"` (the default) the masks depend only on the
+  seed, the copy and the example's position, so the target and every
+  reference model see the same queries, and a spiking model sees one mask
+  for all T steps. With `"mia_snn"` they are drawn as MIA_SNN's code draws
+  them: each element (every channel) on its own, afresh at every timestep
+  of a spiking model, and afresh for each model queried (`mask_key`); still
+  seeded, so a rerun gives the same signals.
 
 Shapes: N examples, A augmentations, C classes.
 """
@@ -27,6 +32,7 @@ from tfmia.validation import as_labels
 
 AUGMENTATIONS = ("none", "flip", "flip_shift")
 AGGREGATES = ("mean", "keep")
+DROPOUT_MASKS = ("shared", "mia_snn")
 _ARRAYS = ("labels", "logits", "probs", "confidence", "loss", "scaled_logit")
 
 
@@ -39,6 +45,7 @@ class SignalConfig:
   aggregate: str = "keep"       # keep per augmentation, or mean over them
   dropout_copies: int = 0       # input-dropout calibration; 0 disables it
   dropout_rate: float = 0.01    # fraction of pixels dropped per copy
+  dropout_masks: str = "shared"  # shared | mia_snn (see the module docstring)
   sensitivity: bool = False     # SAMIA's sensitivity (10 extra passes)
   sensitivity_samples: int = 10
   sensitivity_epsilon: float = 1e-3
@@ -49,6 +56,9 @@ class SignalConfig:
     if self.augmentations not in AUGMENTATIONS:
       raise ValueError(f"`augmentations` must be one of {AUGMENTATIONS}. "
                        f"Received: augmentations={self.augmentations!r}")
+    if self.dropout_masks not in DROPOUT_MASKS:
+      raise ValueError(f"`dropout_masks` must be one of {DROPOUT_MASKS}. "
+                       f"Received: dropout_masks={self.dropout_masks!r}")
     if self.aggregate not in AGGREGATES:
       raise ValueError(f"`aggregate` must be one of {AGGREGATES}. "
                        f"Received: aggregate={self.aggregate!r}")
@@ -262,10 +272,24 @@ def dropout_masks(seed: int, copy: int, start: int, shape,
   return (u >= rate).reshape(b, h, w, 1)
 
 
+def mia_snn_masks(seed: int, model_key: int, copy: int, start: int, shape,
+                  rate: float, timesteps: int = 1) -> np.ndarray:
+  """MIA_SNN-style keep-masks (T, B, H, W, ch) for dropout copy `copy` of
+  examples start..start+B: every element of every timestep dropped with
+  probability `rate` on its own, a different draw for each `model_key`."""
+  b, h, w, ch = shape
+  stream = (int(model_key) % (1 << 31)) * (1 << 20) + int(copy)
+  u = _uniform(seed, stream, np.arange(start, start + b),
+               timesteps * h * w * ch)
+  keep = (u >= rate).reshape(b, timesteps, h, w, ch)
+  return np.moveaxis(keep, 1, 0)
+
+
 def compute_signals(model, x: np.ndarray, y: np.ndarray,
                     config: SignalConfig = SignalConfig(), *,
                     outputs: str = "auto",
-                    progress: Union[bool, str] = True) -> Signals:
+                    progress: Union[bool, str] = True,
+                    mask_key: int = 0) -> Signals:
   """Queries `model` on (x, y) and returns its `Signals`.
 
   Args:
@@ -277,6 +301,8 @@ def compute_signals(model, x: np.ndarray, y: np.ndarray,
     y: (N,) true classes.
     config: augmentations, input-dropout calibration, sensitivity, batch size.
     progress: show a tqdm bar; a string is used as its description.
+    mask_key: identifies the model for `dropout_masks="mia_snn"`, whose
+      masks differ between models (ignored otherwise).
 
   Returns:
     Signals with A = number of augmentations (1 when `aggregate="mean"`).
@@ -302,14 +328,28 @@ def compute_signals(model, x: np.ndarray, y: np.ndarray,
     xb = np.asarray(x[start:start + config.batch_size], dtype=np.float32)
     yb = y_arr[start:start + config.batch_size]
     per_aug_logits, per_aug = [], []
-    masks = ([dropout_masks(config.seed, c, start, xb.shape,
-                                  config.dropout_rate) for c in range(copies)]
-             if config.dropout_copies else [None])
+    per_model = config.dropout_masks == "mia_snn"
+    if not config.dropout_copies:
+      masks = [None]
+    elif per_model:
+      masks = [mia_snn_masks(config.seed, mask_key, c, start, xb.shape,
+                             config.dropout_rate, forward.timesteps or 1)
+               for c in range(copies)]
+    else:
+      masks = [dropout_masks(config.seed, c, start, xb.shape,
+                             config.dropout_rate) for c in range(copies)]
     for flip, dx, dy in augs:
       xa = _augment(xb, flip, dx, dy)
       acc_logits, acc = 0.0, None
       for mask in masks:
-        logits = forward(xa * mask if mask is not None else xa)
+        if mask is None:
+          logits = forward(xa)
+        elif per_model and forward.timesteps:
+          logits = forward.per_step(xa[None] * mask)   # a mask per step
+        elif per_model:
+          logits = forward(xa * mask[0])
+        else:
+          logits = forward(xa * mask)
         d = _derived(logits, yb)
         acc_logits = acc_logits + logits.astype(np.float64)
         acc = d if acc is None else {k: acc[k] + d[k] for k in d}

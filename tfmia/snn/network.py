@@ -255,7 +255,8 @@ class SpikingNetwork(tf.keras.layers.Layer):
     """Evaluates the graph.
 
     Args:
-      x: (B, H, W, C) inputs.
+      x: (B, H, W, C) inputs, or (T, B, H, W, C): one input per timestep,
+        used as given (no input coding), e.g. a fresh dropout mask per step.
       mode: "snn" simulates; "ann" evaluates the folded ANN (ReLU neurons).
       timesteps: overrides T.
       stats: also return spike counts and SOPs.
@@ -277,7 +278,10 @@ class SpikingNetwork(tf.keras.layers.Layer):
       ins = [vals[i] for i in n["inputs"]]
       if kind == "input":
         x = tf.cast(x, self.compute_dtype)
-        if mode == "snn" and self.input_coding == "poisson":
+        if mode == "snn" and x.shape.rank == len(c["shape"]) + 2:
+          # (T, B, H, W, C): a different input at every step, as given.
+          vals[name] = _Val(x, False)
+        elif mode == "snn" and self.input_coding == "poisson":
           u = tf.random.stateless_uniform(
               tf.concat([[t], tf.shape(x)], 0), seed=[self.seed, 0],
               dtype=x.dtype)
