@@ -269,6 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
   sm.add_argument("--seeds", type=_seed_csv, default=None,
                   help="run once per seed (e.g. 0,1,2) in --out/seed_<s>/ "
                        "and write seeds_summary.csv")
+  sm.add_argument("--protocol", choices=("default", "mia_snn"),
+                  default="default",
+                  help="default: the papers' attacks (Attack-P, Attack-R, "
+                       "RMIA) and tfmia's recipe; mia_snn: the study as the "
+                       "MIA_SNN seed code runs it (its three attacks, "
+                       "per-timestep dropout masks, its calibration chain, "
+                       "T = 1..4; see the README)")
   sm.add_argument("--no-progress", action="store_true")
 
   tr = sub.add_parser("train", help="train one model with the privacy callback",

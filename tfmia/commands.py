@@ -297,17 +297,19 @@ def _snn_mia(args: argparse.Namespace) -> int:
                    population_size=args.population_size, seed=args.seed)
   overrides = {k: v for k, v in overrides.items() if v is not None}
   # Settings are checked before the data is loaded, then against it.
-  config = study.SnnMiaConfig(**(dict(overrides, quick=True) if args.quick
-                                 else overrides))
+  config = (study.SnnMiaConfig.quick_mode(protocol=args.protocol, **overrides)
+            if args.quick else
+            study.SnnMiaConfig.full_mode(protocol=args.protocol, **overrides))
   io.check_output_dir(args.out, "--out")
   raw = tfdata.load_dataset(dataset, data_dir=args.data_dir,
                             download=args.download, seed=args.seed)
   if args.quick:
     config = study.SnnMiaConfig.quick_mode(
         split_sizes=(len(raw.y_train), len(raw.y_test)),
-        image_size=raw.x_train.shape[1], **overrides)
+        image_size=raw.x_train.shape[1], protocol=args.protocol, **overrides)
   mode = "quick" if config.quick else "full"
-  print(f"SNN membership-inference study ({mode} mode) on {dataset}: "
+  print(f"SNN membership-inference study ({mode} mode, protocol "
+        f"{config.protocol}) on {dataset}: "
         f"{', '.join(config.models)}, T = "
         f"{', '.join(map(str, config.timesteps))}, {config.num_references} "
         f"reference models. Output: {args.out}/")

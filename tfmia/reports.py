@@ -174,7 +174,8 @@ def write_snn_mia_study(result, out: PathLike) -> None:
   timesteps = list(result.config.timesteps)
   attacks = list(result.config.attacks)
   with_refs = [a for a in attacks if ATTACKS[a].references]  # Attack-P: none
-  roc_attack = "rmia" if "rmia" in attacks else attacks[0]
+  roc_attack = next((a for a in ("rmia", "confidence_ratio") if a in attacks),
+                    attacks[0])
   for model in result.config.models:
     plotting.save_figure(
         plotting.plot_leakage_vs_timesteps(

@@ -69,3 +69,59 @@ def test_config_errors():
     snn_mia.SnnMiaConfig(num_references=3)
   with pytest.raises(ValueError, match="Unknown attack"):
     snn_mia.SnnMiaConfig(attacks=("rmia", "nope"))
+
+
+# ---- the mia_snn protocol --------------------------------------------------
+
+
+def test_protocol_settings():
+  quick = snn_mia.SnnMiaConfig.quick_mode(protocol="mia_snn")
+  assert quick.attacks == snn_mia.MIA_SNN_ATTACKS
+  assert quick.timesteps == (1, 2, 3, 4)
+  assert quick.dropout_masks == "mia_snn" and not quick.fold_batchnorm
+  cal = quick.calibration_config()
+  assert (cal.batch_size, cal.weight_decay, cal.augment) == (16, 0.0, True)
+  full = snn_mia.SnnMiaConfig.full_mode(protocol="mia_snn")
+  assert (full.optimizer, full.learning_rate, full.momentum,
+          full.weight_decay, full.epochs, full.batch_size) == (
+              "sgd", 0.02, 0.1, 0.0, 250, 256)
+  assert full.scaling == "standardize" and full.augment
+  assert (full.calibration_first_epochs, full.calibration_epochs) == (50, 30)
+  # The default protocol is unchanged.
+  assert snn_mia.SnnMiaConfig.full_mode() == snn_mia.SnnMiaConfig()
+  with pytest.raises(ValueError, match="protocol"):
+    snn_mia.SnnMiaConfig.quick_mode(protocol="seed")
+  with pytest.raises(ValueError, match="calibration_recipe"):
+    snn_mia.SnnMiaConfig(calibration_recipe="long")
+
+
+def test_mia_snn_protocol_end_to_end(tmp_path):
+  cfg = snn_mia.SnnMiaConfig.quick_mode(
+      protocol="mia_snn", dataset="digits", models=("conv",), pool_size=400,
+      population_size=100, epochs=10, batch_size=32, timesteps=(1, 2),
+      calibration_epochs=1, calibration_first_epochs=1, dropout_copies=2,
+      calibration_samples=64)
+  res = snn_mia.run(cfg, tmp_path, progress=False)
+  df = pd.read_csv(tmp_path / "results.csv")
+  assert set(df.attack) == set(snn_mia.MIA_SNN_ATTACKS)
+  wide = res.wide_table("auc")
+  # The seed's layout: SNN columns, then the ANN, then the mixed ones.
+  settings = [s for a, s in wide.columns
+              if a == "rmia (confidence_ratio)"]
+  assert settings == ["snn_T1", "snn_T2", "ann", "snn_T1_ann_refs",
+                      "snn_T2_ann_refs"]
+  assert "attack_p (target_confidence)" in wide.columns.get_level_values(0)
+  # The target-confidence attack's scores are the target's confidences.
+  from tfmia import audit, reference, variants
+  refs = reference.ReferenceSet.load(tmp_path / "models" / "conv" / "ann")
+  from tfmia.data import prepare_data
+  data = prepare_data(cfg.data_config())
+  sig = audit.model_signals(refs, data, reference.TARGET, None, "pool",
+                            cfg.signal_config())
+  np.testing.assert_array_equal(
+      res.attacks["conv", "ann", False].get("target_confidence").scores,
+      sig.mean().confidence[:, 0])
+  snn1 = variants.load_model(refs, reference.TARGET, data,
+                             snn_mia.snn_variants(cfg)[1])
+  from tfmia.snn import network_of
+  assert network_of(snn1).surrogate == "boxcar"

@@ -41,6 +41,49 @@ from tfmia.training import TrainConfig
 logger = logging.getLogger(__name__)
 
 ATTACKS = ("attack_p", "attack_r", "rmia")
+PROTOCOLS = ("default", "mia_snn")
+# MIA_SNN's three attacks, registered under what they compute, and the
+# names its tables give them.
+MIA_SNN_ATTACKS = ("target_confidence", "reference_fraction",
+                   "confidence_ratio")
+MIA_SNN_LABELS = {"target_confidence": "attack_p (target_confidence)",
+                  "reference_fraction": "attack_r (reference_fraction)",
+                  "confidence_ratio": "rmia (confidence_ratio)"}
+CALIBRATION_RECIPES = ("default", "mia_snn")
+
+
+def protocol_settings(protocol: str, quick: bool) -> dict:
+  """The settings a protocol sets, before the user's overrides.
+
+  "default": the papers' attack definitions (Ye et al., Zarifzadeh et al.)
+  and tfmia's recipe. "mia_snn": the study as the seed code
+  (sharmaabhijith/MIA_SNN) runs it: its three attacks, its input dropout
+  (a fresh mask per element, timestep and model), its calibration chain
+  (T = 1, 2, 3, 4; 50 epochs at T = 1 and 30 after, batch 16, SGD 1e-3,
+  momentum 0.9, no weight decay, cosine, crops and flips, BatchNorm kept as
+  a layer) and, in full mode, its ANN recipe (`train_ann.py`: SGD lr 0.02,
+  momentum 0.1, no weight decay, cosine over 250 epochs, batch 256, crops
+  and flips, inputs standardised per channel). Quick mode keeps the quick
+  ANN recipe and runs 2 calibration epochs per T.
+  """
+  if protocol not in PROTOCOLS:
+    raise ValueError(f"`protocol` must be one of {PROTOCOLS}. "
+                     f"Received: protocol={protocol!r}")
+  if protocol == "default":
+    return {}
+  out = dict(protocol="mia_snn", attacks=MIA_SNN_ATTACKS,
+             timesteps=(1, 2, 3, 4), calibration_recipe="mia_snn",
+             calibration_learning_rate=1e-3, calibration_batch_size=16,
+             fold_batchnorm=False, dropout_masks="mia_snn")
+  if quick:
+    out.update(calibration_epochs=2, calibration_first_epochs=2)
+  else:
+    out.update(epochs=250, batch_size=256, optimizer="sgd",
+               learning_rate=0.02, momentum=0.1, weight_decay=0.0,
+               augment=True, scaling="standardize", calibration_epochs=30,
+               calibration_first_epochs=50, dropout_copies=30,
+               num_references=4)
+  return out
 _WIDTH_MODELS = ("vgg11", "vgg16", "resnet18", "resnet20", "cifarnet")
 _POOLING_MODELS = ("vgg11", "vgg16", "conv", "cifarnet")
 
@@ -65,19 +108,26 @@ class SnnMiaConfig:
   batch_size: int = 128
   optimizer: str = "sgd"
   learning_rate: float = 0.1
+  momentum: float = 0.9
   weight_decay: float = 5e-4
   augment: bool = True
+  scaling: str = "unit"                # pixel scaling (tfmia.data.SCALINGS)
   # conversion and calibration
   timesteps: tuple = (1, 2, 4)
   thresholds: str = "data_driven"
   calibration_samples: int = 512       # examples for the threshold fit
   calibration_epochs: int = 20
+  calibration_first_epochs: Optional[int] = None  # at the first T (None: same)
   calibration_learning_rate: float = 1e-3
   calibration_batch_size: int = 64
+  calibration_recipe: str = "default"  # or "mia_snn" (CalibrationConfig.mia_snn)
+  fold_batchnorm: bool = True          # False: BN trained during calibration
   # attacks
+  protocol: str = "default"            # PROTOCOLS; see protocol_settings
   attacks: tuple = ATTACKS
   dropout_copies: int = 30
   dropout_rate: float = 0.01
+  dropout_masks: str = "shared"        # or "mia_snn" (tfmia.signals)
   rmia_a: float = 0.3
   seed: int = 0
 
@@ -110,10 +160,30 @@ class SnnMiaConfig:
     if self.dropout_copies < 1:
       raise ValueError("`dropout_copies` must be >= 1 (the study runs with "
                        f"and without it). Received: {self.dropout_copies!r}")
+    if self.protocol not in PROTOCOLS:
+      raise ValueError(f"`protocol` must be one of {PROTOCOLS}. "
+                       f"Received: protocol={self.protocol!r}")
+    if self.calibration_recipe not in CALIBRATION_RECIPES:
+      raise ValueError(f"`calibration_recipe` must be one of "
+                       f"{CALIBRATION_RECIPES}. Received: "
+                       f"calibration_recipe={self.calibration_recipe!r}")
+    v = self.calibration_first_epochs
+    if v is not None and (not isinstance(v, int) or v < 1):
+      raise ValueError("`calibration_first_epochs` must be a positive int or "
+                       f"None. Received: calibration_first_epochs={v!r}")
+    self.data_config()        # scaling and sizes, checked before any work
+    self.signal_config()      # dropout settings
+    self.calibration_config()
+
+  @classmethod
+  def full_mode(cls, protocol: str = "default", **overrides
+                ) -> "SnnMiaConfig":
+    """The full study under `protocol` (see `protocol_settings`)."""
+    return cls(**dict(protocol_settings(protocol, quick=False), **overrides))
 
   @classmethod
   def quick_mode(cls, split_sizes: Optional[tuple[int, int]] = None,
-                 image_size: Optional[int] = None,
+                 image_size: Optional[int] = None, protocol: str = "default",
                  **overrides) -> "SnnMiaConfig":
     """A CIFAR-10 subset and a small VGG: minutes on 2 CPU cores.
 
@@ -126,6 +196,7 @@ class SnnMiaConfig:
         quick VGG11's pooling stages leave nothing to learn from (10%
         accuracy on digits, measured), so the quick model is `conv` then,
         unless `models` is given.
+      protocol: "default" or "mia_snn" (see `protocol_settings`).
       **overrides: settings that replace the quick ones.
     """
     n_tr, n_te = split_sizes or (6000, 2000)
@@ -138,6 +209,7 @@ class SnnMiaConfig:
                 learning_rate=1e-3, weight_decay=0.0, augment=False,
                 calibration_samples=256, calibration_epochs=2,
                 dropout_copies=10)
+    base.update(protocol_settings(protocol, quick=True))
     base.update(overrides)
     return cls(**base)
 
@@ -156,7 +228,13 @@ class SnnMiaConfig:
   def data_config(self) -> DataConfig:
     return DataConfig(dataset=self.dataset, data_dir=self.data_dir,
                       download=self.download, train_size=self.pool_size,
-                      test_size=self.population_size, seed=self.seed)
+                      test_size=self.population_size, scaling=self.scaling,
+                      seed=self.seed)
+
+  def signal_config(self, dropout: bool = False) -> SignalConfig:
+    plain = SignalConfig(seed=self.seed, dropout_masks=self.dropout_masks)
+    return plain.replace(dropout_copies=self.dropout_copies,
+                         dropout_rate=self.dropout_rate) if dropout else plain
 
   def model_kwargs(self, model: str) -> tuple:
     kw = {}
@@ -175,6 +253,7 @@ class SnnMiaConfig:
         model_kwargs=self.model_kwargs(model),
         train=TrainConfig(
             optimizer=self.optimizer, learning_rate=self.learning_rate,
+            momentum=self.momentum,
             lr_schedule="cosine" if self.optimizer == "sgd" else "constant",
             weight_decay=self.weight_decay, epochs=self.epochs,
             batch_size=self.batch_size, augment=self.augment, seed=self.seed),
@@ -183,10 +262,12 @@ class SnnMiaConfig:
 
   def calibration_config(self):
     from tfmia.snn import CalibrationConfig
-    return CalibrationConfig(epochs=self.calibration_epochs,
-                             learning_rate=self.calibration_learning_rate,
-                             batch_size=self.calibration_batch_size,
-                             seed=self.seed)
+    settings = dict(epochs=self.calibration_epochs,
+                    learning_rate=self.calibration_learning_rate,
+                    batch_size=self.calibration_batch_size, seed=self.seed)
+    if self.calibration_recipe == "mia_snn":
+      return CalibrationConfig.mia_snn(**settings)
+    return CalibrationConfig(**settings)
 
 
 # ---------------------------------------------------------------------------
@@ -235,8 +316,9 @@ class SnnMiaResult:
     df["cell"] = df.apply(lambda r: "{:.3f} / {:.3f} / {:.3f} / {:.3f}".format(
         r["auc"], r["tpr_at_1%_fpr"], r["tpr_at_0.1%_fpr"],
         r["tpr_at_0%_fpr"]), axis=1)
-    wide = df.pivot(index=["model", "dropout_calibration"],
-                    columns=["attack", "setting"], values="cell")
+    wide = self._labelled(df.pivot(index=["model", "dropout_calibration"],
+                                   columns=["attack", "setting"],
+                                   values="cell"))
     return wide[list(self.wide_table().columns)]
 
   def wide_table(self, metric: str = "auc"):
@@ -244,13 +326,22 @@ class SnnMiaResult:
     df = self.table()
     wide = df.pivot_table(index=["model", "dropout_calibration"],
                           columns=["attack", "setting"], values=metric)
-    order = ["ann"] + [f"snn_T{t}" for t in self.config.timesteps] + [
+    snn = [f"snn_T{t}" for t in self.config.timesteps]
+    # The seed's layout puts the SNN columns first, then the ANN.
+    order = (snn + ["ann"] if self.config.protocol == "mia_snn"
+             else ["ann"] + snn) + [
         f"snn_T{t}_ann_refs" for t in self.config.timesteps]
     order += [s for s in dict.fromkeys(k[1] for k in self.attacks)
               if s not in order]   # cells a user added
     cols = [(a, s) for a in self.config.attacks for s in order
             if (a, s) in wide.columns]
-    return wide[cols]
+    return self._labelled(wide[cols])
+
+  def _labelled(self, wide):
+    """Under the mia_snn protocol, the attacks carry the seed's names too."""
+    if self.config.protocol != "mia_snn":
+      return wide
+    return wide.rename(columns=MIA_SNN_LABELS, level=0)
 
 
 # ---------------------------------------------------------------------------
@@ -263,16 +354,16 @@ def snn_variants(config: SnnMiaConfig) -> dict:
   chain = variants.SnnVariant.progressive(
       config.timesteps, thresholds=config.thresholds,
       calibration_samples=config.calibration_samples,
-      calibration=config.calibration_config(), seed=config.seed)
+      calibration=config.calibration_config(), seed=config.seed,
+      first_epochs=config.calibration_first_epochs,
+      fold_batchnorm=config.fold_batchnorm)
   return {v.timesteps: v for v in chain}
 
 
 def cells(config: SnnMiaConfig) -> dict:
   """{(setting, dropout): Cell}: the ANN, the SNN at each T, and the SNN
   target with ANN references, each with and without input dropout."""
-  plain = SignalConfig(seed=config.seed)
-  dropped = plain.replace(dropout_copies=config.dropout_copies,
-                          dropout_rate=config.dropout_rate)
+  plain, dropped = config.signal_config(), config.signal_config(True)
   snns = snn_variants(config)
   out = {}
   for dropout, sc in ((False, plain), (True, dropped)):
