@@ -287,7 +287,8 @@ def plot_leakage_vs_timesteps(results: Mapping, timesteps: Sequence[int],
 
   Args:
     results: {(setting, dropout): AttackResults}, settings "ann",
-      "snn_T{t}" and "snn_T{t}_ann_refs".
+      "snn_T{t}", "snn_T{t}_ann_refs" and, when present, "ann_matched_T{t}"
+      (the ANN checkpoint at the SNN's test accuracy, drawn with triangles).
     timesteps: the T values.
     attacks: attack names to draw.
     mixed_attacks: attacks that use references (drawn with ANN ones too).
@@ -309,6 +310,10 @@ def plot_leakage_vs_timesteps(results: Mapping, timesteps: Sequence[int],
                 color=color, label=f"{attack}, ANN refs")
       ax.axhline(value("ann"), color=color, linestyle="--", linewidth=1,
                  label=f"{attack}, ANN")
+      if all((f"ann_matched_T{t}", dropout) in results for t in ts):
+        ax.plot(ts, [value(f"ann_matched_T{t}") for t in ts], "^--",
+                color=color, alpha=0.6,
+                label=f"{attack}, ANN at the SNN's accuracy")
     ax.set_xticks(ts)
     ax.set_xlabel("Timesteps T")
     ax.set_ylabel(label)

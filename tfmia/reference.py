@@ -112,8 +112,18 @@ class ReferenceConfig:
   num_models: int = 4                  # K reference models (even)
   seed: int = 0                        # membership and weight-init seed
   reference_dir: str = "references"    # where the models are written
+  # Models ("target", "ref_000", ...) whose weights are also kept after every
+  # epoch, in <model>/checkpoints/ (not part of the fingerprint).
+  checkpoints: tuple = ()
 
   def __post_init__(self):
+    object.__setattr__(self, "checkpoints", tuple(self.checkpoints))
+    for name in self.checkpoints:
+      if name != TARGET and not (isinstance(name, str)
+                                 and name.startswith("ref_")
+                                 and name[4:].isdigit()):
+        raise ValueError("`checkpoints` must name models: 'target' or "
+                         f"'ref_000', 'ref_001', .... Received: {name!r}")
     object.__setattr__(self, "model_kwargs", tuple(
         (str(k), v) for k, v in (self.model_kwargs.items()
                                  if isinstance(self.model_kwargs, dict)
@@ -197,13 +207,36 @@ def shard_jobs(num_models: int, shard: Optional[tuple[int, int]]) -> list[str]:
 
 
 def unit_problem(model_dir: Union[str, os.PathLike],
-                 fingerprint: str) -> Optional[str]:
+                 fingerprint: str, *, checkpoints: bool = False
+                 ) -> Optional[str]:
   """Why model folder `model_dir` is not complete, or None when it is: its
   done marker must match `fingerprint`, and its membership mask and weights
-  be the files it recorded (so a corrupted or half-copied file is redone)."""
+  be the files it recorded (so a corrupted or half-copied file is redone).
+  With `checkpoints`, it must also hold the per-epoch weights, unchanged."""
   model_dir = Path(model_dir)
-  return store.unit_problem(model_dir / DONE_FILE, fingerprint,
-                            [model_dir / MEMBER_FILE, model_dir / WEIGHTS_FILE])
+  marker = model_dir / DONE_FILE
+  problem = store.unit_problem(marker, fingerprint,
+                               [model_dir / MEMBER_FILE, model_dir / WEIGHTS_FILE])
+  if problem or not checkpoints:
+    return problem
+  recorded = (store.read_done(marker) or {}).get("sha256", {})
+  if not any(k.startswith(CHECKPOINTS_DIR + "/") for k in recorded):
+    return "trained without its per-epoch checkpoints"
+  return store.unit_problem(marker, fingerprint, None)
+
+
+CHECKPOINTS_DIR = "checkpoints"
+
+
+def checkpoint_path(model_dir: Union[str, os.PathLike], epoch: int) -> Path:
+  """Model `model_dir`'s weights after `epoch` (1-based)."""
+  return Path(model_dir) / CHECKPOINTS_DIR / f"epoch_{epoch:03d}.weights.h5"
+
+
+def checkpoint_epochs(model_dir: Union[str, os.PathLike]) -> list[int]:
+  """The epochs whose weights model `model_dir` kept, in order."""
+  folder = Path(model_dir) / CHECKPOINTS_DIR
+  return sorted(int(p.name[6:9]) for p in folder.glob("epoch_*.weights.h5"))
 
 
 def is_complete(model_dir: Union[str, os.PathLike], fingerprint: str) -> bool:
@@ -243,22 +276,44 @@ def train_one(config: ReferenceConfig, data: ClassificationData,
     np.save(tmp, is_member)
   start = time.perf_counter()
   strategy = _strategy()
+  callbacks = [EpochProgress(name)] if progress else []
+  keep = name in config.checkpoints
+  if keep:
+    callbacks.append(_Checkpoints(model_dir))
   with strategy.scope():
     tf.keras.utils.set_random_seed(_init_seed(config, name))
     model = models.build_model(config.model, data.input_shape,
                                data.num_classes, **dict(config.model_kwargs))
     result = train_model(
-        model, subset, config.train, out_dir=model_dir,
-        callbacks=[EpochProgress(name)] if progress else [],
+        model, subset, config.train, out_dir=model_dir, callbacks=callbacks,
         extra_config={"reference": config, "name": name})
   hist = result.history
+  files = [model_dir / MEMBER_FILE, model_dir / WEIGHTS_FILE]
+  if keep:
+    files += [checkpoint_path(model_dir, e)
+              for e in range(1, len(hist["accuracy"]) + 1)]
   return store.mark_done(
-      model_dir / DONE_FILE, config.fingerprint(),
-      [model_dir / MEMBER_FILE, model_dir / WEIGHTS_FILE], name=name,
+      model_dir / DONE_FILE, config.fingerprint(), files, name=name,
       num_members=int(is_member.sum()),
       member_accuracy=hist["accuracy"][-1],
       nonmember_accuracy=hist.metrics.get("val_accuracy", [np.nan])[-1],
       seconds=time.perf_counter() - start)
+
+
+class _Checkpoints:
+  """A Keras callback writing the weights after every epoch (atomically)."""
+
+  def __new__(cls, model_dir: Path):
+    import tensorflow as tf
+    from tfmia.training.loop import save_weights
+
+    class Checkpoints(tf.keras.callbacks.Callback):
+      def on_epoch_end(self, epoch, logs=None):
+        path = checkpoint_path(model_dir, epoch + 1)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_weights(self.model, path)
+
+    return Checkpoints()
 
 
 def read_membership(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -307,7 +362,7 @@ def _learned(config: ReferenceConfig) -> dict:
   """The settings that change what a model learns (what the fingerprint
   hashes)."""
   kept = {k: v for k, v in io.to_jsonable(config).items()
-          if k not in ("num_models", "reference_dir")}
+          if k not in ("num_models", "reference_dir", "checkpoints")}
   kept["data"].pop("data_dir", None)
   kept["data"].pop("download", None)
   kept["train"].pop("verbose", None)
@@ -376,7 +431,8 @@ def train_references(config: ReferenceConfig, *,
   out = {"trained": [], "skipped": [], "redone": {}}
   for name in shard_jobs(config.num_models, shard):
     model_dir = directory / name
-    problem = unit_problem(model_dir, fingerprint)
+    problem = unit_problem(model_dir, fingerprint,
+                           checkpoints=name in config.checkpoints)
     if problem is None:
       out["skipped"].append(name)
       logger.info("%s is complete; skipping it.", name)
@@ -495,6 +551,26 @@ class ReferenceSet:
     model = models.build_model(self.config.model, tuple(input_shape),
                                num_classes, **dict(self.config.model_kwargs))
     return load_weights(model, self.directory / name / WEIGHTS_FILE)
+
+  def checkpoint_epochs(self, name: str) -> list[int]:
+    """The epochs whose weights model `name` kept (ReferenceConfig's
+    `checkpoints`); empty when it kept none."""
+    self._check_name(name)
+    return checkpoint_epochs(self.directory / name)
+
+  def load_checkpoint(self, name: str, epoch: int, input_shape: Sequence[int],
+                      num_classes: int):
+    """Model `name` with its weights after `epoch`."""
+    self._check_name(name)
+    path = checkpoint_path(self.directory / name, epoch)
+    if not path.is_file():
+      raise ValueError(f"Model {name!r} kept no weights for epoch {epoch} "
+                       f"({path} is missing); it kept epochs "
+                       f"{self.checkpoint_epochs(name) or 'none'}. Train with "
+                       f"ReferenceConfig(checkpoints=({name!r},)).")
+    model = models.build_model(self.config.model, tuple(input_shape),
+                               num_classes, **dict(self.config.model_kwargs))
+    return load_weights(model, path)
 
   def _check_name(self, name: str) -> None:
     if name not in self.model_names():

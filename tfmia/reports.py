@@ -166,7 +166,11 @@ def write_snn_mia_study(result, out: PathLike) -> None:
                    for m, a in result.accuracy.items()},
       "sops_per_example": {m: {str(k): v for k, v in s.items()}
                            for m, s in result.sops.items()},
-      "ann_macs_per_example": result.ann_macs})
+      "ann_macs_per_example": result.ann_macs,
+      "matched_accuracy": {m: {str(t): v for t, v in d.items()}
+                           for m, d in result.matched.items()},
+      "checkpoint_accuracy": {m: {str(e): a for e, a in d.items()}
+                              for m, d in result.checkpoint_accuracy.items()}})
   for (model, setting, dropout), res in result.attacks.items():
     tag = "dropout" if dropout else "plain"
     res.save(out / "attacks" / f"{model}_{setting}_{tag}")

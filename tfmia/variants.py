@@ -215,6 +215,47 @@ class SnnVariant(Variant):
     return snn.load(path)
 
 
+@dataclasses.dataclass(frozen=True)
+class CheckpointVariant(Variant):
+  """The model as it was after `epoch` of its training (its reference
+  folder must keep per-epoch weights: `ReferenceConfig(checkpoints=...)`).
+  Used to compare an SNN with its ANN at the same test accuracy.
+
+  Attributes:
+    epoch: 1-based.
+  """
+
+  kind: ClassVar[str] = "checkpoint"
+
+  epoch: int = 1
+
+  def __post_init__(self):
+    if not isinstance(self.epoch, int) or isinstance(self.epoch, bool) \
+        or self.epoch < 1:
+      raise ValueError("`epoch` must be a positive int. "
+                       f"Received: epoch={self.epoch!r}")
+
+  def label(self) -> str:
+    return f"epoch{self.epoch}"
+
+  def apply(self, model, members: ClassificationData, *, name: str,
+            refs=None):
+    if refs is None:
+      raise ValueError("CheckpointVariant needs the reference folder.")
+    return refs.load_checkpoint(name, self.epoch, members.input_shape,
+                                members.num_classes)
+
+  # The reference folder already holds a checkpoint's weights: `load_model`
+  # reads them from there, and never stores a copy.
+  def save(self, model, path: Path) -> None:
+    raise TypeError("A checkpoint is read from its reference folder, not "
+                    "stored as a variant.")
+
+  def load(self, path: Path):
+    raise TypeError("A checkpoint is read from its reference folder, not "
+                    "stored as a variant.")
+
+
 # ---------------------------------------------------------------------------
 # The variant store
 
@@ -270,6 +311,9 @@ def load_model(refs, name: str, data: ClassificationData,
   marker, path = d / store.DONE_FILE, d / MODEL_FILE
   fp = fingerprint(refs, name, variant)
   store.check_fingerprint(marker, fp, f"Variant {variant.label()} of {name}")
+  if isinstance(variant, CheckpointVariant):
+    # The folder already holds the weights: nothing to make or store.
+    return variant.apply(None, data, name=name, refs=refs)
   if store.is_done(marker, fp, [path]):
     return variant.load(path)
   source = load_model(refs, name, data, getattr(variant, "source", None),

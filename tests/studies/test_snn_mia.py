@@ -30,10 +30,11 @@ def test_outputs(study):
     assert (out / f).is_file(), f
   df = pd.read_csv(out / "results.csv")
   assert set(df.setting) == {"ann", "snn_T1", "snn_T2", "snn_T1_ann_refs",
-                             "snn_T2_ann_refs"}
+                             "snn_T2_ann_refs", "ann_matched_T1",
+                             "ann_matched_T2"}
   assert set(df.attack) == {"attack_p", "attack_r", "rmia"}
   assert set(df.dropout_calibration) == {True, False}
-  assert len(df) == 5 * 3 * 2
+  assert len(df) == 7 * 3 * 2
   wide = res.wide_table("auc")
   assert list(wide.index) == [("conv", False), ("conv", True)]
   assert ("rmia", "snn_T2_ann_refs") in wide.columns
@@ -100,7 +101,7 @@ def test_mia_snn_protocol_end_to_end(tmp_path):
       protocol="mia_snn", dataset="digits", models=("conv",), pool_size=400,
       population_size=100, epochs=10, batch_size=32, timesteps=(1, 2),
       calibration_epochs=1, calibration_first_epochs=1, dropout_copies=2,
-      calibration_samples=64)
+      calibration_samples=64, matched_accuracy=False)
   res = snn_mia.run(cfg, tmp_path, progress=False)
   df = pd.read_csv(tmp_path / "results.csv")
   assert set(df.attack) == set(snn_mia.MIA_SNN_ATTACKS)
@@ -125,3 +126,35 @@ def test_mia_snn_protocol_end_to_end(tmp_path):
                              snn_mia.snn_variants(cfg)[1])
   from tfmia.snn import network_of
   assert network_of(snn1).surrogate == "boxcar"
+
+
+def test_closest_checkpoint():
+  acc = {1: 0.30, 2: 0.45, 3: 0.50, 4: 0.55, 5: 0.50}
+  assert snn_mia.closest_checkpoint(acc, 0.44) == 2
+  assert snn_mia.closest_checkpoint(acc, 0.50) == 5     # a tie: the latest
+  assert snn_mia.closest_checkpoint(acc, 0.90) == 4
+  assert snn_mia.closest_checkpoint(acc, 0.0) == 1
+  with pytest.raises(ValueError, match="checkpoints"):
+    snn_mia.closest_checkpoint({}, 0.5)
+
+
+def test_matched_accuracy_column(study):
+  res, out = study
+  from tfmia import reference
+  refs = reference.ReferenceSet.load(out / "models" / "conv" / "ann")
+  assert refs.checkpoint_epochs("target") == list(range(1, 26))
+  assert refs.checkpoint_epochs("ref_000") == []
+  ckpt = res.checkpoint_accuracy["conv"]
+  assert set(ckpt) == set(range(1, 26))
+  # The last checkpoint is the trained target itself.
+  assert ckpt[25] == pytest.approx(res.accuracy["conv"]["ann"])
+  for t in (1, 2):
+    m = res.matched["conv"][t]
+    assert m["epoch"] == snn_mia.closest_checkpoint(ckpt,
+                                                    res.accuracy["conv"][t])
+    assert m["accuracy"] == ckpt[m["epoch"]]
+    assert ("rmia", f"ann_matched_T{t}") in res.wide_table("auc").columns
+  import json
+  summary = json.loads((out / "summary.json").read_text())
+  assert summary["matched_accuracy"]["conv"]["1"]["epoch"] == \
+      res.matched["conv"][1]["epoch"]

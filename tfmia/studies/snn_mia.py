@@ -129,6 +129,9 @@ class SnnMiaConfig:
   dropout_rate: float = 0.01
   dropout_masks: str = "shared"        # or "mia_snn" (tfmia.signals)
   rmia_a: float = 0.3
+  # Also attack the target ANN's checkpoint whose test accuracy is closest
+  # to each SNN's (the target keeps its per-epoch weights).
+  matched_accuracy: bool = True
   seed: int = 0
 
   def __post_init__(self):
@@ -258,7 +261,8 @@ class SnnMiaConfig:
             weight_decay=self.weight_decay, epochs=self.epochs,
             batch_size=self.batch_size, augment=self.augment, seed=self.seed),
         num_models=self.num_references, seed=self.seed,
-        reference_dir=str(directory))
+        reference_dir=str(directory),
+        checkpoints=(reference.TARGET,) if self.matched_accuracy else ())
 
   def calibration_config(self):
     from tfmia.snn import CalibrationConfig
@@ -284,6 +288,10 @@ class SnnMiaResult:
       "snn_T{t}" or "snn_T{t}_ann_refs"; dropout is True / False.
     accuracy: {model: {"ann": acc, t: acc, ...}} on the population (test).
     sops: {model: {t: mean SOPs per example}}; ann_macs: {model: MACs}.
+    matched: {model: {t: {"epoch": e, "accuracy": a}}}: the target ANN's
+      checkpoint closest in test accuracy to the SNN at T, attacked as
+      setting "ann_matched_T{t}" (empty without `matched_accuracy`).
+    checkpoint_accuracy: {model: {epoch: test accuracy}} of the target ANN.
   """
 
   config: SnnMiaConfig
@@ -291,6 +299,8 @@ class SnnMiaResult:
   accuracy: dict
   sops: dict
   ann_macs: dict
+  matched: dict = dataclasses.field(default_factory=dict)
+  checkpoint_accuracy: dict = dataclasses.field(default_factory=dict)
 
   def table(self):
     """Long table: one row per (model, dropout, setting, attack)."""
@@ -330,7 +340,8 @@ class SnnMiaResult:
     # The seed's layout puts the SNN columns first, then the ANN.
     order = (snn + ["ann"] if self.config.protocol == "mia_snn"
              else ["ann"] + snn) + [
-        f"snn_T{t}_ann_refs" for t in self.config.timesteps]
+        f"snn_T{t}_ann_refs" for t in self.config.timesteps] + [
+        f"ann_matched_T{t}" for t in self.config.timesteps]
     order += [s for s in dict.fromkeys(k[1] for k in self.attacks)
               if s not in order]   # cells a user added
     cols = [(a, s) for a in self.config.attacks for s in order
@@ -375,6 +386,28 @@ def cells(config: SnnMiaConfig) -> dict:
   return out
 
 
+def checkpoint_accuracy(refs, data, name: str = reference.TARGET) -> dict:
+  """{epoch: accuracy on the population (the test split)} of model `name`'s
+  per-epoch checkpoints."""
+  from tfmia import adapter
+  out = {}
+  for epoch in refs.checkpoint_epochs(name):
+    model = refs.load_checkpoint(name, epoch, data.input_shape,
+                                 data.num_classes)
+    logits = adapter.predict_logits(model, data.x_test)
+    out[epoch] = float(np.mean(logits.argmax(1) == data.y_test))
+  return out
+
+
+def closest_checkpoint(accuracies: dict, target: float) -> int:
+  """The epoch whose accuracy is closest to `target`; of equally close
+  ones, the latest (the most trained)."""
+  if not accuracies:
+    raise ValueError("No checkpoints to choose from: train the target with "
+                     "ReferenceConfig(checkpoints=('target',)).")
+  return min(accuracies, key=lambda e: (abs(accuracies[e] - target), -e))
+
+
 OUTPUTS = ("models", "attacks", "results.csv", "table*.csv", "summary.json",
            "*.png")
 
@@ -404,7 +437,7 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
               ignore=("data_dir", "download"), what="SNN-MIA study")
   acfg = AttackConfig(rmia_a=config.rmia_a, seed=config.seed)
   snns = snn_variants(config)
-  attacks, accuracy, sops, macs = {}, {}, {}, {}
+  attacks, accuracy, sops, macs, matched, ckpt_acc = {}, {}, {}, {}, {}, {}
   for model in config.models:
     ref_cfg = config.reference_config(model, out / "models" / model / "ann")
     if progress:
@@ -428,6 +461,21 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
                               plain).mean()
       acc[key] = float(np.mean(p.probs[:, 0].argmax(1) == p.labels))
     accuracy[model] = acc
+    if config.matched_accuracy:
+      # The target ANN at each SNN's test accuracy, against the same (ANN)
+      # references: does the SNN leak less, or is it just less fitted?
+      ckpt_acc[model] = checkpoint_accuracy(refs, data)
+      matched[model] = {}
+      for t in snns:
+        epoch = closest_checkpoint(ckpt_acc[model], acc[t])
+        matched[model][t] = {"epoch": epoch,
+                             "accuracy": ckpt_acc[model][epoch]}
+        for dropout in (False, True):
+          cell = audit.Cell(variants.CheckpointVariant(epoch), None,
+                            config.signal_config(dropout),
+                            f"{model} ann_matched_T{t}")
+          attacks[model, f"ann_matched_T{t}", dropout] = audit.audit_cell(
+              refs, data, cell, config.attacks, acfg, progress=progress)
     sops[model] = {}
     for t, v in snns.items():
       r = snn.simulate(variants.load_model(refs, reference.TARGET, data, v),
@@ -435,6 +483,7 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
       sops[model][t] = float(np.mean(r.sops))
       macs[model] = r.ann_macs
   result = SnnMiaResult(config=config, attacks=attacks, accuracy=accuracy,
-                        sops=sops, ann_macs=macs)
+                        sops=sops, ann_macs=macs, matched=matched,
+                        checkpoint_accuracy=ckpt_acc)
   reports.write_snn_mia_study(result, out)
   return result
