@@ -11,8 +11,11 @@
   neuron with threshold θ and initial potential θ − τ fires at its first step
   exactly when a ≥ τ, so it realises q.
 
-This is our reading of the method from the issue's description; we found no
-reference code to compare against.
+The reference code is data_driven_init (srinuvaasu/data_driven_init; the
+copy MIA_SNN builds on has `calc_th_with_c.py` and `spiking_layer_ours.py`).
+Its neuron fires when the accumulated input reaches θ_in and emits θ_out;
+that pair is tfmia's (θ, initial potential) in another form: θ_out = θ and
+θ_in = θ − v_0 = τ, so both neurons give the same spikes.
 """
 
 from __future__ import annotations
