@@ -269,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
   sm.add_argument("--seeds", type=_seed_csv, default=None,
                   help="run once per seed (e.g. 0,1,2) in --out/seed_<s>/ "
                        "and write seeds_summary.csv")
+  sm.add_argument("--no-matched-accuracy", action="store_true",
+                  help="skip the ANN checkpoints matched to each SNN's "
+                       "test accuracy (the target then keeps no per-epoch "
+                       "weights)")
   sm.add_argument("--protocol", choices=("default", "mia_snn"),
                   default="default",
                   help="default: the papers' attacks (Attack-P, Attack-R, "

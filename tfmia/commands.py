@@ -294,7 +294,9 @@ def _snn_mia(args: argparse.Namespace) -> int:
                    calibration_epochs=args.calibration_epochs,
                    dropout_copies=args.dropout_copies,
                    pool_size=args.pool_size,
-                   population_size=args.population_size, seed=args.seed)
+                   population_size=args.population_size, seed=args.seed,
+                   matched_accuracy=False if args.no_matched_accuracy
+                   else None)
   overrides = {k: v for k, v in overrides.items() if v is not None}
   # Settings are checked before the data is loaded, then against it.
   config = (study.SnnMiaConfig.quick_mode(protocol=args.protocol, **overrides)

@@ -158,3 +158,25 @@ def test_matched_accuracy_column(study):
   summary = json.loads((out / "summary.json").read_text())
   assert summary["matched_accuracy"]["conv"]["1"]["epoch"] == \
       res.matched["conv"][1]["epoch"]
+
+
+def test_cli_protocol_and_matched_accuracy_flags(tmp_path, monkeypatch):
+  from tfmia import cli
+  seen = []
+
+  class Stop(Exception):
+    pass
+
+  def fake_run(config, out, **kwargs):
+    seen.append(config)
+    raise Stop
+
+  monkeypatch.setattr(snn_mia, "run", fake_run)
+  for argv in (["--protocol", "mia_snn"], ["--no-matched-accuracy"]):
+    with pytest.raises(Stop):
+      cli.main(["case-study", "snn-mia", "--dataset", "digits", "--quick",
+                "--out", str(tmp_path / argv[0])] + argv)
+  mia, plain = seen
+  assert mia.protocol == "mia_snn" and mia.attacks == snn_mia.MIA_SNN_ATTACKS
+  assert mia.timesteps == (1, 2, 3, 4) and mia.matched_accuracy
+  assert plain.protocol == "default" and not plain.matched_accuracy
