@@ -59,6 +59,9 @@ def main():
   p.add_argument("--calibration-only", action="store_true",
                  help="train the ANN and print only the calibrated-accuracy "
                       "table (BN folded and unfolded)")
+  p.add_argument("--surrogates", default=None,
+                 help="with --calibration-only: instead, compare these "
+                      "surrogates (comma-separated; BN folded)")
   args = p.parse_args()
   dataset = "cifar10" if tfdata.dataset_available("cifar10", args.data_dir) \
       else "digits"
@@ -79,7 +82,12 @@ def main():
   x = tf.constant(d.x_test[:BATCH])
   calib = d.x_train[:256]
   if args.calibration_only:
-    _calibration_table(ann, d, calib, ann_acc, ann_epoch)
+    if args.surrogates:
+      for name in args.surrogates.split(","):
+        _calibration_table(ann, d, calib, ann_acc, ann_epoch,
+                           surrogate=name, folds=(True,))
+    else:
+      _calibration_table(ann, d, calib, ann_acc, ann_epoch)
     return
 
   # 1 + 2: simulation and conversion.
@@ -129,18 +137,19 @@ def main():
   _calibration_table(ann, d, calib, ann_acc, ann_epoch)
 
 
-def _calibration_table(ann, d, calib, ann_acc, ann_epoch):
+def _calibration_table(ann, d, calib, ann_acc, ann_epoch, *,
+                       surrogate="boxcar", folds=(True, False)):
   """3 + 4: calibrated accuracy and calibration cost, with BatchNorm folded
   into the weights and kept as a layer trained on batch statistics."""
   print(f"\nCalibrated accuracy ({len(d.x_train)} train / {len(d.x_test)} "
         f"test images; ANN {ann_acc:.4f}; ANN epoch {ann_epoch:.2f} s; "
-        "reference surrogate):")
-  for fold in (True, False):
+        f"surrogate {surrogate}):")
+  for fold in folds:
     print(f"  BatchNorm {'folded' if fold else 'kept as a layer (unfolded)'}:")
     prev = None
     for t in (1, 2, 4):
       model = (snn.convert(ann, calib, timesteps=t, thresholds="data_driven",
-                           fold_batchnorm=fold)
+                           fold_batchnorm=fold, surrogate=surrogate)
                if prev is None else snn.with_timesteps(prev, t))
       before = _accuracy(model, d.x_test, d.y_test)
       timer = _EpochTimer()
