@@ -161,3 +161,18 @@ def test_cifar10_from_shared_tfds(cifar10_raw):
   assert d.x_train.dtype == np.uint8
   assert d.class_names[:2] == ("airplane", "automobile")
   np.testing.assert_array_equal(np.bincount(d.y_test), [1000] * 10)
+
+
+def test_pool_test_pools_the_splits_and_stays_out_of_old_records():
+  from tfmia import io
+  pooled = data.prepare_data(data.DataConfig(pool_test=True))
+  plain = data.prepare_data(data.DataConfig())
+  assert len(pooled.y_train) == len(plain.y_train) + len(plain.y_test)
+  assert len(pooled.y_test) == len(plain.y_test)
+  # Every test example is in the pool.
+  rows = {r.tobytes() for r in pooled.x_train}
+  assert all(r.tobytes() in rows for r in plain.x_test)
+  # At its default the field is left out of records, so folders written
+  # before it existed keep their fingerprints.
+  assert "pool_test" not in io.to_jsonable(data.DataConfig())
+  assert io.to_jsonable(data.DataConfig(pool_test=True))["pool_test"] is True

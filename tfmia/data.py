@@ -15,6 +15,8 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
+from tfmia import io
+
 logger = logging.getLogger(__name__)
 
 DATA_DIR_ENV = "TFMIA_DATA_DIR"
@@ -357,6 +359,11 @@ class DataConfig:
   test_size: Optional[int] = None   # non-members: first n shuffled test examples
   scaling: str = "unit"            # see SCALINGS
   seed: int = 0                    # shuffling (and the digits split) seed
+  # Pool the test split into the train split before the subset is taken, as
+  # the SNN-MIA seed code does (CIFAR-10: 60,000 images). The test split
+  # stays as it is, and is then inside the pool: nothing should treat it as
+  # unseen data.
+  pool_test: bool = dataclasses.field(default=False, metadata=io.ADDED_LATER)
 
   def __post_init__(self):
     if self.scaling not in SCALINGS:
@@ -384,6 +391,9 @@ def prepare_data(config: DataConfig, *, raw: Optional[ClassificationData] = None
       seed=config.seed)
   if config.classes is not None:
     data = truncate_classes(data, config.classes)
+  if config.pool_test:
+    data = data.replace(x_train=np.concatenate([data.x_train, data.x_test]),
+                        y_train=np.concatenate([data.y_train, data.y_test]))
   data = shuffle(data, seed=config.seed)
   data = subset(data, train_size=config.train_size, test_size=config.test_size)
   return scale_pixels(data, config.scaling)

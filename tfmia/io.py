@@ -79,11 +79,21 @@ def atomic_path(path: PathLike, suffix: str = "") -> Iterator[Path]:
       tmp.unlink()
 
 
+# Field metadata for a setting added to a config after folders were written
+# with it: at its default it is left out of the JSON (and so of records and
+# fingerprints), so those folders stay valid. Use it only when the default
+# reproduces the behaviour from before the field existed.
+ADDED_LATER = {"added_later": True}
+
+
 def to_jsonable(obj: Any) -> Any:
-  """Converts dataclasses, enums, tuples, paths and numpy scalars for JSON."""
+  """Converts dataclasses, enums, tuples, paths and numpy scalars for JSON.
+  Dataclass fields marked `ADDED_LATER` are left out at their default."""
   if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
     return {f.name: to_jsonable(getattr(obj, f.name))
-            for f in dataclasses.fields(obj)}
+            for f in dataclasses.fields(obj)
+            if not (f.metadata.get("added_later")
+                    and getattr(obj, f.name) == f.default)}
   if isinstance(obj, enum.Enum):
     return obj.value
   if isinstance(obj, dict):

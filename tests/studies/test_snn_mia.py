@@ -88,6 +88,7 @@ def test_protocol_settings():
               "sgd", 0.02, 0.1, 0.0, 250, 256)
   assert full.scaling == "standardize" and full.augment
   assert (full.calibration_first_epochs, full.calibration_epochs) == (50, 30)
+  assert full.pool_test and full.data_config().pool_test
   # The default protocol is unchanged.
   assert snn_mia.SnnMiaConfig.full_mode() == snn_mia.SnnMiaConfig()
   with pytest.raises(ValueError, match="protocol"):
@@ -101,7 +102,7 @@ def test_mia_snn_protocol_end_to_end(tmp_path):
       protocol="mia_snn", dataset="digits", models=("conv",), pool_size=400,
       population_size=100, epochs=10, batch_size=32, timesteps=(1, 2),
       calibration_epochs=1, calibration_first_epochs=1, dropout_copies=2,
-      calibration_samples=64, matched_accuracy=False)
+      calibration_samples=64, matched_accuracy=False, pool_test=True)
   res = snn_mia.run(cfg, tmp_path, progress=False)
   df = pd.read_csv(tmp_path / "results.csv")
   assert set(df.attack) == set(snn_mia.MIA_SNN_ATTACKS)
@@ -122,6 +123,13 @@ def test_mia_snn_protocol_end_to_end(tmp_path):
   np.testing.assert_array_equal(
       res.attacks["conv", "ann", False].get("target_confidence").scores,
       sig.mean().confidence[:, 0])
+  # The seed's split: train and test pooled (digits: 898 + 899 examples, of
+  # which the first 400 shuffled form the pool); accuracy on the target's
+  # held-out half of the pool.
+  assert len(data.y_train) == 400 and cfg.data_config().pool_test
+  held_out = ~refs.is_member_of(reference.TARGET)
+  right = sig.mean().probs[:, 0].argmax(1) == sig.labels
+  assert res.accuracy["conv"]["ann"] == pytest.approx(right[held_out].mean())
   snn1 = variants.load_model(refs, reference.TARGET, data,
                              snn_mia.snn_variants(cfg)[1])
   from tfmia.snn import network_of

@@ -31,7 +31,7 @@ from typing import Optional
 
 import numpy as np
 
-from tfmia import audit, reference, reports, variants
+from tfmia import audit, io, reference, reports, variants
 from tfmia.attacks import suite
 from tfmia.attacks.suite import AttackConfig
 from tfmia.data import DataConfig, prepare_data
@@ -82,7 +82,7 @@ def protocol_settings(protocol: str, quick: bool) -> dict:
                learning_rate=0.02, momentum=0.1, weight_decay=0.0,
                augment=True, scaling="standardize", calibration_epochs=30,
                calibration_first_epochs=50, dropout_copies=30,
-               num_references=4)
+               num_references=4, pool_test=True)
   return out
 _WIDTH_MODELS = ("vgg11", "vgg16", "resnet18", "resnet20", "cifarnet")
 _POOLING_MODELS = ("vgg11", "vgg16", "conv", "cifarnet")
@@ -133,6 +133,9 @@ class SnnMiaConfig:
   # to each SNN's (the target keeps its per-epoch weights).
   matched_accuracy: bool = True
   seed: int = 0
+  # Pool the test split into the pool, as the seed code does; accuracy is
+  # then measured on the target's held-out half of the pool, as there.
+  pool_test: bool = dataclasses.field(default=False, metadata=io.ADDED_LATER)
 
   def __post_init__(self):
     for name in ("models", "timesteps", "attacks"):
@@ -219,7 +222,8 @@ class SnnMiaConfig:
   def check_sizes(self, raw) -> None:
     """Refuses a pool or population larger than the dataset's split, naming
     the setting to change."""
-    for name, flag, n in (("pool_size", "--pool-size", len(raw.y_train)),
+    pool = len(raw.y_train) + (len(raw.y_test) if self.pool_test else 0)
+    for name, flag, n in (("pool_size", "--pool-size", pool),
                           ("population_size", "--population-size",
                            len(raw.y_test))):
       want = getattr(self, name)
@@ -232,7 +236,7 @@ class SnnMiaConfig:
     return DataConfig(dataset=self.dataset, data_dir=self.data_dir,
                       download=self.download, train_size=self.pool_size,
                       test_size=self.population_size, scaling=self.scaling,
-                      seed=self.seed)
+                      pool_test=self.pool_test, seed=self.seed)
 
   def signal_config(self, dropout: bool = False) -> SignalConfig:
     plain = SignalConfig(seed=self.seed, dropout_masks=self.dropout_masks)
@@ -386,16 +390,22 @@ def cells(config: SnnMiaConfig) -> dict:
   return out
 
 
-def checkpoint_accuracy(refs, data, name: str = reference.TARGET) -> dict:
-  """{epoch: accuracy on the population (the test split)} of model `name`'s
-  per-epoch checkpoints."""
+def checkpoint_accuracy(refs, data, name: str = reference.TARGET, *,
+                        held_out: bool = False) -> dict:
+  """{epoch: test accuracy} of model `name`'s per-epoch checkpoints: on the
+  population (the test split), or with `held_out` on the pool examples the
+  model did not train on."""
   from tfmia import adapter
+  x, y = data.x_test, data.y_test
+  if held_out:
+    out_of = ~refs.is_member_of(name)
+    x, y = data.x_train[out_of], data.y_train[out_of]
   out = {}
   for epoch in refs.checkpoint_epochs(name):
     model = refs.load_checkpoint(name, epoch, data.input_shape,
                                  data.num_classes)
-    logits = adapter.predict_logits(model, data.x_test)
-    out[epoch] = float(np.mean(logits.argmax(1) == data.y_test))
+    logits = adapter.predict_logits(model, x)
+    out[epoch] = float(np.mean(logits.argmax(1) == y))
   return out
 
 
@@ -424,7 +434,7 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
     data: the prepared data, if at hand (else prepared from the config).
     raw: the loaded dataset, if at hand: sizes are checked against it.
   """
-  from tfmia import io, snn, store
+  from tfmia import snn, store
   from tfmia.data import load_dataset
   out = io.check_output_dir(out, "the output folder")
   if data is None:
@@ -454,17 +464,24 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
           refs, data, dataclasses.replace(cell, name=f"{model} {setting}"),
           config.attacks, acfg, progress=progress)
     # Accuracy on the population (the test split) and the energy proxy.
+    # With the test split pooled (the seed's split), test accuracy is taken
+    # on the target's held-out half of the pool, as the seed does.
     plain = SignalConfig(seed=config.seed)
+    held_out = ~refs.is_member_of(reference.TARGET)
     acc = {}
     for key, v in [("ann", None)] + list(snns.items()):
-      p = audit.model_signals(refs, data, reference.TARGET, v, "population",
+      p = audit.model_signals(refs, data, reference.TARGET, v,
+                              "pool" if config.pool_test else "population",
                               plain).mean()
-      acc[key] = float(np.mean(p.probs[:, 0].argmax(1) == p.labels))
+      right = p.probs[:, 0].argmax(1) == p.labels
+      acc[key] = float(np.mean(right[held_out] if config.pool_test
+                               else right))
     accuracy[model] = acc
     if config.matched_accuracy:
       # The target ANN at each SNN's test accuracy, against the same (ANN)
       # references: does the SNN leak less, or is it just less fitted?
-      ckpt_acc[model] = checkpoint_accuracy(refs, data)
+      ckpt_acc[model] = checkpoint_accuracy(refs, data,
+                                            held_out=config.pool_test)
       matched[model] = {}
       for t in snns:
         epoch = closest_checkpoint(ckpt_acc[model], acc[t])
