@@ -45,7 +45,10 @@ class SignalConfig:
   aggregate: str = "keep"       # keep per augmentation, or mean over them
   dropout_copies: int = 0       # input-dropout calibration; 0 disables it
   dropout_rate: float = 0.01    # fraction of pixels dropped per copy
-  dropout_masks: str = "shared"  # shared | mia_snn (see the module docstring)
+  # shared | mia_snn (see the module docstring); left out of records at its
+  # default, so signal caches written before it existed stay valid.
+  dropout_masks: str = dataclasses.field(default="shared",
+                                         metadata=io.ADDED_LATER)
   sensitivity: bool = False     # SAMIA's sensitivity (10 extra passes)
   sensitivity_samples: int = 10
   sensitivity_epsilon: float = 1e-3
