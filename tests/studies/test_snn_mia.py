@@ -99,8 +99,8 @@ def test_protocol_settings():
 
 def test_mia_snn_protocol_end_to_end(tmp_path):
   cfg = snn_mia.SnnMiaConfig.quick_mode(
-      protocol="mia_snn", dataset="digits", models=("conv",), pool_size=400,
-      population_size=100, epochs=10, batch_size=32, timesteps=(1, 2),
+      protocol="mia_snn", dataset="digits", models=("conv",), pool_size=300,
+      population_size=100, epochs=5, batch_size=32, timesteps=(1, 2),
       calibration_epochs=1, calibration_first_epochs=1, dropout_copies=2,
       calibration_samples=64, matched_accuracy=False, pool_test=True)
   res = snn_mia.run(cfg, tmp_path, progress=False)
@@ -124,9 +124,9 @@ def test_mia_snn_protocol_end_to_end(tmp_path):
       res.attacks["conv", "ann", False].get("target_confidence").scores,
       sig.mean().confidence[:, 0])
   # The seed's split: train and test pooled (digits: 898 + 899 examples, of
-  # which the first 400 shuffled form the pool); accuracy on the target's
+  # which the first 300 shuffled form the pool); accuracy on the target's
   # held-out half of the pool.
-  assert len(data.y_train) == 400 and cfg.data_config().pool_test
+  assert len(data.y_train) == 300 and cfg.data_config().pool_test
   held_out = ~refs.is_member_of(reference.TARGET)
   right = sig.mean().probs[:, 0].argmax(1) == sig.labels
   assert res.accuracy["conv"]["ann"] == pytest.approx(right[held_out].mean())
