@@ -279,7 +279,7 @@ def train_one(config: ReferenceConfig, data: ClassificationData,
   callbacks = [EpochProgress(name)] if progress else []
   keep = name in config.checkpoints
   if keep:
-    callbacks.append(_Checkpoints(model_dir))
+    callbacks.append(_checkpoint_callback(model_dir))
   with strategy.scope():
     tf.keras.utils.set_random_seed(_init_seed(config, name))
     model = models.build_model(config.model, data.input_shape,
@@ -300,20 +300,18 @@ def train_one(config: ReferenceConfig, data: ClassificationData,
       seconds=time.perf_counter() - start)
 
 
-class _Checkpoints:
+def _checkpoint_callback(model_dir: Path):
   """A Keras callback writing the weights after every epoch (atomically)."""
+  import tensorflow as tf
+  from tfmia.training.loop import save_weights
 
-  def __new__(cls, model_dir: Path):
-    import tensorflow as tf
-    from tfmia.training.loop import save_weights
+  def write(epoch, logs=None):
+    path = checkpoint_path(model_dir, epoch + 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_weights(callback.model, path)
 
-    class Checkpoints(tf.keras.callbacks.Callback):
-      def on_epoch_end(self, epoch, logs=None):
-        path = checkpoint_path(model_dir, epoch + 1)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_weights(self.model, path)
-
-    return Checkpoints()
+  callback = tf.keras.callbacks.LambdaCallback(on_epoch_end=write)
+  return callback
 
 
 def read_membership(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -14,13 +14,7 @@ L = tf.keras.layers
 def _bn_model():
   tf.keras.utils.set_random_seed(1)
   m = models.build_model("vgg11", (8, 8, 1), 4, width_multiplier=0.125)
-  # Non-trivial BatchNorm statistics, so folding is really exercised.
-  rng = np.random.default_rng(0)
-  for layer in m.layers:
-    if isinstance(layer, L.BatchNormalization):
-      g, b, mu, var = layer.get_weights()
-      layer.set_weights([rng.uniform(0.5, 2, g.shape), rng.normal(0, .5, b.shape),
-                         rng.normal(0, .5, mu.shape), rng.uniform(.5, 2, var.shape)])
+  _randomise_bn(m)   # non-trivial BN statistics, so folding is exercised
   return m
 
 

@@ -494,6 +494,16 @@ def attack_r_scores(target_loss, ref_loss, ref_is_member) -> np.ndarray:
   return scores
 
 
+def _confidence_inputs(target_conf, ref_conf):
+  """(N,) target and (K >= 1, N) reference confidences, checked."""
+  target_conf = as_finite_array(target_conf, "target_conf", ndim=1)
+  ref_conf = as_finite_array(ref_conf, "ref_conf", ndim=2)
+  if ref_conf.shape[1] != len(target_conf) or len(ref_conf) == 0:
+    raise ValueError(f"`ref_conf` must be (K >= 1, {len(target_conf)}). "
+                     f"Received: shape={ref_conf.shape}")
+  return target_conf, ref_conf
+
+
 def reference_fraction_scores(target_conf, ref_conf) -> np.ndarray:
   """MIA_SNN's "Attack-R" (sharmaabhijith/MIA_SNN `Attacks/main.py`,
   `Attack_R`): the fraction of **all** K reference models, IN and OUT alike,
@@ -506,11 +516,7 @@ def reference_fraction_scores(target_conf, ref_conf) -> np.ndarray:
   Returns:
     (N,) scores in {0, 1/K, ..., 1}.
   """
-  target_conf = as_finite_array(target_conf, "target_conf", ndim=1)
-  ref_conf = as_finite_array(ref_conf, "ref_conf", ndim=2)
-  if ref_conf.shape[1] != len(target_conf) or len(ref_conf) == 0:
-    raise ValueError(f"`ref_conf` must be (K >= 1, {len(target_conf)}). "
-                     f"Received: shape={ref_conf.shape}")
+  target_conf, ref_conf = _confidence_inputs(target_conf, ref_conf)
   with np.errstate(divide="ignore", invalid="ignore"):
     ratios = target_conf[None] / ref_conf      # as theirs: 0/0 is NaN, not >= 1
   return np.mean(ratios >= 1, axis=0)
@@ -529,11 +535,7 @@ def confidence_ratio_scores(target_conf, ref_conf) -> np.ndarray:
   Returns:
     (N,) scores (inf where every reference gives 0).
   """
-  target_conf = as_finite_array(target_conf, "target_conf", ndim=1)
-  ref_conf = as_finite_array(ref_conf, "ref_conf", ndim=2)
-  if ref_conf.shape[1] != len(target_conf) or len(ref_conf) == 0:
-    raise ValueError(f"`ref_conf` must be (K >= 1, {len(target_conf)}). "
-                     f"Received: shape={ref_conf.shape}")
+  target_conf, ref_conf = _confidence_inputs(target_conf, ref_conf)
   with np.errstate(divide="ignore", invalid="ignore"):
     out = target_conf / ref_conf.mean(axis=0)
   return np.where(np.isnan(out), 0.0, out)

@@ -201,16 +201,18 @@ def _target_confidence(s: AttackSignals, c: AttackConfig):
   return s.target.mean().confidence[:, 0].astype(np.float64)
 
 
+def _confidences(s: AttackSignals):
+  """(target (N,), references (K, N)) true-class confidences."""
+  return (s.target.mean().confidence[:, 0],
+          stack([r.mean() for r in s.references], "confidence")[..., 0])
+
+
 def _reference_fraction(s: AttackSignals, c: AttackConfig):
-  return scores.reference_fraction_scores(
-      s.target.mean().confidence[:, 0],
-      stack([r.mean() for r in s.references], "confidence")[..., 0])
+  return scores.reference_fraction_scores(*_confidences(s))
 
 
 def _confidence_ratio(s: AttackSignals, c: AttackConfig):
-  return scores.confidence_ratio_scores(
-      s.target.mean().confidence[:, 0],
-      stack([r.mean() for r in s.references], "confidence")[..., 0])
+  return scores.confidence_ratio_scores(*_confidences(s))
 
 
 def shadow_data(s: AttackSignals, max_examples: Optional[int], seed: int,
