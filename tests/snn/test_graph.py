@@ -224,3 +224,21 @@ def test_calibration_trains_unfolded_batchnorm_on_batch_statistics():
   t3 = snn.with_timesteps(kept, 3)
   for name, value in network_of(t3).params(bn).items():
     np.testing.assert_array_equal(value, trained[name])
+
+
+@pytest.mark.parametrize("ending", ["dense_softmax", "activation", "layer"])
+def test_a_model_ending_in_softmax_converts_to_logits(ending):
+  tf.keras.utils.set_random_seed(7)
+  layers = [tf.keras.Input((6, 6, 2)), L.Flatten(),
+            L.Dense(8, activation="relu")]
+  if ending == "dense_softmax":
+    layers.append(L.Dense(3, activation="softmax"))
+  else:
+    layers += [L.Dense(3), L.Activation("softmax") if ending == "activation"
+               else L.Softmax()]
+  m = tf.keras.Sequential(layers)
+  x = np.random.default_rng(8).random((8, 6, 6, 2)).astype(np.float32)
+  s = snn.convert(m, x, timesteps=1, thresholds="percentile")
+  logits = network_of(s).run(tf.constant(x), mode="ann")[0].numpy()
+  np.testing.assert_allclose(tf.nn.softmax(logits).numpy(),
+                             m.predict(x, verbose=0), rtol=1e-4, atol=1e-5)

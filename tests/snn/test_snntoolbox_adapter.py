@@ -81,3 +81,11 @@ def test_a_sequential_model_converts_through_snntoolbox(toolbox, trained_conv,
                                   toolbox.spike_counts(x))
   finally:
     conv.cleanup()
+
+
+def test_a_softmax_output_is_refused_by_the_snntoolbox_path():
+  inp = tf.keras.Input((4, 4, 1))
+  out = tf.keras.layers.Dense(3, activation="softmax")(
+      tf.keras.layers.Flatten()(inp))
+  with pytest.raises(snn.UnsupportedLayerError, match="softmax.*logits"):
+    snntoolbox_adapter.check_convertible(tf.keras.Model(inp, out))

@@ -183,6 +183,11 @@ def parse(model: tf.keras.Model, *, fold_batchnorm: bool = True
   model = as_functional(model)
   layer_configs = {c["name"]: c for c in model.get_config()["layers"]}
   L = tf.keras.layers
+  if isinstance(model.layers[-1], L.Softmax):   # an output softmax layer
+    out = model.layers[-1]   # its newest call is the one in this model
+    model = tf.keras.Model(model.inputs,
+                           out.get_input_at(len(out.inbound_nodes) - 1),
+                           name=model.name)
   supported = (L.InputLayer, L.Conv2D, L.Dense, L.BatchNormalization, L.ReLU,
                L.Activation, L.AveragePooling2D, L.MaxPooling2D,
                L.GlobalAveragePooling2D, L.Flatten, L.Dropout, L.Add)
@@ -204,8 +209,12 @@ def parse(model: tf.keras.Model, *, fold_batchnorm: bool = True
     by_name[node.name] = node
     alias[layer_name] = node.name
 
+  last = model.layers[-1]
   for layer in model.layers:
     inputs = [alias[n] for n in _inbound(layer_configs[layer.name])]
+    # A softmax on the output is dropped: the simulator reads logits, and
+    # the attacks take them as the model's (log-)probabilities' source.
+    output_softmax = layer is last
     if isinstance(layer, L.InputLayer):
       shape = tuple(layer.get_config()["batch_input_shape"][1:])
       if len(shape) != 3:
@@ -215,6 +224,8 @@ def parse(model: tf.keras.Model, *, fold_batchnorm: bool = True
     elif isinstance(layer, (L.Conv2D, L.Dense)) and type(layer) in (
         L.Conv2D, L.Dense):
       act = _activation(layer)
+      if act == "softmax" and output_softmax:
+        act = "linear"
       if act not in ("linear", "relu"):
         raise _unsupported(layer, f"activation {act!r} (only linear or relu)")
       w = layer.get_weights()
@@ -266,6 +277,8 @@ def parse(model: tf.keras.Model, *, fold_batchnorm: bool = True
         act = "relu"
       else:
         act = _activation(layer)
+      if act == "softmax" and output_softmax:
+        act = "linear"
       if act == "linear":
         alias[layer.name] = inputs[0]
       elif act == "relu":

@@ -57,6 +57,13 @@ def check_convertible(model: tf.keras.Model) -> None:
   """Raises UnsupportedLayerError for what snntoolbox cannot convert
   faithfully, naming the layer and pointing to tfmia's simulator."""
   model = as_functional(model)   # Sequential and nested models, inlined
+  last = model.layers[-1]
+  if isinstance(last, tf.keras.layers.Softmax) or getattr(
+      getattr(last, "activation", None), "__name__", "") == "softmax":
+    raise UnsupportedLayerError(
+        f"The model's output {last.name!r} is a softmax; snntoolbox adds its "
+        "own and needs a model that outputs logits. Use tfmia.snn.convert, "
+        "which drops an output softmax.")
   parse(model)   # everything tfmia cannot express, snntoolbox cannot either
   for layer in model.layers:
     kind = type(layer).__name__
