@@ -299,3 +299,28 @@ def cifarnet(input_shape, num_classes, *, width_multiplier: float = 1.0,
       x = layers.Dropout(dropout, name=f"fc{i + 1}_dropout")(x)
   outputs = layers.Dense(num_classes, name="logits")(x)
   return tf.keras.Model(inputs, outputs, name="cifarnet")
+
+
+# ---- attack networks -------------------------------------------------------
+
+
+def miafc(input_dim: int, *, hidden: Sequence[int] = (512, 256, 128),
+          dropout: float = 0.2, seed: int = 0) -> tf.keras.Model:
+  """mia_prune's MIAFC (`models.py`): (F,) features -> two logits
+  (non-member, member). Dense-ReLU layers of `hidden` widths, dropout after
+  the first two, Glorot-uniform weights seeded from `seed`. The NN attacks
+  (`tfmia.attacks.nn_attack`) and the adversarial-regularisation defense
+  (`tfmia.defenses`) both use it."""
+  seeds = iter(range(seed * 1000, seed * 1000 + 100))
+  inp = tf.keras.Input((input_dim,), name="features")
+  h = inp
+  for i, units in enumerate(hidden):
+    h = layers.Dense(units, activation="relu", name=f"fc{i + 1}",
+                     kernel_initializer=tf.keras.initializers.GlorotUniform(
+                         seed=next(seeds)))(h)
+    if i < 2:
+      h = layers.Dropout(dropout, name=f"dropout{i + 1}")(h)
+  out = layers.Dense(2, name=f"fc{len(hidden) + 1}",
+                     kernel_initializer=tf.keras.initializers.GlorotUniform(
+                         seed=next(seeds)))(h)
+  return tf.keras.Model(inp, out, name="miafc")

@@ -53,20 +53,9 @@ class MiafcConfig:
 def build_miafc(input_dim: int, config: MiafcConfig = MiafcConfig()
                 ) -> tf.keras.Model:
   """MIAFC: (F,) features -> two logits (non-member, member)."""
-  seeds = iter(range(config.seed * 1000, config.seed * 1000 + 100))
-  L = tf.keras.layers
-  inp = tf.keras.Input((input_dim,), name="features")
-  h = inp
-  for i, units in enumerate(config.hidden):
-    h = L.Dense(units, activation="relu", name=f"fc{i + 1}",
-                kernel_initializer=tf.keras.initializers.GlorotUniform(
-                    seed=next(seeds)))(h)
-    if i < 2:
-      h = L.Dropout(config.dropout, name=f"dropout{i + 1}")(h)
-  out = L.Dense(2, name=f"fc{len(config.hidden) + 1}",
-                kernel_initializer=tf.keras.initializers.GlorotUniform(
-                    seed=next(seeds)))(h)
-  return tf.keras.Model(inp, out, name="miafc")
+  from tfmia.models import miafc
+  return miafc(input_dim, hidden=config.hidden, dropout=config.dropout,
+               seed=config.seed)
 
 
 def fit_two_logits(model: tf.keras.Model, x: np.ndarray, y: np.ndarray,

@@ -1,0 +1,314 @@
+"""Membership-inference defenses for training and fine-tuning, after Yuan &
+Zhang's pruning study (mia_prune `base_model.py`, `prune_dp.py`).
+
+- "ppb", pair-based posterior balancing: the loss is cross-entropy plus
+  λ·KL(softmax(sort f(B2)) ‖ softmax(sort f(B1))), where B1 and B2 are the
+  two halves of the batch and each example's logits are sorted in descending
+  order (`train_defend_ppb`; PyTorch's `kl_div(log_softmax(B1), softmax(B2),
+  reduction="batchmean")`). A Keras loss (`PpbLoss`): `train_model` takes it
+  as it is.
+- "adv", adversarial regularisation (Nasr et al., CCS 2018): an inference
+  model (MIAFC on [softmax, one-hot label]) is trained alongside for
+  `inference_steps` steps on member and non-member batches, then the
+  classifier takes one step on cross-entropy − θ·(the inference model's
+  loss on its members). A Keras model whose `train_step` does this
+  (`AdversarialRegularization`), so `train_model` fits it unchanged.
+- "dp", DP-SGD with tensorflow-privacy's vectorised DP Keras optimizers
+  (per-example clipping to `l2_norm_clip`, Gaussian noise of
+  `noise_multiplier` times it), and ε at δ from its accountant (RDP or PLD,
+  the statement `compute_dp_sgd_privacy_statement` makes under Poisson
+  sampling).
+
+Where we differ from mia_prune:
+- Its `train_defend_adv` takes a single classifier step per epoch (the loop
+  over training batches is missing); here every training batch is a
+  classifier step, each after `inference_steps` inference steps, as in Nasr
+  et al.'s Algorithm 1.
+- Its DP-SGD (pyvacy) clips the gradient of each half-batch microbatch, so
+  its ε statement does not bound one example's influence; here every
+  example is clipped, which is what the ε reported is for. Its weight
+  decay is not applied under DP (the DP optimizers are Keras' legacy ones,
+  which have none).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from tfmia.data import ClassificationData
+from tfmia.training.config import TrainConfig, learning_rate
+
+DEFENSES = ("none", "ppb", "adv", "dp")
+ACCOUNTANTS = ("rdp", "pld")
+# mia_prune's `--defend_arg` default, for every defense.
+DEFAULT_ARG = 4.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Defense:
+  """A defense and its settings. Saved with every model trained with it.
+
+  Attributes:
+    name: one of DEFENSES.
+    arg: mia_prune's `--defend_arg`: λ for "ppb", the privacy weight θ for
+      "adv", the noise multiplier σ for "dp".
+    inference_steps: "adv": inference-model steps per classifier step.
+    l2_norm_clip: "dp": the per-example gradient norm bound.
+    delta: "dp": δ of the reported ε.
+    accountant: "dp": "rdp" or "pld".
+  """
+
+  name: str = "none"
+  arg: float = DEFAULT_ARG
+  inference_steps: int = 7
+  l2_norm_clip: float = 1.0
+  delta: float = 1e-5
+  accountant: str = "rdp"
+
+  def __post_init__(self):
+    if self.name not in DEFENSES:
+      raise ValueError(f"`defense` must be one of {DEFENSES}. "
+                       f"Received: defense={self.name!r}")
+    if isinstance(self.arg, bool) or not isinstance(self.arg, (int, float)) \
+        or not math.isfinite(self.arg):
+      raise ValueError("`defense_arg` must be a finite number. "
+                       f"Received: defense_arg={self.arg!r}")
+    if self.name in ("ppb", "adv", "dp") and not self.arg > 0:
+      what = {"ppb": "λ", "adv": "the privacy weight θ",
+              "dp": "the noise multiplier σ"}[self.name]
+      raise ValueError(f"`defense_arg` ({what} of {self.name!r}) must be "
+                       f"> 0. Received: defense_arg={self.arg!r}")
+    if not isinstance(self.inference_steps, int) or self.inference_steps < 1:
+      raise ValueError("`inference_steps` must be a positive int. "
+                       f"Received: inference_steps={self.inference_steps!r}")
+    if not self.l2_norm_clip > 0:
+      raise ValueError("`l2_norm_clip` must be > 0. "
+                       f"Received: l2_norm_clip={self.l2_norm_clip!r}")
+    if not 0 < self.delta < 1:
+      raise ValueError(f"`delta` must be in (0, 1). Received: {self.delta!r}")
+    if self.accountant not in ACCOUNTANTS:
+      raise ValueError(f"`accountant` must be one of {ACCOUNTANTS}. "
+                       f"Received: accountant={self.accountant!r}")
+
+  def label(self) -> str:
+    return "none" if self.name == "none" else f"{self.name}{self.arg:g}"
+
+
+# ---------------------------------------------------------------------------
+# PPB
+
+
+def ppb_penalty(logits: tf.Tensor) -> tf.Tensor:
+  """KL(softmax(sort f(B2)) ‖ softmax(sort f(B1))) averaged over the pairs
+  (PyTorch's "batchmean"), B1 / B2 the first / second half of the batch;
+  an odd last example is left out, and a batch of one gives 0."""
+  logits = tf.convert_to_tensor(logits, tf.float32)
+  half = tf.shape(logits)[0] // 2
+  ranked = tf.sort(logits, axis=-1, direction="DESCENDING")
+  log_q = tf.nn.log_softmax(ranked[:half], axis=-1)
+  log_p = tf.nn.log_softmax(ranked[half:2 * half], axis=-1)
+  kl = tf.reduce_sum(tf.exp(log_p) * (log_p - log_q))
+  return tf.math.divide_no_nan(kl, tf.cast(half, tf.float32))
+
+
+class PpbLoss(tf.keras.losses.Loss):
+  """Cross-entropy on logits plus λ·`ppb_penalty` of the batch."""
+
+  def __init__(self, lam: float = DEFAULT_ARG, name: str = "ppb_loss"):
+    super().__init__(name=name)
+    self.lam = float(lam)
+
+  def call(self, y_true, y_pred):
+    ce = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(
+        tf.reshape(y_true, [-1]), y_pred, from_logits=True))
+    return ce + self.lam * ppb_penalty(y_pred)
+
+  def get_config(self):
+    return {"lam": self.lam, "name": self.name}
+
+
+# ---------------------------------------------------------------------------
+# Adversarial regularisation
+
+
+class AdversarialRegularization(tf.keras.Model):
+  """The classifier's own functional graph (weights shared with it), with a
+  `train_step` that alternates inference-model and classifier steps.
+
+  Args (besides Model's):
+    classifier: the model being trained; it is the one that learns.
+    members: (x, y) of the classifier's training set, for the inference
+      model's member batches.
+    nonmembers: (x, y) the classifier never trains on (mia_prune: its dev
+      set), for the inference model's non-member batches.
+    theta: the privacy weight θ.
+    inference_steps: k, inference steps per classifier step.
+    batch_size: the size of each inference batch (and of each half).
+    seed: the inference model's initialisation.
+  """
+
+  def __init__(self, classifier: tf.keras.Model, members, nonmembers, *,
+               theta: float, inference_steps: int = 7, batch_size: int = 128,
+               seed: int = 0):
+    super().__init__(inputs=classifier.inputs, outputs=classifier.outputs,
+                     name=classifier.name)
+    from tfmia.models import miafc
+    self.num_classes = int(classifier.output_shape[-1])
+    self.inference = miafc(2 * self.num_classes, seed=seed)
+    # mia_prune: Adam at 1e-3 with weight decay 5e-4 for the inference model.
+    self.inference_optimizer = tf.keras.optimizers.AdamW(
+        1e-3, weight_decay=5e-4)
+    self.theta = float(theta)
+    self.inference_steps = int(inference_steps)
+    self.inference_batch = int(batch_size)
+    # Plain tensors are not tracked: they stay out of the saved weights.
+    self._mx = tf.constant(members[0])
+    self._my = tf.constant(np.asarray(members[1]).reshape(-1), tf.int64)
+    self._nx = tf.constant(nonmembers[0])
+    self._ny = tf.constant(np.asarray(nonmembers[1]).reshape(-1), tf.int64)
+
+  def _features(self, logits, y):
+    return tf.concat([tf.nn.softmax(logits, axis=-1),
+                      tf.one_hot(y, self.num_classes)], axis=-1)
+
+  def _sample(self, x, y):
+    i = tf.random.uniform([self.inference_batch], 0, tf.shape(x)[0],
+                          dtype=tf.int32)
+    return tf.gather(x, i), tf.gather(y, i)
+
+  def train_step(self, data):
+    x, y = data
+    y = tf.reshape(tf.cast(y, tf.int64), [-1])
+    xent = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    for _ in range(self.inference_steps):
+      xi, yi = self._sample(self._mx, self._my)
+      xo, yo = self._sample(self._nx, self._ny)
+      feats = tf.concat([self._features(self(xi, training=False), yi),
+                         self._features(self(xo, training=False), yo)], 0)
+      feats = tf.stop_gradient(feats)
+      labels = tf.concat([tf.ones_like(yi), tf.zeros_like(yo)], 0)
+      with tf.GradientTape() as tape:
+        inf_loss = self.theta * xent(labels, self.inference(feats,
+                                                            training=True))
+      variables = self.inference.trainable_variables
+      self.inference_optimizer.apply_gradients(
+          zip(tape.gradient(inf_loss, variables), variables))
+    with tf.GradientTape() as tape:
+      logits = self(x, training=True)
+      ce = self.compiled_loss(y, logits, regularization_losses=self.losses)
+      gain = xent(tf.ones_like(y), self.inference(self._features(logits, y),
+                                                  training=False))
+      loss = ce - self.theta * gain
+    self.optimizer.minimize(loss, self.trainable_variables, tape=tape)
+    self.compiled_metrics.update_state(y, logits)
+    return {**{m.name: m.result() for m in self.metrics},
+            "inference_loss": inf_loss / self.theta}
+
+
+# ---------------------------------------------------------------------------
+# DP-SGD
+
+
+def dp_optimizer(config: TrainConfig, defense: Defense, steps_per_epoch: int):
+  """tensorflow-privacy's vectorised DP optimizer for `config.optimizer`
+  (sgd or adam), clipping every example's gradient."""
+  import tensorflow_privacy as tfp
+  lr = learning_rate(config, steps_per_epoch)
+  common = dict(l2_norm_clip=defense.l2_norm_clip,
+                noise_multiplier=float(defense.arg), num_microbatches=None)
+  if config.optimizer == "sgd":
+    return tfp.VectorizedDPKerasSGDOptimizer(
+        learning_rate=lr, momentum=config.momentum, **common)
+  if config.optimizer == "adam":
+    return tfp.VectorizedDPKerasAdamOptimizer(learning_rate=lr, **common)
+  raise ValueError("DP-SGD needs optimizer 'sgd' or 'adam'. "
+                   f"Received: optimizer={config.optimizer!r}")
+
+
+def dp_epsilon(num_examples: int, batch_size: int, epochs: float,
+               noise_multiplier: float, delta: float,
+               accountant: str = "rdp") -> float:
+  """ε of DP-SGD at δ: add-or-remove-one-example adjacency, Poisson sampling
+  at rate batch_size / num_examples, ⌈epochs / rate⌉ steps, per-example
+  clipping. The "Epsilon assuming Poisson sampling" of tensorflow-privacy's
+  `compute_dp_sgd_privacy_statement(..., used_microbatching=False)`."""
+  import dp_accounting
+  if accountant not in ACCOUNTANTS:
+    raise ValueError(f"`accountant` must be one of {ACCOUNTANTS}. "
+                     f"Received: accountant={accountant!r}")
+  if not 0 < batch_size <= num_examples:
+    raise ValueError("`batch_size` must be in [1, num_examples]. Received: "
+                     f"batch_size={batch_size!r}, num_examples={num_examples!r}")
+  q = batch_size / num_examples
+  event = dp_accounting.SelfComposedDpEvent(
+      dp_accounting.PoissonSampledDpEvent(
+          q, dp_accounting.GaussianDpEvent(noise_multiplier)),
+      int(math.ceil(epochs / q)))
+  acc = (dp_accounting.rdp.RdpAccountant() if accountant == "rdp"
+         else dp_accounting.pld.PLDAccountant())
+  return float(acc.compose(event).get_epsilon(delta))
+
+
+# ---------------------------------------------------------------------------
+# Training with a defense
+
+
+@dataclasses.dataclass(frozen=True)
+class DefendedTraining:
+  """What `train_with_defense` returns.
+
+  Attributes:
+    model: the trained classifier.
+    history: its per-epoch metrics (`tfmia.training.TrainingHistory`).
+    epsilon: DP-SGD's ε at `defense.delta` (None without DP).
+  """
+
+  model: object
+  history: object
+  epsilon: Optional[float] = None
+
+
+def train_with_defense(model: tf.keras.Model, data: ClassificationData,
+                       config: TrainConfig, defense: Defense = Defense(), *,
+                       nonmembers: Optional[tuple] = None,
+                       callbacks: Sequence = ()) -> DefendedTraining:
+  """Trains `model` on `data.x_train` with `defense`, validating on
+  `data.x_test`.
+
+  Args:
+    nonmembers: (x, y) for adversarial regularisation's non-member batches;
+      `data`'s test split when None.
+  """
+  from tfmia.training.loop import train_model
+  if not isinstance(defense, Defense):
+    raise TypeError("`defense` must be a tfmia.defenses.Defense. "
+                    f"Received: {type(defense).__name__}")
+  steps = math.ceil(len(data.x_train) / config.batch_size)
+  if defense.name == "none":
+    r = train_model(model, data, config, callbacks=callbacks)
+    return DefendedTraining(r.model, r.history)
+  if defense.name == "ppb":
+    r = train_model(model, data, config, callbacks=callbacks,
+                    loss=PpbLoss(defense.arg))
+    return DefendedTraining(r.model, r.history)
+  if defense.name == "adv":
+    wrapped = AdversarialRegularization(
+        model, (data.x_train, data.y_train),
+        nonmembers or (data.x_test, data.y_test), theta=defense.arg,
+        inference_steps=defense.inference_steps,
+        batch_size=config.batch_size, seed=config.seed)
+    r = train_model(wrapped, data, config, callbacks=callbacks)
+    return DefendedTraining(model, r.history)
+  r = train_model(model, data, config, callbacks=callbacks,
+                  optimizer=dp_optimizer(config, defense, steps),
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(
+                      from_logits=True,
+                      reduction=tf.keras.losses.Reduction.NONE))
+  eps = dp_epsilon(len(data.x_train), config.batch_size, r.history.epochs,
+                   float(defense.arg), defense.delta, defense.accountant)
+  return DefendedTraining(r.model, r.history, eps)
