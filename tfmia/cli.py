@@ -147,12 +147,15 @@ def _add_audit_parser(sub) -> None:
   src.add_argument("--list", action="store_true",
                    help="list the attacks and what each is")
   au.add_argument("--variant", default=None,
-                  help="audit a variant of the target, e.g. snn:4 (an SNN "
-                       "at T=4) or snn:1,2,4 (calibrated progressively); "
-                       "made once per model and stored beside it")
+                  help="audit a variant of the target: snn:T, "
+                       "snn:T1,T2,...,T (calibrated progressively), "
+                       "pruned:PRUNER:SPARSITY[:DEFENSE[:ARG]], or a chain "
+                       "joined by + (pruned:l1_structured:0.5+snn:4); made "
+                       "once per model and stored beside it")
   au.add_argument("--reference-variant", default=None,
-                  help="the references' variant (default: --variant; "
-                       "'none' for the trained references)")
+                  help="the references' variant (default: --variant, i.e. "
+                       "an adaptive attack; 'none' for the trained "
+                       "references, i.e. non-adaptive)")
   au.add_argument("--attacks", type=_csv, default=None,
                   help="comma-separated attacks (default: rmia,lira,"
                        "lira_offline,attack_p,attack_r,threshold); see "
@@ -331,6 +334,38 @@ def build_parser() -> argparse.ArgumentParser:
   at.add_argument("--out", type=Path, default=None,
                   help="results folder (default: RUN/attack, or beside the npz)")
 
+  pr = sub.add_parser(
+      "prune", help="prune a trained model, fine-tune it (with a defense)",
+      description="Prune the model of a `tfmia train` run folder, fine-tune "
+                  "it on its members for half its training epochs (as "
+                  "mia_prune does), with a membership-inference defense if "
+                  "asked, and write the pruned model, its sparsity, "
+                  "parameters, FLOPs, accuracy and (DP-SGD) epsilon.")
+  pr.add_argument("--run", type=Path, required=True,
+                  help="a folder written by tfmia train")
+  pr.add_argument("--pruner", required=True,
+                  help="l1_unstructured, l1_structured, l2_structured or "
+                       "slim")
+  pr.add_argument("--sparsity", type=float, required=True,
+                  help="in (0, 1): of each kernel's weights (unstructured), "
+                       "of each conv's filters (l1/l2_structured) or of all "
+                       "BatchNorm channels (slim)")
+  pr.add_argument("--defense", default="none",
+                  help="none, ppb, adv (adversarial regularisation) or dp "
+                       "(DP-SGD) during the fine-tuning")
+  pr.add_argument("--defense-arg", type=float, default=4.0,
+                  help="ppb: lambda; adv: privacy weight; dp: noise "
+                       "multiplier (default: 4, mia_prune's)")
+  pr.add_argument("--delta", type=float, default=1e-5,
+                  help="dp: the delta of the reported epsilon")
+  pr.add_argument("--epochs", type=_positive_int, default=None,
+                  help="fine-tuning epochs (default: half the run's)")
+  pr.add_argument("--data-dir", default=None,
+                  help="override the run's tfds data directory")
+  pr.add_argument("--out", type=Path, default=None,
+                  help="output folder (default: RUN/pruned_<pruner>_<sparsity>"
+                       "[_<defense>])")
+
   _add_reference_parser(sub)
   _add_audit_parser(sub)
   sub.add_parser("models", help="list the model builders")
@@ -346,7 +381,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   from tfmia import commands
   handlers = {"case-study": commands.case_study, "train": commands.train,
               "attack": commands.attack, "models": commands.list_models,
-              "reference": commands.reference, "audit": commands.audit}
+              "reference": commands.reference, "audit": commands.audit,
+              "prune": commands.prune}
   try:
     return handlers[args.command](args) or 0
   except EXPECTED_ERRORS as e:

@@ -135,6 +135,61 @@ def train(args: argparse.Namespace) -> int:
   return 0
 
 
+def prune(args: argparse.Namespace) -> int:
+  import os
+
+  import numpy as np
+  import tensorflow as tf
+
+  from tfmia import defenses, pruning
+  from tfmia.training.loop import load_run
+  # Settings are checked before the run is loaded or anything trains.
+  pruning.check_pruner(args.pruner, args.sparsity)
+  defense = defenses.Defense(args.defense, args.defense_arg, delta=args.delta)
+  model, data, record = load_run(args.run, data_dir=args.data_dir)
+  pruning.check_pruner(args.pruner, args.sparsity, model)
+  from tfmia.training import TrainConfig
+  train_cfg = io.from_dict(TrainConfig, record["train"], "train")
+  finetune = train_cfg.replace(
+      epochs=args.epochs or max(1, train_cfg.epochs // 2))
+  label = (f"pruned_{args.pruner}_{args.sparsity:g}"
+           + ("" if defense.name == "none" else f"_{defense.label()}"))
+  out = args.out or Path(args.run) / label
+  io.check_output_dir(out, "--out")
+
+  def accuracy(m):
+    x = np.concatenate([data.x_train, data.x_test])
+    pred = m.predict(x, batch_size=1024, verbose=0).argmax(1)
+    n = len(data.x_train)
+    return (float(np.mean(pred[:n] == data.y_train)),
+            float(np.mean(pred[n:] == data.y_test)))
+
+  before = accuracy(model)
+  tf.keras.utils.set_random_seed(train_cfg.seed)
+  res = pruning.prune_and_finetune(model, data, args.pruner, args.sparsity,
+                                   finetune, defense)
+  after = accuracy(res.model)
+  with io.atomic_path(Path(out) / "model.keras", suffix=".keras") as tmp:
+    res.model.save(os.fspath(tmp))
+  io.atomic_write_json(Path(out) / "prune.json", {
+      "run": os.fspath(args.run), "pruner": args.pruner,
+      "sparsity": args.sparsity, "defense": defense, "finetune": finetune,
+      "stats": res.stats, "epsilon": res.epsilon,
+      "accuracy_before": {"train": before[0], "test": before[1]},
+      "accuracy_after": {"train": after[0], "test": after[1]},
+      "history": res.history.metrics})
+  print(pruning.describe(res.stats))
+  print(f"Accuracy (train / test): {before[0]:.4f} / {before[1]:.4f} before, "
+        f"{after[0]:.4f} / {after[1]:.4f} after {finetune.epochs} epochs of "
+        f"fine-tuning" + ("" if defense.name == "none"
+                          else f" with {defense.label()}"))
+  if res.epsilon is not None:
+    print(f"DP-SGD: epsilon = {res.epsilon:.3f} at delta = {defense.delta:g} "
+          f"({defense.accountant.upper()} accounting, Poisson sampling)")
+  print(f"Pruned model and prune.json are in {out}/")
+  return 0
+
+
 def attack(args: argparse.Namespace) -> int:
   from tfmia import audit as audit_lib
   from tfmia.attacks import SlicingConfig, check_names
@@ -258,11 +313,12 @@ def audit(args: argparse.Namespace) -> int:
     raise ValueError("--out is required with --config.")
   io.check_output_dir(args.out, "--out")   # before any work
   from tfmia import variants
-  variant = (variants.from_spec(args.variant) if args.variant is not None
-             else None)
-  reference_variant = (variants.from_spec(args.reference_variant)
-                       if args.reference_variant is not None else "same")
   config = _reference_config(args)
+  variant = (variants.from_spec(args.variant, train=config.train)
+             if args.variant is not None else None)
+  reference_variant = (variants.from_spec(args.reference_variant,
+                                          train=config.train)
+                       if args.reference_variant is not None else "same")
   audit_config = audit_lib.AuditConfig(
       attacks=args.attacks or DEFAULT_ATTACKS,
       signals=SignalConfig(augmentations=args.augment,

@@ -171,24 +171,24 @@ def wrap_unstructured(model: tf.keras.Model, sparsity: float) -> tf.keras.Model:
       sparsity, begin_step=0, end_step=1, frequency=1)
 
   def wrap(layer):
+    fresh = layer.__class__.from_config(layer.get_config())  # no shared weights
     if isinstance(layer, (tf.keras.layers.Conv2D, tf.keras.layers.Dense)):
       return tfmot.sparsity.keras.prune_low_magnitude(
-          layer, pruning_schedule=schedule)
-    return layer
+          fresh, pruning_schedule=schedule)
+    return fresh
 
   from tfmia.snn.graph import as_functional
-  return tf.keras.models.clone_model(as_functional(model),
-                                     clone_function=wrap)
+  wrapped = tf.keras.models.clone_model(as_functional(model),
+                                        clone_function=wrap)
+  _copy_into_wrapped(wrapped, model)
+  return wrapped
 
 
-def copy_into_wrapped(wrapped: tf.keras.Model, model: tf.keras.Model) -> None:
-  """Copies `model`'s weights into its tfmot-wrapped clone."""
-  import tensorflow_model_optimization as tfmot
+def _copy_into_wrapped(wrapped: tf.keras.Model, model: tf.keras.Model) -> None:
   from tfmia.snn.graph import as_functional
   src = {l.name: l for l in _flat_layers(as_functional(model))}
   for layer in wrapped.layers:
-    inner = layer.layer if isinstance(
-        layer, tfmot.sparsity.keras.PruneLowMagnitude) else layer
+    inner = getattr(layer, "layer", layer)  # inside a tfmot wrapper
     if inner.name in src and inner.weights:
       inner.set_weights(src[inner.name].get_weights())
 
@@ -483,3 +483,55 @@ def describe(s: PruneStats) -> str:
           f"{s.sparsity:.3f}, parameters {s.params_before:,} -> "
           f"{s.params_after:,} ({s.nonzero_params_after:,} non-zero), "
           f"FLOPs {s.flops_before:,} -> {s.flops_after:,}")
+
+
+# ---------------------------------------------------------------------------
+# Prune, then fine-tune (with a defense)
+
+
+@dataclasses.dataclass(frozen=True)
+class PruneResult:
+  """A pruned, fine-tuned model and what it cost.
+
+  Attributes:
+    model: the pruned Keras model (plain layers, no tfmot wrappers).
+    stats: sparsity, parameters and FLOPs (`PruneStats`).
+    epsilon: DP-SGD's ε when the fine-tuning was DP, else None.
+    history: the fine-tuning's per-epoch metrics.
+  """
+
+  model: object
+  stats: PruneStats
+  epsilon: object = None
+  history: object = None
+
+
+def prune_and_finetune(model: tf.keras.Model, members, pruner: str,
+                       sparsity: float, finetune, defense=None, *,
+                       callbacks=()) -> PruneResult:
+  """Prunes `model` and fine-tunes it on `members` (a ClassificationData
+  whose train split is the model's training set and whose test split
+  validates), with `defense` (a `tfmia.defenses.Defense`) during the
+  fine-tuning, as mia_prune's `prune.py` / `prune_dp.py` do.
+
+  Everything is checked before any training starts: the pruner, the
+  sparsity, the model (a structured pruner needs conv layers), the defense.
+  """
+  from tfmia import defenses
+  defense = defense or defenses.Defense()
+  check_pruner(pruner, sparsity, model)
+  if not isinstance(defense, defenses.Defense):
+    raise TypeError("`defense` must be a tfmia.defenses.Defense. "
+                    f"Received: {type(defense).__name__}")
+  if pruner == "l1_unstructured":
+    wrapped = wrap_unstructured(model, sparsity)
+    out = defenses.train_with_defense(
+        wrapped, members, finetune, defense,
+        callbacks=list(callbacks) + unstructured_callbacks())
+    pruned = strip(out.model)
+    return PruneResult(pruned, unstructured_stats(model, pruned, sparsity),
+                       out.epsilon, out.history)
+  pruned, st = prune_structured(model, pruner, sparsity)
+  out = defenses.train_with_defense(pruned, members, finetune, defense,
+                                    callbacks=callbacks)
+  return PruneResult(out.model, st, out.epsilon, out.history)

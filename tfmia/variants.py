@@ -256,6 +256,104 @@ class CheckpointVariant(Variant):
                     "stored as a variant.")
 
 
+def _finetune_config():
+  from tfmia.training import TrainConfig
+  return TrainConfig(epochs=5)
+
+
+def _no_defense():
+  from tfmia.defenses import Defense
+  return Defense()
+
+
+PRUNE_INFO_FILE = "prune.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class PrunedVariant(Variant):
+  """The model pruned by `pruner` to `sparsity`, then fine-tuned on its own
+  members with `defense` (`tfmia.pruning.prune_and_finetune`). mia_prune
+  fine-tunes for half the training epochs; `finetune` says how here.
+
+  Attributes:
+    pruner: one of `tfmia.pruning.PRUNERS`.
+    sparsity: in (0, 1).
+    finetune: a `tfmia.training.TrainConfig`.
+    defense: a `tfmia.defenses.Defense` used during the fine-tuning.
+    seed: seeds the fine-tuning.
+    source: the variant this one prunes (None: the trained model).
+
+  The variant folder also holds prune.json: the achieved sparsity,
+  parameters, FLOPs, the fine-tuning history and, under DP-SGD, ε.
+  """
+
+  kind: ClassVar[str] = "pruned"
+
+  pruner: str = "l1_unstructured"
+  sparsity: float = 0.5
+  finetune: object = dataclasses.field(default_factory=_finetune_config)
+  defense: object = dataclasses.field(default_factory=_no_defense)
+  seed: int = 0
+  source: Optional[Variant] = None
+
+  def __post_init__(self):
+    from tfmia import pruning
+    from tfmia.defenses import Defense
+    from tfmia.training import TrainConfig
+    if isinstance(self.finetune, dict):
+      object.__setattr__(self, "finetune", TrainConfig(**self.finetune))
+    if isinstance(self.defense, dict):
+      object.__setattr__(self, "defense", Defense(**self.defense))
+    if not isinstance(self.finetune, TrainConfig):
+      raise TypeError("`finetune` must be a TrainConfig. Received: "
+                      f"{type(self.finetune).__name__}")
+    if not isinstance(self.defense, Defense):
+      raise TypeError("`defense` must be a tfmia.defenses.Defense. "
+                      f"Received: {type(self.defense).__name__}")
+    pruning.check_pruner(self.pruner, self.sparsity)
+    if self.source is not None and not isinstance(self.source, Variant):
+      raise TypeError("`source` must be a Variant or None. "
+                      f"Received: {type(self.source).__name__}")
+
+  def label(self) -> str:
+    tail = "" if self.defense.name == "none" else f"_{self.defense.label()}"
+    return f"{self.pruner}_{self.sparsity:g}{tail}"
+
+  def apply(self, model, members: ClassificationData, *, name: str):
+    import tensorflow as tf
+    from tfmia import pruning
+    pruning.check_pruner(self.pruner, self.sparsity, model)
+    tf.keras.utils.set_random_seed(self.seed)
+    result = pruning.prune_and_finetune(model, members, self.pruner,
+                                        self.sparsity, self.finetune,
+                                        self.defense)
+    # Carried to `save`, which writes it beside the model.
+    result.model._tfmia_prune_info = {
+        "stats": result.stats, "epsilon": result.epsilon,
+        "delta": self.defense.delta if result.epsilon is not None else None,
+        "history": result.history.metrics if result.history else None}
+    return result.model
+
+  def save(self, model, path: Path) -> None:
+    import os
+    info = getattr(model, "_tfmia_prune_info", None)
+    if info is not None:
+      io.atomic_write_json(path.parent / PRUNE_INFO_FILE, info)
+    with io.atomic_path(path, suffix=".keras") as tmp:
+      model.save(os.fspath(tmp))
+
+  def load(self, path: Path):
+    import os
+
+    import tensorflow as tf
+    return tf.keras.models.load_model(os.fspath(path), compile=False)
+
+
+def prune_info(refs, name: str, variant: PrunedVariant) -> dict:
+  """The prune.json of a stored pruned variant (see `PrunedVariant`)."""
+  return io.read_json(variant_dir(refs, name, variant) / PRUNE_INFO_FILE)
+
+
 # ---------------------------------------------------------------------------
 # The variant store
 
@@ -330,19 +428,48 @@ def load_model(refs, name: str, data: ClassificationData,
   return model
 
 
-def from_spec(text: str) -> Optional[Variant]:
-  """A variant from its command-line form: "snn:4" (an SNN at T = 4, with
-  default conversion and calibration), "snn:1,2,4" (progressively calibrated
-  through T = 1 and 2 to 4), or "none"."""
+SPEC_HELP = ("snn:T (an SNN at T steps), snn:T1,T2,...,T (calibrated "
+             "progressively), pruned:PRUNER:SPARSITY[:DEFENSE[:ARG]] (e.g. "
+             "pruned:l1_structured:0.7:ppb:4), several joined by + to chain "
+             "them (pruned:l1_structured:0.5+snn:4), or none")
+
+
+def _one_spec(text: str, source, train):
+  kind, _, arg = text.partition(":")
+  if kind == "snn" and arg:
+    try:
+      timesteps = [int(t) for t in arg.split(",")]
+    except ValueError:
+      raise ValueError("`variant` timesteps must be integers. "
+                       f"Received: {text!r}") from None
+    return SnnVariant.progressive(timesteps, source=source)[-1]
+  if kind == "pruned" and arg:
+    from tfmia.defenses import DEFAULT_ARG, Defense
+    parts = arg.split(":")
+    if len(parts) not in (2, 3, 4):
+      raise ValueError("`variant` must look like pruned:PRUNER:SPARSITY"
+                       f"[:DEFENSE[:ARG]]. Received: {text!r}")
+    try:
+      sparsity = float(parts[1])
+      defense_arg = float(parts[3]) if len(parts) == 4 else DEFAULT_ARG
+    except ValueError:
+      raise ValueError("`variant`'s sparsity and defense argument must be "
+                       f"numbers. Received: {text!r}") from None
+    defense = Defense(parts[2] if len(parts) > 2 else "none", defense_arg)
+    finetune = (_finetune_config() if train is None else
+                train.replace(epochs=max(1, train.epochs // 2)))
+    return PrunedVariant(pruner=parts[0], sparsity=sparsity,
+                         finetune=finetune, defense=defense, source=source)
+  raise ValueError(f"`variant` must be {SPEC_HELP}. Received: {text!r}")
+
+
+def from_spec(text: str, *, train=None) -> Optional[Variant]:
+  """A variant from its command-line form (`SPEC_HELP`). A pruned variant
+  fine-tunes with `train` (the models' own `TrainConfig`) for half its
+  epochs, as mia_prune does; with default settings when `train` is None."""
   if text is None or text == "none":
     return None
-  kind, _, arg = str(text).partition(":")
-  if kind != "snn" or not arg:
-    raise ValueError("`variant` must look like snn:T or snn:T1,T2,...,T (or "
-                     f"'none'). Received: {text!r}")
-  try:
-    timesteps = [int(t) for t in arg.split(",")]
-  except ValueError:
-    raise ValueError("`variant` timesteps must be integers. "
-                     f"Received: {text!r}") from None
-  return SnnVariant.progressive(timesteps)[-1]
+  variant = None
+  for part in str(text).split("+"):
+    variant = _one_spec(part.strip(), variant, train)
+  return variant

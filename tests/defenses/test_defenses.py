@@ -1,0 +1,123 @@
+"""Defenses: PPB's value by hand and its effect, DP-SGD's ε against
+tensorflow-privacy's statement, adversarial regularisation's training, and
+errors before any work."""
+
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfmia import defenses, models
+from tfmia.training import TrainConfig
+
+
+def test_ppb_penalty_by_hand():
+  # Halves: B1 = [2, 0, 1] sorts to [2, 1, 0]; B2 = [0, 3, 0] to [3, 0, 0].
+  # KL(softmax([3,0,0]) || softmax([2,1,0])) worked out by hand:
+  # p = [.90944, .04528, .04528], q = [.66524, .24473, .09003], KL = .17684.
+  logits = np.array([[2., 0, 1], [0, 3, 0]], "float32")
+  assert float(defenses.ppb_penalty(logits)) == pytest.approx(0.17684,
+                                                              abs=2e-5)
+  # An odd last example is left out; a batch of one has no pair.
+  odd = np.vstack([logits, [[9., -9, 0]]]).astype("float32")
+  assert float(defenses.ppb_penalty(odd)) == pytest.approx(0.17684, abs=2e-5)
+  assert float(defenses.ppb_penalty(logits[:1])) == 0.0
+  # The loss adds λ times it to the mean cross-entropy.
+  y = np.array([0, 1])
+  ce = -np.mean([np.log(np.exp(2) / (np.exp(2) + 1 + np.e)),
+                 np.log(np.exp(3) / (np.exp(3) + 2))])
+  assert float(defenses.PpbLoss(4.0)(y, logits)) == pytest.approx(
+      ce + 4 * 0.17684, abs=1e-4)
+
+
+def _sorted_gap(model, data):
+  """L1 distance between the mean sorted posteriors of members and of
+  non-members."""
+  def mean_sorted(x):
+    p = tf.nn.softmax(model.predict(x, verbose=0)).numpy()
+    return -np.sort(-p, axis=1).mean(0)
+  return float(np.abs(mean_sorted(data.x_train)
+                      - mean_sorted(data.x_test)).sum())
+
+
+def test_ppb_brings_member_and_nonmember_posteriors_closer(digits):
+  from tfmia.data import DataConfig, prepare_data
+  data = prepare_data(DataConfig(train_size=200, test_size=300), raw=digits)
+  gaps = {}
+  for defense in (defenses.Defense(), defenses.Defense("ppb", 4.0)):
+    tf.keras.utils.set_random_seed(0)
+    model = models.build_model("dense", data.input_shape, 10, depth=1,
+                               units=64)
+    out = defenses.train_with_defense(
+        model, data, TrainConfig(epochs=30, batch_size=32), defense)
+    gaps[defense.name] = _sorted_gap(out.model, data)
+  assert gaps["ppb"] < 0.8 * gaps["none"], gaps
+
+
+@pytest.mark.parametrize("accountant", ["rdp", "pld"])
+def test_dp_epsilon_matches_tensorflow_privacys_statement(accountant):
+  from tensorflow_privacy.privacy.analysis import compute_dp_sgd_privacy_lib \
+      as lib
+  kw = dict(number_of_examples=10_000, batch_size=128, num_epochs=5,
+            noise_multiplier=1.1, delta=1e-5)
+  text = lib.compute_dp_sgd_privacy_statement(
+      **kw, used_microbatching=False,
+      accountant_type=lib.AccountantType[accountant.upper()])
+  stated = float(re.search(r"Poisson sampling \(\*\):\s+([0-9.]+)",
+                           text).group(1))
+  ours = defenses.dp_epsilon(10_000, 128, 5, 1.1, 1e-5, accountant)
+  assert ours == pytest.approx(stated, abs=5e-4)
+  # More noise, less ε.
+  assert defenses.dp_epsilon(10_000, 128, 5, 2.0, 1e-5, accountant) < ours
+
+
+def test_dp_training_clips_every_example_and_stores_epsilon(digits):
+  from tfmia.data import DataConfig, prepare_data
+  data = prepare_data(DataConfig(train_size=64, test_size=32), raw=digits)
+  tf.keras.utils.set_random_seed(0)
+  model = models.build_model("dense", data.input_shape, 10, depth=1, units=8)
+  before = [w.copy() for w in model.get_weights()]
+  config = TrainConfig(epochs=2, batch_size=16, optimizer="sgd",
+                       learning_rate=0.1)
+  out = defenses.train_with_defense(model, data, config,
+                                    defenses.Defense("dp", 1.5))
+  assert out.epsilon == pytest.approx(
+      defenses.dp_epsilon(64, 16, 2, 1.5, 1e-5))
+  assert any(np.abs(a - b).max() > 0 for a, b in
+             zip(before, out.model.get_weights()))
+  opt = out.model.optimizer
+  import tensorflow_privacy as tfp
+  assert isinstance(opt, tfp.VectorizedDPKerasSGDOptimizer)
+  assert opt._num_microbatches is None   # one microbatch per example
+
+
+def test_adversarial_regularisation_trains_the_classifier_alone(digits):
+  from tfmia.data import DataConfig, prepare_data
+  data = prepare_data(DataConfig(train_size=64, test_size=64), raw=digits)
+  tf.keras.utils.set_random_seed(0)
+  model = models.build_model("dense", data.input_shape, 10, depth=1, units=8)
+  names = [w.name for w in model.weights]
+  before = [w.copy() for w in model.get_weights()]
+  out = defenses.train_with_defense(
+      model, data, TrainConfig(epochs=1, batch_size=32),
+      defenses.Defense("adv", 1.0, inference_steps=2))
+  assert out.model is model
+  assert [w.name for w in out.model.weights] == names   # no inference model
+  assert any(np.abs(a - b).max() > 0 for a, b in
+             zip(before, model.get_weights()))
+  assert np.isfinite(out.history["inference_loss"]).all()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(name="dropout"), "`defense` must be one of"),
+    (dict(name="ppb", arg=0), r"`defense_arg` \(λ of 'ppb'\) must be > 0"),
+    (dict(name="adv", arg=-1), r"privacy weight θ of 'adv'\) must be > 0"),
+    (dict(name="dp", arg=0.0), r"noise multiplier σ of 'dp'\) must be > 0"),
+    (dict(name="dp", arg=float("nan")), "`defense_arg` must be a finite"),
+    (dict(name="dp", delta=0), r"`delta` must be in \(0, 1\)"),
+    (dict(name="dp", accountant="moments"), "`accountant` must be one of"),
+])
+def test_bad_defense_settings_are_refused(kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    defenses.Defense(**kwargs)
