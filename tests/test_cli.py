@@ -17,7 +17,8 @@ def test_help_lists_commands(capsys):
     cli.main(["--help"])
   assert e.value.code == 0
   out = capsys.readouterr().out
-  for cmd in ("case-study", "train", "attack", "models", "reference", "audit"):
+  for cmd in ("case-study", "train", "attack", "models", "reference", "audit",
+              "prune"):
     assert cmd in out
 
 
@@ -28,7 +29,7 @@ def test_help_lists_commands(capsys):
                                   ["reference", "train", "--help"],
                                   ["reference", "init", "--help"],
                                   ["reference", "status", "--help"],
-                                  ["audit", "--help"],
+                                  ["audit", "--help"], ["prune", "--help"],
                                   ["case-study", "snn-mia", "--help"]])
 def test_every_command_has_help(argv, capsys):
   with pytest.raises(SystemExit) as e:
@@ -70,6 +71,36 @@ def test_train_then_attack_run(tmp_path, capsys):
   # Reloading the weights and data reproduces the callback's last AUC.
   assert whole["auc"] == pytest.approx(trained_auc, abs=1e-6)
   assert any(r["slice"] == "class=3" for r in res["results"])
+
+
+def test_train_then_prune_run(tmp_path, capsys):
+  run = tmp_path / "run"
+  assert cli.main(["train", "--model", "conv", "--dataset", "digits",
+                   "--train-size", "200", "--test-size", "100", "--epochs",
+                   "2", "--every-n-epochs", "2", "--out", str(run)]) == 0
+  capsys.readouterr()
+  # Bad settings fail before the run is loaded.
+  for argv, msg in (
+      (["--pruner", "l1_structured", "--sparsity", "1.0"], "`sparsity` must"),
+      (["--pruner", "l9", "--sparsity", "0.5"], "`pruner` must be one of"),
+      (["--pruner", "slim", "--sparsity", "0.5"], "no BatchNormalization"),
+      (["--pruner", "l1_structured", "--sparsity", "0.5", "--defense", "dp",
+        "--defense-arg", "-1"], "noise multiplier"),
+  ):
+    assert cli.main(["prune", "--run", str(run), *argv]) == 2
+    assert msg in capsys.readouterr().err
+  assert cli.main(["prune", "--run", str(run), "--pruner", "l1_structured",
+                   "--sparsity", "0.5", "--defense", "ppb"]) == 0
+  out = run / "pruned_l1_structured_0.5_ppb4"
+  info = json.loads((out / "prune.json").read_text())
+  assert info["stats"]["sparsity"] == 0.5
+  assert info["stats"]["params_after"] < info["stats"]["params_before"]
+  assert info["finetune"]["epochs"] == 1          # half the run's 2 epochs
+  assert info["defense"] == {**info["defense"], "name": "ppb", "arg": 4.0}
+  assert "FLOPs" in capsys.readouterr().out
+  import tensorflow as tf
+  model = tf.keras.models.load_model(out / "model.keras", compile=False)
+  assert model.get_layer("conv1").filters == 16
 
 
 def test_attack_logits_npz(tmp_path):
