@@ -274,8 +274,9 @@ def cell_signals(refs, data, cell: Cell, attacks: Sequence[str], *,
                  progress: bool = True) -> AttackSignals:
   """The AttackSignals of `cell`: the target variant and the reference
   variant on the pool, and on the population when an attack needs it."""
+  in_pool = refs.population_in_pool   # mia_prune: the victim's dev set
   splits = ["pool"] + (["population"] if suite.needs_population(attacks)
-                       else [])
+                       and in_pool is None else [])
   names = refs.reference_names() if suite.needs_references(attacks) else []
 
   def sig(name, variant, split):
@@ -287,11 +288,17 @@ def cell_signals(refs, data, cell: Cell, attacks: Sequence[str], *,
   target = {s: sig(ref_lib.TARGET, cell.target, s) for s in splits}
   ref_sig = {s: tuple(sig(n, cell.references, s) for n in names)
              for s in splits}
+  if in_pool is not None and suite.needs_population(attacks):
+    # The population is part of the pool: its signals are the pool's.
+    idx = np.flatnonzero(in_pool)
+    target["population"] = target["pool"].take(idx)
+    ref_sig["population"] = tuple(r.take(idx) for r in ref_sig["pool"])
   return AttackSignals(
       target=target["pool"], references=ref_sig["pool"],
       ref_is_member=refs.ref_is_member if names else None,
       target_population=target.get("population"),
-      reference_population=ref_sig.get("population", ()))
+      reference_population=ref_sig.get("population", ()),
+      ref_in_split=refs.ref_in_split if names else None)
 
 
 def load_reference_folder(reference_config, *, directory=None, data=None,
@@ -306,7 +313,8 @@ def load_reference_folder(reference_config, *, directory=None, data=None,
   if len(data.x_train) != n:
     raise ValueError(f"The data's pool has {len(data.x_train)} examples but "
                      f"the membership matrix in {directory} covers {n}.")
-  check_population(data.x_train[refs.target_is_member], data.x_test)
+  if refs.population_in_pool is None:
+    check_population(data.x_train[refs.target_is_member], data.x_test)
   return refs, data
 
 
@@ -315,14 +323,19 @@ def audit_cell(refs, data, cell: Cell, attacks: Sequence[str],
                progress: bool = True) -> AttackResults:
   """Runs `attacks` on one cell of a reference folder."""
   attacks = suite.check_names(attacks)
+  judged = (refs.evaluated if refs.evaluated is not None
+            else np.ones(len(refs.target_is_member), bool))
   suite.check_needs(attacks, Provided(
-      num_examples=len(refs.target_is_member),
-      ref_is_member=refs.ref_is_member, population=True,
-      reference_population=True, sensitivity=cell.signals.sensitivity))
+      num_examples=int(judged.sum()),
+      ref_is_member=refs.ref_is_member[:, judged], population=True,
+      reference_population=True, sensitivity=cell.signals.sensitivity,
+      shadow_is_member=(None if refs.ref_in_split is None
+                        else refs.ref_is_member[refs.ref_in_split])))
   signals = cell_signals(refs, data, cell, attacks, progress=progress)
   return suite.run_attacks(attacks, signals, attack_config,
                            is_member=refs.target_is_member,
-                           model=cell.name or "target")
+                           model=cell.name or "target",
+                           evaluate=refs.evaluated)
 
 
 def audit_reference_folder(reference_config,

@@ -93,6 +93,51 @@ def target_membership(num_examples: int, seed: int) -> np.ndarray:
   return _half_mask(num_examples, np.random.default_rng([seed, 0]))
 
 
+SPLITS = ("pairs", "mia_prune")
+
+
+def mia_prune_split(num_examples: int, num_models: int,
+                    seed: int) -> dict[str, np.ndarray]:
+  """The data split of Yuan & Zhang's pruning study (mia_prune
+  `pretrain.py`), with scikit-learn's `train_test_split` and the same
+  random states: the pool is halved into a victim half and a shadow half;
+  the victim half into train (≈45%), test (45%) and dev (≈10%); the shadow
+  half is resplit the same way for each shadow model k (random state
+  seed + k).
+
+  Returns:
+    Bool masks over the N pool examples: target_is_member, target_test,
+    target_dev (N,), and ref_is_member, ref_test, ref_dev (K, N).
+  """
+  from sklearn.model_selection import train_test_split
+  if not isinstance(num_examples, int) or num_examples < 20:
+    raise ValueError("`num_examples` must be an int >= 20 for the mia_prune "
+                     f"split. Received: num_examples={num_examples!r}")
+
+  def masks(idx):
+    out = []
+    for part in idx:
+      m = np.zeros(num_examples, bool)
+      m[np.asarray(part, int)] = True
+      out.append(m)
+    return out
+
+  def three_way(items, state):
+    train, test = train_test_split(items, test_size=0.45, random_state=state)
+    train, dev = train_test_split(train, test_size=0.1818, random_state=state)
+    return masks((train, test, dev))
+
+  victim, shadow = train_test_split(list(range(num_examples)), test_size=0.5,
+                                    random_state=seed)
+  t_train, t_test, t_dev = three_way(victim, seed)
+  rows = [three_way(shadow, seed + k) for k in range(num_models)]
+  return {"target_is_member": t_train, "target_test": t_test,
+          "target_dev": t_dev,
+          "ref_is_member": np.stack([r[0] for r in rows]),
+          "ref_test": np.stack([r[1] for r in rows]),
+          "ref_dev": np.stack([r[2] for r in rows])}
+
+
 # ---------------------------------------------------------------------------
 # Configuration
 
@@ -115,6 +160,10 @@ class ReferenceConfig:
   # Models ("target", "ref_000", ...) whose weights are also kept after every
   # epoch, in <model>/checkpoints/ (not part of the fingerprint).
   checkpoints: tuple = ()
+  # "pairs": complementary random halves of the pool (RMIA / LiRA). Or
+  # "mia_prune": a victim half and a shadow half, each split into train,
+  # test and dev (`mia_prune_split`); models validate on their dev set.
+  split: str = dataclasses.field(default="pairs", metadata=io.ADDED_LATER)
 
   def __post_init__(self):
     object.__setattr__(self, "checkpoints", tuple(self.checkpoints))
@@ -131,8 +180,15 @@ class ReferenceConfig:
     if self.model not in models.available_models():
       raise ValueError(f"`model` must be one of {models.available_models()}. "
                        f"Received: model={self.model!r}")
-    if (not isinstance(self.num_models, int) or self.num_models < 2
-        or self.num_models % 2):
+    if self.split not in SPLITS:
+      raise ValueError(f"`split` must be one of {SPLITS}. "
+                       f"Received: split={self.split!r}")
+    if self.split == "mia_prune":
+      if not isinstance(self.num_models, int) or self.num_models < 1:
+        raise ValueError("`num_models` must be a positive int. "
+                         f"Received: num_models={self.num_models!r}")
+    elif (not isinstance(self.num_models, int) or self.num_models < 2
+          or self.num_models % 2):
       raise ValueError("`num_models` must be an even int >= 2 (models come in "
                        f"complementary pairs). Received: "
                        f"num_models={self.num_models!r}")
@@ -262,14 +318,17 @@ def _init_seed(config: ReferenceConfig, name: str) -> int:
 
 def train_one(config: ReferenceConfig, data: ClassificationData,
               is_member: np.ndarray, name: str, model_dir: Path, *,
-              progress: bool = True) -> dict:
-  """Trains one model on data.x_train[is_member] and marks it complete."""
+              progress: bool = True,
+              validation: Optional[np.ndarray] = None) -> dict:
+  """Trains one model on data.x_train[is_member] and marks it complete. It
+  validates on data.x_train[validation] (its non-members when None)."""
   import tensorflow as tf
   from tfmia.training import EpochProgress, train_model
   is_member = np.asarray(is_member, dtype=bool)
+  val = ~is_member if validation is None else np.asarray(validation, bool)
   subset = data.replace(
       x_train=data.x_train[is_member], y_train=data.y_train[is_member],
-      x_test=data.x_train[~is_member], y_test=data.y_train[~is_member])
+      x_test=data.x_train[val], y_test=data.y_train[val])
   model_dir.mkdir(parents=True, exist_ok=True)
   store.clear(model_dir / DONE_FILE)
   with io.atomic_path(model_dir / MEMBER_FILE, suffix=".npy") as tmp:
@@ -327,6 +386,18 @@ def read_membership(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def _write_membership(directory: Path, config: ReferenceConfig,
                       num_examples: int) -> tuple[np.ndarray, np.ndarray]:
+  if config.split == "mia_prune":
+    split = mia_prune_split(num_examples, config.num_models, config.seed)
+    path = directory / MEMBERSHIP_FILE
+    if path.exists():
+      old, _ = read_membership(path)
+      m = min(len(old), config.num_models)
+      if old.shape[1] != num_examples or not np.array_equal(
+          old[:m], split["ref_is_member"][:m]):
+        raise ValueError(f"{path} holds a different split than this config "
+                         "gives. Use a new reference_dir.")
+    io.atomic_save_npz(path, seed=np.int64(config.seed), **split)
+    return split["ref_is_member"], split["target_is_member"]
   ref_is_member = membership_matrix(num_examples, config.num_models, config.seed)
   target_is_member = target_membership(num_examples, config.seed)
   path = directory / MEMBERSHIP_FILE
@@ -440,7 +511,12 @@ def train_references(config: ReferenceConfig, *,
       logger.warning("%s is redone: %s.", name, problem)
     mask = target_is_member if name == TARGET else ref_is_member[
         int(name.split("_")[1])]
-    train_fn(config, data, mask, name, model_dir, progress=progress)
+    kwargs = {}
+    if config.split == "mia_prune":
+      dev = mia_prune_split(len(data.x_train), config.num_models, config.seed)
+      kwargs["validation"] = (dev["target_dev"] if name == TARGET else
+                              dev["ref_dev"][int(name.split("_")[1])])
+    train_fn(config, data, mask, name, model_dir, progress=progress, **kwargs)
     out["trained"].append(name)
   return out
 
@@ -484,10 +560,46 @@ class ReferenceSet:
   config: ReferenceConfig
   ref_is_member: np.ndarray
   target_is_member: np.ndarray
+  # The mia_prune split's other masks (`mia_prune_split`); None for pairs.
+  split_masks: Optional[dict] = None
 
   @property
   def num_models(self) -> int:
     return len(self.ref_is_member)
+
+  @property
+  def evaluated(self) -> Optional[np.ndarray]:
+    """(N,) bool: the examples the target is attacked on (mia_prune: its
+    train and test sets); None: the whole pool."""
+    if self.split_masks is None:
+      return None
+    return self.target_is_member | self.split_masks["target_test"]
+
+  @property
+  def ref_in_split(self) -> Optional[np.ndarray]:
+    """(K, N) bool: each shadow model's own train and test examples
+    (mia_prune); None: the whole pool."""
+    if self.split_masks is None:
+      return None
+    return self.ref_is_member | self.split_masks["ref_test"][:self.num_models]
+
+  @property
+  def population_in_pool(self) -> Optional[np.ndarray]:
+    """(N,) bool: pool examples that serve as the population (mia_prune:
+    the victim's dev set, which no model trains on); None: the population
+    is the data's test split."""
+    if self.split_masks is None:
+      return None
+    return self.split_masks["target_dev"]
+
+  def validation_of(self, name: str) -> Optional[np.ndarray]:
+    """(N,) bool: model `name`'s dev set (mia_prune); None otherwise."""
+    self._check_name(name)
+    if self.split_masks is None:
+      return None
+    if name == TARGET:
+      return self.split_masks["target_dev"]
+    return self.split_masks["ref_dev"][int(name.split("_")[1])]
 
   @classmethod
   def load(cls, directory: Union[str, os.PathLike],
@@ -516,10 +628,17 @@ class ReferenceSet:
     ref_is_member, target_is_member = read_membership(
         directory / MEMBERSHIP_FILE)
     n = ref_is_member.shape[1]
-    expected = membership_matrix(n, k, saved.seed)
+    split_masks = None
+    if saved.split == "mia_prune":
+      split_masks = mia_prune_split(n, k, saved.seed)
+      expected, target_expected = (split_masks["ref_is_member"],
+                                   split_masks["target_is_member"])
+    else:
+      expected = membership_matrix(n, k, saved.seed)
+      target_expected = target_membership(n, saved.seed)
     m = min(k, len(ref_is_member))
     if (not np.array_equal(ref_is_member[:m], expected[:m])
-        or not np.array_equal(target_is_member, target_membership(n, saved.seed))):
+        or not np.array_equal(target_is_member, target_expected)):
       raise ValueError(
           f"The membership matrix in {directory / MEMBERSHIP_FILE} "
           f"(shape {ref_is_member.shape}) does not match {k} reference models with "
@@ -539,7 +658,8 @@ class ReferenceSet:
         raise ValueError(f"{directory / nm / MEMBER_FILE} does not match its "
                          f"row of the membership matrix.")
     return cls(directory=directory, config=saved.replace(num_models=k),
-               ref_is_member=ref_is_member[:k], target_is_member=target_is_member)
+               ref_is_member=ref_is_member[:k],
+               target_is_member=target_is_member, split_masks=split_masks)
 
   def load_model(self, name: str, input_shape: Sequence[int],
                  num_classes: int):

@@ -78,6 +78,10 @@ class AttackSignals:
     ref_is_member: (K, N) bool, True where example n trained reference model k.
     target_population: the target on Z population points (never trained on).
     reference_population: the K reference models on the same Z points.
+    ref_in_split: (K, N) bool or None: the examples of reference (shadow)
+      model k's own split, its members and the non-members it is tested on
+      (mia_prune's shadow train and test sets). Shadow-trained attacks
+      learn from these entries only; None: every example.
   """
 
   target: Signals
@@ -85,6 +89,7 @@ class AttackSignals:
   ref_is_member: Optional[np.ndarray] = None
   target_population: Optional[Signals] = None
   reference_population: tuple = ()
+  ref_in_split: Optional[np.ndarray] = None
 
   def __post_init__(self):
     object.__setattr__(self, "references", tuple(self.references))
@@ -107,6 +112,15 @@ class AttackSignals:
         raise ValueError(f"`ref_is_member` must be a bool (K, N) = {(k, n)} matrix "
                          f"matching the {k} reference models. "
                          f"Received: shape={ref_is_member.shape}, dtype={ref_is_member.dtype}")
+    if self.ref_in_split is not None:
+      split = np.asarray(self.ref_in_split)
+      if split.dtype != bool or split.shape != (k, n):
+        raise ValueError(f"`ref_in_split` must be a bool (K, N) = {(k, n)} "
+                         f"matrix. Received: shape={split.shape}, "
+                         f"dtype={split.dtype}")
+      if (np.asarray(self.ref_is_member) & ~split).any():
+        raise ValueError("`ref_in_split` must contain every reference "
+                         "model's members.")
     if self.reference_population and len(self.reference_population) != k:
       raise ValueError(f"`reference_population` must hold {k} signals, one per "
                        f"reference model. Received: "
@@ -222,7 +236,11 @@ def shadow_data(s: AttackSignals, max_examples: Optional[int], seed: int,
   probs = np.concatenate([r.mean().probs[:, 0] for r in s.references])
   labels = np.concatenate([r.labels for r in s.references])
   is_member = np.asarray(s.ref_is_member).reshape(-1)
-  idx = shadow.balanced_sample(is_member, max_examples, seed)
+  if s.ref_in_split is not None:
+    inside = np.flatnonzero(np.asarray(s.ref_in_split).reshape(-1))
+  else:
+    inside = np.arange(len(is_member))
+  idx = inside[shadow.balanced_sample(is_member[inside], max_examples, seed)]
   out = [probs[idx], labels[idx], is_member[idx]]
   if with_sensitivity:
     out.append(np.concatenate([r.sensitivity for r in s.references])[idx])
@@ -396,6 +414,10 @@ class Provided:
   reference_population: bool = False
   sensitivity: bool = False
   is_member: bool = True
+  # The shadow models' membership over the examples shadow-trained attacks
+  # learn from, when that is not `ref_is_member` (mia_prune's split: the
+  # attacked examples are the victim's, the shadows' own are elsewhere).
+  shadow_is_member: Optional[np.ndarray] = None
 
   @property
   def num_references(self) -> int:
@@ -443,7 +465,9 @@ def check_needs(names: Sequence[str], provided: Provided) -> None:
               f"for every example; {int(np.sum(mask.sum(axis=0) < 1))} have "
               "none. Train more reference models.")
     if spec.shadow and k:
-      ref_is_member = np.asarray(provided.ref_is_member)
+      ref_is_member = np.asarray(
+          provided.ref_is_member if provided.shadow_is_member is None
+          else provided.shadow_is_member)
       if ref_is_member.all() or not ref_is_member.any():
         raise ValueError(f"Attack {name!r} needs shadow members and "
                          "non-members.")
@@ -485,8 +509,8 @@ def run_attacks(attacks: Sequence[str], signals: AttackSignals,
                 config: AttackConfig = AttackConfig(), *,
                 is_member: np.ndarray,
                 slicing: SlicingConfig = SlicingConfig(),
-                model: str = "", epoch: Optional[int] = None
-                ) -> AttackResults:
+                model: str = "", epoch: Optional[int] = None,
+                evaluate: Optional[np.ndarray] = None) -> AttackResults:
   """Runs the named attacks on `signals`; one result per (attack, slice).
 
   Args:
@@ -498,6 +522,9 @@ def run_attacks(attacks: Sequence[str], signals: AttackSignals,
       retrained per slice, as tensorflow-privacy does; score attacks are
       scored once and their scores sliced).
     model, epoch: stored in the results.
+    evaluate: (N,) bool or None: the examples the attacks are judged on
+      (mia_prune: the victim's balanced train and test sets, while the
+      shadows' own examples are in the N too); None: all N.
 
   Returns:
     AttackResults with the target's accuracy on members and non-members.
@@ -516,9 +543,28 @@ def run_attacks(attacks: Sequence[str], signals: AttackSignals,
     raise ValueError(f"`is_member` must be a bool array of shape ({n},). "
                      f"Received: shape={is_member.shape}, "
                      f"dtype={is_member.dtype}")
-  if is_member.all() or not is_member.any():
+  if evaluate is None:
+    evaluate = np.ones(n, bool)
+  evaluate = np.asarray(evaluate)
+  if evaluate.dtype != bool or evaluate.shape != (n,):
+    raise ValueError(f"`evaluate` must be a bool array of shape ({n},). "
+                     f"Received: shape={evaluate.shape}, "
+                     f"dtype={evaluate.dtype}")
+  judged = is_member[evaluate]
+  if judged.all() or not judged.any():
     raise ValueError("`is_member` must hold both members and non-members.")
-  check_needs(names, Provided.of(signals))
+  full = signals
+  if not evaluate.all():
+    # Attacks score the evaluated examples only; shadow-trained attacks
+    # still learn from every reference model's own examples (`full`).
+    signals = _restrict(signals, np.flatnonzero(evaluate))
+    is_member = is_member[evaluate]
+  provided = Provided.of(signals)
+  if full.num_references:
+    provided = dataclasses.replace(provided, shadow_is_member=np.asarray(
+        full.ref_is_member)[full.ref_in_split if full.ref_in_split is not None
+                            else np.ones_like(full.ref_is_member)])
+  check_needs(names, provided)
   tfp_names = [a for a in names if ATTACKS[a].membership_labels]
   tfp = {}
   if tfp_names:
@@ -536,7 +582,11 @@ def run_attacks(attacks: Sequence[str], signals: AttackSignals,
     if name in tfp:
       results.extend(tfp[name])
       continue
-    s = np.asarray(ATTACKS[name].fn(signals, config), dtype=np.float64)
+    if ATTACKS[name].shadow:
+      s = np.asarray(ATTACKS[name].fn(full, config),
+                     dtype=np.float64)[evaluate]
+    else:
+      s = np.asarray(ATTACKS[name].fn(signals, config), dtype=np.float64)
     for slice_name, mask in _slices(signals, slicing):
       m = is_member[mask]
       if m.all() or not m.any():
@@ -546,3 +596,14 @@ def run_attacks(attacks: Sequence[str], signals: AttackSignals,
       results=tuple(results), model=model, epoch=epoch,
       member_accuracy=_accuracy(signals.target, is_member),
       nonmember_accuracy=_accuracy(signals.target, ~is_member))
+
+
+def _restrict(s: AttackSignals, idx: np.ndarray) -> AttackSignals:
+  """`s` on the examples `idx` of its N (populations unchanged)."""
+  return AttackSignals(
+      target=s.target.take(idx),
+      references=tuple(r.take(idx) for r in s.references),
+      ref_is_member=(np.asarray(s.ref_is_member)[:, idx]
+                     if s.num_references else None),
+      target_population=s.target_population,
+      reference_population=s.reference_population)
