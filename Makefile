@@ -33,6 +33,7 @@ bench: setup
 	$(PY) benchmarks/bench_foundation.py
 	$(PY) benchmarks/bench_attacks.py
 	$(PY) benchmarks/bench_snn.py
+	$(PY) benchmarks/bench_pruning.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

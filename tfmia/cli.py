@@ -285,6 +285,37 @@ def build_parser() -> argparse.ArgumentParser:
                        "T = 1..4; see the README)")
   sm.add_argument("--no-progress", action="store_true")
 
+  pc = cs_sub.add_parser(
+      "pruning",
+      help="membership leakage of pruned models, with defenses "
+           "(mia_prune's study)",
+      description="Yuan & Zhang's pruning study: a victim and shadow models "
+                  "on mia_prune's split of the pooled data; every pruner at "
+                  "each sparsity, with PPB, adversarial regularisation or "
+                  "DP-SGD in the fine-tuning; attacked non-adaptively and "
+                  "adaptively by mia_prune's attacks, RMIA and LiRA. "
+                  "Resumable.")
+  _add_data_args(pc, default_dataset="cifar10", sizes=False)
+  pc.add_argument("--quick", action="store_true",
+                  help="a 6,000-image pool, a narrow VGG-11, 2 shadows, "
+                       "two pruners, the defenses at l1_structured 0.7")
+  pc.add_argument("--fallback-dataset", default=None,
+                  help="dataset to use when --dataset is not available")
+  pc.add_argument("--model", default=None,
+                  help="architecture (full: resnet18)")
+  pc.add_argument("--pool-size", type=_positive_int, default=None)
+  pc.add_argument("--epochs", type=_positive_int, default=None)
+  pc.add_argument("--num-shadows", type=_positive_int, default=None)
+  pc.add_argument("--pruners", type=_csv, default=None)
+  pc.add_argument("--sparsities", type=_csv, default=None,
+                  help="e.g. 0.5,0.7,0.9")
+  pc.add_argument("--attacks", type=_csv, default=None)
+  pc.add_argument("--out", type=Path, default=Path("plots/pruning"),
+                  help="output folder (default: plots/pruning); a rerun "
+                       "with the same settings resumes")
+  pc.add_argument("--overwrite", action="store_true")
+  pc.add_argument("--no-progress", action="store_true")
+
   tr = sub.add_parser("train", help="train one model with the privacy callback",
                       description="Train a model on the train split (members), "
                                   "validate on the test split (non-members), "

@@ -34,6 +34,8 @@ def _available_dataset(args: argparse.Namespace) -> str:
 def case_study(args: argparse.Namespace) -> int:
   if args.study == "snn-mia":
     return _snn_mia(args)
+  if args.study == "pruning":
+    return _pruning(args)
   from tfmia.studies import architectures as study
   dataset = _available_dataset(args)
   every = args.every_n_epochs
@@ -380,4 +382,44 @@ def _snn_mia(args: argparse.Namespace) -> int:
   print(result.wide_table("auc").to_string(float_format=lambda v: f"{v:.3f}"))
   print("\nTest accuracy:", json.dumps(result.accuracy))
   print(f"\nTables, results and figures are in {args.out}/")
+  return 0
+
+
+def _pruning(args: argparse.Namespace) -> int:
+  from tfmia.studies import pruning as study
+  dataset = _available_dataset(args)
+  try:
+    sparsities = (tuple(float(v) for v in args.sparsities)
+                  if args.sparsities else None)
+  except ValueError:
+    raise ValueError("--sparsities must be numbers, e.g. 0.5,0.7,0.9. "
+                     f"Received: {','.join(args.sparsities)}") from None
+  overrides = dict(dataset=dataset, data_dir=args.data_dir,
+                   download=args.download, model=args.model,
+                   pool_size=args.pool_size, epochs=args.epochs,
+                   num_shadows=args.num_shadows, pruners=args.pruners,
+                   sparsities=sparsities, attacks=args.attacks,
+                   seed=args.seed)
+  overrides = {k: v for k, v in overrides.items() if v is not None}
+  io.check_output_dir(args.out, "--out")
+  if args.quick:
+    raw = tfdata.load_dataset(dataset, data_dir=args.data_dir,
+                              download=args.download, seed=args.seed)
+    config = study.PruningStudyConfig.quick_mode(
+        split_sizes=(len(raw.y_train), len(raw.y_test)),
+        image_size=raw.x_train.shape[1], **overrides)
+  else:
+    config = study.PruningStudyConfig(**overrides)
+  mode = "quick" if config.quick else "full"
+  print(f"Pruning study ({mode} mode) on {dataset}: {config.model}, "
+        f"pruners {', '.join(config.pruners)} at "
+        f"{', '.join(f'{s:g}' for s in config.sparsities)}, "
+        f"{config.num_shadows} shadow models. Output: {args.out}/")
+  result = study.run(config, args.out, progress=not args.no_progress,
+                     overwrite=args.overwrite)
+  summary = reports.pruning_summary_table(result.table())
+  _print_table(summary, ["cell", "adaptive", "test_accuracy", "epsilon",
+                         "best_attack", "attack_accuracy", "rmia_auc",
+                         "rmia_tpr_at_1%_fpr"])
+  print(f"\nTables and figures are in {args.out}/")
   return 0

@@ -61,6 +61,11 @@ class Defense:
     l2_norm_clip: "dp": the per-example gradient norm bound.
     delta: "dp": δ of the reported ε.
     accountant: "dp": "rdp" or "pld".
+    num_microbatches: "dp": None clips every example's gradient; an int m
+      clips the mean gradient of each of m microbatches per batch, as
+      mia_prune's pyvacy optimizer does (m = 2: batch / 2 examples each).
+      ε then accounts for it as tensorflow-privacy does (sensitivity
+      doubled), and batches that do not split evenly are dropped.
   """
 
   name: str = "none"
@@ -69,6 +74,7 @@ class Defense:
   l2_norm_clip: float = 1.0
   delta: float = 1e-5
   accountant: str = "rdp"
+  num_microbatches: Optional[int] = None
 
   def __post_init__(self):
     if self.name not in DEFENSES:
@@ -94,6 +100,12 @@ class Defense:
     if self.accountant not in ACCOUNTANTS:
       raise ValueError(f"`accountant` must be one of {ACCOUNTANTS}. "
                        f"Received: accountant={self.accountant!r}")
+    if self.num_microbatches is not None and (
+        not isinstance(self.num_microbatches, int)
+        or isinstance(self.num_microbatches, bool)
+        or self.num_microbatches < 1):
+      raise ValueError("`num_microbatches` must be a positive int or None. "
+                       f"Received: num_microbatches={self.num_microbatches!r}")
 
   def label(self) -> str:
     return "none" if self.name == "none" else f"{self.name}{self.arg:g}"
@@ -219,8 +231,12 @@ def dp_optimizer(config: TrainConfig, defense: Defense, steps_per_epoch: int):
   (sgd or adam), clipping every example's gradient."""
   import tensorflow_privacy as tfp
   lr = learning_rate(config, steps_per_epoch)
+  m = defense.num_microbatches
+  if m is not None and config.batch_size % m:
+    raise ValueError(f"`batch_size` ({config.batch_size}) must split into "
+                     f"`num_microbatches` ({m}) equal microbatches.")
   common = dict(l2_norm_clip=defense.l2_norm_clip,
-                noise_multiplier=float(defense.arg), num_microbatches=None)
+                noise_multiplier=float(defense.arg), num_microbatches=m)
   if config.optimizer == "sgd":
     return tfp.VectorizedDPKerasSGDOptimizer(
         learning_rate=lr, momentum=config.momentum, **common)
@@ -232,11 +248,13 @@ def dp_optimizer(config: TrainConfig, defense: Defense, steps_per_epoch: int):
 
 def dp_epsilon(num_examples: int, batch_size: int, epochs: float,
                noise_multiplier: float, delta: float,
-               accountant: str = "rdp") -> float:
+               accountant: str = "rdp", *,
+               used_microbatching: bool = False) -> float:
   """ε of DP-SGD at δ: add-or-remove-one-example adjacency, Poisson sampling
-  at rate batch_size / num_examples, ⌈epochs / rate⌉ steps, per-example
-  clipping. The "Epsilon assuming Poisson sampling" of tensorflow-privacy's
-  `compute_dp_sgd_privacy_statement(..., used_microbatching=False)`."""
+  at rate batch_size / num_examples, ⌈epochs / rate⌉ steps. Per-example
+  clipping, or (`used_microbatching`) microbatches, which double the
+  sensitivity. The "Epsilon assuming Poisson sampling" of
+  tensorflow-privacy's `compute_dp_sgd_privacy_statement`."""
   import dp_accounting
   if accountant not in ACCOUNTANTS:
     raise ValueError(f"`accountant` must be one of {ACCOUNTANTS}. "
@@ -245,9 +263,10 @@ def dp_epsilon(num_examples: int, batch_size: int, epochs: float,
     raise ValueError("`batch_size` must be in [1, num_examples]. Received: "
                      f"batch_size={batch_size!r}, num_examples={num_examples!r}")
   q = batch_size / num_examples
+  sigma = noise_multiplier / 2 if used_microbatching else noise_multiplier
   event = dp_accounting.SelfComposedDpEvent(
       dp_accounting.PoissonSampledDpEvent(
-          q, dp_accounting.GaussianDpEvent(noise_multiplier)),
+          q, dp_accounting.GaussianDpEvent(sigma)),
       int(math.ceil(epochs / q)))
   acc = (dp_accounting.rdp.RdpAccountant() if accountant == "rdp"
          else dp_accounting.pld.PLDAccountant())
@@ -304,11 +323,14 @@ def train_with_defense(model: tf.keras.Model, data: ClassificationData,
         batch_size=config.batch_size, seed=config.seed)
     r = train_model(wrapped, data, config, callbacks=callbacks)
     return DefendedTraining(model, r.history)
+  micro = defense.num_microbatches is not None
   r = train_model(model, data, config, callbacks=callbacks,
                   optimizer=dp_optimizer(config, defense, steps),
                   loss=tf.keras.losses.SparseCategoricalCrossentropy(
                       from_logits=True,
-                      reduction=tf.keras.losses.Reduction.NONE))
+                      reduction=tf.keras.losses.Reduction.NONE),
+                  drop_remainder=micro)
   eps = dp_epsilon(len(data.x_train), config.batch_size, r.history.epochs,
-                   float(defense.arg), defense.delta, defense.accountant)
+                   float(defense.arg), defense.delta, defense.accountant,
+                   used_microbatching=micro)
   return DefendedTraining(r.model, r.history, eps)

@@ -366,3 +366,93 @@ def plot_accuracy_sops(accuracy: Mapping, sops: Mapping, ann_macs: float,
   return _two_panels(
       panel(left), panel(right), axes=axes,
       title=f"{title}: calibrated SNN accuracy and synaptic operations")
+
+
+# ---------------------------------------------------------------------------
+# The pruning study (tables from `reports.pruning_summary_table`)
+
+
+def plot_attack_vs_sparsity(summary):
+  """Attack strength against sparsity, one line per pruner (no defense):
+  the strongest mia_prune attack's accuracy, and RMIA's AUC; solid
+  non-adaptive, dashed adaptive. Sparsity 0 is the original model."""
+  import matplotlib.pyplot as plt
+  fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+  plain = summary[summary["defense"] == "none"]
+  original = plain[plain["pruner"] == "none"]
+  for ax, col, label in ((axes[0], "attack_accuracy",
+                          "attack accuracy (best mia_prune attack)"),
+                         (axes[1], "rmia_auc", "RMIA AUC")):
+    if col not in summary:
+      ax.set_visible(False)
+      continue
+    for i, pruner in enumerate(p for p in plain["pruner"].unique()
+                               if p != "none"):
+      for adaptive, style in ((False, "-"), (True, "--")):
+        g = plain[(plain["pruner"] == pruner)
+                  & (plain["adaptive"] == adaptive)].sort_values("sparsity")
+        x = [0.0] + list(g["sparsity"])
+        y = list(original[col]) [:1] + list(g[col])
+        ax.plot(x, y, style, marker="o", color=f"C{i}",
+                label=f"{pruner}{' (adaptive)' if adaptive else ''}")
+    ax.set_xlabel("sparsity (0 = original)")
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+  axes[0].legend(fontsize=8)
+  fig.suptitle("Membership leakage after pruning")
+  fig.tight_layout()
+  return fig
+
+
+def plot_privacy_tradeoff(summary):
+  """Test accuracy against attack strength for each defense at the
+  defended cells (adaptive attacks), ε written beside DP-SGD's points."""
+  import matplotlib.pyplot as plt
+  fig, ax = plt.subplots(figsize=(6.5, 4.5))
+  pruned = summary[(summary["pruner"] != "none") & summary["adaptive"]]
+  defended = pruned[pruned["defense"] != "none"]["cell"]
+  keys = {c.rsplit("_", 1)[0] for c in defended}
+  y = "attack_accuracy" if "attack_accuracy" in summary else "rmia_auc"
+  for i, d in enumerate(sorted(pruned["defense"].unique())):
+    g = pruned[(pruned["defense"] == d)
+               & pruned["cell"].map(lambda c: c.rsplit("_", 1)[0] in keys)]
+    ax.scatter(g["test_accuracy"], g[y], color=f"C{i}", label=d, s=40)
+    for _, r in g.iterrows():
+      if r["epsilon"] is not None and np.isfinite(r["epsilon"] or np.nan):
+        ax.annotate(f"ε={r['epsilon']:.1f}", (r["test_accuracy"], r[y]),
+                    fontsize=8, xytext=(4, 4), textcoords="offset points")
+  orig = summary[summary["pruner"] == "none"]
+  ax.scatter(orig["test_accuracy"], orig[y], marker="*", s=120, color="k",
+             label="original")
+  ax.set_xlabel("test accuracy")
+  ax.set_ylabel(y.replace("_", " "))
+  ax.set_title("Privacy–accuracy trade-off of the defenses (adaptive)")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  fig.tight_layout()
+  return fig
+
+
+def plot_member_histograms(hist):
+  """Log-scale histograms of member and non-member confidence and
+  sensitivity, original against pruned (mia_prune's divergence plot)."""
+  import matplotlib.pyplot as plt
+  fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+  label = str(hist.get("pruned_label", "pruned"))
+  for row, model in enumerate(("original", "pruned")):
+    for col, what in enumerate(("confidence", "sensitivity")):
+      ax = axes[row, col]
+      m = np.asarray(hist[f"{model}_member_{what}"], float)
+      n = np.asarray(hist[f"{model}_nonmember_{what}"], float)
+      both = np.concatenate([m, n])
+      both = both[np.isfinite(both)]
+      if not len(both):
+        ax.set_visible(False)
+        continue
+      bins = np.linspace(both.min(), both.max(), 40)
+      ax.hist(m, bins=bins, alpha=0.6, label="members", log=True)
+      ax.hist(n, bins=bins, alpha=0.6, label="non-members", log=True)
+      ax.set_title(f"{'original' if row == 0 else label}: {what}")
+      ax.legend(fontsize=8)
+  fig.tight_layout()
+  return fig

@@ -199,3 +199,57 @@ def write_snn_mia_study(result, out: PathLike) -> None:
                                     result.ann_macs[model], timesteps,
                                     title=model),
         out / f"{model}_accuracy_sops_vs_T.png")
+
+
+# ---------------------------------------------------------------------------
+# The pruning study
+
+
+def pruning_summary_table(table):
+  """Per (cell, adaptive): test accuracy, ε, the strongest mia_prune attack
+  by attack accuracy (with its interval), and RMIA's AUC and TPR@1%FPR."""
+  import pandas as pd
+  from tfmia.studies.pruning import MIA_PRUNE_ATTACKS
+  rows = []
+  for (cell, adaptive), g in table.groupby(["cell", "adaptive"], sort=False):
+    first = g.iloc[0]
+    row = {"cell": cell, "adaptive": adaptive, "pruner": first["pruner"],
+           "sparsity": first["sparsity"], "defense": first["defense"],
+           "test_accuracy": first["test_accuracy"],
+           "epsilon": first["epsilon"], "params": first["params"],
+           "flops": first["flops"]}
+    mp = g[g["attack"].isin(MIA_PRUNE_ATTACKS)]
+    if len(mp):
+      best = mp.loc[mp["attack_accuracy"].idxmax()]
+      row.update(best_attack=best["attack"],
+                 attack_accuracy=best["attack_accuracy"],
+                 attack_accuracy_ci_low=best["attack_accuracy_ci_low"],
+                 attack_accuracy_ci_high=best["attack_accuracy_ci_high"])
+    for name in ("rmia", "lira_offline"):
+      r = g[g["attack"] == name]
+      if len(r):
+        r = r.iloc[0]
+        for col in ("auc", "auc_ci_low", "auc_ci_high", "tpr_at_1%_fpr",
+                    "tpr_at_1%_fpr_ci_low", "tpr_at_1%_fpr_ci_high"):
+          row[f"{name}_{col}"] = r[col]
+    rows.append(row)
+  return pd.DataFrame(rows)
+
+
+def write_pruning_study(result, out: PathLike) -> None:
+  """results.csv (every attack), table.csv (one row per cell),
+  summary.json, histograms.npz and the three figures."""
+  out = Path(out)
+  table = result.table()
+  write_csv(table, out / "results.csv", index=False, float_format="%.6g")
+  summary = pruning_summary_table(table)
+  write_csv(summary, out / "table.csv", index=False, float_format="%.4f")
+  io.atomic_write_json(out / "summary.json",
+                       {"cells": summary.to_dict(orient="records")})
+  io.atomic_save_npz(out / "histograms.npz", **result.histograms)
+  plotting.save_figure(plotting.plot_attack_vs_sparsity(summary),
+                       out / "attack_vs_sparsity.png")
+  plotting.save_figure(plotting.plot_privacy_tradeoff(summary),
+                       out / "tradeoff.png")
+  plotting.save_figure(plotting.plot_member_histograms(result.histograms),
+                       out / "histograms.png")

@@ -55,21 +55,24 @@ def test_ppb_brings_member_and_nonmember_posteriors_closer(digits):
   assert gaps["ppb"] < 0.8 * gaps["none"], gaps
 
 
-@pytest.mark.parametrize("accountant", ["rdp", "pld"])
-def test_dp_epsilon_matches_tensorflow_privacys_statement(accountant):
+@pytest.mark.parametrize("accountant, micro", [("rdp", False), ("pld", False),
+                                               ("rdp", True)])
+def test_dp_epsilon_matches_tensorflow_privacys_statement(accountant, micro):
   from tensorflow_privacy.privacy.analysis import compute_dp_sgd_privacy_lib \
       as lib
   kw = dict(number_of_examples=10_000, batch_size=128, num_epochs=5,
             noise_multiplier=1.1, delta=1e-5)
   text = lib.compute_dp_sgd_privacy_statement(
-      **kw, used_microbatching=False,
+      **kw, used_microbatching=micro,
       accountant_type=lib.AccountantType[accountant.upper()])
   stated = float(re.search(r"Poisson sampling \(\*\):\s+([0-9.]+)",
                            text).group(1))
-  ours = defenses.dp_epsilon(10_000, 128, 5, 1.1, 1e-5, accountant)
+  ours = defenses.dp_epsilon(10_000, 128, 5, 1.1, 1e-5, accountant,
+                             used_microbatching=micro)
   assert ours == pytest.approx(stated, abs=5e-4)
   # More noise, less ε.
-  assert defenses.dp_epsilon(10_000, 128, 5, 2.0, 1e-5, accountant) < ours
+  assert defenses.dp_epsilon(10_000, 128, 5, 2.0, 1e-5, accountant,
+                             used_microbatching=micro) < ours
 
 
 def test_dp_training_clips_every_example_and_stores_epsilon(digits):
@@ -90,6 +93,24 @@ def test_dp_training_clips_every_example_and_stores_epsilon(digits):
   import tensorflow_privacy as tfp
   assert isinstance(opt, tfp.VectorizedDPKerasSGDOptimizer)
   assert opt._num_microbatches is None   # one microbatch per example
+
+
+def test_dp_training_with_mia_prunes_two_microbatches(digits):
+  from tfmia.data import DataConfig, prepare_data
+  data = prepare_data(DataConfig(train_size=70, test_size=32), raw=digits)
+  tf.keras.utils.set_random_seed(0)
+  model = models.build_model("dense", data.input_shape, 10, depth=1, units=8)
+  config = TrainConfig(epochs=1, batch_size=16, optimizer="sgd")
+  out = defenses.train_with_defense(
+      model, data, config, defenses.Defense("dp", 1.5, num_microbatches=2))
+  # 70 = 4 batches of 16 and a remainder of 6, which is dropped.
+  assert out.model.optimizer.iterations.numpy() == 4
+  assert out.epsilon == pytest.approx(defenses.dp_epsilon(
+      70, 16, 1, 1.5, 1e-5, used_microbatching=True))
+  with pytest.raises(ValueError, match="must split into"):
+    defenses.train_with_defense(
+        model, data, config.replace(batch_size=15),
+        defenses.Defense("dp", 1.5, num_microbatches=2))
 
 
 def test_adversarial_regularisation_trains_the_classifier_alone(digits):
@@ -117,6 +138,7 @@ def test_adversarial_regularisation_trains_the_classifier_alone(digits):
     (dict(name="dp", arg=float("nan")), "`defense_arg` must be a finite"),
     (dict(name="dp", delta=0), r"`delta` must be in \(0, 1\)"),
     (dict(name="dp", accountant="moments"), "`accountant` must be one of"),
+    (dict(name="dp", num_microbatches=0), "`num_microbatches` must be"),
 ])
 def test_bad_defense_settings_are_refused(kwargs, match):
   with pytest.raises(ValueError, match=match):

@@ -96,11 +96,14 @@ def augment_batch(x: tf.Tensor, seed: tf.Tensor,
 
 
 def make_train_dataset(x: np.ndarray, y: np.ndarray,
-                       config: TrainConfig) -> tf.data.Dataset:
-  """Shuffled, batched (and augmented when asked) training data."""
+                       config: TrainConfig, *,
+                       drop_remainder: bool = False) -> tf.data.Dataset:
+  """Shuffled, batched (and augmented when asked) training data;
+  `drop_remainder` drops each epoch's last partial batch (a different one
+  every epoch, since the data is reshuffled)."""
   ds = tf.data.Dataset.from_tensor_slices((x, y))
   ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
-  ds = ds.batch(config.batch_size)
+  ds = ds.batch(config.batch_size, drop_remainder=drop_remainder)
   if config.augment:
     # One seed per batch, different every epoch, fixed by config.seed.
     seeds = tf.data.Dataset.random(seed=config.seed,
@@ -128,7 +131,8 @@ def train_model(model: tf.keras.Model, data: ClassificationData,
                 callbacks: Sequence[tf.keras.callbacks.Callback] = (),
                 optimizer: Optional[tf.keras.optimizers.Optimizer] = None,
                 loss: Optional[tf.keras.losses.Loss] = None,
-                extra_config: Optional[dict] = None) -> TrainResult:
+                extra_config: Optional[dict] = None,
+                drop_remainder: bool = False) -> TrainResult:
   """Trains `model` on `data.x_train`, validating on `data.x_test`.
 
   Args:
@@ -141,6 +145,8 @@ def train_model(model: tf.keras.Model, data: ClassificationData,
     optimizer: overrides the optimizer named in `config` (e.g. a DP optimizer).
     loss: overrides the default sparse categorical cross-entropy on logits.
     extra_config: more settings to record in config.json (model, data, ...).
+    drop_remainder: drop each epoch's last partial batch (DP-SGD with
+      microbatches needs batches it can split evenly).
 
   Returns:
     The trained model and its per-epoch history.
@@ -175,7 +181,8 @@ def train_model(model: tf.keras.Model, data: ClassificationData,
         monitor="val_loss", patience=config.patience,
         restore_best_weights=True))
   keras_history = model.fit(
-      make_train_dataset(data.x_train, data.y_train, config),
+      make_train_dataset(data.x_train, data.y_train, config,
+                         drop_remainder=drop_remainder),
       validation_data=(data.x_test, data.y_test),
       validation_batch_size=max(config.batch_size, 1024),
       epochs=config.epochs, callbacks=cbs, verbose=config.verbose)
