@@ -209,7 +209,7 @@ def pruning_summary_table(table):
   """Per (cell, adaptive): test accuracy, ε, the strongest mia_prune attack
   by attack accuracy (with its interval), and RMIA's AUC and TPR@1%FPR."""
   import pandas as pd
-  from tfmia.studies.pruning import MIA_PRUNE_ATTACKS
+  from tfmia.attacks.suite import MIA_PRUNE_ATTACKS
   rows = []
   for (cell, adaptive), g in table.groupby(["cell", "adaptive"], sort=False):
     first = g.iloc[0]

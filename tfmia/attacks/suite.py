@@ -229,6 +229,11 @@ def _confidence_ratio(s: AttackSignals, c: AttackConfig):
   return scores.confidence_ratio_scores(*_confidences(s))
 
 
+# The attacks of Yuan & Zhang's pruning study (mia_prune `mia.py`).
+MIA_PRUNE_ATTACKS = ("samia", "sm_confidence", "sm_entropy",
+                     "sm_modified_entropy", "nn", "nn_top3", "nn_cls")
+
+
 def shadow_data(s: AttackSignals, max_examples: Optional[int], seed: int,
                 with_sensitivity: bool = False):
   """Every reference model's (probs, labels, is_member[, sensitivity]) on the

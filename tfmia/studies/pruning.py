@@ -36,14 +36,12 @@ from typing import Optional
 import numpy as np
 
 from tfmia import audit, io, pruning, reference, reports, variants
-from tfmia.attacks.suite import AttackConfig
+from tfmia.attacks.suite import MIA_PRUNE_ATTACKS, AttackConfig
 from tfmia.data import DataConfig, prepare_data
 from tfmia.defenses import Defense
 from tfmia.signals import SignalConfig
 from tfmia.training import TrainConfig
 
-MIA_PRUNE_ATTACKS = ("samia", "sm_confidence", "sm_entropy",
-                     "sm_modified_entropy", "nn", "nn_top3", "nn_cls")
 ATTACKS = MIA_PRUNE_ATTACKS + ("rmia", "lira_offline")
 OUTPUTS = ("models", "results.csv", "table.csv", "summary.json",
            "histograms.npz", "attack_vs_sparsity.png", "tradeoff.png",
