@@ -115,10 +115,16 @@ def _pool(x, pooling: str, name: str):
   return cls(2, name=name)(x)
 
 
-def _conv_bn_relu(x, filters, name, stride=1):
+def _check_momentum(momentum):
+  if not 0.0 <= momentum < 1.0:
+    raise ValueError("`batchnorm_momentum` must be in [0, 1). "
+                     f"Received: batchnorm_momentum={momentum!r}")
+
+
+def _conv_bn_relu(x, filters, name, stride=1, momentum=0.99):
   x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False,
                     name=f"{name}_conv")(x)
-  x = layers.BatchNormalization(name=f"{name}_bn")(x)
+  x = layers.BatchNormalization(momentum=momentum, name=f"{name}_bn")(x)
   return layers.ReLU(name=f"{name}_relu")(x)
 
 
@@ -182,9 +188,10 @@ _VGG_CONFIGS = {
 
 
 def _vgg(name, input_shape, num_classes, *, width_multiplier, pooling,
-         dropout, classifier_units):
+         dropout, classifier_units, batchnorm_momentum=0.99):
   shape = _check_common(input_shape, num_classes, pooling)
   _check_width(width_multiplier, dropout)
+  _check_momentum(batchnorm_momentum)
   inputs = tf.keras.Input(shape, name="input")
   x, block, conv_i = inputs, 1, 1
   for item in _VGG_CONFIGS[name]:
@@ -193,7 +200,8 @@ def _vgg(name, input_shape, num_classes, *, width_multiplier, pooling,
       block, conv_i = block + 1, 1
     else:
       x = _conv_bn_relu(x, _scaled(item, width_multiplier),
-                        name=f"block{block}_{conv_i}")
+                        name=f"block{block}_{conv_i}",
+                        momentum=batchnorm_momentum)
       conv_i += 1
   x = layers.Flatten(name="flatten")(x)
   for i, units in enumerate(classifier_units):
@@ -208,13 +216,16 @@ def _vgg(name, input_shape, num_classes, *, width_multiplier, pooling,
 def _vgg_builder(name: str, depth: int):
   def builder(input_shape, num_classes, *, width_multiplier: float = 1.0,
               pooling: str = "max", dropout: float = 0.0,
-              classifier_units: Sequence[int] = (512,)) -> tf.keras.Model:
+              classifier_units: Sequence[int] = (512,),
+              batchnorm_momentum: float = 0.99) -> tf.keras.Model:
     return _vgg(name, input_shape, num_classes,
                 width_multiplier=width_multiplier, pooling=pooling,
-                dropout=dropout, classifier_units=tuple(classifier_units))
+                dropout=dropout, classifier_units=tuple(classifier_units),
+                batchnorm_momentum=batchnorm_momentum)
   builder.__name__ = builder.__qualname__ = name
   builder.__doc__ = (f"CIFAR-style VGG-{depth} with BatchNorm; "
-                     "`width_multiplier` shrinks it.")
+                     "`width_multiplier` shrinks it. `batchnorm_momentum` "
+                     "0.9 is PyTorch's default (its momentum=0.1).")
   return register(name)(builder)
 
 
@@ -222,56 +233,61 @@ vgg11 = _vgg_builder("vgg11", 11)
 vgg16 = _vgg_builder("vgg16", 16)
 
 
-def _basic_block(x, filters, stride, name):
+def _basic_block(x, filters, stride, name, momentum=0.99):
   """ResNet basic block; the residual sum is ReLU'd after the Add."""
   shortcut = x
-  y = _conv_bn_relu(x, filters, f"{name}_a", stride=stride)
+  y = _conv_bn_relu(x, filters, f"{name}_a", stride=stride, momentum=momentum)
   y = layers.Conv2D(filters, 3, padding="same", use_bias=False,
                     name=f"{name}_b_conv")(y)
-  y = layers.BatchNormalization(name=f"{name}_b_bn")(y)
+  y = layers.BatchNormalization(momentum=momentum, name=f"{name}_b_bn")(y)
   if stride != 1 or x.shape[-1] != filters:
     shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False,
                              name=f"{name}_shortcut_conv")(x)
-    shortcut = layers.BatchNormalization(name=f"{name}_shortcut_bn")(shortcut)
+    shortcut = layers.BatchNormalization(
+        momentum=momentum, name=f"{name}_shortcut_bn")(shortcut)
   y = layers.Add(name=f"{name}_add")([y, shortcut])
   return layers.ReLU(name=f"{name}_out")(y)
 
 
 def _resnet(name, input_shape, num_classes, *, stage_filters, blocks_per_stage,
-            width_multiplier):
+            width_multiplier, batchnorm_momentum=0.99):
   shape = _check_common(input_shape, num_classes)
   _check_width(width_multiplier)
+  _check_momentum(batchnorm_momentum)
   inputs = tf.keras.Input(shape, name="input")
   x = _conv_bn_relu(inputs, _scaled(stage_filters[0], width_multiplier),
-                    name="stem")
+                    name="stem", momentum=batchnorm_momentum)
   for s, (filters, blocks) in enumerate(zip(stage_filters, blocks_per_stage)):
     for b in range(blocks):
       small = min(x.shape[1], x.shape[2]) < 2
       stride = 2 if (s > 0 and b == 0 and not small) else 1
       x = _basic_block(x, _scaled(filters, width_multiplier), stride,
-                       name=f"stage{s + 1}_block{b + 1}")
+                       name=f"stage{s + 1}_block{b + 1}",
+                       momentum=batchnorm_momentum)
   x = layers.GlobalAveragePooling2D(name="gap")(x)
   outputs = layers.Dense(num_classes, name="logits")(x)
   return tf.keras.Model(inputs, outputs, name=name)
 
 
 @register("resnet18")
-def resnet18(input_shape, num_classes, *,
-             width_multiplier: float = 1.0) -> tf.keras.Model:
+def resnet18(input_shape, num_classes, *, width_multiplier: float = 1.0,
+             batchnorm_momentum: float = 0.99) -> tf.keras.Model:
   """CIFAR ResNet-18: 3x3 stem, 4 stages of 2 basic blocks, 64..512 filters."""
   return _resnet("resnet18", input_shape, num_classes,
                  stage_filters=(64, 128, 256, 512),
                  blocks_per_stage=(2, 2, 2, 2),
-                 width_multiplier=width_multiplier)
+                 width_multiplier=width_multiplier,
+                 batchnorm_momentum=batchnorm_momentum)
 
 
 @register("resnet20")
-def resnet20(input_shape, num_classes, *,
-             width_multiplier: float = 1.0) -> tf.keras.Model:
+def resnet20(input_shape, num_classes, *, width_multiplier: float = 1.0,
+             batchnorm_momentum: float = 0.99) -> tf.keras.Model:
   """CIFAR ResNet-20 (He et al. 2016): 3 stages of 3 blocks, 16..64 filters."""
   return _resnet("resnet20", input_shape, num_classes,
                  stage_filters=(16, 32, 64), blocks_per_stage=(3, 3, 3),
-                 width_multiplier=width_multiplier)
+                 width_multiplier=width_multiplier,
+                 batchnorm_momentum=batchnorm_momentum)
 
 
 @register("cifarnet")

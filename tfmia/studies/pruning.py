@@ -139,13 +139,19 @@ class PruningStudyConfig:
     return TrainConfig(optimizer="adam", learning_rate=self.learning_rate,
                        weight_decay=self.weight_decay, epochs=self.epochs,
                        batch_size=self.batch_size, seed=self.seed,
-                       early_stopping=True, patience=self.patience)
+                       early_stopping=True, patience=self.patience,
+                       monitor="val_accuracy")
 
   def reference_config(self, directory: Path) -> reference.ReferenceConfig:
     kwargs = ({} if self.width_multiplier == 1.0
               else {"width_multiplier": self.width_multiplier})
     if self.model.startswith("vgg"):
       kwargs["pooling"] = "avg"
+    if self.model.startswith(("vgg", "resnet")):
+      # mia_prune's models are PyTorch's: BatchNorm running statistics with
+      # momentum 0.1, i.e. Keras' 0.9 (Keras' default, 0.99, lags far
+      # behind on a few hundred steps and leaves the dev accuracy at chance).
+      kwargs["batchnorm_momentum"] = 0.9
     return reference.ReferenceConfig(
         data=self.data_config(), model=self.model, model_kwargs=kwargs,
         train=self.train_config(), num_models=self.num_shadows,

@@ -7,6 +7,8 @@ from typing import Callable
 
 import tensorflow as tf
 
+from tfmia import io
+
 LR_SCHEDULES = ("constant", "cosine", "step")
 
 
@@ -27,11 +29,18 @@ class TrainConfig:
   early_stopping: bool = False   # stop when val_loss stops improving
   patience: int = 5              # epochs without improvement before stopping
   verbose: int = 0               # Keras' fit verbosity
+  # What early stopping watches: "val_loss", or "val_accuracy" (mia_prune
+  # keeps the epoch with the best dev accuracy).
+  monitor: str = dataclasses.field(default="val_loss",
+                                   metadata=io.ADDED_LATER)
 
   def __post_init__(self):
     if self.optimizer not in _OPTIMIZERS:
       raise ValueError(f"`optimizer` must be one of {available_optimizers()}. "
                        f"Received: optimizer={self.optimizer!r}")
+    if self.monitor not in ("val_loss", "val_accuracy"):
+      raise ValueError("`monitor` must be 'val_loss' or 'val_accuracy'. "
+                       f"Received: monitor={self.monitor!r}")
     if self.lr_schedule not in LR_SCHEDULES:
       raise ValueError(f"`lr_schedule` must be one of {LR_SCHEDULES}. "
                        f"Received: lr_schedule={self.lr_schedule!r}")

@@ -178,7 +178,8 @@ def train_model(model: tf.keras.Model, data: ClassificationData,
   cbs = list(callbacks)
   if config.early_stopping:
     cbs.insert(0, tf.keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=config.patience,
+        monitor=config.monitor, patience=config.patience,
+        mode="min" if config.monitor == "val_loss" else "max",
         restore_best_weights=True))
   keras_history = model.fit(
       make_train_dataset(data.x_train, data.y_train, config,
