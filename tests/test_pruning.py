@@ -168,3 +168,22 @@ def test_structured_pruners_refuse_models_they_cannot_prune():
   with pytest.raises(ValueError, match="no BatchNormalization"):
     pruning.check_pruner("slim", 0.5, conv)
   pruning.check_pruner("l1_unstructured", 0.5, mlp)  # any model
+
+
+@pytest.mark.parametrize("pruner", ["l1_unstructured", "l1_structured"])
+def test_privacy_callback_watches_the_fine_tuning(digits, pruner):
+  from tfmia.data import DataConfig, prepare_data
+  from tfmia.privacy_metrics import PrivacyMetrics
+  from tfmia.training import TrainConfig
+  data = prepare_data(DataConfig(train_size=128, test_size=64), raw=digits)
+  tf.keras.utils.set_random_seed(0)
+  model = models.build_model("conv", data.input_shape, 10, filters=8,
+                             conv_layers=1)
+  cb = PrivacyMetrics((data.x_train, data.y_train),
+                      (data.x_test, data.y_test), every_n_epochs=1,
+                      attacks=("threshold",))
+  res = pruning.prune_and_finetune(model, data, pruner, 0.5,
+                                   TrainConfig(epochs=1, batch_size=32),
+                                   callbacks=[cb])
+  assert len(cb.history) == 1 and 0 <= cb.history[0].results[0].auc <= 1
+  assert res.stats.pruner == pruner
