@@ -141,6 +141,8 @@ def test_bad_variants():
   assert variants.from_spec("snn:1,4").source.timesteps == 1
   assert variants.from_spec("none") is None
   with pytest.raises(ValueError, match="snn:T"):
+    variants.from_spec("quantised:8")
+  with pytest.raises(ValueError, match="pruned:PRUNER:SPARSITY"):
     variants.from_spec("pruned:0.5")
 
 
