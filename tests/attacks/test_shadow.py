@@ -259,3 +259,33 @@ def test_entropy_by_hand_and_not_confidence():
   assert ent[0] != ent[1]
   conf = shadow.metric_values("cross_entropy", p, y)
   assert conf[0] == conf[1]
+
+
+def test_trained_attacks_decide_as_their_networks_argmax():
+  """mia_prune reports the NN attacks' and SAMIA's accuracy from the attack
+  network's argmax; their scores are member log-odds, so that decision is
+  a score >= 0, and the front door reports its balanced accuracy."""
+  from tfmia.attacks import AttackSignals, run_attacks
+  from tfmia.attacks.suite import ATTACKS
+  from tfmia.signals import Signals
+  for name in ("nn", "nn_top3", "nn_cls", "samia"):
+    assert ATTACKS[name].decision_threshold == 0.0, name
+  rng = np.random.default_rng(0)
+  labels = rng.integers(0, 3, 160)
+  is_member = np.r_[np.ones(80, bool), np.zeros(80, bool)]
+
+  def logits(members):   # the true class boosted on a model's members
+    out = rng.normal(0, 1.5, (160, 3))
+    out[np.arange(160), labels] += np.where(members, 3.0, 0.5)
+    return out
+
+  target = Signals.from_logits(logits(is_member), labels)
+  shadow_ = Signals.from_logits(logits(~is_member), labels)
+  res = run_attacks(("nn",), AttackSignals(target, (shadow_,),
+                                           ~is_member[None]),
+                    is_member=is_member)
+  r = res.results[0]
+  member = r.scores >= 0
+  expected = 0.5 * (member[is_member].mean() + (~member[~is_member]).mean())
+  assert np.isfinite(r.decision_accuracy)
+  assert r.decision_accuracy == pytest.approx(expected)

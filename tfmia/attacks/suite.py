@@ -347,12 +347,16 @@ ATTACKS: dict[str, _Spec] = {
     "top1_threshold": _Spec(_top1, **_SHADOW, decision_threshold=0.0,
                             description="one global threshold on max_c p_c "
                                         "(no labels)"),
-    "nn": _Spec(_nn("nn"), **_SHADOW, description="NN on the posterior"),
-    "nn_top3": _Spec(_nn("nn_top3"), **_SHADOW,
+    # The trained attacks' scores are member log-odds: the attack model's
+    # own decision (mia_prune: argmax of its two logits) is a score >= 0.
+    "nn": _Spec(_nn("nn"), **_SHADOW, decision_threshold=0.0,
+                description="NN on the posterior"),
+    "nn_top3": _Spec(_nn("nn_top3"), **_SHADOW, decision_threshold=0.0,
                      description="NN on the top-3 posteriors"),
-    "nn_cls": _Spec(_nn("nn_cls"), **_SHADOW,
-                    description="NN on posterior + one-hot label"),
+    "nn_cls": _Spec(_nn("nn_cls"), **_SHADOW, decision_threshold=0.0,
+                    description="NN on the posterior and the one-hot label"),
     "samia": _Spec(_samia, **_SHADOW, sensitivity=True,
+                   decision_threshold=0.0,
                    description="SAMIA self-attention attack"),
 }
 # tensorflow-privacy's attacks (its "threshold" is tfmia's own, above: the
