@@ -310,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
   pc.add_argument("--sparsities", type=_csv, default=None,
                   help="e.g. 0.5,0.7,0.9")
   pc.add_argument("--attacks", type=_csv, default=None)
+  pc.add_argument("--attack-epochs", type=_positive_int, default=None,
+                  help="training epochs of the NN attacks and SAMIA "
+                       "(full: 100, mia_prune's; quick: 30)")
   pc.add_argument("--out", type=Path, default=Path("plots/pruning"),
                   help="output folder (default: plots/pruning); a rerun "
                        "with the same settings resumes")

@@ -399,7 +399,7 @@ def _pruning(args: argparse.Namespace) -> int:
                    pool_size=args.pool_size, epochs=args.epochs,
                    num_shadows=args.num_shadows, pruners=args.pruners,
                    sparsities=sparsities, attacks=args.attacks,
-                   seed=args.seed)
+                   attack_epochs=args.attack_epochs, seed=args.seed)
   overrides = {k: v for k, v in overrides.items() if v is not None}
   io.check_output_dir(args.out, "--out")
   if args.quick:
