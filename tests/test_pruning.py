@@ -187,3 +187,27 @@ def test_privacy_callback_watches_the_fine_tuning(digits, pruner):
                                    callbacks=[cb])
   assert len(cb.history) == 1 and 0 <= cb.history[0].results[0].auc <= 1
   assert res.stats.pruner == pruner
+
+
+@pytest.mark.parametrize("pruner", ["l1_structured", "slim"])
+def test_a_sequential_model_ending_in_softmax_prunes(pruner):
+  tf.keras.utils.set_random_seed(0)
+  model = tf.keras.Sequential([
+      tf.keras.Input((8, 8, 1)),
+      L.Conv2D(6, 3, padding="same", use_bias=False),
+      L.BatchNormalization(), L.ReLU(), L.Flatten(),
+      L.Dense(10, activation="softmax")])
+  _random_bn(model)
+  pruned, stats = pruning.prune_structured(model, pruner, 0.5)
+  kept, _ = pruning.channels_to_keep(model, pruner, 0.5)
+  x = np.random.default_rng(3).random((4, 8, 8, 1)).astype("float32")
+  out = pruned(x).numpy()
+  np.testing.assert_allclose(out, pruning.masked_copy(model, kept)(x).numpy(),
+                             atol=1e-5)
+  np.testing.assert_allclose(out.sum(1), 1, atol=1e-5)   # softmax kept
+  assert stats.params_after < stats.params_before
+  wrapped = pruning.wrap_unstructured(model, 0.5)        # tfmot takes it too
+  np.testing.assert_allclose(wrapped(x).numpy(), model(x).numpy(), atol=1e-6)
+  from tfmia.training import TrainConfig
+  with pytest.raises(ValueError, match="ends in a softmax"):
+    pruning.prune_and_finetune(model, None, pruner, 0.5, TrainConfig())

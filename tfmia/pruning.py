@@ -518,8 +518,15 @@ def prune_and_finetune(model: tf.keras.Model, members, pruner: str,
   sparsity, the model (a structured pruner needs conv layers), the defense.
   """
   from tfmia import defenses
+  from tfmia.adapter import ends_in_softmax
   defense = defense or defenses.Defense()
   check_pruner(pruner, sparsity, model)
+  if ends_in_softmax(model):
+    # Fine-tuning (and PPB, adversarial regularisation) work on logits.
+    raise ValueError(f"`model` {model.name!r} ends in a softmax; fine-tuning "
+                     "after pruning trains on logits. Prune the model "
+                     "without its softmax (`prune_structured` and "
+                     "`wrap_unstructured` take it as it is).")
   if not isinstance(defense, defenses.Defense):
     raise TypeError("`defense` must be a tfmia.defenses.Defense. "
                     f"Received: {type(defense).__name__}")
