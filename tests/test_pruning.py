@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tfmia import models, pruning
+from tfmia.training import TrainConfig
 
 L = tf.keras.layers
 
@@ -146,6 +147,29 @@ def test_unstructured_pruning_reaches_the_sparsity_of_every_kernel(digits):
   assert stats.sparsity == pytest.approx(0.7, abs=0.01)
   assert stats.params_after == stats.params_before
   assert stats.nonzero_params_after < 0.4 * stats.params_before
+
+
+def test_unstructured_pruning_with_dp_sgd_keeps_one_shot_masks(digits):
+  # DP fine-tuning of l1_unstructured runs on plain layers with fixed
+  # masks (tfmot's magnitude rule on the pre-fine-tuning weights).
+  from tfmia import defenses
+  from tfmia.data import DataConfig, prepare_data
+  data = prepare_data(DataConfig(train_size=64, test_size=32), raw=digits)
+  tf.keras.utils.set_random_seed(0)
+  model = models.build_model("conv", data.input_shape, 10, filters=8,
+                             conv_layers=1)
+  masks = pruning.magnitude_masks(model, 0.7)
+  res = pruning.prune_and_finetune(
+      model, data, "l1_unstructured", 0.7,
+      TrainConfig(epochs=1, batch_size=16, optimizer="sgd"),
+      defenses.Defense("dp", 1.0))
+  for layer in res.model.layers:
+    if layer.name in masks:
+      k = layer.kernel.numpy()
+      np.testing.assert_array_equal(k != 0, masks[layer.name] == 1)
+  assert res.stats.sparsity == pytest.approx(0.7, abs=0.01)
+  assert res.epsilon == pytest.approx(defenses.dp_epsilon(64, 16, 1, 1.0,
+                                                          1e-5))
 
 
 @pytest.mark.parametrize("pruner, sparsity, match", [

@@ -13,11 +13,12 @@ Zhang's pruning study (mia_prune `base_model.py`, `prune_dp.py`).
   classifier takes one step on cross-entropy − θ·(the inference model's
   loss on its members). A Keras model whose `train_step` does this
   (`AdversarialRegularization`), so `train_model` fits it unchanged.
-- "dp", DP-SGD with tensorflow-privacy's vectorised DP Keras optimizers
-  (per-example clipping to `l2_norm_clip`, Gaussian noise of
-  `noise_multiplier` times it), and ε at δ from its accountant (RDP or PLD,
-  the statement `compute_dp_sgd_privacy_statement` makes under Poisson
-  sampling).
+- "dp", DP-SGD: per-example clipping to `l2_norm_clip` and Gaussian noise
+  of `noise_multiplier` times it, by fast (ghost-norm) clipping
+  (`tfmia.dp_clipping`) on models of Dense, Conv2D and BatchNormalization
+  layers, else by tensorflow-privacy's vectorised DP Keras optimizers; ε
+  at δ from tensorflow-privacy's accountant (RDP or PLD, the statement
+  `compute_dp_sgd_privacy_statement` makes under Poisson sampling).
 
 Where we differ from mia_prune:
 - Its `train_defend_adv` takes a single classifier step per epoch (the loop
@@ -226,15 +227,19 @@ class AdversarialRegularization(tf.keras.Model):
 # DP-SGD
 
 
+def _check_microbatches(config: TrainConfig, m: Optional[int]) -> None:
+  if m is not None and config.batch_size % m:
+    raise ValueError(f"`batch_size` ({config.batch_size}) must split into "
+                     f"`num_microbatches` ({m}) equal microbatches.")
+
+
 def dp_optimizer(config: TrainConfig, defense: Defense, steps_per_epoch: int):
   """tensorflow-privacy's vectorised DP optimizer for `config.optimizer`
   (sgd or adam), clipping every example's gradient."""
   import tensorflow_privacy as tfp
   lr = learning_rate(config, steps_per_epoch)
   m = defense.num_microbatches
-  if m is not None and config.batch_size % m:
-    raise ValueError(f"`batch_size` ({config.batch_size}) must split into "
-                     f"`num_microbatches` ({m}) equal microbatches.")
+  _check_microbatches(config, m)
   common = dict(l2_norm_clip=defense.l2_norm_clip,
                 noise_multiplier=float(defense.arg), num_microbatches=m)
   if config.optimizer == "sgd":
@@ -242,6 +247,25 @@ def dp_optimizer(config: TrainConfig, defense: Defense, steps_per_epoch: int):
         learning_rate=lr, momentum=config.momentum, **common)
   if config.optimizer == "adam":
     return tfp.VectorizedDPKerasAdamOptimizer(learning_rate=lr, **common)
+  raise ValueError("DP-SGD needs optimizer 'sgd' or 'adam'. "
+                   f"Received: optimizer={config.optimizer!r}")
+
+
+def fast_dp_unsupported(model: tf.keras.Model) -> list:
+  """The layers that keep `model` off fast DP clipping (empty: none)."""
+  from tfmia import dp_clipping
+  return dp_clipping.unsupported_layers(model)
+
+
+def plain_optimizer(config: TrainConfig, steps_per_epoch: int):
+  """The optimizer fast-clipping DP-SGD applies its noisy gradients with:
+  `config.optimizer` (sgd with its momentum, or adam) at its learning rate,
+  without weight decay, like tensorflow-privacy's DP optimizers."""
+  lr = learning_rate(config, steps_per_epoch)
+  if config.optimizer == "sgd":
+    return tf.keras.optimizers.SGD(lr, momentum=config.momentum)
+  if config.optimizer == "adam":
+    return tf.keras.optimizers.Adam(lr)
   raise ValueError("DP-SGD needs optimizer 'sgd' or 'adam'. "
                    f"Received: optimizer={config.optimizer!r}")
 
@@ -295,19 +319,30 @@ class DefendedTraining:
 def train_with_defense(model: tf.keras.Model, data: ClassificationData,
                        config: TrainConfig, defense: Defense = Defense(), *,
                        nonmembers: Optional[tuple] = None,
-                       callbacks: Sequence = ()) -> DefendedTraining:
+                       callbacks: Sequence = (),
+                       masks: Optional[dict] = None) -> DefendedTraining:
   """Trains `model` on `data.x_train` with `defense`, validating on
   `data.x_test`.
 
   Args:
     nonmembers: (x, y) for adversarial regularisation's non-member batches;
       `data`'s test split when None.
+    masks: "dp" only: {layer name: 0/1 array} of kernel entries that stay
+      zero (unstructured pruning's masks; `dp_clipping.FastDPModel`).
+
+  DP-SGD clips with `tfmia.dp_clipping` (one forward pass, ghost norms,
+  BatchNormalization frozen) when the model has only Dense, Conv2D and
+  BatchNormalization trainable layers; otherwise with tensorflow-privacy's
+  vectorised optimizer.
   """
   from tfmia.training.loop import train_model
   if not isinstance(defense, Defense):
     raise TypeError("`defense` must be a tfmia.defenses.Defense. "
                     f"Received: {type(defense).__name__}")
   steps = math.ceil(len(data.x_train) / config.batch_size)
+  if masks is not None and defense.name != "dp":
+    raise ValueError("`masks` is for DP-SGD fine-tuning only. "
+                     f"Received: defense={defense.name!r}")
   if defense.name == "none":
     r = train_model(model, data, config, callbacks=callbacks)
     return DefendedTraining(r.model, r.history)
@@ -324,12 +359,24 @@ def train_with_defense(model: tf.keras.Model, data: ClassificationData,
     r = train_model(wrapped, data, config, callbacks=callbacks)
     return DefendedTraining(model, r.history)
   micro = defense.num_microbatches is not None
-  r = train_model(model, data, config, callbacks=callbacks,
-                  optimizer=dp_optimizer(config, defense, steps),
-                  loss=tf.keras.losses.SparseCategoricalCrossentropy(
-                      from_logits=True,
-                      reduction=tf.keras.losses.Reduction.NONE),
-                  drop_remainder=micro)
+  _check_microbatches(config, defense.num_microbatches)
+  from tfmia import dp_clipping
+  if masks is not None or not fast_dp_unsupported(model):
+    wrapped = dp_clipping.FastDPModel(
+        model, l2_norm_clip=defense.l2_norm_clip,
+        noise_multiplier=float(defense.arg),
+        num_microbatches=defense.num_microbatches, masks=masks)
+    r = train_model(wrapped, data, config, callbacks=callbacks,
+                    optimizer=plain_optimizer(config, steps),
+                    drop_remainder=micro)
+    r = dataclasses.replace(r, model=model)
+  else:
+    r = train_model(model, data, config, callbacks=callbacks,
+                    optimizer=dp_optimizer(config, defense, steps),
+                    loss=tf.keras.losses.SparseCategoricalCrossentropy(
+                        from_logits=True,
+                        reduction=tf.keras.losses.Reduction.NONE),
+                    drop_remainder=micro)
   eps = dp_epsilon(len(data.x_train), config.batch_size, r.history.epochs,
                    float(defense.arg), defense.delta, defense.accountant,
                    used_microbatching=micro)

@@ -184,6 +184,23 @@ def wrap_unstructured(model: tf.keras.Model, sparsity: float) -> tf.keras.Model:
   return wrapped
 
 
+def magnitude_masks(model: tf.keras.Model, sparsity: float) -> dict:
+  """{layer name: 0/1 mask} for every Conv2D and Dense kernel: tfmot's
+  magnitude rule (`pruning_impl._update_mask`) on the current weights,
+  keeping the round((1 - sparsity)·n) (at least 1) largest |w| and every
+  tie with the smallest of them. The DP-SGD fine-tuning route of
+  `prune_and_finetune` applies these once, like NNI's LevelPruner."""
+  check_pruner("l1_unstructured", sparsity)
+  masks = {}
+  for layer in model.layers:
+    if isinstance(layer, (tf.keras.layers.Conv2D, tf.keras.layers.Dense)):
+      w = np.abs(layer.kernel.numpy())
+      k = max(int(np.round(np.float32(w.size) * np.float32(1 - sparsity))), 1)
+      threshold = np.sort(w, axis=None)[::-1][k - 1]
+      masks[layer.name] = (w >= threshold).astype(np.float32)
+  return masks
+
+
 def _copy_into_wrapped(wrapped: tf.keras.Model, model: tf.keras.Model) -> None:
   from tfmia.snn.graph import as_functional
   src = {l.name: l for l in _flat_layers(as_functional(model))}
@@ -530,6 +547,18 @@ def prune_and_finetune(model: tf.keras.Model, members, pruner: str,
   if not isinstance(defense, defenses.Defense):
     raise TypeError("`defense` must be a tfmia.defenses.Defense. "
                     f"Received: {type(defense).__name__}")
+  if pruner == "l1_unstructured" and defense.name == "dp" and not \
+      defenses.fast_dp_unsupported(model):
+    # DP-SGD clips fast on plain layers: fixed masks instead of wrappers.
+    from tfmia.snn.graph import as_functional
+    plain = tf.keras.models.clone_model(as_functional(model))
+    plain.set_weights(as_functional(model).get_weights())
+    masks = magnitude_masks(plain, sparsity)
+    out = defenses.train_with_defense(plain, members, finetune, defense,
+                                      callbacks=callbacks, masks=masks)
+    return PruneResult(out.model, unstructured_stats(model, out.model,
+                                                     sparsity),
+                       out.epsilon, out.history)
   if pruner == "l1_unstructured":
     wrapped = wrap_unstructured(model, sparsity)
     out = defenses.train_with_defense(
