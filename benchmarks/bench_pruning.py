@@ -99,7 +99,7 @@ def dp_epoch(examples: int, rounds: int, vectorised_examples: int) -> None:
                        learning_rate=0.01)
   print(f"\n2. DP-SGD epoch vs non-DP epoch (batch 128, SGD), alternating, "
         f"median of {rounds}")
-  print(f"   {'model':22s} {'clipping':34s} {'examples':>8s} "
+  print(f"   {'model':22s} {'clipping':46s} {'examples':>8s} "
         f"{'non-DP (s)':>10s} {'DP (s)':>8s}  ratio (target <= 3)")
   vgg = {"width_multiplier": 0.25, "pooling": "avg"}
   cases = [("conv", {}, "fast", None, examples),
@@ -128,7 +128,7 @@ def dp_epoch(examples: int, rounds: int, vectorised_examples: int) -> None:
     how = {"fast": "fast (tfmia.dp_clipping)",
            "vectorised": "vectorised (tensorflow-privacy)"}[clipping]
     how += ", per example" if micro is None else f", {micro} microbatches"
-    print(f"   {label:22s} {how:34s} {n:>8d} {a:>10.2f} {b:>8.2f}  "
+    print(f"   {label:22s} {how:46s} {n:>8d} {a:>10.2f} {b:>8.2f}  "
           f"{b / a:5.2f}x", flush=True)
 
 
