@@ -122,7 +122,7 @@ class PruningStudyConfig:
                 pool_size=min(6000, n), num_shadows=2, epochs=15,
                 batch_size=64, pruners=("l1_unstructured", "l1_structured"),
                 defenses=(("ppb", 4.0), ("dp", 0.5), ("dp", 1.0)),
-                defended=(("l1_structured", 0.7),), attack_epochs=30)
+                defended=(("l1_structured", 0.7),), attack_epochs=10)
     base.update(overrides)
     return cls(**base)
 
