@@ -1,0 +1,184 @@
+"""Robustness through ART: FGSM's closed form on a linear model, PGD's
+ε-ball, the gradient-masking checks, gradients through an SNN, gradient
+sparsity by hand, and errors before any work."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfmia import robustness
+from tfmia.robustness import RobustnessConfig
+
+L = tf.keras.layers
+
+
+def _linear(seed=0, d=6, k=3):
+  rng = np.random.default_rng(seed)
+  inp = L.Input((d,))
+  dense = L.Dense(k)
+  model = tf.keras.Model(inp, dense(inp))
+  w = rng.normal(size=(d, k)).astype("float32")
+  b = rng.normal(size=k).astype("float32")
+  dense.set_weights([w, b])
+  return model, w, b
+
+
+def test_fgsm_on_a_linear_model_is_the_closed_form():
+  model, w, b = _linear()
+  rng = np.random.default_rng(1)
+  x = rng.uniform(0.1, 0.9, (20, 6)).astype("float32")
+  y = rng.integers(0, 3, 20)
+  clf = robustness.art_classifier(model)
+  eps = 0.05
+  adv = robustness.make_attack("fgsm", clf, RobustnessConfig(eps=eps)) \
+      .generate(x, y=np.eye(3)[y])
+  # d CE / d x = W (softmax(xW + b) − onehot(y)); x' = clip(x + ε·sign).
+  z = x @ w + b
+  p = np.exp(z - z.max(1, keepdims=True))
+  p /= p.sum(1, keepdims=True)
+  grad = (p - np.eye(3)[y]) @ w.T
+  np.testing.assert_allclose(adv, np.clip(x + eps * np.sign(grad), 0, 1),
+                             atol=1e-6)
+
+
+def _toy_classifier(d=4):
+  """A small ReLU net trained on two separable blobs in [0, 1]^d."""
+  rng = np.random.default_rng(0)
+  x = np.concatenate([rng.normal(0.4, 0.08, (100, d)),
+                      rng.normal(0.6, 0.08, (100, d))]).clip(0, 1)
+  y = np.repeat([0, 1], 100)
+  tf.keras.utils.set_random_seed(0)
+  inp = L.Input((d,))
+  model = tf.keras.Model(inp, L.Dense(2)(L.Dense(16, activation="relu")(inp)))
+  model.compile(tf.keras.optimizers.Adam(0.05),
+                tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                metrics=["accuracy"])
+  model.fit(x.astype("float32"), y, epochs=40, verbose=0)
+  return model, x.astype("float32"), y
+
+
+def test_pgd_stays_in_the_ball_and_beats_fgsm():
+  model, x, y = _toy_classifier()
+  cfg = RobustnessConfig(eps=0.1, pgd_steps=10, pgd_step=0.02)
+  clf = robustness.art_classifier(model)
+  adv = robustness.make_attack("pgd", clf, cfg).generate(x, y=np.eye(2)[y])
+  assert np.abs(adv - x).max() <= 0.1 + 1e-6
+  assert adv.min() >= 0 and adv.max() <= 1
+  res = robustness.evaluate(model, x, y, ("fgsm", "pgd", "pgd_l2"), cfg)
+  assert res.clean[0] > 0.9
+  assert res.white_box["pgd"][0] <= res.white_box["fgsm"][0] < res.clean[0]
+  assert res.gradient_check == {"zero": 0.0, "nan": 0.0, "inf": 0.0}
+  assert res.warnings == () and res.square_beats_pgd is None
+  assert res.clean[1] < res.clean[0] <= res.clean[2]
+
+
+def test_wilson_interval_by_hand():
+  # n = 10, p = 0.5, z = 1.96: (0.5 ± 1.96·sqrt(0.025 + 0.0096)) / 1.384.
+  acc, lo, hi = robustness.accuracy_interval(np.arange(10) < 5)
+  assert (acc, lo, hi) == pytest.approx((0.5, 0.2366, 0.7634), abs=1e-4)
+  assert robustness.accuracy_interval(np.ones(10, bool))[1:] == \
+      pytest.approx((0.7225, 1.0), abs=1e-4)
+
+
+def test_masked_gradients_are_reported():
+  # A stop_gradient before the classifier: every input gradient is zero, so
+  # PGD (without a random start) changes nothing; Square still succeeds.
+  # Square needs images: 64 features as an 8x8 image.
+  model, x, y = _toy_classifier(64)
+  inp = L.Input((8, 8, 1))
+  masked = tf.keras.Model(inp, model(L.Flatten()(
+      L.Lambda(tf.stop_gradient)(inp))))
+  cfg = RobustnessConfig(eps=0.15, random_start=False, square_queries=200,
+                         check_examples=10)
+  res = robustness.evaluate(masked, x[::5].reshape(-1, 8, 8, 1), y[::5],
+                            ("pgd", "square"), cfg)
+  assert res.gradient_check["zero"] == 1.0
+  assert res.white_box["pgd"][0] == res.clean[0]
+  assert res.white_box["square"][0] < res.clean[0]
+  assert res.square_beats_pgd > 0
+  assert any("masked gradients" in w for w in res.warnings)
+  assert any("gradient check" in w for w in res.warnings)
+
+
+def test_black_box_transfer_uses_the_source_model():
+  model, x, y = _toy_classifier()
+  cfg = RobustnessConfig(eps=0.1)
+  same = robustness.evaluate(model, x, y, ("fgsm",), cfg, source=model)
+  assert same.black_box["fgsm"] == same.white_box["fgsm"]
+  other, _, _ = _linear(seed=3, d=4, k=2)
+  res = robustness.evaluate(model, x, y, ("fgsm",), cfg, source=other)
+  assert set(res.black_box) == {"fgsm"}
+  assert res.black_box["fgsm"][0] > res.white_box["fgsm"][0]
+
+
+def test_gradients_flow_through_a_converted_snn_and_follow_the_surrogate():
+  from tfmia import snn
+  tf.keras.utils.set_random_seed(0)
+  inp = L.Input((6, 6, 1))
+  h = L.Conv2D(4, 3, activation="relu")(inp)
+  ann = tf.keras.Model(inp, L.Dense(3)(L.Flatten()(h)))
+  rng = np.random.default_rng(0)
+  x = rng.uniform(0, 1, (8, 6, 6, 1)).astype("float32")
+  grads = {}
+  for surrogate in ("boxcar", "sigmoid"):
+    net = snn.convert(ann, x, timesteps=4, surrogate=surrogate)
+    clf = robustness.art_classifier(net)
+    g = clf.loss_gradient(x, np.eye(3)[np.arange(8) % 3])
+    assert np.isfinite(g).all() and np.abs(g).max() > 0
+    grads[surrogate] = g
+  assert np.abs(grads["boxcar"] - grads["sigmoid"]).max() > 1e-6
+
+
+def test_gradient_sparsity_by_hand():
+  # x → Dense(identity) → ReLU → Dense(out). Example 1: x = (1, −1, 2), one
+  # ReLU unit dead; example 2: x = (−1, −1, −1), all dead.
+  inp = L.Input((3,))
+  d1 = L.Dense(3, use_bias=False, name="d1")
+  relu = L.ReLU(name="relu")
+  out = L.Dense(2, name="out")
+  model = tf.keras.Model(inp, out(relu(d1(inp))))
+  d1.set_weights([np.eye(3, dtype="float32")])
+  out.set_weights([np.array([[1., -1], [2, 1], [-1, 3]], "float32"),
+                   np.zeros(2, "float32")])
+  x = np.array([[1., -1, 2], [-1, -1, -1]], "float32")
+  s = robustness.gradient_sparsity(model, x, np.array([0, 1]))
+  # Entering relu: the gradient at d1's output, zero where the unit is
+  # dead: 1 + 3 of 6. Entering d1 (the input): through the identity, the
+  # same. Entering out: Woutᵀ-weighted dL/dz, no zero entries (Wout has
+  # none and each example's dL/dz is non-zero).
+  assert s == pytest.approx({"input": 4 / 6, "d1": 4 / 6, "relu": 4 / 6,
+                             "out": 0.0})
+
+
+def test_sparsity_callback_records_each_epoch():
+  model, x, y = _toy_classifier()
+  cb = robustness.GradientSparsityCallback(
+      x[:20], y[:20], pgd=RobustnessConfig(eps=0.05, pgd_steps=2))
+  model.fit(x, y, epochs=2, verbose=0, callbacks=[cb])
+  assert [r["epoch"] for r in cb.history] == [1, 2]
+  assert {"zero_grad_input", "clean_accuracy", "pgd_accuracy"} <= set(
+      cb.history[0])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(eps=1.5), r"`eps` must be a number in \[0, 1\]"),
+    (dict(eps=-0.1), r"`eps` must be a number in \[0, 1\]"),
+    (dict(pgd_steps=-1), "`pgd_steps` must be a positive int"),
+    (dict(eot_samples=0), "`eot_samples` must be a positive int"),
+])
+def test_bad_settings_are_refused(kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    RobustnessConfig(**kwargs)
+
+
+def test_bad_attacks_and_eps_text_are_refused():
+  with pytest.raises(ValueError, match="`attacks` must be"):
+    robustness.check_attacks(["fgsm", "cw"])
+  assert robustness.parse_eps("8/255") == pytest.approx(8 / 255)
+  with pytest.raises(ValueError, match="fraction such as 8/255"):
+    robustness.parse_eps("8/0")
+  with pytest.raises(ValueError, match=r"\[0, 1\]"):
+    robustness.parse_eps("300/255")
+  model, x, y = _toy_classifier()
+  with pytest.raises(ValueError, match="pixels in"):
+    robustness.evaluate(model, x * 255, y)
