@@ -18,7 +18,7 @@ def test_help_lists_commands(capsys):
   assert e.value.code == 0
   out = capsys.readouterr().out
   for cmd in ("case-study", "train", "attack", "models", "reference", "audit",
-              "prune"):
+              "prune", "robustness"):
     assert cmd in out
 
 
@@ -30,6 +30,7 @@ def test_help_lists_commands(capsys):
                                   ["reference", "init", "--help"],
                                   ["reference", "status", "--help"],
                                   ["audit", "--help"], ["prune", "--help"],
+                                  ["robustness", "--help"],
                                   ["case-study", "snn-mia", "--help"]])
 def test_every_command_has_help(argv, capsys):
   with pytest.raises(SystemExit) as e:
@@ -101,6 +102,26 @@ def test_train_then_prune_run(tmp_path, capsys):
   import tensorflow as tf
   model = tf.keras.models.load_model(out / "model.keras", compile=False)
   assert model.get_layer("conv1").filters == 16
+
+  # Robustness of the same run, converted to an SNN, black-box from itself.
+  for argv, msg in ((["--eps", "2"], "`eps` must be a number in [0, 1]"),
+                    (["--attacks", "fgsm,cw"], "`attacks` must be"),
+                    (["--pgd-steps", "-1"], "`pgd_steps` must be a positive"),
+                    (["--transfer-from", str(tmp_path / "nope")],
+                     "--transfer-from must be a folder")):
+    assert cli.main(["robustness", "--run", str(run), *argv]) == 2
+    assert msg in capsys.readouterr().err
+  assert cli.main(["robustness", "--run", str(run), "--attacks", "fgsm,pgd",
+                   "--examples", "40", "--snn-timesteps", "2",
+                   "--transfer-from", str(run), "--out",
+                   str(tmp_path / "rob")]) == 0
+  printed = capsys.readouterr().out
+  assert "SNN (T = 2)" in printed and "white-box" in printed
+  rob = json.loads((tmp_path / "rob" / "robustness.json").read_text())
+  assert rob["result"]["num_examples"] == 40
+  assert set(rob["result"]["white_box"]) == {"fgsm", "pgd"}
+  assert set(rob["result"]["black_box"]) == {"fgsm", "pgd"}
+  assert (tmp_path / "rob" / "robustness.png").exists()
 
 
 def test_attack_logits_npz(tmp_path):

@@ -9,6 +9,7 @@
   tfmia reference status --config cfg.json
   tfmia audit --config cfg.json --attacks rmia,lira,attack_p --out audits/run1
   tfmia audit --render audits/run1
+  tfmia robustness --run runs/conv --attacks fgsm,pgd,square --eps 8/255 [--snn-timesteps 4] [--transfer-from runs/conv_seed1]
   tfmia models
 """
 
@@ -400,6 +401,42 @@ def build_parser() -> argparse.ArgumentParser:
                   help="output folder (default: RUN/pruned_<pruner>_<sparsity>"
                        "[_<defense>])")
 
+  rb = sub.add_parser(
+      "robustness", help="attack a trained model (or its SNN) with FGSM, "
+                         "PGD, AutoAttack, Square through ART",
+      description="Adversarial robustness of the model of a `tfmia train` "
+                  "run, or of its SNN conversion (--snn-timesteps), on its "
+                  "test split, white-box and (with --transfer-from) "
+                  "black-box, with the gradient-masking checks. Writes "
+                  "robustness.json, robustness.csv and robustness.png.")
+  rb.add_argument("--run", type=Path, required=True,
+                  help="a folder written by tfmia train")
+  rb.add_argument("--attacks", type=_csv, default=("fgsm", "pgd"),
+                  help="from fgsm, pgd, pgd_l2, apgd, autoattack, square")
+  rb.add_argument("--eps", default="8/255",
+                  help="L-infinity budget in [0, 1] pixels, e.g. 8/255")
+  rb.add_argument("--eps-l2", type=float, default=0.5,
+                  help="L2 budget of pgd_l2")
+  rb.add_argument("--pgd-steps", type=int, default=7)
+  rb.add_argument("--pgd-step", type=float, default=0.01)
+  rb.add_argument("--square-queries", type=int, default=1000)
+  rb.add_argument("--eot-samples", type=int, default=1,
+                  help="average gradients over this many draws of a "
+                       "stochastic (Poisson-coded) model")
+  rb.add_argument("--examples", type=_positive_int, default=500,
+                  help="test examples attacked (the first N)")
+  rb.add_argument("--snn-timesteps", type=_positive_int, default=None,
+                  help="convert the ANN to an SNN with T timesteps first "
+                       "(data-driven thresholds on 512 training images)")
+  rb.add_argument("--transfer-from", type=Path, default=None,
+                  help="a tfmia train run whose model crafts the black-box "
+                       "examples")
+  rb.add_argument("--data-dir", default=None,
+                  help="override the run's tfds data directory")
+  rb.add_argument("--seed", type=int, default=0)
+  rb.add_argument("--out", type=Path, default=None,
+                  help="results folder (default: RUN/robustness)")
+
   _add_reference_parser(sub)
   _add_audit_parser(sub)
   sub.add_parser("models", help="list the model builders")
@@ -416,7 +453,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   handlers = {"case-study": commands.case_study, "train": commands.train,
               "attack": commands.attack, "models": commands.list_models,
               "reference": commands.reference, "audit": commands.audit,
-              "prune": commands.prune}
+              "prune": commands.prune, "robustness": commands.robustness}
   try:
     return handlers[args.command](args) or 0
   except EXPECTED_ERRORS as e:

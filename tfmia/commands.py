@@ -192,6 +192,56 @@ def prune(args: argparse.Namespace) -> int:
   return 0
 
 
+def robustness(args: argparse.Namespace) -> int:
+  import os
+
+  from tfmia import robustness as rob
+  from tfmia.training.loop import load_run
+  # Settings are checked before anything is loaded.
+  attacks = rob.check_attacks(args.attacks)
+  config = rob.RobustnessConfig(
+      eps=rob.parse_eps(args.eps), eps_l2=args.eps_l2,
+      pgd_steps=args.pgd_steps, pgd_step=args.pgd_step,
+      square_queries=args.square_queries, eot_samples=args.eot_samples,
+      seed=args.seed)
+  for path, what in ((args.run, "--run"), (args.transfer_from,
+                                            "--transfer-from")):
+    if path is not None and not Path(path).is_dir():
+      raise NotADirectoryError(20, f"{what} must be a folder written by "
+                               "`tfmia train`", str(path))
+  out = args.out or Path(args.run) / "robustness"
+  io.check_output_dir(out, "--out")
+  model, data, record = load_run(args.run, data_dir=args.data_dir)
+  source = (load_run(args.transfer_from, data_dir=args.data_dir)[0]
+            if args.transfer_from is not None else None)
+  what = record["model"]["builder"]
+  if args.snn_timesteps:
+    from tfmia import snn
+    model = snn.convert(model, data.x_train[:512],
+                        timesteps=args.snn_timesteps, seed=args.seed)
+    what = f"{what} SNN (T = {args.snn_timesteps})"
+  x, y = data.x_test[:args.examples], data.y_test[:args.examples]
+  print(f"Robustness of {what} on {len(y)} test examples: "
+        f"{', '.join(attacks)} at eps = {config.eps:.4g}"
+        + (f", black-box from {args.transfer_from}" if source else ""))
+  res = rob.evaluate(model, x, y, attacks, config, source=source,
+                     progress=True)
+  reports.write_robustness(res, out, {
+      "run": os.fspath(args.run), "snn_timesteps": args.snn_timesteps,
+      "transfer_from": (os.fspath(args.transfer_from)
+                        if args.transfer_from else None)},
+                           title=f"Robustness of {what}")
+  import pandas as pd
+  _print_table(pd.DataFrame(res.rows()),
+               ["setting", "attack", "accuracy", "ci_low", "ci_high"])
+  print("Gradient check (fraction of examples): " + ", ".join(
+      f"{k} {v:.2f}" for k, v in res.gradient_check.items()))
+  for w in res.warnings:
+    print("WARNING: " + w)
+  print(f"\nResults are in {out}/")
+  return 0
+
+
 def attack(args: argparse.Namespace) -> int:
   from tfmia import audit as audit_lib
   from tfmia.attacks import SlicingConfig, check_names

@@ -253,3 +253,17 @@ def write_pruning_study(result, out: PathLike) -> None:
                        out / "tradeoff.png")
   plotting.save_figure(plotting.plot_member_histograms(result.histograms),
                        out / "histograms.png")
+
+
+def write_robustness(result, out: PathLike, record: Optional[dict] = None,
+                     title: str = "Robustness") -> None:
+  """robustness.json (the result and `record`), robustness.csv and
+  robustness.png."""
+  import pandas as pd
+  out = Path(out)
+  io.atomic_write_json(out / "robustness.json",
+                       {"result": result, **(record or {})})
+  write_csv(pd.DataFrame(result.rows()), out / "robustness.csv", index=False,
+            float_format="%.4f")
+  plotting.save_figure(plotting.plot_robustness(result.rows(), title=title),
+                       out / "robustness.png")

@@ -300,8 +300,8 @@ def evaluate(model: tf.keras.Model, x: np.ndarray, y: np.ndarray,
     if beats > 0:
       warnings.append(
           f"the gradient-free Square attack fools {beats:.1%} of examples "
-          "that PGD leaves correct: PGD's accuracy rests partly on masked "
-          "gradients")
+          "that PGD leaves correct: PGD's accuracy overstates robustness "
+          "there (masked or obfuscated gradients, or too few PGD steps)")
   return RobustnessResult(config=config, num_examples=len(x),
                           clean=accuracy_interval(clean), white_box=white,
                           black_box=black, gradient_check=check,
