@@ -13,7 +13,7 @@ feature map is already 1 pixel wide, so every builder also works on 8x8 digits.
 from __future__ import annotations
 
 import inspect
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import tensorflow as tf
 
@@ -231,6 +231,81 @@ def _vgg_builder(name: str, depth: int):
 
 vgg11 = _vgg_builder("vgg11", 11)
 vgg16 = _vgg_builder("vgg16", 16)
+
+
+# HIRE-SNN's `vgg_spiking_nodewise.py` configurations ("A": average pool,
+# which replaces the dropout after the conv before it).
+_SPIKING_VGG = {
+    5: (64, "A", 128, 128, "A"),
+    9: (64, "A", 128, 256, "A", 256, 512, "A", 512, "A", 512),
+    11: (64, "A", 128, 256, "A", 512, 512, 512, "A", 512, 512),
+}
+
+
+@register("spiking_vgg")
+def spiking_vgg(input_shape, num_classes, *, depth: int = 11,
+                timesteps: int = 8, encoder: str = "direct",
+                neuron: str = "lif", threshold: Optional[float] = None,
+                leak: float = 1.0, train_threshold: bool = True,
+                train_leak: bool = True, reset: str = "subtract",
+                surrogate: str = "linear", dropout: float = 0.2,
+                width_multiplier: float = 1.0, hidden: int = 4096,
+                pooling: str = "avg") -> tf.keras.Model:
+  """HIRE-SNN's directly trained spiking VGG (5, 9 or 11): bias-free 3x3
+  convs and IF/LIF neurons, average pooling (max: grad-obf-snn's variant),
+  dropout with one mask for all T steps, two hidden spiking Dense layers,
+  output = the last layer's membrane accumulated over T. Input pixels in
+  [0, 1] go through `encoder` (tfmia.spiking). `threshold=None` sets each
+  layer's threshold from the data on the first batch (`tfmia.spiking.LIF`)."""
+  from tfmia import spiking
+  shape = _check_common(input_shape, num_classes, pooling)
+  _check_width(width_multiplier, dropout)
+  _check_positive(hidden=hidden)
+  spiking.check_spiking(timesteps=timesteps, encoder=encoder, neuron=neuron,
+                        reset=reset, surrogate=surrogate)
+  if depth not in _SPIKING_VGG:
+    raise ValueError(f"`depth` must be one of {sorted(_SPIKING_VGG)}. "
+                     f"Received: depth={depth!r}")
+  T = timesteps
+  neuron_kw = dict(neuron=neuron, threshold=threshold, leak=leak,
+                   train_threshold=train_threshold, train_leak=train_leak,
+                   reset=reset, surrogate=surrogate)
+  # HIRE-SNN: conv weights N(0, 2 / (k·k·out)), linear N(0, 0.01), no bias.
+  conv_init = tf.keras.initializers.VarianceScaling(
+      2.0, "fan_out", "untruncated_normal")
+  inputs = tf.keras.Input(shape, name="input")
+  x = spiking.SpikeEncoder(T, encoder, name="encoder")(inputs)
+  pending_dropout = None
+  for i, item in enumerate(_SPIKING_VGG[depth]):
+    if item == "A":
+      pending_dropout = None        # HIRE-SNN pops it
+      if min(x.shape[1], x.shape[2]) >= 2:
+        cls = (layers.AveragePooling2D if pooling == "avg"
+               else layers.MaxPooling2D)
+        x = cls(2, name=f"pool{i}")(x)
+      continue
+    if pending_dropout is not None:
+      x = pending_dropout(x)
+    x = layers.Conv2D(_scaled(item, width_multiplier), 3, padding="same",
+                      use_bias=False, kernel_initializer=conv_init,
+                      name=f"conv{i}")(x)
+    x = spiking.LIF(T, name=f"lif{i}", **neuron_kw)(x)
+    pending_dropout = (spiking.TimeDropout(T, dropout, name=f"drop{i}")
+                       if dropout else None)
+  if pending_dropout is not None:
+    x = pending_dropout(x)
+  x = layers.Flatten(name="flatten")(x)
+  dense_init = tf.keras.initializers.RandomNormal(0.0, 0.01)
+  for j in (1, 2):
+    x = layers.Dense(_scaled(hidden, width_multiplier), use_bias=False,
+                     kernel_initializer=dense_init, name=f"fc{j}")(x)
+    x = spiking.LIF(T, name=f"fc{j}_lif", **neuron_kw)(x)
+    if dropout:
+      x = spiking.TimeDropout(T, dropout, name=f"fc{j}_drop")(x)
+  x = layers.Dense(num_classes, use_bias=False, kernel_initializer=dense_init,
+                   name="logits")(x)
+  outputs = spiking.TimeSum(T, name="membrane")(x)
+  return tf.keras.Model(inputs, outputs, name=f"spiking_vgg{depth}")
 
 
 def _basic_block(x, filters, stride, name, momentum=0.99):

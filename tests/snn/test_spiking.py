@@ -1,0 +1,165 @@
+"""Directly trained spiking networks: LIF membrane traces by hand, the
+encoders' spike trains on hand-made inputs, surrogate gradients, the spiking
+VGG's data-driven thresholds, training and saving, and bad options."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfmia import models, spiking
+
+
+@pytest.mark.parametrize("leak, reset, spikes, trace", [
+    # u: 0.6; 1.2 → spike, −1 → 0.2; 0.8; 0.9.
+    (1.0, "subtract", [0, 1, 0, 0], [0.6, 0.2, 0.8, 0.9]),
+    # u: 0.6; 0.3 + 0.6 = 0.9; 0.45 + 0.6 = 1.05 → spike → 0.05;
+    # 0.025 + 0.1 = 0.125.
+    (0.5, "subtract", [0, 0, 1, 0], [0.6, 0.9, 0.05, 0.125]),
+    # u: 0.6; 1.2 → spike → 0; 0.6; 0.7.
+    (1.0, "zero", [0, 1, 0, 0], [0.6, 0.0, 0.6, 0.7]),
+    # u: 0.6; 0.9; 1.05 → spike → 0; 0.1.
+    (0.5, "zero", [0, 0, 1, 0], [0.6, 0.9, 0.0, 0.1]),
+])
+def test_lif_membrane_by_hand(leak, reset, spikes, trace):
+  currents = np.array([[0.6], [0.6], [0.6], [0.1]], "float32")
+  s, u = spiking.lif_simulate(currents, 1.0, leak, reset=reset)
+  np.testing.assert_array_equal(s.numpy().ravel(), spikes)
+  np.testing.assert_allclose(u.numpy().ravel(), trace, atol=1e-6)
+
+
+def test_a_neuron_fires_only_above_threshold_and_theta_scales():
+  # u = 0.5, then exactly 1.0 = θ: x = 0, no spike (HIRE: mem/θ − 1 > 0).
+  s, u = spiking.lif_simulate(np.array([[0.5], [0.5]], "float32"), 1.0)
+  np.testing.assert_array_equal(s.numpy().ravel(), [0, 0])
+  np.testing.assert_allclose(u.numpy().ravel(), [0.5, 1.0])
+  # θ = 2: the same currents doubled give the same spikes.
+  currents = np.array([[0.6], [0.6], [0.6], [0.1]], "float32")
+  s, u = spiking.lif_simulate(2 * currents, 2.0, 1.0)
+  np.testing.assert_array_equal(s.numpy().ravel(), [0, 1, 0, 0])
+  np.testing.assert_allclose(u.numpy().ravel(), [1.2, 0.4, 1.6, 1.8],
+                             atol=1e-6)
+
+
+def test_surrogates_by_hand_and_through_the_neuron():
+  x = tf.constant([-1.5, -0.5, 0.0, 0.25, 0.5, 2.0])
+  np.testing.assert_allclose(spiking.surrogate_gradient(x, "linear"),
+                             [0, 0.15, 0.3, 0.225, 0.15, 0], atol=1e-6)
+  np.testing.assert_allclose(spiking.surrogate_gradient(x, "boxcar"),
+                             [0, 0, 1, 1, 0, 0])
+  np.testing.assert_allclose(spiking.surrogate_gradient(x, "triangle"),
+                             [0, 0.5, 1, 0.75, 0.5, 0], atol=1e-6)
+  np.testing.assert_allclose(spiking.surrogate_gradient(x[2:3], "sigmoid"),
+                             [1.0], atol=1e-6)    # α/4 with α = 4
+  np.testing.assert_allclose(spiking.surrogate_gradient(x[2:3], "atan"),
+                             [1.0], atol=1e-6)    # α/2 with α = 2
+  # One step, θ = 2: d s / d I = g(I/θ − 1) / θ; I = 1.5 → x = −0.25.
+  cur = tf.Variable([[1.5]])
+  with tf.GradientTape() as tape:
+    s, _ = spiking.lif_simulate(cur[None], 2.0, 1.0)
+  assert float(tape.gradient(s, cur)) == pytest.approx(0.3 * 0.75 / 2)
+
+
+def test_encoders_on_a_hand_made_input():
+  x = np.array([[0.0, 0.5, 1.0, 0.75]], "float32")
+  d = spiking.encode(x, 3, "direct").numpy()
+  np.testing.assert_array_equal(d, np.repeat(x[None], 3, 0))
+  # Latency, T = 5: t_f = round(4·(1 − x)) = 4, 2, 0, 1.
+  lat = spiking.encode(x, 5, "latency").numpy()[:, 0]
+  np.testing.assert_array_equal(lat.argmax(0), [4, 2, 0, 1])
+  np.testing.assert_array_equal(lat.sum(0), [1, 1, 1, 1])
+  # Phase, K = 8: 0.75 = 0.11₂, 0.5 = 0.1₂; 1.0 clips to 1 − 2⁻⁸ = all
+  # ones; T = 10 wraps to phases 0, 1.
+  ph = spiking.encode(x, 10, "phase").numpy()[:, 0]
+  np.testing.assert_array_equal(ph[:, 3], [1, 1, 0, 0, 0, 0, 0, 0, 1, 1])
+  np.testing.assert_array_equal(ph[:, 1], [1, 0, 0, 0, 0, 0, 0, 0, 1, 0])
+  np.testing.assert_array_equal(ph[:8, 2], np.ones(8))
+  np.testing.assert_array_equal(ph[:, 0], np.zeros(10))
+  # Poisson: 0 never fires, 1 always; seeded draws repeat; rate ≈ x.
+  big = np.full((1, 20000), 0.3, "float32")
+  p1 = spiking.encode(big, 4, "poisson", seed=7).numpy()
+  p2 = spiking.encode(big, 4, "poisson", seed=7).numpy()
+  np.testing.assert_array_equal(p1, p2)
+  assert p1.mean() == pytest.approx(0.3, abs=0.01)
+  p = spiking.encode(x, 50, "poisson", seed=1).numpy()[:, 0]
+  assert p[:, 0].sum() == 0 and p[:, 2].sum() == 50
+
+
+def test_encoder_gradients():
+  x = tf.Variable(np.full((1, 4), 0.4, "float32"))
+  for enc, want in (("direct", 3.0), ("poisson", 3.0), ("latency", 0.0),
+                    ("phase", 0.0)):
+    with tf.GradientTape() as tape:
+      out = tf.reduce_sum(spiking.encode(x, 3, enc, seed=0))
+    g = tape.gradient(out, x, unconnected_gradients="zero").numpy()
+    np.testing.assert_allclose(g, np.full((1, 4), want), err_msg=enc)
+
+
+def _digits(n=200):
+  from tfmia.data import DataConfig, prepare_data
+  return prepare_data(DataConfig(dataset="digits", train_size=n,
+                                 test_size=100))
+
+
+def test_spiking_vgg_thresholds_from_data_training_and_saving(tmp_path):
+  from tfmia.training import TrainConfig
+  from tfmia.training.loop import train_model
+  data = _digits()
+  tf.keras.utils.set_random_seed(0)
+  m = models.build_model("spiking_vgg", data.input_shape, 10, depth=5,
+                         timesteps=3, width_multiplier=0.25, hidden=256)
+  lifs = [l for l in m.layers if isinstance(l, spiking.LIF)]
+  assert len(lifs) == 5
+  assert all(float(l.initialized) == 0 for l in lifs)
+  rates = spiking.spiking_rate(m, data.x_train[:64])   # the first call
+  assert all(float(l.initialized) == 1 for l in lifs)
+  assert all(0 < r < 0.5 for r in rates.values()), rates
+  before = [w.copy() for w in m.get_weights()]
+  train_model(m, data, TrainConfig(epochs=1, batch_size=50,
+                                   optimizer="adam", learning_rate=1e-3))
+  changed = [np.abs(a - b).max() > 0 for a, b in zip(before, m.get_weights())]
+  assert sum(changed) >= 8
+  path = tmp_path / "w.weights.h5"
+  m.save_weights(path)
+  again = models.build_model("spiking_vgg", data.input_shape, 10, depth=5,
+                             timesteps=3, width_multiplier=0.25, hidden=256)
+  again.load_weights(path)
+  x = data.x_test[:8]
+  np.testing.assert_allclose(again(x), m(x), atol=1e-5)
+  assert [float(l.threshold) for l in again.layers
+          if isinstance(l, spiking.LIF)] == [float(l.threshold) for l in lifs]
+
+
+def test_gradients_through_a_spiking_vgg_follow_the_surrogate():
+  data = _digits()
+  x = tf.constant(data.x_train[:16])
+  y = data.y_train[:16]
+  grads = {}
+  for surrogate in ("linear", "atan"):
+    tf.keras.utils.set_random_seed(0)
+    m = models.build_model("spiking_vgg", data.input_shape, 10, depth=5,
+                           timesteps=3, width_multiplier=0.25, hidden=256,
+                           surrogate=surrogate, dropout=0.0)
+    m(x)   # thresholds from the data
+    with tf.GradientTape() as tape:
+      tape.watch(x)
+      loss = tf.keras.losses.sparse_categorical_crossentropy(
+          y, m(x), from_logits=True)
+    g = tape.gradient(loss, x).numpy()
+    assert np.isfinite(g).all() and np.abs(g).max() > 0
+    grads[surrogate] = g
+  assert np.abs(grads["linear"] - grads["atan"]).max() > 1e-6
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(encoder="rank"), "`encoder` must be one of"),
+    (dict(neuron="izhikevich"), "`neuron` must be one of"),
+    (dict(reset="soft"), "`reset` must be one of"),
+    (dict(surrogate="erf"), "`surrogate` must be one of"),
+    (dict(timesteps=0), "`timesteps` must be a positive int"),
+    (dict(depth=7), "`depth` must be one of"),
+])
+def test_bad_spiking_options_are_refused(kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    models.build_model("spiking_vgg", (32, 32, 3), 10, **kwargs)
+  with pytest.raises(ValueError, match="`leak` must be in"):
+    spiking.LIF(4, leak=1.5)

@@ -1,0 +1,336 @@
+"""Directly trained spiking networks: input encoders, IF/LIF neurons with
+surrogate gradients, and the Keras layers that make a spiking model an
+ordinary functional `keras.Model` (trainable by `train_model`, attackable
+through ART, savable as weights).
+
+Time is folded into the batch: every tensor between `SpikeEncoder` and
+`TimeSum` is (T·B, ...), time-major, so a Conv2D, Dense or pooling layer
+processes all T timesteps in one call, and only the neurons' membrane
+update runs step by step. For a feed-forward network this is exactly the
+step-by-step simulation, and backpropagation through it is BPTT in one
+compiled graph.
+
+Neurons (HIRE-SNN's `vgg_spiking_nodewise.py`), per timestep t, for a layer
+with threshold θ and leak λ (IF: λ = 1, fixed):
+    u ← λ·u + I_t;   x = u/θ − 1;   s_t = [x > 0];
+    reset by subtraction: u ← u − θ·s_t;  to zero: u ← u·(1 − s_t).
+Spikes are binary. The spike's derivative is a surrogate g(x) on the
+normalised distance x; no gradient flows through the reset (its s_t is
+detached, as in HIRE-SNN and SpikingJelly's `detach_reset=True`), while θ
+still gets its gradient through x and through θ·s_t. Surrogates on x:
+    linear    γ·max(0, 1 − |x|), γ = 0.3   (HIRE-SNN's LinearSpike)
+    boxcar    [|x| < 1/2]
+    triangle  max(0, 1 − |x|)
+    sigmoid   α σ(αx)(1 − σ(αx)),  α = 4
+    atan      (α/2) / (1 + (π/2·α x)²),  α = 2   (SpikingJelly's ATan)
+
+Encoders (grad-obf-snn's `source/encoder.py`, SpikingJelly's), on pixels
+x in [0, 1], giving T input frames:
+    direct   x at every step (analog input; HIRE-SNN's).
+    poisson  s_t = [u_t ≤ x], u_t ~ U[0, 1).
+    latency  one spike at t_f = round((T − 1)(1 − x)) (linear latency).
+    phase    weighted phase coding, K = 8 phases: x clipped to
+             [0, 1 − 2⁻ᴷ], s at phase k is bit k of its binary expansion
+             (weights 1/2, 1/4, ...), repeated with period K.
+Only `direct` passes a true gradient. `poisson` passes a straight-through
+gradient (d s/d x = 1, the derivative of E[s] = x, so averaging gradients
+over draws is exact EOT); `latency` and `phase` pass none, as in
+SpikingJelly: their input gradient is zero, which is gradient masking.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+ENCODERS = ("direct", "poisson", "latency", "phase")
+NEURONS = ("if", "lif")
+RESETS = ("subtract", "zero")
+SURROGATES = ("linear", "boxcar", "triangle", "sigmoid", "atan")
+SURROGATE_DEFAULTS = {"linear": 0.3, "sigmoid": 4.0, "atan": 2.0}
+PHASE_BITS = 8
+
+
+def check_spiking(*, timesteps=None, encoder=None, neuron=None, reset=None,
+                  surrogate=None) -> None:
+  """Raises ValueError, naming the argument, for a bad spiking option."""
+  if timesteps is not None and (isinstance(timesteps, bool) or not isinstance(
+      timesteps, int) or timesteps < 1):
+    raise ValueError("`timesteps` must be a positive int. "
+                     f"Received: timesteps={timesteps!r}")
+  for name, value, valid in (("encoder", encoder, ENCODERS),
+                             ("neuron", neuron, NEURONS),
+                             ("reset", reset, RESETS),
+                             ("surrogate", surrogate, SURROGATES)):
+    if value is not None and value not in valid:
+      raise ValueError(f"`{name}` must be one of {valid}. "
+                       f"Received: {name}={value!r}")
+
+
+# ---------------------------------------------------------------------------
+# Encoders
+
+
+def encode(x, timesteps: int, encoder: str = "direct", *,
+           seed: Optional[int] = None, phase_bits: int = PHASE_BITS):
+  """(B, ...) pixels in [0, 1] -> (T, B, ...) input frames. `seed` makes
+  Poisson coding reproducible (stateless draws); None draws from the global
+  generator (fresh each call, seeded by `tf.keras.utils.set_random_seed`)."""
+  check_spiking(timesteps=timesteps, encoder=encoder)
+  x = tf.convert_to_tensor(x, tf.float32)
+  frames = tf.repeat(x[None], timesteps, axis=0)
+  if encoder == "direct":
+    return frames
+  if encoder == "poisson":
+    shape = tf.shape(frames)
+    u = (tf.random.stateless_uniform(shape, [seed, 0]) if seed is not None
+         else tf.random.uniform(shape))
+    s = tf.cast(u <= frames, tf.float32)
+    return frames + tf.stop_gradient(s - frames)   # straight-through
+  if encoder == "latency":
+    t_f = tf.round((timesteps - 1) * (1.0 - tf.clip_by_value(x, 0.0, 1.0)))
+    t = tf.reshape(tf.range(timesteps, dtype=tf.float32),
+                   [timesteps] + [1] * len(x.shape))
+    return tf.stop_gradient(tf.cast(tf.equal(t, t_f[None]), tf.float32))
+  # phase
+  rest = tf.clip_by_value(x, 0.0, 1.0 - 2.0 ** -phase_bits)
+  bits = []
+  for k in range(phase_bits):
+    w = 2.0 ** -(k + 1)
+    b = tf.cast(rest >= w, tf.float32)
+    rest = rest - w * b
+    bits.append(b)
+  return tf.stop_gradient(tf.stack([bits[t % phase_bits]
+                                    for t in range(timesteps)]))
+
+
+# ---------------------------------------------------------------------------
+# Neurons
+
+
+def surrogate_gradient(x, surrogate: str = "linear",
+                       alpha: Optional[float] = None):
+  """g(x) at the normalised distance x = u/θ − 1 (module docstring)."""
+  check_spiking(surrogate=surrogate)
+  a = SURROGATE_DEFAULTS.get(surrogate) if alpha is None else alpha
+  if surrogate == "linear":
+    return a * tf.nn.relu(1.0 - tf.abs(x))
+  if surrogate == "boxcar":
+    return tf.cast(tf.abs(x) < 0.5, x.dtype)
+  if surrogate == "triangle":
+    return tf.nn.relu(1.0 - tf.abs(x))
+  if surrogate == "sigmoid":
+    s = tf.sigmoid(a * x)
+    return a * s * (1 - s)
+  return (a / 2) / (1 + (math.pi / 2 * a * x) ** 2)
+
+
+def _heaviside(surrogate: str, alpha):
+  @tf.custom_gradient
+  def fire(x):
+    def grad(dy):
+      return dy * surrogate_gradient(x, surrogate, alpha)
+    return tf.cast(x > 0, x.dtype), grad
+  return fire
+
+
+def lif_simulate(currents, threshold, leak=1.0, *, reset: str = "subtract",
+                 surrogate: str = "linear", alpha: Optional[float] = None):
+  """Runs one layer of neurons over (T, ...) input currents. Returns the
+  (T, ...) spikes and the (T, ...) membrane potentials after each step's
+  reset."""
+  check_spiking(reset=reset, surrogate=surrogate)
+  currents = tf.convert_to_tensor(currents, tf.float32)
+  fire = _heaviside(surrogate, alpha)
+  u = tf.zeros_like(currents[0])
+  spikes, trace = [], []
+  for t in range(currents.shape[0]):
+    u = leak * u + currents[t]
+    s = fire(u / threshold - 1.0)
+    held = tf.stop_gradient(s)
+    u = u - threshold * held if reset == "subtract" else u * (1.0 - held)
+    spikes.append(s)
+    trace.append(u)
+  return tf.stack(spikes), tf.stack(trace)
+
+
+# ---------------------------------------------------------------------------
+# Keras layers (time folded into the batch, time-major)
+
+
+def _unfold(x, timesteps):
+  return tf.reshape(x, tf.concat([[timesteps, -1], tf.shape(x)[1:]], 0))
+
+
+def _fold(x):
+  return tf.reshape(x, tf.concat([[-1], tf.shape(x)[2:]], 0))
+
+
+class SpikeEncoder(tf.keras.layers.Layer):
+  """(B, ...) pixels -> (T·B, ...) encoded frames, time-major."""
+
+  def __init__(self, timesteps: int, encoder: str = "direct",
+               phase_bits: int = PHASE_BITS, **kwargs):
+    super().__init__(**kwargs)
+    check_spiking(timesteps=timesteps, encoder=encoder)
+    self.timesteps, self.encoder, self.phase_bits = (timesteps, encoder,
+                                                     phase_bits)
+
+  def call(self, x):
+    frames = encode(x, self.timesteps, self.encoder,
+                    phase_bits=self.phase_bits)
+    out = _fold(frames)
+    out.set_shape([None] + list(x.shape[1:]))
+    return out
+
+  def get_config(self):
+    return {**super().get_config(), "timesteps": self.timesteps,
+            "encoder": self.encoder, "phase_bits": self.phase_bits}
+
+
+def _percentile(x, q: float, max_values: int = 1 << 20):
+  """The q-th percentile of x's entries (a strided subsample of at most
+  `max_values` of them)."""
+  flat = tf.reshape(x, [-1])
+  n = tf.size(flat)
+  step = tf.maximum(1, n // max_values)
+  flat = tf.sort(flat[::step])
+  k = tf.cast(tf.round(q / 100.0 * tf.cast(tf.size(flat) - 1, tf.float32)),
+              tf.int32)
+  return flat[k]
+
+
+class LIF(tf.keras.layers.Layer):
+  """IF or LIF neurons on (T·B, ...) input currents: (T·B, ...) binary
+  spikes. One threshold and one leak per layer, each optionally trainable
+  (HIRE-SNN's per-layer `threshold` and `leak` parameters).
+
+  `threshold=None` initialises it from the data at the layer's first call
+  on real inputs: `init_scale` times the `init_percentile`-th percentile of
+  its input currents (the hybrid-snn-conversion rule HIRE-SNN builds on:
+  0.7 × the 99.7th percentile). Layers run in order, so each is
+  initialised on the spikes of the already initialised ones before it. A
+  saved model keeps its thresholds (the `initialized` flag is a weight)."""
+
+  def __init__(self, timesteps: int, *, neuron: str = "lif",
+               threshold: Optional[float] = 1.0, leak: float = 1.0,
+               init_percentile: float = 99.7, init_scale: float = 0.7,
+               train_threshold: bool = True, train_leak: bool = True,
+               reset: str = "subtract", surrogate: str = "linear",
+               surrogate_alpha: Optional[float] = None, **kwargs):
+    super().__init__(**kwargs)
+    check_spiking(timesteps=timesteps, neuron=neuron, reset=reset,
+                  surrogate=surrogate)
+    if threshold is not None and not threshold > 0:
+      raise ValueError("`threshold` must be > 0 or None (from the data). "
+                       f"Received: threshold={threshold!r}")
+    if not 0 < leak <= 1:
+      raise ValueError(f"`leak` must be in (0, 1]. Received: {leak!r}")
+    self.timesteps, self.neuron, self.reset = timesteps, neuron, reset
+    self.init_threshold = None if threshold is None else float(threshold)
+    self.init_leak = float(leak)
+    self.init_percentile, self.init_scale = init_percentile, init_scale
+    self.train_threshold, self.train_leak = train_threshold, train_leak
+    self.surrogate, self.surrogate_alpha = surrogate, surrogate_alpha
+
+  def build(self, input_shape):
+    const = tf.keras.initializers.Constant
+    self.threshold = self.add_weight(
+        name="threshold", shape=(),
+        initializer=const(self.init_threshold or 1.0),
+        trainable=self.train_threshold)
+    self.initialized = self.add_weight(
+        name="initialized", shape=(), trainable=False,
+        initializer=const(0.0 if self.init_threshold is None else 1.0))
+    is_lif = self.neuron == "lif"
+    self.leak = self.add_weight(
+        name="leak", shape=(), initializer=const(self.init_leak if is_lif
+                                                 else 1.0),
+        trainable=is_lif and self.train_leak)
+
+  def _data_threshold(self, x):
+    def init():
+      p = _percentile(x, self.init_percentile)
+      self.threshold.assign(self.init_scale * tf.maximum(p, 1e-6))
+      self.initialized.assign(1.0)
+      return tf.constant(0.0)
+    done = tf.cond(self.initialized > 0, lambda: tf.constant(0.0), init)
+    with tf.control_dependencies([done]):
+      return tf.identity(self.threshold)
+
+  def call(self, x):
+    threshold = (self._data_threshold(x) if self.init_threshold is None
+                 else self.threshold)
+    spikes, _ = lif_simulate(_unfold(x, self.timesteps), threshold,
+                             self.leak, reset=self.reset,
+                             surrogate=self.surrogate,
+                             alpha=self.surrogate_alpha)
+    out = _fold(spikes)
+    out.set_shape(x.shape)
+    return out
+
+  def get_config(self):
+    return {**super().get_config(), "timesteps": self.timesteps,
+            "neuron": self.neuron, "threshold": self.init_threshold,
+            "init_percentile": self.init_percentile,
+            "init_scale": self.init_scale,
+            "leak": self.init_leak, "train_threshold": self.train_threshold,
+            "train_leak": self.train_leak, "reset": self.reset,
+            "surrogate": self.surrogate,
+            "surrogate_alpha": self.surrogate_alpha}
+
+
+class TimeDropout(tf.keras.layers.Layer):
+  """Dropout whose mask is drawn once per forward pass and kept for all T
+  steps (HIRE-SNN's `self.mask`)."""
+
+  def __init__(self, timesteps: int, rate: float, **kwargs):
+    super().__init__(**kwargs)
+    self.timesteps, self.rate = timesteps, float(rate)
+
+  def call(self, x, training=None):
+    if not training or self.rate == 0:
+      return x
+    seq = _unfold(x, self.timesteps)
+    keep = tf.cast(tf.random.uniform(tf.shape(seq)[1:]) >= self.rate,
+                   x.dtype) / (1.0 - self.rate)
+    out = _fold(seq * keep[None])
+    out.set_shape(x.shape)
+    return out
+
+  def get_config(self):
+    return {**super().get_config(), "timesteps": self.timesteps,
+            "rate": self.rate}
+
+
+class TimeSum(tf.keras.layers.Layer):
+  """(T·B, k) -> (B, k): the output layer's membrane potential accumulated
+  over T (HIRE-SNN's output; no spikes, no division by T)."""
+
+  def __init__(self, timesteps: int, **kwargs):
+    super().__init__(**kwargs)
+    self.timesteps = timesteps
+
+  def call(self, x):
+    out = tf.reduce_sum(_unfold(x, self.timesteps), axis=0)
+    out.set_shape([None] + list(x.shape[1:]))
+    return out
+
+  def get_config(self):
+    return {**super().get_config(), "timesteps": self.timesteps}
+
+
+CUSTOM_OBJECTS = {"SpikeEncoder": SpikeEncoder, "LIF": LIF,
+                  "TimeDropout": TimeDropout, "TimeSum": TimeSum}
+
+
+def spiking_rate(model: tf.keras.Model, x) -> dict:
+  """The mean spike rate of each LIF layer on inputs x: {layer: rate}."""
+  lifs = [l for l in model.layers if isinstance(l, LIF)]
+  probe = tf.keras.Model(model.inputs, [l.output for l in lifs])
+  outs = probe(np.asarray(x, np.float32), training=False)
+  outs = outs if isinstance(outs, list) else [outs]
+  return {l.name: float(tf.reduce_mean(o)) for l, o in zip(lifs, outs)}
