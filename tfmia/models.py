@@ -271,8 +271,10 @@ def spiking_vgg(input_shape, num_classes, *, depth: int = 11,
                    train_threshold=train_threshold, train_leak=train_leak,
                    reset=reset, surrogate=surrogate)
   # HIRE-SNN: conv weights N(0, 2 / (k·k·out)), linear N(0, 0.01), no bias.
-  conv_init = tf.keras.initializers.VarianceScaling(
-      2.0, "fan_out", "untruncated_normal")
+  def conv_init():   # a fresh initializer per layer: no repeated weights
+    return tf.keras.initializers.VarianceScaling(2.0, "fan_out",
+                                                 "untruncated_normal")
+
   inputs = tf.keras.Input(shape, name="input")
   x = spiking.SpikeEncoder(T, encoder, name="encoder")(inputs)
   pending_dropout = None
@@ -287,7 +289,7 @@ def spiking_vgg(input_shape, num_classes, *, depth: int = 11,
     if pending_dropout is not None:
       x = pending_dropout(x)
     x = layers.Conv2D(_scaled(item, width_multiplier), 3, padding="same",
-                      use_bias=False, kernel_initializer=conv_init,
+                      use_bias=False, kernel_initializer=conv_init(),
                       name=f"conv{i}")(x)
     x = spiking.LIF(T, name=f"lif{i}", **neuron_kw)(x)
     pending_dropout = (spiking.TimeDropout(T, dropout, name=f"drop{i}")
@@ -295,14 +297,16 @@ def spiking_vgg(input_shape, num_classes, *, depth: int = 11,
   if pending_dropout is not None:
     x = pending_dropout(x)
   x = layers.Flatten(name="flatten")(x)
-  dense_init = tf.keras.initializers.RandomNormal(0.0, 0.01)
+  def dense_init():
+    return tf.keras.initializers.RandomNormal(0.0, 0.01)
+
   for j in (1, 2):
     x = layers.Dense(_scaled(hidden, width_multiplier), use_bias=False,
-                     kernel_initializer=dense_init, name=f"fc{j}")(x)
+                     kernel_initializer=dense_init(), name=f"fc{j}")(x)
     x = spiking.LIF(T, name=f"fc{j}_lif", **neuron_kw)(x)
     if dropout:
       x = spiking.TimeDropout(T, dropout, name=f"fc{j}_drop")(x)
-  x = layers.Dense(num_classes, use_bias=False, kernel_initializer=dense_init,
+  x = layers.Dense(num_classes, use_bias=False, kernel_initializer=dense_init(),
                    name="logits")(x)
   outputs = spiking.TimeSum(T, name="membrane")(x)
   return tf.keras.Model(inputs, outputs, name=f"spiking_vgg{depth}")
