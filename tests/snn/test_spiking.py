@@ -163,3 +163,77 @@ def test_bad_spiking_options_are_refused(kwargs, match):
     models.build_model("spiking_vgg", (32, 32, 3), 10, **kwargs)
   with pytest.raises(ValueError, match="`leak` must be in"):
     spiking.LIF(4, leak=1.5)
+
+
+def test_hire_training_steps_and_noise():
+  from tfmia.training import TrainConfig
+  from tfmia.training.hire import (HireConfig, HireTraining, _timesteps,
+                                   train_hire)
+  from tfmia.training.loop import train_model
+  data = _digits(100)
+  config = TrainConfig(epochs=2, batch_size=25, optimizer="sgd",
+                       learning_rate=0.01)
+
+  def build():
+    # T = 8 in 2 periods of 4: fewer steps leave this net's output silent.
+    tf.keras.utils.set_random_seed(0)
+    m = models.build_model("spiking_vgg", data.input_shape, 10, depth=5,
+                           timesteps=8, width_multiplier=0.25, hidden=128,
+                           dropout=0.0)
+    m(data.x_train[:50])   # thresholds from the data
+    return m
+
+  steps = {}
+  for kind in ("standard", "hire"):
+    m = build()
+    before = [w.copy() for w in m.get_weights()]
+    counted = []
+    cb = tf.keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda b, logs: counted.append(b))
+    if kind == "hire":
+      r = train_hire(m, data, config, HireConfig(periods=2, eps=0.03,
+                                                 step=0.03), callbacks=[cb])
+      assert r.model is m
+    else:
+      train_model(m, data, config, callbacks=[cb])
+    # HIRE updates twice per batch, over half the epochs.
+    steps[kind] = len(counted) * (2 if kind == "hire" else 1)
+    assert any(np.abs(a - b).max() > 0
+               for a, b in zip(before, m.get_weights())), kind
+    # Evaluation is back at the full T.
+    assert all(l.timesteps == 8 for l in m.layers if hasattr(l, "timesteps"))
+  assert steps["hire"] == steps["standard"] == 8
+
+  # The noise, by hand, with a learning rate of 0 (weights fixed):
+  # δ₁ = step·sign(∇ₓL(x)), δ₂ = clip(δ₁ + step·sign(∇ₓL(clip(x + δ₁))), ±ε),
+  # each gradient taken at T/N = 4 steps.
+  m = build()
+  h = HireTraining(m, HireConfig(periods=2, eps=0.05, step=0.03))
+  h.compile(tf.keras.optimizers.SGD(0.0),
+            tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+  x, y = data.x_train[:8], data.y_train[:8]
+  h.train_on_batch(x, y)
+
+  def input_grad(xin):
+    xin = tf.constant(xin)
+    with tf.GradientTape() as tape:
+      tape.watch(xin)
+      with _timesteps(m, 4):
+        loss = tf.keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True)(y, m(xin, training=True))
+    return tape.gradient(loss, xin).numpy()
+
+  d1 = 0.03 * np.sign(input_grad(x))
+  d2 = np.clip(d1 + 0.03 * np.sign(input_grad(np.clip(x + d1, 0, 1))),
+               -0.05, 0.05)
+  assert np.abs(d1).max() > 0
+  np.testing.assert_allclose(h.last_noise, d2, atol=1e-6)
+
+  with pytest.raises(ValueError, match="must divide"):
+    HireTraining(m, HireConfig(periods=3))
+  with pytest.raises(ValueError, match="`eps` must be a number in"):
+    HireConfig(eps=2.0)
+  with pytest.raises(ValueError, match="no spiking layers"):
+    inp = tf.keras.Input((4,))
+    HireTraining(tf.keras.Model(inp, tf.keras.layers.Dense(2)(inp)),
+                 HireConfig())
