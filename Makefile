@@ -34,6 +34,7 @@ bench: setup
 	$(PY) benchmarks/bench_attacks.py
 	$(PY) benchmarks/bench_snn.py
 	$(PY) benchmarks/bench_pruning.py
+	$(PY) benchmarks/bench_spiking.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
