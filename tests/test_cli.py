@@ -113,6 +113,7 @@ def test_train_then_prune_run(tmp_path, capsys):
     assert msg in capsys.readouterr().err
   assert cli.main(["robustness", "--run", str(run), "--attacks", "fgsm,pgd",
                    "--examples", "40", "--snn-timesteps", "2",
+                   "--label-only", "10",
                    "--transfer-from", str(run), "--out",
                    str(tmp_path / "rob")]) == 0
   printed = capsys.readouterr().out
@@ -122,6 +123,9 @@ def test_train_then_prune_run(tmp_path, capsys):
   assert set(rob["result"]["white_box"]) == {"fgsm", "pgd"}
   assert set(rob["result"]["black_box"]) == {"fgsm", "pgd"}
   assert (tmp_path / "rob" / "robustness.png").exists()
+  label = json.loads((tmp_path / "rob" / "label_only.json").read_text())
+  assert [r["attack"] for r in label["results"]] == ["label_gap",
+                                                    "label_boundary"]
 
 
 def test_attack_logits_npz(tmp_path):

@@ -182,3 +182,42 @@ def test_bad_attacks_and_eps_text_are_refused():
   model, x, y = _toy_classifier()
   with pytest.raises(ValueError, match="pixels in"):
     robustness.evaluate(model, x * 255, y)
+
+
+def test_label_only_attacks_on_digits():
+  # An overfit digits model: the gap attack's scores equal ART's
+  # LabelOnlyGapAttack, and the decision-boundary attack runs end to end.
+  from art.attacks.inference.membership_inference import LabelOnlyGapAttack
+  from tfmia.data import DataConfig, prepare_data
+  data = prepare_data(DataConfig(dataset="digits", train_size=60,
+                                 test_size=60))
+  tf.keras.utils.set_random_seed(0)
+  inp = L.Input(data.input_shape)
+  model = tf.keras.Model(inp, L.Dense(10)(L.Dense(
+      32, activation="relu")(L.Flatten()(inp))))
+  model.compile(tf.keras.optimizers.Adam(0.01),
+                tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+  model.fit(data.x_train, data.y_train, epochs=60, verbose=0)
+  x = np.concatenate([data.x_train, data.x_test])
+  y = np.concatenate([data.y_train, data.y_test])
+  clf = robustness.art_classifier(model)
+  art_gap = LabelOnlyGapAttack(clf).infer(x, np.eye(10)[y])
+  from tfmia.attacks import suite
+  from tfmia.signals import Signals
+  logits = model.predict(x, verbose=0)
+  ours = suite.ATTACKS["label_gap"].fn(
+      type("S", (), {"target": Signals.from_logits(logits[:, None], y)})(),
+      None)
+  np.testing.assert_array_equal(ours, art_gap)
+  res = robustness.label_only_boundary(
+      model, (data.x_train[:15], data.y_train[:15]),
+      (data.x_test[:15], data.y_test[:15]),
+      robustness.BoundaryConfig(max_iter=3, max_eval=200, init_eval=20))
+  assert res.attack == "label_boundary" and len(res.scores) == 30
+  wrong = np.argmax(model.predict(data.x_test[:15], verbose=0), 1) != \
+      data.y_test[:15]
+  assert np.all(res.scores[15:][wrong] == 0)
+  assert np.all(res.scores[:15] >= 0) and res.scores.max() > 0
+  assert 0 <= res.auc <= 1
+  with pytest.raises(ValueError, match="`max_iter` must be a positive int"):
+    robustness.BoundaryConfig(max_iter=0)

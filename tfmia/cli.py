@@ -428,6 +428,11 @@ def build_parser() -> argparse.ArgumentParser:
   rb.add_argument("--snn-timesteps", type=_positive_int, default=None,
                   help="convert the ANN to an SNN with T timesteps first "
                        "(data-driven thresholds on 512 training images)")
+  rb.add_argument("--label-only", type=_positive_int, default=None,
+                  metavar="N",
+                  help="also run the label-only membership attacks (gap, "
+                       "decision boundary by HopSkipJump) on N training "
+                       "members and N test non-members")
   rb.add_argument("--transfer-from", type=Path, default=None,
                   help="a tfmia train run whose model crafts the black-box "
                        "examples")

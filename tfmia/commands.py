@@ -234,6 +234,27 @@ def robustness(args: argparse.Namespace) -> int:
   import pandas as pd
   _print_table(pd.DataFrame(res.rows()),
                ["setting", "attack", "accuracy", "ci_low", "ci_high"])
+  if args.label_only:
+    from tfmia.results import AttackResult
+    n = args.label_only
+    mx, my = data.x_train[:n], data.y_train[:n]
+    nx, ny = data.x_test[:n], data.y_test[:n]
+    print(f"Label-only membership attacks on {len(my)} members and "
+          f"{len(ny)} non-members")
+    import numpy as np
+    pred = np.argmax(model.predict(np.concatenate([mx, nx]), verbose=0), 1)
+    gap = AttackResult(
+        attack="label_gap", slice="entire_dataset",
+        scores=(pred == np.concatenate([my, ny])).astype(float),
+        is_member=np.arange(len(pred)) < len(my), decision_threshold=0.5)
+    boundary = rob.label_only_boundary(
+        model, (mx, my), (nx, ny), rob.BoundaryConfig(seed=args.seed))
+    summaries = [r.summary() for r in (gap, boundary)]
+    io.atomic_write_json(Path(out) / "label_only.json",
+                         {"results": summaries})
+    _print_table(pd.DataFrame(summaries),
+                 ["attack", "auc", "auc_ci_low", "auc_ci_high",
+                  "tpr_at_1%_fpr"])
   print("Gradient check (fraction of examples): " + ", ".join(
       f"{k} {v:.2f}" for k, v in res.gradient_check.items()))
   for w in res.warnings:

@@ -309,6 +309,70 @@ def evaluate(model: tf.keras.Model, x: np.ndarray, y: np.ndarray,
 
 
 # ---------------------------------------------------------------------------
+# Label-only membership inference: the decision-boundary attack
+
+
+@dataclasses.dataclass(frozen=True)
+class BoundaryConfig:
+  """HopSkipJump's budget for the decision-boundary attack (ART's
+  defaults are max_iter 50, max_eval 10000, init_eval 100)."""
+
+  max_iter: int = 10
+  max_eval: int = 1000
+  init_eval: int = 100
+  batch_size: int = 64
+  seed: int = 0
+
+  def __post_init__(self):
+    for name in ("max_iter", "max_eval", "init_eval", "batch_size"):
+      v = getattr(self, name)
+      if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValueError(f"`{name}` must be a positive int. "
+                         f"Received: {name}={v!r}")
+
+
+def boundary_distances(model: tf.keras.Model, x, y,
+                       config: BoundaryConfig = BoundaryConfig()
+                       ) -> np.ndarray:
+  """Each example's L2 distance to the decision boundary, found by
+  HopSkipJump from predicted labels only; 0 where the model is already
+  wrong. This is the score of ART's LabelOnlyDecisionBoundary (Choquette-Choo
+  et al., 2021), computed as its `calibrate_distance_threshold` does."""
+  from art.attacks.evasion import HopSkipJump
+  x = np.asarray(x, np.float32)
+  y = np.asarray(y).reshape(-1)
+  clf = art_classifier(model)
+  onehot = np.eye(int(model.output_shape[-1]), dtype=np.float32)[y]
+  np.random.seed(config.seed)   # HopSkipJump draws from numpy's global RNG
+  hsj = HopSkipJump(clf, targeted=False, max_iter=config.max_iter,
+                    max_eval=config.max_eval, init_eval=config.init_eval,
+                    batch_size=config.batch_size, verbose=False)
+  adv = hsj.generate(x=x, y=onehot)
+  dist = np.linalg.norm((adv - x).reshape(len(x), -1), axis=1)
+  wrong = np.argmax(clf.predict(x), 1) != y
+  dist[wrong] = 0.0
+  return dist.astype(np.float64)
+
+
+def label_only_boundary(model: tf.keras.Model, members, nonmembers,
+                        config: BoundaryConfig = BoundaryConfig()):
+  """The decision-boundary membership attack on (x, y) members and
+  non-members: higher distance = member. Returns a
+  `tfmia.results.AttackResult` ("label_boundary")."""
+  from tfmia.results import AttackResult
+  for name, (xs, ys) in (("members", members), ("nonmembers", nonmembers)):
+    if len(xs) != len(ys) or len(xs) == 0:
+      raise ValueError(f"`{name}` must be (x, y) with the same number "
+                       f"(> 0) of examples. Received: {len(xs)}, {len(ys)}")
+  x = np.concatenate([members[0], nonmembers[0]])
+  y = np.concatenate([members[1], nonmembers[1]])
+  d = boundary_distances(model, x, y, config)
+  is_member = np.arange(len(y)) < len(members[1])
+  return AttackResult(attack="label_boundary", slice="entire_dataset",
+                      scores=d, is_member=is_member)
+
+
+# ---------------------------------------------------------------------------
 # Gradient sparsity
 
 

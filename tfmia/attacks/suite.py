@@ -211,6 +211,12 @@ def _threshold(s: AttackSignals, c: AttackConfig):
   return scores.loss_threshold_scores(s.target.mean().loss[:, 0])
 
 
+def _label_gap(s: AttackSignals, c: AttackConfig):
+  """ART's LabelOnlyGapAttack: member iff the predicted label is right."""
+  t = s.target.mean()
+  return (t.probs[:, 0].argmax(axis=1) == t.labels).astype(np.float64)
+
+
 def _target_confidence(s: AttackSignals, c: AttackConfig):
   return s.target.mean().confidence[:, 0].astype(np.float64)
 
@@ -309,6 +315,10 @@ ATTACKS: dict[str, _Spec] = {
     "attack_r": _Spec(_attack_r, **_REF, need_out=True,
                       description="Attack-R (reference percentile)"),
     "threshold": _Spec(_threshold, description="loss threshold (Yeom)"),
+    "label_gap": _Spec(_label_gap, decision_threshold=0.5,
+                       description="label-only gap attack: member iff "
+                                   "correctly classified (ART's "
+                                   "LabelOnlyGapAttack; labels only)"),
     # MIA_SNN's three attacks, as its code computes them (`--protocol
     # mia_snn` of the SNN-MIA study runs these under its names).
     "target_confidence": _Spec(
