@@ -22,27 +22,6 @@ import tensorflow as tf
 
 from tfmia import models, spiking
 
-L = tf.keras.layers
-
-
-def ann_twin(snn: tf.keras.Model) -> tf.keras.Model:
-  """The spiking model's layers as an ANN: LIF -> ReLU, TimeDropout ->
-  Dropout, no encoder and no TimeSum."""
-  inp = tf.keras.Input(snn.input_shape[1:])
-  x = inp
-  for layer in snn.layers[1:]:
-    if isinstance(layer, spiking.SpikeEncoder) or isinstance(
-        layer, spiking.TimeSum):
-      continue
-    if isinstance(layer, spiking.LIF):
-      x = L.ReLU()(x)
-    elif isinstance(layer, spiking.TimeDropout):
-      x = L.Dropout(layer.rate)(x)
-    else:
-      x = layer.__class__.from_config(layer.get_config())(x)
-  return tf.keras.Model(inp, x)
-
-
 def _compiled(model):
   model.compile(tf.keras.optimizers.SGD(0.01),
                 tf.keras.losses.SparseCategoricalCrossentropy(
@@ -68,7 +47,7 @@ def main():  # pylint: disable=missing-function-docstring
     snn = _compiled(models.build_model(
         "spiking_vgg", (32, 32, 3), 10, depth=11, timesteps=t,
         width_multiplier=0.25, hidden=1024))
-    ann = _compiled(ann_twin(snn))
+    ann = _compiled(spiking.ann_twin(snn))
     snn.train_on_batch(x, y)       # traces; thresholds from the data
     ann.train_on_batch(x, y)
     a, s = [], []

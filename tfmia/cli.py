@@ -320,6 +320,27 @@ def build_parser() -> argparse.ArgumentParser:
   pc.add_argument("--overwrite", action="store_true")
   pc.add_argument("--no-progress", action="store_true")
 
+  rs = cs_sub.add_parser(
+      "snn-robustness",
+      help="robustness of an ANN, a traditionally trained SNN and a "
+           "HIRE-SNN (HIRE-SNN's comparison)",
+      description="Trains the ANN twin, a BPTT-trained SNN and a HIRE-SNN "
+                  "of HIRE-SNN's spiking VGG, then attacks each with FGSM "
+                  "and PGD through ART, white-box and black-box, with the "
+                  "gradient-masking checks. Trained models are reused on a "
+                  "rerun.")
+  _add_data_args(rs, default_dataset="cifar10", sizes=False)
+  rs.add_argument("--quick", action="store_true",
+                  help="VGG-5 at width 0.25, T = 8, 2,000 images, 8 epochs")
+  rs.add_argument("--fallback-dataset", default=None,
+                  help="dataset to use when --dataset is not available")
+  rs.add_argument("--epochs", type=_positive_int, default=None)
+  rs.add_argument("--attacks", type=_csv, default=None,
+                  help="from fgsm, pgd, pgd_l2, apgd, autoattack, square")
+  rs.add_argument("--attack-examples", type=_positive_int, default=None)
+  rs.add_argument("--out", type=Path, default=Path("plots/snn_robustness"))
+  rs.add_argument("--no-progress", action="store_true")
+
   tr = sub.add_parser("train", help="train one model with the privacy callback",
                       description="Train a model on the train split (members), "
                                   "validate on the test split (non-members), "

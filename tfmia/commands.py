@@ -36,6 +36,8 @@ def case_study(args: argparse.Namespace) -> int:
     return _snn_mia(args)
   if args.study == "pruning":
     return _pruning(args)
+  if args.study == "snn-robustness":
+    return _snn_robustness(args)
   from tfmia.studies import architectures as study
   dataset = _available_dataset(args)
   every = args.every_n_epochs
@@ -453,6 +455,33 @@ def _snn_mia(args: argparse.Namespace) -> int:
   print(result.wide_table("auc").to_string(float_format=lambda v: f"{v:.3f}"))
   print("\nTest accuracy:", json.dumps(result.accuracy))
   print(f"\nTables, results and figures are in {args.out}/")
+  return 0
+
+
+def _snn_robustness(args: argparse.Namespace) -> int:
+  from tfmia.studies import snn_robustness as study
+  dataset = _available_dataset(args)
+  overrides = dict(dataset=dataset, data_dir=args.data_dir,
+                   download=args.download, epochs=args.epochs,
+                   attacks=args.attacks, attack_examples=args.attack_examples,
+                   seed=args.seed)
+  overrides = {k: v for k, v in overrides.items() if v is not None}
+  if args.quick:
+    raw = tfdata.load_dataset(dataset, data_dir=args.data_dir,
+                              download=args.download, seed=args.seed)
+    config = study.SnnRobustnessConfig.quick_mode(
+        split_sizes=(len(raw.y_train), len(raw.y_test)), **overrides)
+  else:
+    config = study.SnnRobustnessConfig(**overrides)
+  io.check_output_dir(args.out, "--out")
+  print(f"SNN robustness study ({'quick' if config.quick else 'full'} mode) "
+        f"on {dataset}: spiking VGG-{config.depth}, T = {config.timesteps}, "
+        f"ANN / SNN / HIRE-SNN; {', '.join(config.attacks)} at "
+        f"eps = {config.eps:.4g}. Output: {args.out}/")
+  result = study.run(config, args.out, progress=not args.no_progress)
+  _print_table(result.table(), ["model", "setting", "attack", "accuracy",
+                                "ci_low", "ci_high", "zero_input_gradient"])
+  print(f"\nTables and figures are in {args.out}/")
   return 0
 
 

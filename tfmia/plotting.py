@@ -490,3 +490,38 @@ def plot_robustness(rows, *, title: str = "Robustness"):
   ax.set_title(title)
   fig.tight_layout()
   return fig
+
+
+def plot_robustness_models(table, *, title: str = "Accuracy under attack"):
+  """HIRE-SNN's grouped bars: for clean inputs and each attack, white-box
+  then black-box, one bar per model, with 95% intervals. `table` has
+  model, setting, attack, accuracy, ci_low, ci_high columns."""
+  import matplotlib.pyplot as plt
+  df = table
+  groups = [("clean", "none")] + [
+      (s, a) for s in ("white-box", "black-box")
+      for a in df[df["setting"] == s]["attack"].unique()]
+  names = list(dict.fromkeys(df["model"]))
+  fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(groups)), 4))
+  width = 0.8 / max(1, len(names))
+  for j, m in enumerate(names):
+    acc, lo, hi = [], [], []
+    for s, a in groups:
+      r = df[(df["model"] == m) & (df["setting"] == s) & (df["attack"] == a)]
+      acc.append(float(r["accuracy"].iloc[0]) if len(r) else np.nan)
+      lo.append(float(r["ci_low"].iloc[0]) if len(r) else np.nan)
+      hi.append(float(r["ci_high"].iloc[0]) if len(r) else np.nan)
+    acc, lo, hi = map(np.asarray, (acc, lo, hi))
+    pos = np.arange(len(groups)) + (j - (len(names) - 1) / 2) * width
+    ax.bar(pos, acc, width, yerr=np.vstack([acc - lo, hi - acc]), capsize=3,
+           label=m, color=f"C{j}")
+  ax.set_xticks(np.arange(len(groups)))
+  ax.set_xticklabels(["clean" if s == "clean" else f"{a}\n{s}"
+                      for s, a in groups])
+  ax.set_ylabel("accuracy")
+  ax.set_ylim(0, 1)
+  ax.grid(alpha=0.3, axis="y")
+  ax.legend(fontsize=8)
+  ax.set_title(title)
+  fig.tight_layout()
+  return fig

@@ -323,6 +323,27 @@ class TimeSum(tf.keras.layers.Layer):
     return {**super().get_config(), "timesteps": self.timesteps}
 
 
+def ann_twin(snn: tf.keras.Model, name: Optional[str] = None
+             ) -> tf.keras.Model:
+  """The spiking model's architecture as an ANN, freshly initialised: LIF
+  -> ReLU, TimeDropout -> Dropout, no encoder and no TimeSum. Its logits
+  are the per-step output (the SNN's is the sum over T). A sequential
+  (single-path) model only."""
+  L = tf.keras.layers
+  inp = tf.keras.Input(snn.input_shape[1:], name="input")
+  x = inp
+  for layer in snn.layers[1:]:
+    if isinstance(layer, (SpikeEncoder, TimeSum)):
+      continue
+    if isinstance(layer, LIF):
+      x = L.ReLU(name=layer.name + "_relu")(x)
+    elif isinstance(layer, TimeDropout):
+      x = L.Dropout(layer.rate, name=layer.name)(x)
+    else:
+      x = layer.__class__.from_config(layer.get_config())(x)
+  return tf.keras.Model(inp, x, name=name or snn.name + "_ann")
+
+
 CUSTOM_OBJECTS = {"SpikeEncoder": SpikeEncoder, "LIF": LIF,
                   "TimeDropout": TimeDropout, "TimeSum": TimeSum}
 
