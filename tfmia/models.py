@@ -312,6 +312,69 @@ def spiking_vgg(input_shape, num_classes, *, depth: int = 11,
   return tf.keras.Model(inputs, outputs, name=f"spiking_vgg{depth}")
 
 
+@register("sew_resnet")
+def sew_resnet(input_shape, num_classes, *, depth: int = 18,
+               timesteps: int = 4, encoder: str = "direct",
+               neuron: str = "if", threshold: Optional[float] = 1.0,
+               reset: str = "zero", surrogate: str = "atan",
+               width_multiplier: float = 1.0,
+               pooling: str = "max") -> tf.keras.Model:
+  """SEW-ResNet-18/34 with ADD connections (Fang et al. 2021), as
+  grad-obf-snn builds it from SpikingJelly: a 7x7 stride-2 stem, BN, spiking
+  neurons and a 3x3 stride-2 pool (`pooling` max or avg), BasicBlocks of
+  conv-BN-SN twice whose output spikes are added to the (downsampled and
+  spiking) identity, global average pooling, and a Dense output averaged
+  over T. IF neurons with threshold 1, reset to zero, ATan surrogate, as
+  SpikingJelly's IFNode(detach_reset=True)."""
+  from tfmia import spiking
+  shape = _check_common(input_shape, num_classes, pooling)
+  _check_width(width_multiplier)
+  spiking.check_spiking(timesteps=timesteps, encoder=encoder, neuron=neuron,
+                        reset=reset, surrogate=surrogate)
+  blocks = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
+  if depth not in blocks:
+    raise ValueError(f"`depth` must be one of {sorted(blocks)}. "
+                     f"Received: depth={depth!r}")
+  T = timesteps
+  counter = iter(range(1000))
+
+  def sn(x, name):
+    return spiking.LIF(T, neuron=neuron, threshold=threshold, reset=reset,
+                       surrogate=surrogate, train_leak=False,
+                       name=f"{name}_sn{next(counter)}")(x)
+
+  def conv_bn(x, filters, kernel, stride, name):
+    x = layers.Conv2D(filters, kernel, strides=stride, padding="same",
+                      use_bias=False, kernel_initializer="he_normal",
+                      name=name)(x)
+    return layers.BatchNormalization(name=name + "_bn")(x)
+
+  inputs = tf.keras.Input(shape, name="input")
+  x = spiking.SpikeEncoder(T, encoder, name="encoder")(inputs)
+  width = _scaled(64, width_multiplier)
+  x = sn(conv_bn(x, width, 7, 2, "stem"), "stem")
+  if min(x.shape[1], x.shape[2]) >= 2:
+    pool = (layers.MaxPooling2D if pooling == "max"
+            else layers.AveragePooling2D)
+    x = pool(3, strides=2, padding="same", name="stem_pool")(x)
+  for stage, n in enumerate(blocks[depth]):
+    filters = _scaled(64 * 2 ** stage, width_multiplier)
+    for b in range(n):
+      stride = 2 if stage > 0 and b == 0 and min(x.shape[1], x.shape[2]) >= 2 \
+          else 1
+      name = f"stage{stage + 1}_block{b + 1}"
+      out = sn(conv_bn(x, filters, 3, stride, name + "_conv1"), name)
+      out = sn(conv_bn(out, filters, 3, 1, name + "_conv2"), name)
+      identity = x
+      if stride != 1 or x.shape[-1] != filters:
+        identity = sn(conv_bn(x, filters, 1, stride, name + "_down"), name)
+      x = layers.Add(name=name + "_add")([identity, out])
+  x = layers.GlobalAveragePooling2D(name="gap")(x)
+  x = layers.Dense(num_classes, name="logits")(x)
+  outputs = spiking.TimeSum(T, mean=True, name="mean_over_time")(x)
+  return tf.keras.Model(inputs, outputs, name=f"sew_resnet{depth}")
+
+
 def _basic_block(x, filters, stride, name, momentum=0.99):
   """ResNet basic block; the residual sum is ReLU'd after the Add."""
   shortcut = x

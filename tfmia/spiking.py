@@ -308,19 +308,22 @@ class TimeDropout(tf.keras.layers.Layer):
 
 class TimeSum(tf.keras.layers.Layer):
   """(T·B, k) -> (B, k): the output layer's membrane potential accumulated
-  over T (HIRE-SNN's output; no spikes, no division by T)."""
+  over T (HIRE-SNN's output; no spikes, no division by T), or with
+  `mean=True` its mean over T (SpikingJelly's `.mean(0)`, grad-obf-snn's)."""
 
-  def __init__(self, timesteps: int, **kwargs):
+  def __init__(self, timesteps: int, mean: bool = False, **kwargs):
     super().__init__(**kwargs)
-    self.timesteps = timesteps
+    self.timesteps, self.mean = timesteps, bool(mean)
 
   def call(self, x):
-    out = tf.reduce_sum(_unfold(x, self.timesteps), axis=0)
+    seq = _unfold(x, self.timesteps)
+    out = tf.reduce_mean(seq, 0) if self.mean else tf.reduce_sum(seq, 0)
     out.set_shape([None] + list(x.shape[1:]))
     return out
 
   def get_config(self):
-    return {**super().get_config(), "timesteps": self.timesteps}
+    return {**super().get_config(), "timesteps": self.timesteps,
+            "mean": self.mean}
 
 
 def ann_twin(snn: tf.keras.Model, name: Optional[str] = None

@@ -237,3 +237,27 @@ def test_hire_training_steps_and_noise():
     inp = tf.keras.Input((4,))
     HireTraining(tf.keras.Model(inp, tf.keras.layers.Dense(2)(inp)),
                  HireConfig())
+
+
+def test_sew_resnet_adds_spikes_and_trains():
+  from tfmia.training import TrainConfig
+  from tfmia.training.loop import train_model
+  data = _digits()
+  tf.keras.utils.set_random_seed(0)
+  m = models.build_model("sew_resnet", data.input_shape, 10, depth=18,
+                         timesteps=2, width_multiplier=0.125)
+  adds = [l for l in m.layers if isinstance(l, tf.keras.layers.Add)]
+  assert len(adds) == 8                      # 2 blocks in each of 4 stages
+  lifs = [l for l in m.layers if isinstance(l, spiking.LIF)]
+  assert all(l.neuron == "if" and l.reset == "zero" and
+             l.surrogate == "atan" for l in lifs)
+  # SEW ADD: a block's output is the sum of two spike trains, so in {0,1,2}.
+  probe = tf.keras.Model(m.inputs, adds[0].output)
+  vals = np.unique(probe(data.x_train[:8]).numpy())
+  assert set(vals) <= {0.0, 1.0, 2.0} and len(vals) >= 2
+  before = [w.copy() for w in m.get_weights()]
+  train_model(m, data, TrainConfig(epochs=1, batch_size=50,
+                                   optimizer="adam"))
+  assert any(np.abs(a - b).max() > 0 for a, b in zip(before, m.get_weights()))
+  with pytest.raises(ValueError, match="`depth` must be one of"):
+    models.build_model("sew_resnet", (32, 32, 3), 10, depth=50)
