@@ -481,6 +481,10 @@ def _snn_robustness(args: argparse.Namespace) -> int:
   result = study.run(config, args.out, progress=not args.no_progress)
   _print_table(result.table(), ["model", "setting", "attack", "accuracy",
                                 "ci_low", "ci_high", "zero_input_gradient"])
+  print("\nMembership leakage (train split against test split):")
+  _print_table(result.privacy_table(), ["model", "attack", "auc",
+                                        "auc_ci_low", "auc_ci_high",
+                                        "tpr_at_1%_fpr"])
   print(f"\nTables and figures are in {args.out}/")
   return 0
 

@@ -22,6 +22,10 @@ def test_snn_robustness_study_end_to_end(tmp_path):
   assert t["accuracy"].between(0, 1).all()
   for name in study.OUTPUTS:
     assert (tmp_path / name).exists(), name
+  p = res.privacy_table()
+  assert set(zip(p["model"], p["attack"])) == {
+      (m, a) for m in study.MODELS for a in study.PRIVACY_ATTACKS}
+  assert p["auc"].between(0, 1).all()
   assert json.loads((tmp_path / "config.json").read_text())["timesteps"] == 2
   # A rerun reuses the trained models (same weights, same clean accuracy).
   mtime = (tmp_path / "models" / "snn" / "model.weights.h5").stat().st_mtime

@@ -9,9 +9,12 @@
 3. Every report carries the gradient-masking check, and each model's
    input-gradient sparsity on the attacked batch.
 
+4. The privacy side, without reference models: each model's loss-threshold
+   and label-only gap attacks, its training set (members) against its
+   test set (`privacy.csv`).
+
 Not yet in it (see the README): the pooling and encoder sweep, Square and
-AutoAttack by default, and the privacy cross-over (RMIA with references of
-the same kind).
+AutoAttack by default, and RMIA with references of the same kind.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from tfmia.training import TrainConfig, train_model
 from tfmia.training.hire import HireConfig, train_hire
 
 MODELS = ("ann", "snn", "hire_snn")
-OUTPUTS = ("results.csv", "results.json", "robustness.png", "config.json")
+OUTPUTS = ("results.csv", "results.json", "robustness.png", "privacy.csv",
+           "config.json")
+PRIVACY_ATTACKS = ("threshold", "label_gap")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,13 +145,33 @@ def _train(config, kind, data, folder: Path, progress: bool):
   return model
 
 
+def leakage(model, data, seed: int = 0) -> list:
+  """Summaries (AUC, TPR at low FPR, with intervals) of PRIVACY_ATTACKS on
+  `model`: its train split (members) against its test split."""
+  from tfmia.attacks import suite
+  from tfmia.signals import Signals
+  logits = np.concatenate([model.predict(data.x_train, verbose=0),
+                           model.predict(data.x_test, verbose=0)])
+  labels = np.concatenate([data.y_train, data.y_test])
+  is_member = np.arange(len(labels)) < len(data.y_train)
+  res = suite.run_attacks(PRIVACY_ATTACKS, suite.AttackSignals(
+      target=Signals.from_logits(logits, labels)),
+      suite.AttackConfig(seed=seed), is_member=is_member)
+  return [r.summary() for r in res.results
+          if r.slice == "entire_dataset"]
+
+
 @dataclasses.dataclass(frozen=True)
 class SnnRobustnessResult:
   config: SnnRobustnessConfig
   rows: tuple
+  privacy: tuple = ()
 
   def table(self) -> pd.DataFrame:
     return pd.DataFrame(list(self.rows))
+
+  def privacy_table(self) -> pd.DataFrame:
+    return pd.DataFrame(list(self.privacy))
 
 
 def run(config: SnnRobustnessConfig, out, *, data=None,
@@ -176,11 +201,17 @@ def run(config: SnnRobustnessConfig, out, *, data=None,
                    "zero_input_gradient": sparsity["input"],
                    "gradient_check_zero": res.gradient_check["zero"],
                    "warnings": " | ".join(res.warnings)})
-  result = SnnRobustnessResult(config=config, rows=tuple(rows))
+  privacy = [{"model": kind, **r} for kind in MODELS
+             for r in leakage(trained[kind], data, config.seed)]
+  result = SnnRobustnessResult(config=config, rows=tuple(rows),
+                               privacy=tuple(privacy))
   table = result.table()
   from tfmia.reports import write_csv
   write_csv(table, out / "results.csv", index=False, float_format="%.4f")
-  io.atomic_write_json(out / "results.json", {"rows": rows})
+  write_csv(result.privacy_table(), out / "privacy.csv", index=False,
+            float_format="%.4f")
+  io.atomic_write_json(out / "results.json", {"rows": rows,
+                                               "privacy": privacy})
   plotting.save_figure(plotting.plot_robustness_models(table),
                        out / "robustness.png")
   return result
