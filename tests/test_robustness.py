@@ -72,6 +72,26 @@ def test_pgd_stays_in_the_ball_and_beats_fgsm():
   assert res.clean[1] < res.clean[0] <= res.clean[2]
 
 
+def test_importing_art_leaves_logging_alone():
+  # ART's import runs logging.config.dictConfig, which closes every
+  # existing handler; absl's handler then closes its stream (under pytest:
+  # the capture file, which crashed the suite). Plain `import art` closes
+  # it (checked first, in a fresh interpreter); import_art does not.
+  import subprocess
+  import sys
+  code = ("import io, absl.logging\n"
+          "stream = io.StringIO()\n"
+          "handler = absl.logging.PythonHandler(stream)\n"
+          "{}\n"
+          "print(stream.closed)\n")
+  plain = code.format("import art")
+  ours = code.format("from tfmia import robustness; robustness.import_art()")
+  run = lambda c: subprocess.run([sys.executable, "-c", c], check=True,
+                                 capture_output=True, text=True).stdout
+  assert run(plain).strip().endswith("True")
+  assert run(ours).strip().endswith("False")
+
+
 def test_wilson_interval_by_hand():
   # n = 10, p = 0.5, z = 1.96: (0.5 ± 1.96·sqrt(0.025 + 0.0096)) / 1.384.
   acc, lo, hi = robustness.accuracy_interval(np.arange(10) < 5)
@@ -187,6 +207,7 @@ def test_bad_attacks_and_eps_text_are_refused():
 def test_label_only_attacks_on_digits():
   # An overfit digits model: the gap attack's scores equal ART's
   # LabelOnlyGapAttack, and the decision-boundary attack runs end to end.
+  robustness.import_art()
   from art.attacks.inference.membership_inference import LabelOnlyGapAttack
   from tfmia.data import DataConfig, prepare_data
   data = prepare_data(DataConfig(dataset="digits", train_size=60,

@@ -119,6 +119,33 @@ class RobustnessConfig:
 # ART wrapping
 
 
+def import_art():
+  """Imports ART without letting it reset logging. `art/__init__` calls
+  `logging.config.dictConfig`, which closes every existing handler (even
+  those whose stream is sys.stderr, which closes sys.stderr) and disables
+  every existing logger (TensorFlow's, absl's, tfmia's). Import ART through
+  this: the handlers are hidden from dictConfig and the loggers' states are
+  restored."""
+  import logging
+  import sys
+  if "art" in sys.modules:
+    return sys.modules["art"]
+  handlers, handler_list = dict(logging._handlers), logging._handlerList[:]
+  disabled = {name: lg.disabled for name, lg in
+              logging.Logger.manager.loggerDict.items()
+              if isinstance(lg, logging.Logger)}
+  logging._handlers.clear()
+  del logging._handlerList[:]
+  try:
+    import art
+  finally:
+    logging._handlers.update(handlers)
+    logging._handlerList[:0] = handler_list
+    for name, was in disabled.items():
+      logging.getLogger(name).disabled = was
+  return art
+
+
 class _Eot(tf.keras.Model):
   """Averages `model`'s logits over `samples` calls (fresh encoder draws).
   The output is tied to the input by a zero term, so that a model whose
@@ -140,6 +167,7 @@ class _Eot(tf.keras.Model):
 
 def art_classifier(model: tf.keras.Model, eot_samples: int = 1):
   """ART's `TensorFlowV2Classifier` for `model`, inputs clipped to [0, 1]."""
+  import_art()
   from art.estimators.classification import TensorFlowV2Classifier
   from tfmia.adapter import ends_in_softmax
   net = _Eot(model, eot_samples)
@@ -153,6 +181,7 @@ def art_classifier(model: tf.keras.Model, eot_samples: int = 1):
 
 def make_attack(name: str, classifier, config: RobustnessConfig):
   """The ART attack `name` with `config`'s settings."""
+  import_art()
   from art.attacks import evasion
   check_attacks([name])
   c = config
@@ -244,6 +273,7 @@ def evaluate(model: tf.keras.Model, x: np.ndarray, y: np.ndarray,
   """Attacks `model` on (x, y) (pixels in [0, 1]) with each of `attacks`,
   white-box and, given a `source` model, black-box (crafted on `source`).
   Every report includes the gradient-masking checks."""
+  import_art()
   from art.metrics.gradient_check import loss_gradient_check
   attacks = check_attacks(attacks)
   if not isinstance(config, RobustnessConfig):
@@ -338,6 +368,7 @@ def boundary_distances(model: tf.keras.Model, x, y,
   HopSkipJump from predicted labels only; 0 where the model is already
   wrong. This is the score of ART's LabelOnlyDecisionBoundary (Choquette-Choo
   et al., 2021), computed as its `calibrate_distance_threshold` does."""
+  import_art()
   from art.attacks.evasion import HopSkipJump
   x = np.asarray(x, np.float32)
   y = np.asarray(y).reshape(-1)
