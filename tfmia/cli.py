@@ -313,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
   pc.add_argument("--attacks", type=_csv, default=None)
   pc.add_argument("--attack-epochs", type=_positive_int, default=None,
                   help="training epochs of the NN attacks and SAMIA "
-                       "(full: 100, mia_prune's; quick: 30)")
+                       "(full: 100, mia_prune's; quick: 10)")
   pc.add_argument("--out", type=Path, default=Path("plots/pruning"),
                   help="output folder (default: plots/pruning); a rerun "
                        "with the same settings resumes")
