@@ -1,7 +1,7 @@
 import pytest
 import tensorflow as tf
 
-from tfmia import models
+from tfmia import models, spiking
 
 
 @pytest.mark.parametrize("name, kwargs, params", [
@@ -29,7 +29,10 @@ def test_every_builder_any_shape_gives_logits(name, shape, k):
   kw = {} if name in ("conv", "dense") else {"width_multiplier": 0.125}
   m = models.build_model(name, shape, k, **kw)
   assert m.output_shape == (None, k)
-  assert m.layers[-1].get_config().get("activation") == "linear"
+  last = m.layers[-1]
+  if isinstance(last, spiking.TimeSum):   # spiking: logits summed over T
+    last = m.layers[-2]
+  assert last.get_config().get("activation") == "linear"
   names = [l.name for l in m.layers]
   assert len(set(names)) == len(names)
   assert all(not n.startswith(("conv2d", "dense_", "batch_normalization"))
