@@ -242,3 +242,23 @@ def test_label_only_attacks_on_digits():
   assert 0 <= res.auc <= 1
   with pytest.raises(ValueError, match="`max_iter` must be a positive int"):
     robustness.BoundaryConfig(max_iter=0)
+
+
+def test_a_sequential_softmax_model_is_attacked_on_its_probabilities():
+  # A user's Sequential model ending in a softmax: ART's loss is then
+  # cross-entropy on probabilities, and every part runs.
+  rng = np.random.default_rng(0)
+  x = rng.uniform(0, 1, (40, 8, 8, 1)).astype("float32")
+  y = rng.integers(0, 3, 40)
+  tf.keras.utils.set_random_seed(0)
+  m = tf.keras.Sequential([tf.keras.Input((8, 8, 1)),
+                           L.Conv2D(4, 3, activation="relu"), L.Flatten(),
+                           L.Dense(3, activation="softmax")])
+  clf = robustness.art_classifier(m)
+  assert not clf._loss_object.get_config()["from_logits"]
+  res = robustness.evaluate(m, x, y, ("fgsm", "pgd", "square"),
+                            RobustnessConfig(square_queries=20,
+                                             check_examples=5))
+  assert res.white_box["pgd"][0] <= res.clean[0]
+  assert res.gradient_check == {"zero": 0.0, "nan": 0.0, "inf": 0.0}
+  assert 0 <= robustness.gradient_sparsity(m, x, y)["input"] < 1

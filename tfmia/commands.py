@@ -237,18 +237,20 @@ def robustness(args: argparse.Namespace) -> int:
   _print_table(pd.DataFrame(res.rows()),
                ["setting", "attack", "accuracy", "ci_low", "ci_high"])
   if args.label_only:
-    from tfmia.results import AttackResult
     n = args.label_only
     mx, my = data.x_train[:n], data.y_train[:n]
     nx, ny = data.x_test[:n], data.y_test[:n]
     print(f"Label-only membership attacks on {len(my)} members and "
           f"{len(ny)} non-members")
     import numpy as np
-    pred = np.argmax(model.predict(np.concatenate([mx, nx]), verbose=0), 1)
-    gap = AttackResult(
-        attack="label_gap", slice="entire_dataset",
-        scores=(pred == np.concatenate([my, ny])).astype(float),
-        is_member=np.arange(len(pred)) < len(my), decision_threshold=0.5)
+    from tfmia.attacks import suite
+    from tfmia.signals import Signals
+    gap = suite.run_attacks(
+        ["label_gap"], suite.AttackSignals(target=Signals.from_logits(
+            model.predict(np.concatenate([mx, nx]), verbose=0),
+            np.concatenate([my, ny]))),
+        suite.AttackConfig(seed=args.seed),
+        is_member=np.arange(len(my) + len(ny)) < len(my)).results[0]
     boundary = rob.label_only_boundary(
         model, (mx, my), (nx, ny), rob.BoundaryConfig(seed=args.seed))
     summaries = [r.summary() for r in (gap, boundary)]

@@ -459,37 +459,13 @@ def plot_member_histograms(hist):
 
 
 def plot_robustness(rows, *, title: str = "Robustness"):
-  """Grouped bars of accuracy per attack, white-box beside black-box, with
-  95% intervals; clean accuracy as a dashed line. `rows` are
+  """One model's accuracy per attack, white-box and black-box, with 95%
+  intervals: `plot_robustness_models` with a single model. `rows` are
   `RobustnessResult.rows()` dicts (or a DataFrame of them)."""
-  import matplotlib.pyplot as plt
   import pandas as pd
   df = pd.DataFrame(list(rows) if not isinstance(rows, pd.DataFrame)
                     else rows)
-  fig, ax = plt.subplots(figsize=(7, 4))
-  clean = df[df["setting"] == "clean"]
-  attacks = [a for a in df["attack"].unique() if a != "none"]
-  settings = [s for s in ("white-box", "black-box")
-              if s in set(df["setting"])]
-  width = 0.8 / max(1, len(settings))
-  for j, setting in enumerate(settings):
-    g = df[df["setting"] == setting].set_index("attack").reindex(attacks)
-    pos = np.arange(len(attacks)) + (j - (len(settings) - 1) / 2) * width
-    err = np.vstack([g["accuracy"] - g["ci_low"], g["ci_high"] - g["accuracy"]])
-    ax.bar(pos, g["accuracy"], width, yerr=err, capsize=3, label=setting,
-           color=f"C{j}")
-  if len(clean):
-    ax.axhline(float(clean["accuracy"].iloc[0]), color="k", ls="--", lw=1,
-               label="clean")
-  ax.set_xticks(np.arange(len(attacks)))
-  ax.set_xticklabels(attacks)
-  ax.set_ylabel("accuracy under attack")
-  ax.set_ylim(0, 1)
-  ax.grid(alpha=0.3, axis="y")
-  ax.legend(fontsize=8)
-  ax.set_title(title)
-  fig.tight_layout()
-  return fig
+  return plot_robustness_models(df.assign(model="model"), title=title)
 
 
 def plot_robustness_models(table, *, title: str = "Accuracy under attack"):

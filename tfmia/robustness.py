@@ -64,6 +64,14 @@ def parse_eps(text) -> float:
   return float(value)
 
 
+def _check_positive_ints(obj, names) -> None:
+  for name in names:
+    v = getattr(obj, name)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+      raise ValueError(f"`{name}` must be a positive int. "
+                       f"Received: {name}={v!r}")
+
+
 def _check_unit(name, value):
   if isinstance(value, bool) or not isinstance(value, (int, float)) \
       or not 0 <= value <= 1:
@@ -107,12 +115,9 @@ class RobustnessConfig:
         self.eps_l2, (int, float)) or not self.eps_l2 >= 0:
       raise ValueError("`eps_l2` must be a number >= 0. "
                        f"Received: eps_l2={self.eps_l2!r}")
-    for name in ("pgd_steps", "square_queries", "eot_samples", "batch_size",
-                 "check_examples"):
-      v = getattr(self, name)
-      if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"`{name}` must be a positive int. "
-                         f"Received: {name}={v!r}")
+    _check_positive_ints(self, ("pgd_steps", "square_queries",
+                                "eot_samples", "batch_size",
+                                "check_examples"))
 
 
 # ---------------------------------------------------------------------------
@@ -354,11 +359,8 @@ class BoundaryConfig:
   seed: int = 0
 
   def __post_init__(self):
-    for name in ("max_iter", "max_eval", "init_eval", "batch_size"):
-      v = getattr(self, name)
-      if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"`{name}` must be a positive int. "
-                         f"Received: {name}={v!r}")
+    _check_positive_ints(self, ("max_iter", "max_eval", "init_eval",
+                                "batch_size"))
 
 
 def boundary_distances(model: tf.keras.Model, x, y,

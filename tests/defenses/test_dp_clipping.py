@@ -242,3 +242,16 @@ def test_train_with_defense_uses_fast_clipping_and_keeps_bn_frozen(digits):
   assert np.abs(bn.get_weights()[0] - gamma).max() > 0   # γ learns
   assert out.epsilon == pytest.approx(defenses.dp_epsilon(
       48, 16, 1, 1.0, 1e-5, used_microbatching=True))
+
+
+def test_a_sequential_model_clips_fast_and_matches_brute_force():
+  tf.keras.utils.set_random_seed(0)
+  L = tf.keras.layers
+  m = tf.keras.Sequential([tf.keras.Input((8, 8, 2)), L.Conv2D(3, 3),
+                           L.ReLU(), L.Flatten(), L.Dense(3)])
+  assert dp_clipping.unsupported_layers(m) == []
+  x, y = _data()
+  per_unit = _brute_force(m, x, y)
+  norms = [np.sqrt(sum(np.sum(g ** 2) for g in u)) for u in per_unit]
+  _, _, got = dp_clipping.clipped_gradients(m, x, y, _loss, 1.0)
+  np.testing.assert_allclose(got, norms, rtol=1e-4)
