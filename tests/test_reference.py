@@ -63,6 +63,23 @@ def test_config_round_trip_and_errors(tmp_path):
     ReferenceConfig.load(tmp_path / "missing.json")
 
 
+def test_hire_training_is_part_of_the_config(tmp_path):
+  from tfmia.training.hire import HireConfig
+  cfg = tiny_reference_config(tmp_path)
+  # Absent at its default: folders made before the field keep their
+  # fingerprint (and their config.json has no "hire" key).
+  assert "hire" not in io.to_jsonable(cfg)
+  hire = cfg.replace(hire=HireConfig(periods=2, eps=0.03, step=0.01))
+  assert hire.fingerprint() != cfg.fingerprint()
+  io.atomic_write_json(tmp_path / "h.json", hire)
+  back = ReferenceConfig.load(tmp_path / "h.json")
+  assert back == hire and back.hire == HireConfig(2, 0.03, 0.01)
+  with pytest.raises(TypeError, match="`hire` must be"):
+    cfg.replace(hire={"periods": 2})
+  with pytest.raises(ValueError, match="Unknown `hire` keys"):
+    ReferenceConfig.from_dict({"hire": {"period": 2}})
+
+
 def test_interrupted_run_resumes_and_corrupt_files_are_redone(tmp_path):
   cfg = tiny_reference_config(tmp_path / "refs", 2, epochs=1)
   calls = []

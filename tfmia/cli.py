@@ -325,13 +325,22 @@ def build_parser() -> argparse.ArgumentParser:
       help="robustness of an ANN, a traditionally trained SNN and a "
            "HIRE-SNN (HIRE-SNN's comparison)",
       description="Trains the ANN twin, a BPTT-trained SNN and a HIRE-SNN "
-                  "of HIRE-SNN's spiking VGG, then attacks each with FGSM "
-                  "and PGD through ART, white-box and black-box, with the "
-                  "gradient-masking checks. Trained models are reused on a "
+                  "of HIRE-SNN's spiking VGG, each with K reference models "
+                  "of its own kind; attacks each target with FGSM and PGD "
+                  "through ART, white-box and black-box, with the "
+                  "gradient-masking checks; audits its membership leakage "
+                  "(RMIA with its own kind's references); and sweeps "
+                  "pooling and input encoders against input-gradient "
+                  "sparsity (grad-obf-snn). Trained models are reused on a "
                   "rerun.")
   _add_data_args(rs, default_dataset="cifar10", sizes=False)
   rs.add_argument("--quick", action="store_true",
-                  help="VGG-5 at width 0.25, T = 8, 2,000 images, 8 epochs")
+                  help="VGG-5 at width 0.25, T = 4, a 4,000-image pool, "
+                       "8 epochs, 2 references per kind")
+  rs.add_argument("--references", type=_positive_int, default=None,
+                  help="reference models per kind (even; 4 in full mode)")
+  rs.add_argument("--no-sweep", action="store_true",
+                  help="skip the pooling and encoder sweep")
   rs.add_argument("--fallback-dataset", default=None,
                   help="dataset to use when --dataset is not available")
   rs.add_argument("--epochs", type=_positive_int, default=None)

@@ -466,8 +466,10 @@ def _snn_robustness(args: argparse.Namespace) -> int:
   overrides = dict(dataset=dataset, data_dir=args.data_dir,
                    download=args.download, epochs=args.epochs,
                    attacks=args.attacks, attack_examples=args.attack_examples,
-                   seed=args.seed)
+                   references=args.references, seed=args.seed)
   overrides = {k: v for k, v in overrides.items() if v is not None}
+  if args.no_sweep:
+    overrides.update(sweep_pooling=(), sweep_encoders=())
   if args.quick:
     raw = tfdata.load_dataset(dataset, data_dir=args.data_dir,
                               download=args.download, seed=args.seed)
@@ -483,10 +485,16 @@ def _snn_robustness(args: argparse.Namespace) -> int:
   result = study.run(config, args.out, progress=not args.no_progress)
   _print_table(result.table(), ["model", "setting", "attack", "accuracy",
                                 "ci_low", "ci_high", "zero_input_gradient"])
-  print("\nMembership leakage (train split against test split):")
+  print(f"\nMembership leakage (each target against {config.references} "
+        "references of its own kind):")
   _print_table(result.privacy_table(), ["model", "attack", "auc",
                                         "auc_ci_low", "auc_ci_high",
                                         "tpr_at_1%_fpr"])
+  if len(result.sweep):
+    print("\nPooling and encoder sweep (white-box):")
+    _print_table(result.sweep_table(), ["pooling", "encoder", "clean", "pgd",
+                                        "square", "square_beats_pgd",
+                                        "zero_input_gradient"])
   print(f"\nTables and figures are in {args.out}/")
   return 0
 

@@ -312,6 +312,18 @@ def spiking_vgg(input_shape, num_classes, *, depth: int = 11,
   return tf.keras.Model(inputs, outputs, name=f"spiking_vgg{depth}")
 
 
+@register("spiking_vgg_ann")
+def spiking_vgg_ann(input_shape, num_classes, **kwargs) -> tf.keras.Model:
+  """The ANN twin (`tfmia.spiking.ann_twin`) of `spiking_vgg(**kwargs)`:
+  the same layers with ReLU for the spiking neurons, freshly initialised."""
+  from tfmia import spiking
+  return spiking.ann_twin(spiking_vgg(input_shape, num_classes, **kwargs))
+
+
+# It takes spiking_vgg's options (shown to `options` and `check_kwargs`).
+spiking_vgg_ann.__signature__ = inspect.signature(spiking_vgg)
+
+
 @register("sew_resnet")
 def sew_resnet(input_shape, num_classes, *, depth: int = 18,
                timesteps: int = 4, encoder: str = "direct",

@@ -36,6 +36,7 @@ import numpy as np
 from tfmia import io, models, store
 from tfmia.data import ClassificationData, DataConfig, prepare_data
 from tfmia.training.config import TrainConfig
+from tfmia.training.hire import HireConfig
 from tfmia.training.loop import WEIGHTS_FILE, load_weights
 
 logger = logging.getLogger(__name__)
@@ -164,8 +165,16 @@ class ReferenceConfig:
   # "mia_prune": a victim half and a shadow half, each split into train,
   # test and dev (`mia_prune_split`); models validate on their dev set.
   split: str = dataclasses.field(default="pairs", metadata=io.ADDED_LATER)
+  # Train every model with HIRE-SNN's crafted input noise
+  # (`tfmia.training.hire`) instead of plain `train_model`: a spiking model's
+  # references then are HIRE-trained too. None: standard training.
+  hire: Optional[HireConfig] = dataclasses.field(default=None,
+                                                 metadata=io.ADDED_LATER)
 
   def __post_init__(self):
+    if self.hire is not None and not isinstance(self.hire, HireConfig):
+      raise TypeError("`hire` must be a tfmia.training.hire.HireConfig or "
+                      f"None. Received: {type(self.hire).__name__}")
     object.__setattr__(self, "checkpoints", tuple(self.checkpoints))
     for name in self.checkpoints:
       if name != TARGET and not (isinstance(name, str)
@@ -208,6 +217,8 @@ class ReferenceConfig:
       d["data"] = io.from_dict(DataConfig, d["data"], "data")
     if "train" in d:
       d["train"] = io.from_dict(TrainConfig, d["train"], "train")
+    if d.get("hire") is not None:
+      d["hire"] = io.from_dict(HireConfig, d["hire"], "hire")
     if isinstance(d.get("model_kwargs"), list):
       d["model_kwargs"] = tuple(tuple(kv) for kv in d["model_kwargs"])
     return cls(**d)
@@ -343,9 +354,15 @@ def train_one(config: ReferenceConfig, data: ClassificationData,
     tf.keras.utils.set_random_seed(_init_seed(config, name))
     model = models.build_model(config.model, data.input_shape,
                                data.num_classes, **dict(config.model_kwargs))
-    result = train_model(
-        model, subset, config.train, out_dir=model_dir, callbacks=callbacks,
-        extra_config={"reference": config, "name": name})
+    extra = {"reference": config, "name": name}
+    if config.hire is not None:
+      from tfmia.training.hire import train_hire
+      result = train_hire(model, subset, config.train, config.hire,
+                          callbacks=callbacks, out_dir=model_dir,
+                          extra_config=extra)
+    else:
+      result = train_model(model, subset, config.train, out_dir=model_dir,
+                           callbacks=callbacks, extra_config=extra)
   hist = result.history
   files = [model_dir / MEMBER_FILE, model_dir / WEIGHTS_FILE]
   if keep:

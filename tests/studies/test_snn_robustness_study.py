@@ -9,10 +9,14 @@ from tfmia.studies import snn_robustness as study
 
 
 def test_snn_robustness_study_end_to_end(tmp_path):
+  from tfmia import reference
   from tfmia.data import DataConfig, prepare_data
   config = study.SnnRobustnessConfig.quick_mode(
-      split_sizes=(898, 899), dataset="digits", train_size=60,
-      test_size=20, hidden=32, timesteps=2, epochs=1, attack_examples=10)
+      split_sizes=(898, 899), dataset="digits", pool_size=120,
+      population_size=40, hidden=32, timesteps=2, epochs=1,
+      attack_examples=10, sweep_encoders=("direct", "poisson"),
+      sweep_pooling=("avg",), sweep_examples=8, square_queries=5,
+      eot_samples=2)
   data = prepare_data(config.data_config())
   res = study.run(config, tmp_path, data=data, progress=False)
   t = res.table()
@@ -26,14 +30,34 @@ def test_snn_robustness_study_end_to_end(tmp_path):
   assert set(zip(p["model"], p["attack"])) == {
       (m, a) for m in study.MODELS for a in study.PRIVACY_ATTACKS}
   assert p["auc"].between(0, 1).all()
-  assert json.loads((tmp_path / "config.json").read_text())["timesteps"] == 2
-  # A rerun reuses the trained models (same weights, same clean accuracy).
-  mtime = (tmp_path / "models" / "snn" / "model.weights.h5").stat().st_mtime
-  again = study.run(config, tmp_path, data=data, progress=False).table()
-  assert (tmp_path / "models" / "snn" /
-          "model.weights.h5").stat().st_mtime == mtime
+  # Each kind is a reference folder: the target and 2 references, trained
+  # the kind's way (HIRE only for hire_snn), all on halves of one pool.
+  for kind in study.MODELS:
+    refs = reference.ReferenceSet.load(tmp_path / "references" / kind)
+    assert refs.num_models == 2
+    assert refs.ref_is_member.shape == (2, 120)
+    assert (refs.config.hire is not None) == (kind == "hire_snn")
+    assert refs.config.model == ("spiking_vgg_ann" if kind == "ann"
+                                 else "spiking_vgg")
+  hire_run = json.loads((tmp_path / "references" / "hire_snn" / "target" /
+                         "config.json").read_text())
+  assert hire_run["hire"]["periods"] == config.hire_periods
+  sw = res.sweep_table()
+  assert list(zip(sw["pooling"], sw["encoder"])) == [("avg", "direct"),
+                                                    ("avg", "poisson")]
+  assert sw["eot_samples"].tolist() == [1, 2]   # EOT for Poisson only
+  assert sw[["clean", "pgd", "square"]].stack().between(0, 1).all()
+  saved = json.loads((tmp_path / "config.json").read_text())
+  assert saved["timesteps"] == 2 and saved["references"] == 2
+  # A rerun reuses every trained model (same weights, same numbers).
+  w = tmp_path / "references" / "snn" / "target" / "model.weights.h5"
+  sw_w = tmp_path / "sweep" / "avg_poisson" / "model.weights.h5"
+  mtimes = (w.stat().st_mtime, sw_w.stat().st_mtime)
+  again = study.run(config, tmp_path, data=data, progress=False)
+  assert (w.stat().st_mtime, sw_w.stat().st_mtime) == mtimes
   clean = lambda df: df[df["setting"] == "clean"]["accuracy"].tolist()
-  assert clean(again) == clean(t)
+  assert clean(again.table()) == clean(t)
+  assert again.privacy_table()["auc"].tolist() == p["auc"].tolist()
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -42,6 +66,10 @@ def test_snn_robustness_study_end_to_end(tmp_path):
     (dict(pgd_steps=-1), "`pgd_steps` must be a positive int"),
     (dict(timesteps=6, hire_periods=4), "must divide"),
     (dict(hire_eps=-0.1), r"`eps` must be a number in \[0, 1\]"),
+    (dict(references=3), "`references` must be an even int"),
+    (dict(sweep_encoders=("direct", "morse")), "`encoder` must be one of"),
+    (dict(sweep_pooling=("min",)), "`sweep_pooling` must hold"),
+    (dict(privacy_attacks=("rmia", "nope")), "nope"),
 ])
 def test_bad_settings_are_refused(kwargs, match):
   with pytest.raises(ValueError, match=match):

@@ -1,20 +1,28 @@
-"""The SNN-robustness case study (HIRE-SNN's comparison, first part):
+"""The SNN-robustness case study (HIRE-SNN's comparison and grad-obf-snn's
+pooling and encoder sweep), joined to tfmia's privacy side:
 
-1. Three models of one architecture (HIRE-SNN's spiking VGG, direct input):
+1. Three kinds of one architecture (HIRE-SNN's spiking VGG, direct input):
    the ANN twin (ReLU), a traditionally trained SNN (BPTT) and a HIRE-SNN
-   (crafted input noise, `tfmia.training.hire`).
-2. Each is attacked with FGSM and PGD (ART, HIRE-SNN's settings) white-box
-   and black-box. Black-box examples are crafted on another model: the
-   SNNs' on the ANN, the ANN's on the traditional SNN.
-3. Every report carries the gradient-masking check, and each model's
-   input-gradient sparsity on the attacked batch.
+   (crafted input noise, `tfmia.training.hire`). Each kind is a reference
+   folder (`tfmia.reference`): a target and K reference models of that
+   kind, each trained on its own half of the pool. The population (the test
+   split) is never trained on.
+2. Each target is attacked with FGSM and PGD (ART, HIRE-SNN's settings)
+   white-box and black-box, on the population. Black-box examples are
+   crafted on another target: the SNNs' on the ANN, the ANN's on the
+   traditional SNN. Every report carries the gradient-masking check, and
+   each model's input-gradient sparsity on the attacked batch.
+3. Privacy: RMIA (and the loss-threshold and label-only gap attacks) on each
+   target, with the K references of its own kind (`privacy.csv`): does
+   HIRE's free noise raise leakage, as adversarial training does (Song et
+   al., 2019)?
+4. The sweep (grad-obf-snn): SNNs with average and max pooling and each
+   input encoder, trained on the target's half; clean, PGD (EOT over
+   stochastic encoders) and Square accuracy against input-gradient
+   sparsity (`sweep.csv`, `sparsity.png`). A point where Square beats PGD
+   is marked: its PGD accuracy rests on masked gradients.
 
-4. The privacy side, without reference models: each model's loss-threshold
-   and label-only gap attacks, its training set (members) against its
-   test set (`privacy.csv`).
-
-Not yet in it (see the README): the pooling and encoder sweep, Square and
-AutoAttack by default, and RMIA with references of the same kind.
+Everything is resumable: a rerun reuses every finished model.
 """
 
 from __future__ import annotations
@@ -26,28 +34,38 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from tfmia import io, models, robustness, spiking
+from tfmia import audit, io, models, reference, robustness, spiking
+from tfmia.attacks import suite
 from tfmia.data import DataConfig, prepare_data
-from tfmia.training import TrainConfig, train_model
-from tfmia.training.hire import HireConfig, train_hire
+from tfmia.training import TrainConfig
+from tfmia.training.hire import HireConfig
 
 MODELS = ("ann", "snn", "hire_snn")
 OUTPUTS = ("results.csv", "results.json", "robustness.png", "privacy.csv",
-           "config.json")
-PRIVACY_ATTACKS = ("threshold", "label_gap")
+           "privacy.png", "sweep.csv", "sparsity.png", "config.json")
+PRIVACY_ATTACKS = ("rmia", "threshold", "label_gap")
+SWEEP_ATTACKS = ("pgd", "square")
+STOCHASTIC_ENCODERS = ("poisson",)   # EOT applies; latency/phase pass no
+                                     # gradient, so EOT changes nothing
+_BLACK_BOX_SOURCE = {"ann": "snn", "snn": "ann", "hire_snn": "ann"}
 
 
 @dataclasses.dataclass(frozen=True)
 class SnnRobustnessConfig:
-  """Full mode: HIRE-SNN's VGG-11 at T = 8 on all of CIFAR-10, ε = 8/255,
-  PGD with 7 steps of 0.01, HIRE with 2 periods."""
+  """Full mode: HIRE-SNN's VGG-11 at T = 8 on CIFAR-10, ε = 8/255, PGD with
+  7 steps of 0.01, HIRE with 2 periods; 4 reference models per kind; the
+  sweep over both poolings and the four encoders.
+
+  Every model trains on half of the pool (`pool_size` training images;
+  None: the whole train split), so that the other half can audit it; the
+  population is the first `population_size` test images."""
 
   dataset: str = "cifar10"
   data_dir: Optional[str] = None
   download: bool = False
   quick: bool = False
-  train_size: Optional[int] = None
-  test_size: Optional[int] = None
+  pool_size: Optional[int] = None
+  population_size: Optional[int] = None
   depth: int = 11
   width_multiplier: float = 1.0
   hidden: int = 4096
@@ -63,40 +81,76 @@ class SnnRobustnessConfig:
   pgd_steps: int = 7
   pgd_step: float = 0.01
   attack_examples: int = 1000
+  references: int = 4
+  privacy_attacks: tuple = PRIVACY_ATTACKS
+  sweep_pooling: tuple = ("avg", "max")
+  sweep_encoders: tuple = spiking.ENCODERS
+  sweep_epochs: Optional[int] = None       # None: `epochs`
+  sweep_examples: int = 500
+  square_queries: int = 1000
+  eot_samples: int = 4
   seed: int = 0
 
   def __post_init__(self):
-    object.__setattr__(self, "attacks",
-                       robustness.check_attacks(self.attacks))
+    for name in ("attacks", "privacy_attacks", "sweep_pooling",
+                 "sweep_encoders"):
+      v = getattr(self, name)
+      object.__setattr__(self, name, (v,) if isinstance(v, str)
+                         else tuple(v))
+    robustness.check_attacks(self.attacks)
+    suite.check_names(self.privacy_attacks)
+    for p in self.sweep_pooling:
+      if p not in ("avg", "max"):
+        raise ValueError("`sweep_pooling` must hold 'avg' and/or 'max'. "
+                         f"Received: {p!r}")
+    for e in self.sweep_encoders:
+      spiking.check_spiking(encoder=e)
     self.robustness_config()          # checks ε and PGD settings
     self.hire_config()                # checks the HIRE settings
     spiking.check_spiking(timesteps=self.timesteps)
     if self.timesteps % self.hire_periods:
       raise ValueError(f"`hire_periods` ({self.hire_periods}) must divide "
                        f"`timesteps` ({self.timesteps}).")
-    for name in ("epochs", "batch_size", "attack_examples"):
+    for name in ("epochs", "batch_size", "attack_examples", "sweep_examples",
+                 "square_queries", "eot_samples"):
       v = getattr(self, name)
       if isinstance(v, bool) or not isinstance(v, int) or v < 1:
         raise ValueError(f"`{name}` must be a positive int. "
                          f"Received: {name}={v!r}")
+    for name in ("pool_size", "population_size", "sweep_epochs"):
+      v = getattr(self, name)
+      if v is not None and (isinstance(v, bool) or not isinstance(v, int)
+                            or v < 1):
+        raise ValueError(f"`{name}` must be a positive int or None. "
+                         f"Received: {name}={v!r}")
+    if (isinstance(self.references, bool)
+        or not isinstance(self.references, int) or self.references < 2
+        or self.references % 2):
+      raise ValueError("`references` must be an even int >= 2 (reference "
+                       "models come in complementary pairs). "
+                       f"Received: references={self.references!r}")
 
   @classmethod
   def quick_mode(cls, split_sizes: Optional[tuple] = None,
                  **overrides) -> "SnnRobustnessConfig":
-    """VGG-5 at width 0.25 (256 hidden units), T = 8 in 2 HIRE periods,
-    2,000 training images (fewer if the split is smaller), 8 epochs, 200
-    attacked test images."""
-    n_train, n_test = split_sizes or (2000, 500)
-    base = dict(quick=True, train_size=min(2000, n_train),
-                test_size=min(500, n_test), depth=5,
-                width_multiplier=0.25, hidden=1024, timesteps=8, epochs=8,
-                attack_examples=200)
+    """VGG-5 at width 0.25 (256 hidden units), T = 4 in 2 HIRE periods, a
+    pool of 4,000 training images (each model trains on 2,000; fewer if the
+    split is smaller), 500 population images, 8 epochs, 2 references per
+    kind, 200 attacked images; the sweep at 4 epochs on 100 images with
+    100 Square queries."""
+    n_train, n_test = split_sizes or (4000, 500)
+    base = dict(quick=True, pool_size=min(4000, n_train),
+                population_size=min(500, n_test), depth=5,
+                width_multiplier=0.25, hidden=1024, timesteps=4, epochs=8,
+                attack_examples=200, references=2, sweep_epochs=4,
+                sweep_examples=100, square_queries=100)
     base.update(overrides)
     return cls(**base)
 
   def robustness_config(self) -> robustness.RobustnessConfig:
-    return robustness.RobustnessConfig(eps=self.eps, pgd_steps=self.pgd_steps,
-                                       pgd_step=self.pgd_step, seed=self.seed)
+    return robustness.RobustnessConfig(
+        eps=self.eps, pgd_steps=self.pgd_steps, pgd_step=self.pgd_step,
+        square_queries=self.square_queries, seed=self.seed)
 
   def hire_config(self) -> HireConfig:
     return HireConfig(self.hire_periods, self.hire_eps, self.hire_step)
@@ -108,57 +162,118 @@ class SnnRobustnessConfig:
 
   def data_config(self) -> DataConfig:
     return DataConfig(dataset=self.dataset, data_dir=self.data_dir,
-                      download=self.download, train_size=self.train_size,
-                      test_size=self.test_size, seed=self.seed)
+                      download=self.download, train_size=self.pool_size,
+                      test_size=self.population_size, seed=self.seed)
+
+  def model_kwargs(self, **changes) -> dict:
+    return dict(depth=self.depth, timesteps=self.timesteps,
+                width_multiplier=self.width_multiplier, hidden=self.hidden,
+                **changes)
+
+  def reference_config(self, kind: str, out: Path
+                       ) -> reference.ReferenceConfig:
+    """`kind`'s reference folder: the target and K references, all of it."""
+    if kind not in MODELS:
+      raise ValueError(f"`kind` must be one of {MODELS}. Received: {kind!r}")
+    return reference.ReferenceConfig(
+        data=self.data_config(),
+        model="spiking_vgg_ann" if kind == "ann" else "spiking_vgg",
+        model_kwargs=self.model_kwargs(), train=self.train_config(),
+        num_models=self.references, seed=self.seed,
+        reference_dir=str(Path(out) / "references" / kind),
+        hire=self.hire_config() if kind == "hire_snn" else None)
 
 
 def build(config: SnnRobustnessConfig, kind: str, input_shape, classes):
-  """`kind`'s model: the spiking VGG, or its ANN twin."""
+  """`kind`'s model, freshly initialised: the spiking VGG, or its ANN twin."""
   import tensorflow as tf
   tf.keras.utils.set_random_seed(config.seed)
-  snn = models.build_model(
-      "spiking_vgg", input_shape, classes, depth=config.depth,
-      timesteps=config.timesteps, width_multiplier=config.width_multiplier,
-      hidden=config.hidden)
-  return spiking.ann_twin(snn) if kind == "ann" else snn
+  name = "spiking_vgg_ann" if kind == "ann" else "spiking_vgg"
+  return models.build_model(name, input_shape, classes,
+                            **config.model_kwargs())
 
 
-def _train(config, kind, data, folder: Path, progress: bool):
-  """Trains `kind` (or loads it when its weights are there)."""
-  model = build(config, kind, data.input_shape, data.num_classes)
+def _train_kind(config, kind, data, out: Path, progress: bool):
+  """Trains (or finds) `kind`'s reference folder; returns (refs, target)."""
+  rc = config.reference_config(kind, out)
+  if progress:
+    print(f"Training {kind}: target and {config.references} references")
+  reference.train_references(rc, data=data, progress=progress)
+  refs, _ = audit.load_reference_folder(rc, data=data)
+  target = refs.load_model(reference.TARGET, data.input_shape,
+                           data.num_classes)
+  return refs, target
+
+
+def leakage(refs, data, attacks=PRIVACY_ATTACKS, seed: int = 0,
+            name: str = "target") -> list:
+  """Summaries (AUC, TPR at low FPR, with intervals) of `attacks` on the
+  target of reference folder `refs`, with its own references: its members
+  against the rest of the pool."""
+  res = audit.audit_cell(refs, data, audit.Cell(name=name), attacks,
+                         suite.AttackConfig(seed=seed), progress=False)
+  return [r.summary() for r in res.results if r.slice == "entire_dataset"]
+
+
+def _sweep_model(config, pooling, encoder, data, members, folder: Path,
+                 progress: bool):
+  """The sweep's SNN with `pooling` and `encoder`, trained by BPTT on the
+  target's members (or loaded when its weights are there)."""
+  import tensorflow as tf
+  from tfmia.training import train_model
+  from tfmia.training.loop import load_weights, save_weights
+  tf.keras.utils.set_random_seed(config.seed)
+  model = models.build_model(
+      "spiking_vgg", data.input_shape, data.num_classes,
+      **config.model_kwargs(pooling=pooling, encoder=encoder))
   weights = folder / "model.weights.h5"
   if weights.exists():
-    if kind != "ann":
-      model(data.x_train[:2])   # create the variables, then overwrite them
-    model.load_weights(weights)
-    return model
+    return load_weights(model, weights)
   if progress:
-    print(f"Training {kind}")
+    print(f"Sweep: training {pooling} pooling, {encoder} encoder")
+  epochs = config.sweep_epochs or config.epochs
+  subset = data.replace(x_train=data.x_train[members],
+                        y_train=data.y_train[members])
+  train_model(model, subset, config.train_config().replace(
+      epochs=epochs, verbose=1 if progress else 0))
   folder.mkdir(parents=True, exist_ok=True)
-  cfg = config.train_config().replace(verbose=1 if progress else 0)
-  if kind == "hire_snn":
-    train_hire(model, data, cfg, config.hire_config())
-  else:
-    train_model(model, data, cfg)
-  from tfmia.training.loop import save_weights
   save_weights(model, weights)
   return model
 
 
-def leakage(model, data, seed: int = 0) -> list:
-  """Summaries (AUC, TPR at low FPR, with intervals) of PRIVACY_ATTACKS on
-  `model`: its train split (members) against its test split."""
-  from tfmia.attacks import suite
-  from tfmia.signals import Signals
-  logits = np.concatenate([model.predict(data.x_train, verbose=0),
-                           model.predict(data.x_test, verbose=0)])
-  labels = np.concatenate([data.y_train, data.y_test])
-  is_member = np.arange(len(labels)) < len(data.y_train)
-  res = suite.run_attacks(PRIVACY_ATTACKS, suite.AttackSignals(
-      target=Signals.from_logits(logits, labels)),
-      suite.AttackConfig(seed=seed), is_member=is_member)
-  return [r.summary() for r in res.results
-          if r.slice == "entire_dataset"]
+def sweep(config: SnnRobustnessConfig, data, members, out: Path, *,
+          progress: bool = True) -> list:
+  """grad-obf-snn's sweep: rows of clean, PGD and Square accuracy and
+  input-gradient sparsity for each pooling and encoder."""
+  n = min(config.sweep_examples, len(data.y_test))
+  x, y = data.x_test[:n], data.y_test[:n]
+  rows = []
+  for pooling in config.sweep_pooling:
+    for encoder in config.sweep_encoders:
+      model = _sweep_model(config, pooling, encoder, data, members,
+                           out / "sweep" / f"{pooling}_{encoder}", progress)
+      rc = dataclasses.replace(
+          config.robustness_config(),
+          eot_samples=(config.eot_samples if encoder in STOCHASTIC_ENCODERS
+                       else 1))
+      if progress:
+        print(f"Sweep: attacking {pooling}/{encoder} "
+              f"({', '.join(SWEEP_ATTACKS)})")
+      res = robustness.evaluate(model, x, y, SWEEP_ATTACKS, rc)
+      sparsity = robustness.gradient_sparsity(model, x[:64], y[:64])
+      rows.append({
+          "pooling": pooling, "encoder": encoder,
+          "clean": res.clean[0], "clean_ci_low": res.clean[1],
+          "clean_ci_high": res.clean[2],
+          **{f"{a}": res.white_box[a][0] for a in SWEEP_ATTACKS},
+          **{f"{a}_ci_low": res.white_box[a][1] for a in SWEEP_ATTACKS},
+          **{f"{a}_ci_high": res.white_box[a][2] for a in SWEEP_ATTACKS},
+          "square_beats_pgd": res.square_beats_pgd,
+          "zero_input_gradient": sparsity["input"],
+          "gradient_check_zero": res.gradient_check["zero"],
+          "eot_samples": rc.eot_samples,
+          "warnings": " | ".join(res.warnings)})
+  return rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,6 +281,7 @@ class SnnRobustnessResult:
   config: SnnRobustnessConfig
   rows: tuple
   privacy: tuple = ()
+  sweep: tuple = ()
 
   def table(self) -> pd.DataFrame:
     return pd.DataFrame(list(self.rows))
@@ -173,45 +289,64 @@ class SnnRobustnessResult:
   def privacy_table(self) -> pd.DataFrame:
     return pd.DataFrame(list(self.privacy))
 
+  def sweep_table(self) -> pd.DataFrame:
+    return pd.DataFrame(list(self.sweep))
+
 
 def run(config: SnnRobustnessConfig, out, *, data=None,
         progress: bool = True) -> SnnRobustnessResult:
-  """Trains (or loads) the three models in `out`/models and attacks them;
-  writes results.csv, results.json, robustness.png and config.json."""
+  """Trains (or finds) each kind's reference folder in `out`/references and
+  the sweep's models in `out`/sweep, attacks them and writes OUTPUTS."""
   from tfmia import plotting
+  from tfmia.reports import write_csv
   out = io.check_output_dir(out, "the output folder")
   data = data if data is not None else prepare_data(config.data_config())
+  for kind in MODELS:    # a bad model setting fails before any training
+    reference.check_buildable(config.reference_config(kind, out), data)
   io.atomic_write_json(out / "config.json", config)
-  trained = {k: _train(config, k, data, out / "models" / k, progress)
-             for k in MODELS}
+  folders = {k: _train_kind(config, k, data, out, progress) for k in MODELS}
   n = min(config.attack_examples, len(data.y_test))
   x, y = data.x_test[:n], data.y_test[:n]
-  sources = {"ann": "snn", "snn": "ann", "hire_snn": "ann"}
   rows = []
   for kind in MODELS:
+    src = _BLACK_BOX_SOURCE[kind]
     if progress:
       print(f"Attacking {kind} ({', '.join(config.attacks)}; black-box from "
-            f"{sources[kind]})")
-    res = robustness.evaluate(trained[kind], x, y, config.attacks,
+            f"{src})")
+    target = folders[kind][1]
+    res = robustness.evaluate(target, x, y, config.attacks,
                               config.robustness_config(),
-                              source=trained[sources[kind]])
-    sparsity = robustness.gradient_sparsity(trained[kind], x[:64], y[:64])
+                              source=folders[src][1])
+    sparsity = robustness.gradient_sparsity(target, x[:64], y[:64])
     for r in res.rows():
       rows.append({"model": kind, **r,
                    "zero_input_gradient": sparsity["input"],
                    "gradient_check_zero": res.gradient_check["zero"],
                    "warnings": " | ".join(res.warnings)})
+  if progress:
+    print(f"Privacy: {', '.join(config.privacy_attacks)} with "
+          f"{config.references} references of each kind")
   privacy = [{"model": kind, **r} for kind in MODELS
-             for r in leakage(trained[kind], data, config.seed)]
+             for r in leakage(folders[kind][0], data, config.privacy_attacks,
+                              config.seed, name=kind)]
+  members = folders["snn"][0].target_is_member
+  sweep_rows = (sweep(config, data, members, out, progress=progress)
+                if config.sweep_pooling and config.sweep_encoders else [])
   result = SnnRobustnessResult(config=config, rows=tuple(rows),
-                               privacy=tuple(privacy))
+                               privacy=tuple(privacy),
+                               sweep=tuple(sweep_rows))
   table = result.table()
-  from tfmia.reports import write_csv
   write_csv(table, out / "results.csv", index=False, float_format="%.4f")
   write_csv(result.privacy_table(), out / "privacy.csv", index=False,
             float_format="%.4f")
-  io.atomic_write_json(out / "results.json", {"rows": rows,
-                                               "privacy": privacy})
+  write_csv(result.sweep_table(), out / "sweep.csv", index=False,
+            float_format="%.4f")
+  io.atomic_write_json(out / "results.json", {
+      "rows": rows, "privacy": privacy, "sweep": sweep_rows})
   plotting.save_figure(plotting.plot_robustness_models(table),
                        out / "robustness.png")
+  plotting.save_figure(plotting.plot_privacy_models(result.privacy_table()),
+                       out / "privacy.png")
+  plotting.save_figure(plotting.plot_gradient_sparsity(result.sweep_table()),
+                       out / "sparsity.png")
   return result

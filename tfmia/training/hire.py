@@ -129,16 +129,29 @@ def hire_epochs(config: TrainConfig, hire: HireConfig) -> int:
 
 def train_hire(model: tf.keras.Model, data: ClassificationData,
                config: TrainConfig, hire: HireConfig = HireConfig(), *,
-               callbacks=()):
+               callbacks=(), out_dir=None, extra_config=None):
   """Trains a spiking `model` with HIRE-SNN's crafted input noise for
   ⌈config.epochs / N⌉ epochs (as many optimiser steps as standard training
-  for config.epochs). Returns `train_model`'s result, with `model`."""
-  from tfmia.training.loop import train_model
+  for config.epochs). Returns `train_model`'s result, with `model`.
+  `out_dir` receives what `train_model` writes there (config.json with
+  `hire` recorded, history.json, and `model`'s weights)."""
+  from tfmia import io
+  from tfmia.training import loop
   if not isinstance(hire, HireConfig):
     raise TypeError("`hire` must be a HireConfig. "
                     f"Received: {type(hire).__name__}")
   wrapped = HireTraining(model, hire)   # checks before any training
-  r = train_model(wrapped, data,
-                  config.replace(epochs=hire_epochs(config, hire)),
-                  callbacks=callbacks)
+  if out_dir is not None:
+    from pathlib import Path
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    io.atomic_write_json(out_dir / loop.CONFIG_FILE,
+                         {"train": config, "hire": hire,
+                          **(extra_config or {})})
+  r = loop.train_model(wrapped, data,
+                       config.replace(epochs=hire_epochs(config, hire)),
+                       callbacks=callbacks)
+  if out_dir is not None:   # the spiking model's weights, not the wrapper's
+    r.history.save(out_dir / loop.HISTORY_FILE)
+    loop.save_weights(model, out_dir / loop.WEIGHTS_FILE)
   return dataclasses.replace(r, model=model)
