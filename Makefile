@@ -23,8 +23,12 @@ $(STAMP): requirements.txt setup.py
 demo: setup
 	$(VENV)/bin/tfmia case-study architectures --quick --dataset cifar10 --fallback-dataset digits --out plots
 
+# Two test processes: one process leaves a core idle (TensorFlow's small ops
+# and Python's tracing do not fill both). TEST_WORKERS=0 runs in-process.
+TEST_WORKERS ?= 2
+
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) tests
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow" tests

@@ -341,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
                   help="reference models per kind (even; 4 in full mode)")
   rs.add_argument("--no-sweep", action="store_true",
                   help="skip the pooling and encoder sweep")
+  rs.add_argument("--overwrite", action="store_true",
+                  help="replace a study of other settings in --out")
   rs.add_argument("--fallback-dataset", default=None,
                   help="dataset to use when --dataset is not available")
   rs.add_argument("--epochs", type=_positive_int, default=None)

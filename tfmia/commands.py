@@ -482,7 +482,8 @@ def _snn_robustness(args: argparse.Namespace) -> int:
         f"on {dataset}: spiking VGG-{config.depth}, T = {config.timesteps}, "
         f"ANN / SNN / HIRE-SNN; {', '.join(config.attacks)} at "
         f"eps = {config.eps:.4g}. Output: {args.out}/")
-  result = study.run(config, args.out, progress=not args.no_progress)
+  result = study.run(config, args.out, progress=not args.no_progress,
+                     overwrite=args.overwrite)
   _print_table(result.table(), ["model", "setting", "attack", "accuracy",
                                 "ci_low", "ci_high", "zero_input_gradient"])
   print(f"\nMembership leakage (each target against {config.references} "

@@ -179,7 +179,9 @@ class SpikeEncoder(tf.keras.layers.Layer):
     self.timesteps, self.encoder, self.phase_bits = (timesteps, encoder,
                                                      phase_bits)
 
-  def call(self, x):
+  @tf.autograph.experimental.do_not_convert
+  def call(self, x, training=None):   # (the wrapper hides the signature)
+    del training
     frames = encode(x, self.timesteps, self.encoder,
                     phase_bits=self.phase_bits)
     out = _fold(frames)
@@ -261,7 +263,11 @@ class LIF(tf.keras.layers.Layer):
     with tf.control_dependencies([done]):
       return tf.identity(self.threshold)
 
-  def call(self, x):
+  # Plain TensorFlow (explicit tf.cond, a Python loop over the static T):
+  # autograph would only slow the tracing (a quarter-second per layer).
+  @tf.autograph.experimental.do_not_convert
+  def call(self, x, training=None):   # (the wrapper hides the signature)
+    del training
     threshold = (self._data_threshold(x) if self.init_threshold is None
                  else self.threshold)
     spikes, _ = lif_simulate(_unfold(x, self.timesteps), threshold,

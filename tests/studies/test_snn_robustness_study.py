@@ -8,21 +8,26 @@ import pytest
 from tfmia.studies import snn_robustness as study
 
 
-def test_snn_robustness_study_end_to_end(tmp_path):
+def _tiny(**kw):
+  settings = dict(split_sizes=(898, 899), dataset="digits", pool_size=120,
+                  population_size=40, hidden=32, timesteps=2, epochs=1,
+                  attacks=("fgsm",), attack_examples=10,
+                  sweep_encoders=("poisson",), sweep_pooling=("max",),
+                  sweep_examples=8, square_queries=5, eot_samples=2)
+  settings.update(kw)
+  return study.SnnRobustnessConfig.quick_mode(**settings)
+
+
+def test_snn_robustness_study_end_to_end(tmp_path, monkeypatch):
   from tfmia import reference
-  from tfmia.data import DataConfig, prepare_data
-  config = study.SnnRobustnessConfig.quick_mode(
-      split_sizes=(898, 899), dataset="digits", pool_size=120,
-      population_size=40, hidden=32, timesteps=2, epochs=1,
-      attack_examples=10, sweep_encoders=("direct", "poisson"),
-      sweep_pooling=("avg",), sweep_examples=8, square_queries=5,
-      eot_samples=2)
+  from tfmia.data import prepare_data
+  config = _tiny()
   data = prepare_data(config.data_config())
   res = study.run(config, tmp_path, data=data, progress=False)
   t = res.table()
   assert set(t["model"]) == set(study.MODELS)
   assert set(t["setting"]) == {"clean", "white-box", "black-box"}
-  assert len(t) == 3 * (1 + 2 * 2)
+  assert len(t) == 3 * (1 + 2 * 1)
   assert t["accuracy"].between(0, 1).all()
   for name in study.OUTPUTS:
     assert (tmp_path / name).exists(), name
@@ -43,21 +48,27 @@ def test_snn_robustness_study_end_to_end(tmp_path):
                          "config.json").read_text())
   assert hire_run["hire"]["periods"] == config.hire_periods
   sw = res.sweep_table()
-  assert list(zip(sw["pooling"], sw["encoder"])) == [("avg", "direct"),
-                                                    ("avg", "poisson")]
-  assert sw["eot_samples"].tolist() == [1, 2]   # EOT for Poisson only
+  assert list(zip(sw["pooling"], sw["encoder"])) == [("max", "poisson")]
+  assert sw["eot_samples"].tolist() == [2]   # EOT through Poisson coding
   assert sw[["clean", "pgd", "square"]].stack().between(0, 1).all()
   saved = json.loads((tmp_path / "config.json").read_text())
   assert saved["timesteps"] == 2 and saved["references"] == 2
-  # A rerun reuses every trained model (same weights, same numbers).
-  w = tmp_path / "references" / "snn" / "target" / "model.weights.h5"
-  sw_w = tmp_path / "sweep" / "avg_poisson" / "model.weights.h5"
-  mtimes = (w.stat().st_mtime, sw_w.stat().st_mtime)
+
+  # A rerun trains nothing and reports the same numbers.
+  def boom(*a, **k):
+    raise AssertionError("a finished model was trained again")
+  monkeypatch.setattr(reference, "train_one", boom)
+  monkeypatch.setattr(study, "train_model", boom, raising=False)
+  import tfmia.training
+  monkeypatch.setattr(tfmia.training, "train_model", boom)
   again = study.run(config, tmp_path, data=data, progress=False)
-  assert (w.stat().st_mtime, sw_w.stat().st_mtime) == mtimes
   clean = lambda df: df[df["setting"] == "clean"]["accuracy"].tolist()
   assert clean(again.table()) == clean(t)
   assert again.privacy_table()["auc"].tolist() == p["auc"].tolist()
+  assert again.sweep_table()["clean"].tolist() == sw["clean"].tolist()
+  # Other settings in the same folder are refused before any work.
+  with pytest.raises(ValueError, match="epochs: 1 -> 2"):
+    study.run(_tiny(epochs=2), tmp_path, data=data, progress=False)
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -218,26 +218,32 @@ def leakage(refs, data, attacks=PRIVACY_ATTACKS, seed: int = 0,
 def _sweep_model(config, pooling, encoder, data, members, folder: Path,
                  progress: bool):
   """The sweep's SNN with `pooling` and `encoder`, trained by BPTT on the
-  target's members (or loaded when its weights are there)."""
+  target's members; loaded instead when its folder holds it complete
+  (`done.json` matches the settings and the weights' hash)."""
   import tensorflow as tf
+  from tfmia import store
   from tfmia.training import train_model
   from tfmia.training.loop import load_weights, save_weights
   tf.keras.utils.set_random_seed(config.seed)
-  model = models.build_model(
-      "spiking_vgg", data.input_shape, data.num_classes,
-      **config.model_kwargs(pooling=pooling, encoder=encoder))
-  weights = folder / "model.weights.h5"
-  if weights.exists():
+  kwargs = config.model_kwargs(pooling=pooling, encoder=encoder)
+  model = models.build_model("spiking_vgg", data.input_shape,
+                             data.num_classes, **kwargs)
+  train = config.train_config().replace(
+      epochs=config.sweep_epochs or config.epochs)
+  weights, marker = folder / "model.weights.h5", folder / store.DONE_FILE
+  fp = store.fingerprint({"model": kwargs, "train": train,
+                          "members": np.flatnonzero(members).tolist()})
+  if store.is_done(marker, fp, [weights]):
     return load_weights(model, weights)
   if progress:
     print(f"Sweep: training {pooling} pooling, {encoder} encoder")
-  epochs = config.sweep_epochs or config.epochs
+  store.clear(marker)
   subset = data.replace(x_train=data.x_train[members],
                         y_train=data.y_train[members])
-  train_model(model, subset, config.train_config().replace(
-      epochs=epochs, verbose=1 if progress else 0))
+  train_model(model, subset, train.replace(verbose=1 if progress else 0))
   folder.mkdir(parents=True, exist_ok=True)
   save_weights(model, weights)
+  store.mark_done(marker, fp, [weights], pooling=pooling, encoder=encoder)
   return model
 
 
@@ -294,16 +300,23 @@ class SnnRobustnessResult:
 
 
 def run(config: SnnRobustnessConfig, out, *, data=None,
-        progress: bool = True) -> SnnRobustnessResult:
+        progress: bool = True, overwrite: bool = False
+        ) -> SnnRobustnessResult:
   """Trains (or finds) each kind's reference folder in `out`/references and
-  the sweep's models in `out`/sweep, attacks them and writes OUTPUTS."""
-  from tfmia import plotting
+  the sweep's models in `out`/sweep, attacks them and writes OUTPUTS.
+
+  `out` holds one study: a rerun with the same settings resumes; other
+  settings are refused, naming what differs, unless `overwrite` (which
+  deletes the old study's models and outputs first)."""
+  from tfmia import plotting, store
   from tfmia.reports import write_csv
   out = io.check_output_dir(out, "the output folder")
   data = data if data is not None else prepare_data(config.data_config())
   for kind in MODELS:    # a bad model setting fails before any training
     reference.check_buildable(config.reference_config(kind, out), data)
-  io.atomic_write_json(out / "config.json", config)
+  store.claim(out, config, outputs=OUTPUTS + ("references", "sweep"),
+              overwrite=overwrite, ignore=("data_dir", "download"),
+              what="SNN-robustness study")
   folders = {k: _train_kind(config, k, data, out, progress) for k in MODELS}
   n = min(config.attack_examples, len(data.y_test))
   x, y = data.x_test[:n], data.y_test[:n]
