@@ -19,7 +19,7 @@ normalised distance x; no gradient flows through the reset (its s_t is
 detached, as in HIRE-SNN and SpikingJelly's `detach_reset=True`), while θ
 still gets its gradient through x and through θ·s_t. Surrogates on x:
     linear    γ·max(0, 1 − |x|), γ = 0.3   (HIRE-SNN's LinearSpike)
-    boxcar    [|x| < 1/2]
+    boxcar    [|x| < α],  α = 1/2  (the window's half-width)
     triangle  max(0, 1 − |x|)
     sigmoid   α σ(αx)(1 − σ(αx)),  α = 4
     atan      (α/2) / (1 + (π/2·α x)²),  α = 2   (SpikingJelly's ATan)
@@ -118,8 +118,8 @@ def surrogate_gradient(x, surrogate: str = "linear",
   a = SURROGATE_DEFAULTS.get(surrogate) if alpha is None else alpha
   if surrogate == "linear":
     return a * tf.nn.relu(1.0 - tf.abs(x))
-  if surrogate == "boxcar":
-    return tf.cast(tf.abs(x) < 0.5, x.dtype)
+  if surrogate == "boxcar":   # α: the window's half-width (default 1/2)
+    return tf.cast(tf.abs(x) < (0.5 if alpha is None else alpha), x.dtype)
   if surrogate == "triangle":
     return tf.nn.relu(1.0 - tf.abs(x))
   if surrogate == "sigmoid":
@@ -128,31 +128,43 @@ def surrogate_gradient(x, surrogate: str = "linear",
   return (a / 2) / (1 + (math.pi / 2 * a * x) ** 2)
 
 
-def _heaviside(surrogate: str, alpha):
+def _heaviside(surrogate: str, alpha, on_equal: bool = False):
   @tf.custom_gradient
   def fire(x):
     def grad(dy):
       return dy * surrogate_gradient(x, surrogate, alpha)
-    return tf.cast(x > 0, x.dtype), grad
+    return tf.cast(x >= 0 if on_equal else x > 0, x.dtype), grad
   return fire
 
 
+AMPLITUDES = ("binary", "threshold")
+
+
 def lif_simulate(currents, threshold, leak=1.0, *, reset: str = "subtract",
-                 surrogate: str = "linear", alpha: Optional[float] = None):
+                 surrogate: str = "linear", alpha: Optional[float] = None,
+                 amplitude: str = "binary", v_init=0.0,
+                 fire_on_equal: bool = False):
   """Runs one layer of neurons over (T, ...) input currents. Returns the
   (T, ...) spikes and the (T, ...) membrane potentials after each step's
-  reset."""
+  reset.
+
+  `amplitude="threshold"` makes a spike carry θ (a converted ANN's neurons,
+  `tfmia.snn`: rates then approximate the ANN's activations); `v_init` is
+  the membrane's initial potential; `fire_on_equal` fires at u = θ too."""
   check_spiking(reset=reset, surrogate=surrogate)
+  if amplitude not in AMPLITUDES:
+    raise ValueError(f"`amplitude` must be one of {AMPLITUDES}. "
+                     f"Received: amplitude={amplitude!r}")
   currents = tf.convert_to_tensor(currents, tf.float32)
-  fire = _heaviside(surrogate, alpha)
-  u = tf.zeros_like(currents[0])
+  fire = _heaviside(surrogate, alpha, fire_on_equal)
+  u = tf.zeros_like(currents[0]) + v_init
   spikes, trace = [], []
   for t in range(currents.shape[0]):
     u = leak * u + currents[t]
     s = fire(u / threshold - 1.0)
     held = tf.stop_gradient(s)
     u = u - threshold * held if reset == "subtract" else u * (1.0 - held)
-    spikes.append(s)
+    spikes.append(s * threshold if amplitude == "threshold" else s)
     trace.append(u)
   return tf.stack(spikes), tf.stack(trace)
 
@@ -222,10 +234,17 @@ class LIF(tf.keras.layers.Layer):
                init_percentile: float = 99.7, init_scale: float = 0.7,
                train_threshold: bool = True, train_leak: bool = True,
                reset: str = "subtract", surrogate: str = "linear",
-               surrogate_alpha: Optional[float] = None, **kwargs):
+               surrogate_alpha: Optional[float] = None,
+               amplitude: str = "binary", v_init: float = 0.0,
+               fire_on_equal: bool = False, **kwargs):
     super().__init__(**kwargs)
     check_spiking(timesteps=timesteps, neuron=neuron, reset=reset,
                   surrogate=surrogate)
+    if amplitude not in AMPLITUDES:
+      raise ValueError(f"`amplitude` must be one of {AMPLITUDES}. "
+                       f"Received: amplitude={amplitude!r}")
+    self.amplitude, self.v_init = amplitude, float(v_init)
+    self.fire_on_equal = bool(fire_on_equal)
     if threshold is not None and not threshold > 0:
       raise ValueError("`threshold` must be > 0 or None (from the data). "
                        f"Received: threshold={threshold!r}")
@@ -273,7 +292,9 @@ class LIF(tf.keras.layers.Layer):
     spikes, _ = lif_simulate(_unfold(x, self.timesteps), threshold,
                              self.leak, reset=self.reset,
                              surrogate=self.surrogate,
-                             alpha=self.surrogate_alpha)
+                             alpha=self.surrogate_alpha,
+                             amplitude=self.amplitude, v_init=self.v_init,
+                             fire_on_equal=self.fire_on_equal)
     out = _fold(spikes)
     out.set_shape(x.shape)
     return out
@@ -286,7 +307,46 @@ class LIF(tf.keras.layers.Layer):
             "leak": self.init_leak, "train_threshold": self.train_threshold,
             "train_leak": self.train_leak, "reset": self.reset,
             "surrogate": self.surrogate,
-            "surrogate_alpha": self.surrogate_alpha}
+            "surrogate_alpha": self.surrogate_alpha,
+            "amplitude": self.amplitude, "v_init": self.v_init,
+            "fire_on_equal": self.fire_on_equal}
+
+
+def gated_max_pool(x, pool_size):
+  """Spiking max pooling on (T, B, H, W, C) spikes: in each window, the
+  spikes of the unit with the most spikes so far (ties: the first), with
+  strides equal to the pool size and 'valid' padding."""
+  ph, pw = pool_size
+  t, b, ch = tf.shape(x)[0], tf.shape(x)[1], tf.shape(x)[4]
+  hs, ws = x.shape[2] // ph, x.shape[3] // pw
+  x = x[:, :, :hs * ph, :ws * pw]
+  win = tf.reshape(x, [t, b, hs, ph, ws, pw, ch])
+  win = tf.transpose(win, [0, 1, 2, 4, 6, 3, 5])
+  win = tf.reshape(win, [t, b, hs, ws, ch, ph * pw])
+  cum = tf.cumsum(tf.cast(win > 0, win.dtype), axis=0)
+  pick = tf.one_hot(tf.argmax(cum, axis=-1), ph * pw, dtype=win.dtype)
+  return tf.reduce_sum(win * pick, axis=-1)
+
+
+class GatedMaxPool(tf.keras.layers.Layer):
+  """`gated_max_pool` on (T·B, H, W, C) spikes, time folded into the batch
+  (a converted network's max pooling, `tfmia.snn`'s max_pool="gate")."""
+
+  def __init__(self, timesteps: int, pool_size=(2, 2), **kwargs):
+    super().__init__(**kwargs)
+    self.timesteps, self.pool_size = timesteps, tuple(pool_size)
+
+  @tf.autograph.experimental.do_not_convert
+  def call(self, x, training=None):   # (the wrapper hides the signature)
+    del training
+    out = _fold(gated_max_pool(_unfold(x, self.timesteps), self.pool_size))
+    ph, pw = self.pool_size
+    out.set_shape([None, x.shape[1] // ph, x.shape[2] // pw, x.shape[3]])
+    return out
+
+  def get_config(self):
+    return {**super().get_config(), "timesteps": self.timesteps,
+            "pool_size": list(self.pool_size)}
 
 
 class TimeDropout(tf.keras.layers.Layer):
@@ -354,7 +414,8 @@ def ann_twin(snn: tf.keras.Model, name: Optional[str] = None
 
 
 CUSTOM_OBJECTS = {"SpikeEncoder": SpikeEncoder, "LIF": LIF,
-                  "TimeDropout": TimeDropout, "TimeSum": TimeSum}
+                  "TimeDropout": TimeDropout, "TimeSum": TimeSum,
+                  "GatedMaxPool": GatedMaxPool}
 
 
 def spiking_rate(model: tf.keras.Model, x) -> dict:

@@ -6,6 +6,8 @@
     spiking.predict(x)                    # logits: mean over T of the output
     snn.calibrate(spiking, data, snn.CalibrationConfig(epochs=5))
     snn.convert_with_snntoolbox(ann, x_norm=x, timesteps=64)
+    layered = snn.as_spiking_layers(spiking)  # tfmia.spiking's layers: the
+                                              # model kind of direct training
 
 `tfmia.snn.snntoolbox_adapter` is imported only when used.
 """
@@ -15,6 +17,7 @@ from tfmia.snn.convert import (ann_macs, convert, fold_batchnorm, load, save,
                                simulate,
                                with_settings, with_timesteps)
 from tfmia.snn.graph import UnsupportedLayerError, as_functional, parse
+from tfmia.snn.layers import as_spiking_layers
 from tfmia.snn.network import (SURROGATES, SimulationResult, SpikingNetwork,
                                network_of, surrogate_gradient)
 from tfmia.snn.thresholds import (fit_one_level_quantizer,
@@ -29,7 +32,7 @@ def convert_with_snntoolbox(*args, **kwargs):
 
 __all__ = ["CalibrationConfig", "SURROGATES", "SimulationResult",
            "SpikingNetwork", "UnsupportedLayerError", "ann_macs",
-           "as_functional", "calibrate",
+           "as_functional", "as_spiking_layers", "calibrate",
            "convert", "convert_with_snntoolbox", "fold_batchnorm",
            "fit_one_level_quantizer", "load", "network_of", "parse",
            "percentile_threshold", "save", "simulate", "surrogate_gradient",

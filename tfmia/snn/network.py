@@ -410,21 +410,14 @@ class SpikingNetwork(tf.keras.layers.Layer):
     return spikes
 
   def _gated_max(self, x, c):
-    """Spiking max pooling: in each window, the spikes of the unit with the
-    most spikes so far (ties: the first). x: (T, B, H, W, C)."""
+    """Spiking max pooling (`tfmia.spiking.gated_max_pool`). x: (T, B, H,
+    W, C)."""
+    from tfmia.spiking import gated_max_pool
     ph, pw = c["pool_size"]
     if list(c["strides"]) != [ph, pw] or c["padding"] != "VALID":
       raise ValueError("max_pool='gate' needs pool_size == strides and "
                        "'valid' padding; convert with max_pool='avg'.")
-    t, b, h, w, ch = (tf.shape(x)[i] for i in range(5))
-    hs, ws = x.shape[2] // ph, x.shape[3] // pw
-    x = x[:, :, :hs * ph, :ws * pw]
-    win = tf.reshape(x, [t, b, hs, ph, ws, pw, ch])
-    win = tf.transpose(win, [0, 1, 2, 4, 6, 3, 5])
-    win = tf.reshape(win, [t, b, hs, ws, ch, ph * pw])
-    cum = tf.cumsum(tf.cast(win > 0, win.dtype), axis=0)
-    pick = tf.one_hot(tf.argmax(cum, axis=-1), ph * pw, dtype=win.dtype)
-    return tf.reduce_sum(win * pick, axis=-1)
+    return gated_max_pool(x, (ph, pw))
 
 
 def network_of(model: tf.keras.Model) -> SpikingNetwork:
