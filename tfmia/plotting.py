@@ -581,7 +581,7 @@ def plot_gradient_sparsity(table, *, attack: str = "pgd",
                 for i, e in enumerate(encoders)]
              + [Line2D([], [], marker="o", ls="", mfc="none", mec="red",
                        markersize=10, label="Square beats PGD")])
-  axes[1].legend(handles=handles, fontsize=8, loc="lower right")
+  axes[1].legend(handles=handles, fontsize=8, loc="center")
   fig.suptitle(title)
   fig.tight_layout()
   return fig
