@@ -76,6 +76,8 @@ def test_hire_training_is_part_of_the_config(tmp_path):
   assert back == hire and back.hire == HireConfig(2, 0.03, 0.01)
   with pytest.raises(TypeError, match="`hire` must be"):
     cfg.replace(hire={"periods": 2})
+  with pytest.raises(ValueError, match="not kept under HIRE"):
+    hire.replace(checkpoints=("target",))
   with pytest.raises(ValueError, match="Unknown `hire` keys"):
     ReferenceConfig.from_dict({"hire": {"period": 2}})
 

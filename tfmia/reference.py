@@ -176,6 +176,11 @@ class ReferenceConfig:
       raise TypeError("`hire` must be a tfmia.training.hire.HireConfig or "
                       f"None. Received: {type(self.hire).__name__}")
     object.__setattr__(self, "checkpoints", tuple(self.checkpoints))
+    if self.hire is not None and self.checkpoints:
+      raise ValueError("`checkpoints` are not kept under HIRE training "
+                       "(`hire`): the per-epoch callback would save HIRE's "
+                       "training wrapper, not the spiking model. Received: "
+                       f"checkpoints={self.checkpoints!r}")
     for name in self.checkpoints:
       if name != TARGET and not (isinstance(name, str)
                                  and name.startswith("ref_")
