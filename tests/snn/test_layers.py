@@ -102,3 +102,16 @@ def test_lif_options_by_hand():
   assert s.numpy().ravel().tolist() == [0.0]
   with pytest.raises(ValueError, match="amplitude"):
     spiking.lif_simulate(np.zeros((1, 1), "float32"), 1.0, amplitude="big")
+
+
+def test_a_sequential_softmax_model_converts_to_layers(digits_data):
+  L = tf.keras.layers
+  tf.keras.utils.set_random_seed(1)
+  seq = tf.keras.Sequential([
+      tf.keras.Input((8, 8, 1)), L.Conv2D(4, 3, activation="relu"),
+      L.Flatten(), L.Dense(10, activation="softmax")])
+  x = digits_data.x_train[:32]
+  conv = snn.convert(seq, x, timesteps=2)
+  layered = snn.as_spiking_layers(conv)
+  np.testing.assert_allclose(layered.predict(x, verbose=0),
+                             conv.predict(x, verbose=0), atol=1e-5)
