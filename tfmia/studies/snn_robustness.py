@@ -184,15 +184,6 @@ class SnnRobustnessConfig:
         hire=self.hire_config() if kind == "hire_snn" else None)
 
 
-def build(config: SnnRobustnessConfig, kind: str, input_shape, classes):
-  """`kind`'s model, freshly initialised: the spiking VGG, or its ANN twin."""
-  import tensorflow as tf
-  tf.keras.utils.set_random_seed(config.seed)
-  name = "spiking_vgg_ann" if kind == "ann" else "spiking_vgg"
-  return models.build_model(name, input_shape, classes,
-                            **config.model_kwargs())
-
-
 def _train_kind(config, kind, data, out: Path, progress: bool):
   """Trains (or finds) `kind`'s reference folder; returns (refs, target)."""
   rc = config.reference_config(kind, out)
