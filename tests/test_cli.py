@@ -55,7 +55,7 @@ def test_train_then_attack_run(tmp_path, capsys):
                    "--train-size", "200", "--test-size", "200", "--epochs",
                    "2", "--every-n-epochs", "1", "--out", str(run)]) == 0
   for name in ("config.json", "history.json", "model.weights.h5",
-               "training.png", "mia.png"):
+               "training.png", "mia.png", "epsilon.png"):
     assert (run / name).exists(), name
   assert len(list((run / "privacy").glob("*.json"))) == 2
   trained_auc = json.loads(

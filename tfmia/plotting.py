@@ -15,7 +15,8 @@ from tfmia import io
 from tfmia.results import ENTIRE_DATASET, AttackResult, AttackResults
 
 METRIC_LABELS = {"auc": "MIA AUC", "advantage": "Attacker advantage",
-                 "balanced_accuracy": "Balanced accuracy"}
+                 "balanced_accuracy": "Balanced accuracy",
+                 "epsilon": "ε lower bound (tensorflow-privacy, δ = 0)"}
 
 
 def _axes(ax=None, ncols: int = 1, figsize=None):
@@ -92,7 +93,9 @@ def plot_privacy_over_epochs(
 
   Args:
     histories: model name -> the `PrivacyMetrics.history` of that model.
-    metric: "auc", "advantage" or "balanced_accuracy".
+    metric: "auc", "advantage", "balanced_accuracy" or "epsilon" (the
+      results' tensorflow-privacy ε lower bound, `AttackResult.epsilon`;
+      epochs without one are left out).
     slice: which data slice to plot.
     ax: Axes to draw on; new ones when None.
     band: for the AUC, shade its 95% bootstrap interval
@@ -108,6 +111,9 @@ def plot_privacy_over_epochs(
     for j, attack in enumerate(attacks):
       points = [(h.epoch, getattr(h.get(attack, slice), metric))
                 for h in history]
+      points = [(e, v) for e, v in points if np.isfinite(v)]
+      if not points:
+        continue
       epochs, values = zip(*points)
       ax.plot(epochs, values, color=f"C{i}", linestyle=styles[j % len(styles)],
               marker="o", markersize=3, label=f"{name} · {attack}")

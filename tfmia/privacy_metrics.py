@@ -221,6 +221,8 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
         tag = f"privacy/{r.attack}/{r.slice}"
         tf.summary.scalar(f"{tag}/auc", r.auc)
         tf.summary.scalar(f"{tag}/advantage", r.advantage)
+        if np.isfinite(r.epsilon):
+          tf.summary.scalar(f"{tag}/epsilon_lower_bound", r.epsilon)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

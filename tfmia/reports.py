@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Optional, Union
 
+import numpy as np
+
 from tfmia import io, plotting
 from tfmia.results import ENTIRE_DATASET, AttackResults
 
@@ -109,6 +111,9 @@ def write_training_run(name: str, history, privacy_history,
                        out / "training.png")
   plotting.save_figure(plotting.plot_privacy_history({name: privacy_history}),
                        out / "mia.png")
+  if any(np.isfinite(r.epsilon) for h in privacy_history for r in h):
+    plotting.save_figure(plotting.plot_privacy_over_epochs(
+        {name: privacy_history}, metric="epsilon"), out / "epsilon.png")
 
 
 # ---------------------------------------------------------------------------

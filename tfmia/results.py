@@ -19,7 +19,7 @@ from typing import Iterable, Optional, Sequence, Union
 import numpy as np
 from sklearn import metrics
 
-from tfmia import io
+from tfmia import dp_bounds, io
 
 ENTIRE_DATASET = "entire_dataset"
 REPORTED_FPRS = (0.0, 0.001, 0.01)
@@ -164,6 +164,23 @@ class AttackResult:
   def epsilon(self) -> float:
     """The largest epsilon lower bound, or NaN where none was computed."""
     return max(self.epsilon_lower_bound) if self.epsilon_lower_bound else np.nan
+
+  def epsilon_bound(self, delta: float = 0.0, confidence: float = 0.95,
+                    method: str = "bailey") -> float:
+    """An empirical ε lower bound at δ from this attack's ROC, with
+    tensorflow-privacy's interval `method` at `confidence`
+    (`tfmia.dp_bounds.roc_epsilon_lower_bound`; at δ > 0,
+    "clopper_pearson")."""
+    return dp_bounds.roc_epsilon_lower_bound(
+        self.scores[self.is_member], self.scores[~self.is_member],
+        delta=delta, confidence=confidence, method=method)
+
+  def one_run_audit(self, **kwargs) -> "dp_bounds.OneRunAudit":
+    """Steinke et al.'s one-run ε lower bound, reading these examples as
+    canaries each included independently with probability ½
+    (`tfmia.dp_bounds.one_run_audit`; keyword arguments go to it). Valid
+    only when membership was drawn that way, as `tfmia.dp_audit` does."""
+    return dp_bounds.one_run_audit(self.scores, self.is_member, **kwargs)
 
   def summary(self) -> dict:
     """The scalar metrics, as one flat row."""

@@ -195,3 +195,37 @@ def test_roc_bound_refuses_bad_input():
     dp_bounds.roc_epsilon_lower_bound(pos, neg, method="wald")
   with pytest.raises(ValueError, match="`delta`"):
     dp_bounds.roc_epsilon_lower_bound(pos, neg, delta=float("nan"))
+
+
+def test_every_attack_result_gives_both_bounds():
+  from tfmia.results import AttackResult
+  rng = np.random.default_rng(2)
+  member = rng.random(300) < 0.5
+  scores = rng.normal(size=300) + 1.0 * member
+  r = AttackResult("rmia", "entire_dataset", scores, member)
+  assert r.epsilon_bound(confidence=0.9) == dp_bounds.roc_epsilon_lower_bound(
+      scores[member], scores[~member], confidence=0.9)
+  assert r.epsilon_bound(delta=1e-5, method="clopper_pearson") <= \
+      r.epsilon_bound(method="clopper_pearson")
+  assert r.one_run_audit(delta=0.0, selection="bonferroni") == \
+      dp_bounds.one_run_audit(scores, member, delta=0.0, selection="bonferroni")
+
+
+def test_epsilon_per_epoch_plot_skips_epochs_without_a_bound():
+  import matplotlib
+  matplotlib.use("Agg")
+  from tfmia import plotting
+  from tfmia.results import AttackResult, AttackResults
+  member = np.array([1, 0] * 10, bool)
+  scores = np.arange(20.0) * 0.0 + member
+  def at(epoch, eps):
+    return AttackResults(results=(AttackResult("threshold", "entire_dataset",
+                                               scores, member,
+                                               epsilon_lower_bound=eps),),
+                         epoch=epoch, member_accuracy=1.0,
+                         nonmember_accuracy=0.5)
+  fig = plotting.plot_privacy_over_epochs(
+      {"m": [at(1, ()), at(2, (1.5, 1.0)), at(3, (2.5,))]}, metric="epsilon")
+  line = fig.axes[0].lines[0]
+  assert list(line.get_xdata()) == [2, 3]
+  assert list(line.get_ydata()) == [1.5, 2.5]
