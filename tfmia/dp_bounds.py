@@ -125,9 +125,20 @@ def _clopper_pearson_bound(pos, neg, alpha: float, delta: float) -> float:
   return best
 
 
+def num_roc_tests(member_scores, nonmember_scores) -> int:
+  """How many (threshold, ratio) tests the ROC bound searches: every
+  distinct threshold, times the four ratios tensorflow-privacy considers."""
+  from tensorflow_privacy.privacy.privacy_tests import epsilon_lower_bound as elb  # pylint: disable=g-import-not-at-top
+  tp, _ = elb._get_tp_fp_for_thresholds(  # pylint: disable=protected-access
+      np.asarray(member_scores, np.float64),
+      np.asarray(nonmember_scores, np.float64))
+  return 4 * int(np.size(tp))
+
+
 def roc_epsilon_lower_bound(member_scores, nonmember_scores, *,
                             delta: float = 0.0, confidence: float = 0.95,
-                            method: str = "bailey") -> float:
+                            method: str = "bailey",
+                            correct_search: bool = False) -> float:
   """An ε lower bound at δ from one attack's scores (module docstring, 1).
 
   Args:
@@ -135,6 +146,9 @@ def roc_epsilon_lower_bound(member_scores, nonmember_scores, *,
     delta: δ of the (ε, δ) statement tested, in [0, 1).
     confidence: of the intervals on TPR and FPR, in (0.5, 1).
     method: one of ROC_METHODS; at δ > 0 only "clopper_pearson".
+    correct_search: split 1 − confidence over every (threshold, ratio)
+      searched (Bonferroni, `num_roc_tests`), so the largest bound holds
+      at `confidence`. False: tensorflow-privacy's uncorrected search.
 
   Returns:
     ε̂ ≥ 0 (0 where no threshold shows leakage at this confidence).
@@ -144,6 +158,8 @@ def roc_epsilon_lower_bound(member_scores, nonmember_scores, *,
                                    ndim=1)
   delta = check_delta(delta)
   alpha = 1.0 - check_confidence(confidence)
+  if correct_search:
+    alpha /= num_roc_tests(pos, neg)
   if method not in ROC_METHODS:
     raise ValueError(f"`method` must be one of {ROC_METHODS}. "
                      f"Received: method={method!r}")

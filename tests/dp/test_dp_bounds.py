@@ -229,3 +229,18 @@ def test_epsilon_per_epoch_plot_skips_epochs_without_a_bound():
   line = fig.axes[0].lines[0]
   assert list(line.get_xdata()) == [2, 3]
   assert list(line.get_ydata()) == [1.5, 2.5]
+
+
+def test_corrected_roc_search_is_tf_privacy_at_the_split_level():
+  from tensorflow_privacy.privacy.privacy_tests import epsilon_lower_bound as elb
+  rng = np.random.default_rng(4)
+  pos, neg = rng.normal(1.5, 1, 200), rng.normal(0, 1, 200)
+  tests = dp_bounds.num_roc_tests(pos, neg)
+  assert tests == 4 * 400          # 400 distinct scores
+  ours = dp_bounds.roc_epsilon_lower_bound(pos, neg, method="clopper_pearson",
+                                           correct_search=True)
+  ref = _tf_privacy_bound(pos, neg, elb.BoundMethod.CLOPPER_PEARSON,
+                          alpha=0.05 / tests)
+  assert ours == pytest.approx(ref, rel=1e-12)
+  assert 0 < ours < dp_bounds.roc_epsilon_lower_bound(
+      pos, neg, method="clopper_pearson")
