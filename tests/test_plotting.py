@@ -1,4 +1,5 @@
 import matplotlib.pyplot as plt
+import pandas as pd
 import numpy as np
 import pytest
 
@@ -127,3 +128,19 @@ def test_privacy_models_bars_with_intervals():
   assert heights == [0.54, 0.55, 0.70, 0.72]
   assert len(tpr_ax.patches) == 4
   plt.close(fig)
+
+
+def test_dp_audit_plot_puts_no_dp_at_infinity_and_draws_the_diagonal():
+  table = pd.DataFrame({"model": ["nondp", "eps4", "eps1"],
+                        "accountant_epsilon": [None, 4.0, 1.0],
+                        "one_run_natural": [2.5, 0.5, 0.1],
+                        "rmia_roc_epsilon": [1.0, 0.0, 0.0]})
+  fig = plotting.plot_dp_audit(table)
+  ax = fig.axes[0]
+  inf_x = 1.25 * 4.0
+  pts = ax.collections[1].get_offsets()          # after the shaded region
+  np.testing.assert_allclose(pts[:, 0], [inf_x, 4.0, 1.0])
+  np.testing.assert_allclose(pts[:, 1], [2.5, 0.5, 0.1])
+  diag = ax.lines[0]
+  np.testing.assert_allclose(diag.get_xdata(), diag.get_ydata())
+  assert [t.get_text() for t in ax.get_xticklabels()][-1] == "∞ (no DP)"

@@ -297,6 +297,37 @@ def dp_epsilon(num_examples: int, batch_size: int, epochs: float,
   return float(acc.compose(event).get_epsilon(delta))
 
 
+def noise_for_epsilon(target_epsilon: float, num_examples: int,
+                      batch_size: int, epochs: float, delta: float,
+                      accountant: str = "rdp") -> float:
+  """The noise multiplier σ at which `dp_epsilon` gives `target_epsilon`
+  (to 0.1%), by bisection on σ: ε falls as σ grows."""
+  if not (isinstance(target_epsilon, (int, float)) and target_epsilon > 0
+          and math.isfinite(target_epsilon)):
+    raise ValueError("`target_epsilon` must be a finite number > 0. "
+                     f"Received: target_epsilon={target_epsilon!r}")
+  eps = lambda s: dp_epsilon(num_examples, batch_size, epochs, s, delta,  # pylint: disable=g-long-lambda
+                             accountant)
+  lo, hi = 0.05, 1.0
+  while eps(hi) > target_epsilon:
+    lo, hi = hi, hi * 2
+    if hi > 1e4:
+      raise ValueError(f"No noise multiplier up to 1e4 reaches ε = "
+                       f"{target_epsilon} with these settings.")
+  if eps(lo) <= target_epsilon:
+    raise ValueError(f"ε = {target_epsilon} needs a noise multiplier below "
+                     f"{lo}: pick a smaller ε or fewer steps.")
+  for _ in range(60):
+    mid = (lo + hi) / 2
+    if eps(mid) > target_epsilon:
+      lo = mid
+    else:
+      hi = mid
+    if hi - lo < 1e-4 * hi:
+      break
+  return hi
+
+
 # ---------------------------------------------------------------------------
 # Training with a defense
 

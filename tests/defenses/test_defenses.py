@@ -152,3 +152,13 @@ def test_adversarial_regularisation_trains_the_classifier_alone(digits):
 def test_bad_defense_settings_are_refused(kwargs, match):
   with pytest.raises(ValueError, match=match):
     defenses.Defense(**kwargs)
+
+
+def test_noise_for_epsilon_inverts_the_accountant():
+  sigma = defenses.noise_for_epsilon(4.0, 1000, 50, 10, 1e-5)
+  assert defenses.dp_epsilon(1000, 50, 10, sigma, 1e-5) == pytest.approx(
+      4.0, rel=2e-3)
+  assert defenses.dp_epsilon(1000, 50, 10, sigma, 1e-5) <= 4.0
+  assert defenses.noise_for_epsilon(1.0, 1000, 50, 10, 1e-5) > sigma
+  with pytest.raises(ValueError, match="target_epsilon"):
+    defenses.noise_for_epsilon(float("inf"), 1000, 50, 10, 1e-5)
