@@ -39,6 +39,7 @@ bench: setup
 	$(PY) benchmarks/bench_snn.py
 	$(PY) benchmarks/bench_pruning.py
 	$(PY) benchmarks/bench_spiking.py
+	$(PY) benchmarks/bench_dp_audit.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
