@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -26,7 +27,9 @@ def test_conv_matches_published_layout():
 @pytest.mark.parametrize("name", models.available_models())
 @pytest.mark.parametrize("shape, k", [((32, 32, 3), 10), ((8, 8, 1), 4)])
 def test_every_builder_any_shape_gives_logits(name, shape, k):
-  kw = {} if name in ("conv", "dense") else {"width_multiplier": 0.125}
+  kw = ({} if name in ("conv", "dense")
+        else {"depth": 10, "width": 1} if name == "wrn"
+        else {"width_multiplier": 0.125})
   m = models.build_model(name, shape, k, **kw)
   assert m.output_shape == (None, k)
   last = m.layers[-1]
@@ -98,3 +101,17 @@ def test_bad_depth_and_pooling():
 def test_bad_width_and_dropout(name, kwargs, match):
   with pytest.raises(ValueError, match=match):
     models.build_model(name, (8, 8, 1), 10, **kwargs)
+
+
+def test_wrn_28_2_has_ml_privacy_meters_parameter_count():
+  # By hand from ML Privacy Meter's wide_resnet.py (PyTorch counts BN's γ and
+  # β, not its running statistics): stem 432; group 1 (16->32, 4 blocks)
+  # 14,432 + 3 x 18,560; group 2 (->64, stride 2) 57,536 + 3 x 73,984;
+  # group 3 (->128) 229,760 + 3 x 295,424; final BN 256; logits 1,290.
+  model = models.build_model("wrn", (32, 32, 3), 10)
+  trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+  assert trainable == 1_467_610
+  assert model.output_shape == (None, 10)
+  assert sum("_proj" in l.name for l in model.layers) == 3
+  with pytest.raises(ValueError, match="6n"):
+    models.build_model("wrn", (32, 32, 3), 10, depth=20)

@@ -471,6 +471,53 @@ def cifarnet(input_shape, num_classes, *, width_multiplier: float = 1.0,
   return tf.keras.Model(inputs, outputs, name="cifarnet")
 
 
+@register("wrn")
+def wrn(input_shape, num_classes, *, depth: int = 28, width: int = 2,
+        batchnorm_momentum: float = 0.1) -> tf.keras.Model:
+  """Wide ResNet (Zagoruyko & Komodakis, 2016) as ML Privacy Meter builds it
+  (`models/wide_resnet.py`, after objax's zoo): a 3x3 stem of 16 filters,
+  then three groups of (depth - 4) / 6 pre-activation blocks (BN, ReLU,
+  3x3 conv; BN, ReLU, 3x3 conv; a 1x1 projection of the first activation
+  where the shape changes) at 16·width, 32·width and 64·width filters,
+  strides 1, 2, 2; BN, ReLU, global average pooling, logits. Convolutions
+  have no bias. WRN-28-2 on 10 classes has 1,467,610 trainable parameters.
+
+  `batchnorm_momentum` 0.1 in Keras' convention is ML Privacy Meter's
+  `momentum=0.9` in PyTorch's (which weights the new batch by 0.9).
+  Stride-2 convolutions pad 'same' (TensorFlow pads the bottom-right more
+  than PyTorch's padding=1 does).
+  """
+  shape = _check_common(input_shape, num_classes)
+  _check_positive(depth=depth, width=width)
+  if (depth - 4) % 6:
+    raise ValueError(f"`depth` must be 6n + 4 (e.g. 16, 28). "
+                     f"Received: depth={depth!r}")
+  n = (depth - 4) // 6
+  bn = lambda name: layers.BatchNormalization(  # pylint: disable=g-long-lambda
+      momentum=batchnorm_momentum, epsilon=1e-5, name=name)
+  conv = lambda f, k, stride, name: layers.Conv2D(  # pylint: disable=g-long-lambda
+      f, k, strides=stride, padding="same", use_bias=False, name=name)
+  inputs = tf.keras.Input(shape, name="input")
+  x = conv(16, 3, 1, "stem")(inputs)
+  channels = 16
+  for g, filters in enumerate(16 * width * 2 ** i for i in range(3)):
+    for b in range(n):
+      stride = 2 if g > 0 and b == 0 else 1
+      p = f"group{g + 1}_block{b + 1}"
+      o1 = layers.ReLU(name=f"{p}_relu1")(bn(f"{p}_bn1")(x))
+      y = conv(filters, 3, stride, f"{p}_conv1")(o1)
+      y = layers.ReLU(name=f"{p}_relu2")(bn(f"{p}_bn2")(y))
+      y = conv(filters, 3, 1, f"{p}_conv2")(y)
+      shortcut = (conv(filters, 1, stride, f"{p}_proj")(o1)
+                  if channels != filters or stride > 1 else x)
+      x = layers.Add(name=f"{p}_add")([y, shortcut])
+      channels = filters
+  x = layers.ReLU(name="final_relu")(bn("final_bn")(x))
+  x = layers.GlobalAveragePooling2D(name="gap")(x)
+  outputs = layers.Dense(num_classes, name="logits")(x)
+  return tf.keras.Model(inputs, outputs, name=f"wrn{depth}_{width}")
+
+
 # ---- attack networks -------------------------------------------------------
 
 
