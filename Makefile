@@ -40,6 +40,7 @@ bench: setup
 	$(PY) benchmarks/bench_pruning.py
 	$(PY) benchmarks/bench_spiking.py
 	$(PY) benchmarks/bench_dp_audit.py
+	$(PY) benchmarks/bench_executors.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

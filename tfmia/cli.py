@@ -5,7 +5,9 @@
   tfmia attack --run runs/conv --attacks threshold,logistic_regression
   tfmia attack --logits outputs.npz --out audits/x
   tfmia reference init cfg.json --dataset cifar10 --model conv
-  tfmia reference train --config cfg.json --num-models 8 [--shard 3/8]
+  tfmia reference train --config cfg.json --num-models 8 [--shard 3/8|auto]
+  tfmia reference train --config cfg.json --executor ray --address auto --gpus-per-model 1
+  tfmia reference sbatch --config cfg.json --out job.sh   # then: sbatch job.sh
   tfmia reference status --config cfg.json
   tfmia audit --config cfg.json --attacks rmia,lira,attack_p --out audits/run1
   tfmia audit --render audits/run1
@@ -118,7 +120,9 @@ def _add_reference_parser(sub) -> None:
   init.add_argument("--reference-dir", default="references")
   init.add_argument("--force", action="store_true", help="overwrite PATH")
   for name, helptext in (("train", "train the missing models (resumes)"),
-                         ("status", "list complete and missing models")):
+                         ("status", "list complete and missing models"),
+                         ("sbatch", "write a Slurm job-array script that "
+                                    "trains the models, one shard per task")):
     p = ref_sub.add_parser(name, help=helptext, description=helptext + ".")
     p.add_argument("--config", type=Path, required=True,
                    help="reference config (see `tfmia reference init`)")
@@ -131,8 +135,30 @@ def _add_reference_parser(sub) -> None:
                    help="tfds data directory (overrides the config's)")
     if name == "train":
       p.add_argument("--shard", default=None,
-                     help="i/N: train only part i of N (1-based), e.g. 3/8")
+                     help="i/N: train only part i of N (1-based), e.g. 3/8; "
+                          "'auto': this Slurm array task's part (from "
+                          "SLURM_ARRAY_TASK_ID/_MIN/_COUNT)")
+      p.add_argument("--executor", default="local", choices=("local", "ray"),
+                     help="local: one model after another here (default); "
+                          "ray: each model a Ray task")
+      p.add_argument("--address", default=None,
+                     help="ray: the cluster ('auto': the one this machine "
+                          "is in; default: start a local one)")
+      p.add_argument("--cpus-per-model", type=float, default=1.0)
+      p.add_argument("--gpus-per-model", type=float, default=0.0)
+      p.add_argument("--max-retries", type=int, default=None,
+                     help="further attempts of a model that fails (ray "
+                          "default: 2, local: 0)")
       p.add_argument("--no-progress", action="store_true")
+    if name == "sbatch":
+      p.add_argument("--out", type=Path, default=Path("train_references.sh"),
+                     help="script to write (default: train_references.sh)")
+      p.add_argument("--tasks", type=_positive_int, default=None,
+                     help="array size (default: one task per model)")
+      p.add_argument("--cpus-per-task", type=_positive_int, default=4)
+      p.add_argument("--gpus-per-task", type=int, default=0)
+      p.add_argument("--time", default="24:00:00",
+                     help="Slurm time limit per task")
 
 
 def _add_audit_parser(sub) -> None:

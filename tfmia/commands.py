@@ -347,13 +347,45 @@ def reference(args: argparse.Namespace) -> int:
     if missing:
       print("Missing or incomplete: " + ", ".join(missing))
     return 0
+  if args.action == "sbatch":
+    from tfmia import executors
+    tasks = args.tasks or len(ref.job_names(config.num_models))
+    if tasks > len(ref.job_names(config.num_models)):
+      raise ValueError(f"--tasks ({tasks}) is more than the models to train "
+                       f"({len(ref.job_names(config.num_models))}).")
+    command = "tfmia reference train"
+    if args.dir is not None:
+      command += f" --dir {args.dir.resolve()}"
+    if args.num_models is not None:
+      command += f" --num-models {args.num_models}"
+    if args.data_dir is not None:
+      command += f" --data-dir {Path(args.data_dir).resolve()}"
+    script = executors.slurm_script(
+        str(args.config.resolve()), tasks, job_name="tfmia-refs",
+        cpus_per_task=args.cpus_per_task, gpus_per_task=args.gpus_per_task,
+        time_limit=args.time, command=command)
+    io.atomic_write_bytes(args.out, script.encode())
+    args.out.chmod(0o755)
+    print(f"Wrote {args.out}: {tasks} array tasks for the target and "
+          f"{config.num_models} references. Submit it with: sbatch {args.out}")
+    return 0
   shard = ref.parse_shard(args.shard)
   jobs = ref.shard_jobs(config.num_models, shard)
   print(f"Reference models: {config.model} on {config.data.dataset}, target + "
         f"{config.num_models} references in {directory}/"
         + (f"; shard {shard[0]}/{shard[1]}: {', '.join(jobs)}" if shard else ""))
+  executor = resources = None
+  if args.executor != "local" or args.max_retries is not None:
+    from tfmia import executors
+    executor = executors.make_executor(
+        args.executor, address=args.address, max_retries=args.max_retries,
+        progress=not args.no_progress)
+    resources = executors.Resources(args.cpus_per_model, args.gpus_per_model)
+  elif args.address is not None:
+    raise ValueError("--address is for --executor ray.")
   out = ref.train_references(config, directory=directory, shard=shard,
-                             progress=not args.no_progress)
+                             progress=not args.no_progress,
+                             executor=executor, resources=resources)
   print(f"Trained {len(out['trained'])}, skipped {len(out['skipped'])} "
         "already complete.")
   for name, why in out["redone"].items():

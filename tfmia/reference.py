@@ -251,9 +251,13 @@ class ReferenceConfig:
 
 
 def parse_shard(spec: Optional[str]) -> Optional[tuple[int, int]]:
-  """"i/N" (1-based) -> (i, N); None stays None."""
+  """"i/N" (1-based) -> (i, N); "auto": this Slurm array task's
+  (`executors.slurm_shard`); None stays None."""
   if spec is None:
     return None
+  if spec == "auto":
+    from tfmia.executors import slurm_shard  # pylint: disable=g-import-not-at-top
+    return slurm_shard()
   try:
     i, n = (int(p) for p in str(spec).split("/"))
   except ValueError:
@@ -469,12 +473,22 @@ def check_buildable(config: ReferenceConfig,
                      **dict(config.model_kwargs))
 
 
+def _train_unit(train_fn, config, data, mask, name, model_dir, progress,
+                kwargs):
+  """One model, as an executor's unit (a module-level function)."""
+  train_fn(config, data, mask, name, Path(model_dir), progress=progress,
+           **kwargs)
+  return name
+
+
 def train_references(config: ReferenceConfig, *,
                      directory: Optional[Union[str, os.PathLike]] = None,
                      shard: Optional[tuple[int, int]] = None,
                      data: Optional[ClassificationData] = None,
                      progress: bool = True,
-                     train_fn: Optional[Callable] = None) -> dict:
+                     train_fn: Optional[Callable] = None,
+                     executor=None,
+                     resources=None) -> dict:
   """Trains the target and the K reference models; skips complete ones.
 
   Resumable: each model is marked complete (done.json, written atomically
@@ -490,6 +504,11 @@ def train_references(config: ReferenceConfig, *,
     data: prepared data; `prepare_data(config.data)` when None.
     progress: per-epoch progress bars.
     train_fn: replaces `train_one` (tests use it to interrupt a run).
+    executor: a `tfmia.executors` executor: each model still to train is
+      one unit (`resources` each: `executors.Resources`). None: one after
+      another in this process. The data travels to Ray workers once,
+      through the object store. A unit that fails on every attempt is
+      reported by name after the others have finished.
 
   Returns:
     {"trained": [...], "skipped": [...], "redone": {name: why}}: the
@@ -520,6 +539,7 @@ def train_references(config: ReferenceConfig, *,
   fingerprint = config.fingerprint()
   train_fn = train_fn or train_one
   out = {"trained": [], "skipped": [], "redone": {}}
+  jobs = []
   for name in shard_jobs(config.num_models, shard):
     model_dir = directory / name
     problem = unit_problem(model_dir, fingerprint,
@@ -538,8 +558,24 @@ def train_references(config: ReferenceConfig, *,
       dev = mia_prune_split(len(data.x_train), config.num_models, config.seed)
       kwargs["validation"] = (dev["target_dev"] if name == TARGET else
                               dev["ref_dev"][int(name.split("_")[1])])
-    train_fn(config, data, mask, name, model_dir, progress=progress, **kwargs)
-    out["trained"].append(name)
+    jobs.append((name, mask, model_dir, kwargs))
+  if executor is None:
+    for name, mask, model_dir, kwargs in jobs:
+      train_fn(config, data, mask, name, model_dir, progress=progress,
+               **kwargs)
+      out["trained"].append(name)
+    return out
+  from tfmia import executors  # pylint: disable=g-import-not-at-top
+  shared = executors.Shared(data)
+  units = [executors.Unit(
+      name, _train_unit,
+      (train_fn, config, shared, mask, name, os.fspath(model_dir),
+       progress and executor.name == "local", kwargs),
+      resources=resources or executors.Resources())
+           for name, mask, model_dir, kwargs in jobs]
+  report = executor.run(units)
+  out["trained"] = list(report.values)
+  report.raise_failures()
   return out
 
 
