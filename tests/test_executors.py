@@ -183,3 +183,31 @@ def test_bad_executor_settings_are_refused():
   with pytest.raises(ValueError, match="unique"):
     executors.LocalExecutor().run([executors.Unit("a", len, ((),)),
                                    executors.Unit("a", len, ((),))])
+
+
+def test_variants_and_cells_through_ray_equal_local(tmp_path, ray_cluster):
+  import shutil
+  from tfmia import audit, variants
+  from tfmia.data import prepare_data
+  from tfmia.snn.calibration import CalibrationConfig
+  config = tiny_reference_config(tmp_path / "a", num_models=2, epochs=3)
+  data = prepare_data(config.data)
+  reference.train_references(config, data=data, progress=False)
+  shutil.copytree(tmp_path / "a", tmp_path / "b")
+  snn = variants.SnnVariant(timesteps=2, calibration_samples=64,
+                            calibration=CalibrationConfig(epochs=0))
+  cells = {"ann": audit.Cell(None, None, name="ann"),
+           "snn": audit.Cell(snn, snn, name="snn"),
+           "snn_ann_refs": audit.Cell(snn, None, name="snn_ann_refs")}
+  out = {}
+  for folder, ex in (("a", None), ("b", executors.RayExecutor(max_retries=0))):
+    refs = reference.ReferenceSet.load(tmp_path / folder)
+    assert variants.make_variants(refs, data, [snn], executor=ex) == \
+        refs.model_names()
+    out[folder] = audit.audit_cells(refs, data, cells, ("rmia", "threshold"),
+                                    executor=ex, progress=False)
+  assert list(out["b"]) == list(cells)
+  for key in cells:
+    for attack in ("rmia", "threshold"):
+      np.testing.assert_array_equal(out["a"][key].get(attack).scores,
+                                    out["b"][key].get(attack).scores)

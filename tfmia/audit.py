@@ -338,6 +338,35 @@ def audit_cell(refs, data, cell: Cell, attacks: Sequence[str],
                            evaluate=refs.evaluated)
 
 
+def _cell_unit(refs, data, cell, attacks, attack_config):
+  return audit_cell(refs, data, cell, attacks, attack_config, progress=False)
+
+
+def audit_cells(refs, data, cells: dict, attacks: Sequence[str],
+                attack_config: AttackConfig = AttackConfig(), *,
+                executor=None, progress: bool = True) -> dict:
+  """`audit_cell` on each of `cells` ({key: Cell}): {key: AttackResults}.
+
+  With `executor` (a `tfmia.executors` executor) each cell is one unit:
+  on Ray, a task. Make the cells' variants first (`variants.make_variants`),
+  so that no two cells race to make the same one. Cells that share
+  signals may both compute them; the store's atomic writes keep one
+  intact copy. Raises, naming each, if any cell failed.
+  """
+  if executor is None:
+    return {k: audit_cell(refs, data, c, attacks, attack_config,
+                          progress=progress) for k, c in cells.items()}
+  from tfmia import executors  # pylint: disable=g-import-not-at-top
+  shared = executors.Shared(data)
+  keys = {f"cell {c.name or i}: {k}": k
+          for i, (k, c) in enumerate(cells.items())}
+  report = executor.run([executors.Unit(
+      unit, _cell_unit, (refs, shared, cells[k], tuple(attacks),
+                         attack_config)) for unit, k in keys.items()])
+  report.raise_failures()
+  return {keys[u]: r for u, r in report.values.items()}
+
+
 def audit_reference_folder(reference_config,
                            config: AuditConfig = AuditConfig(), *,
                            variant: Optional[variants.Variant] = None,

@@ -8,6 +8,7 @@
   tfmia reference train --config cfg.json --num-models 8 [--shard 3/8|auto]
   tfmia reference train --config cfg.json --executor ray --address auto --gpus-per-model 1
   tfmia reference sbatch --config cfg.json --out job.sh   # then: sbatch job.sh
+  tfmia case-study snn-mia --quick --executor ray [--address auto]
   tfmia reference status --config cfg.json
   tfmia audit --config cfg.json --attacks rmia,lira,attack_p --out audits/run1
   tfmia audit --render audits/run1
@@ -311,6 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "MIA_SNN seed code runs it (its three attacks, "
                        "per-timestep dropout masks, its calibration chain, "
                        "T = 1..4; see the README)")
+  sm.add_argument("--executor", default="local", choices=("local", "ray"),
+                  help="ray: each model's training, each model's SNN "
+                       "variants and each audit cell as a Ray task")
+  sm.add_argument("--address", default=None,
+                  help="ray: the cluster ('auto'; default: a local one)")
   sm.add_argument("--no-progress", action="store_true")
 
   pc = cs_sub.add_parser(

@@ -485,8 +485,15 @@ def _snn_mia(args: argparse.Namespace) -> int:
   if args.seeds:
     return _over_seeds(study.run, config, args, raw, lambda r: r.table(),
                        ["model", "dropout_calibration", "setting", "attack"])
+  executor = None
+  if args.executor != "local":
+    from tfmia import executors
+    executor = executors.make_executor(args.executor, address=args.address,
+                                       progress=not args.no_progress)
+  elif args.address is not None:
+    raise ValueError("--address is for --executor ray.")
   result = study.run(config, args.out, raw=raw, overwrite=args.overwrite,
-                     progress=not args.no_progress)
+                     progress=not args.no_progress, executor=executor)
   print("\nMIA AUC (rows: model, input-dropout calibration):")
   print(result.wide_table("auc").to_string(float_format=lambda v: f"{v:.3f}"))
   print("\nTest accuracy:", json.dumps(result.accuracy))

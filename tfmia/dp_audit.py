@@ -27,6 +27,7 @@ training run. Any attack that needs only the target's signals can score.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from pathlib import Path
 from typing import Optional, Union
@@ -42,7 +43,7 @@ from tfmia.defenses import Defense, train_with_defense
 from tfmia.training.config import TrainConfig
 
 CANARY_KINDS = ("mislabelled", "natural")
-PathLike = Union[str, "os.PathLike"]
+PathLike = Union[str, os.PathLike]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -433,6 +433,37 @@ def load_model(refs, name: str, data: ClassificationData,
   return model
 
 
+def _variants_unit(refs, name, data, chain):
+  for v in chain:
+    load_model(refs, name, data, v)
+  return name
+
+
+def make_variants(refs, data: ClassificationData, chain: Sequence[Variant],
+                  *, names: Optional[Sequence[str]] = None, executor=None,
+                  progress: bool = False) -> list[str]:
+  """Makes (or finds) every variant of `chain`, in order, of each model of
+  reference folder `refs` (all of them when `names` is None). Each model
+  is one unit of `executor` (a `tfmia.executors` executor; None: here, one
+  after another), so a chain whose variants build on each other stays in
+  order; the data goes to Ray workers once. Returns the models done;
+  raises, naming each, if any failed."""
+  from tfmia import executors  # pylint: disable=g-import-not-at-top
+  names = list(names if names is not None else refs.model_names())
+  chain = tuple(chain)
+  if executor is None:
+    for name in names:
+      for v in chain:
+        load_model(refs, name, data, v, progress=progress)
+    return names
+  shared = executors.Shared(data)
+  report = executor.run([executors.Unit(f"{name} variants", _variants_unit,
+                                        (refs, name, shared, chain))
+                         for name in names])
+  report.raise_failures()
+  return list(report.values.values())
+
+
 SPEC_HELP = ("snn:T (an SNN at T steps), snn:T1,T2,...,T (calibrated "
              "progressively), pruned:PRUNER:SPARSITY[:DEFENSE[:ARG]] (e.g. "
              "pruned:l1_structured:0.7:ppb:4), several joined by + to chain "

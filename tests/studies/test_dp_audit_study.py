@@ -4,7 +4,6 @@ without retraining, the crossing check, and errors before any training."""
 import json
 import math
 
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -423,7 +423,8 @@ OUTPUTS = ("models", "attacks", "results.csv", "table*.csv", "summary.json",
 
 
 def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
-        data=None, raw=None, overwrite: bool = False) -> SnnMiaResult:
+        data=None, raw=None, overwrite: bool = False,
+        executor=None) -> SnnMiaResult:
   """Runs (or resumes) the study and writes its tables and figures to `out`.
 
   `out` holds one study: a rerun with the same settings resumes; other
@@ -433,6 +434,9 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
   Args:
     data: the prepared data, if at hand (else prepared from the config).
     raw: the loaded dataset, if at hand: sizes are checked against it.
+    executor: a `tfmia.executors` executor for the three long phases: each
+      model's training, each model's chain of SNN variants, and each audit
+      cell are its units (on Ray, tasks). None: here, one after another.
   """
   from tfmia import snn, store
   from tfmia.data import load_dataset
@@ -453,16 +457,18 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
     if progress:
       print(f"{model}: training the target and {config.num_references} "
             f"reference ANNs (resumes finished ones)")
-    reference.train_references(ref_cfg, data=data, progress=progress)
+    reference.train_references(ref_cfg, data=data, progress=progress,
+                               executor=executor)
     refs = reference.ReferenceSet.load(ref_cfg.reference_dir)
     # Every variant of every model, in the seed study's order.
-    for name in refs.model_names():
-      for v in snns.values():
-        variants.load_model(refs, name, data, v, progress=progress)
-    for (setting, dropout), cell in cells(config).items():
-      attacks[model, setting, dropout] = audit.audit_cell(
-          refs, data, dataclasses.replace(cell, name=f"{model} {setting}"),
-          config.attacks, acfg, progress=progress)
+    variants.make_variants(refs, data, list(snns.values()),
+                           executor=executor, progress=progress)
+    named = {key: dataclasses.replace(cell, name=f"{model} {key[0]}")
+             for key, cell in cells(config).items()}
+    for (setting, dropout), res in audit.audit_cells(
+        refs, data, named, config.attacks, acfg, executor=executor,
+        progress=progress).items():
+      attacks[model, setting, dropout] = res
     # Accuracy on the population (the test split) and the energy proxy.
     # With the test split pooled (the seed's split), test accuracy is taken
     # on the target's held-out half of the pool, as the seed does.
