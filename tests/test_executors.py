@@ -211,3 +211,14 @@ def test_variants_and_cells_through_ray_equal_local(tmp_path, ray_cluster):
     for attack in ("rmia", "threshold"):
       np.testing.assert_array_equal(out["a"][key].get(attack).scores,
                                     out["b"][key].get(attack).scores)
+
+
+def test_dp_audit_study_through_ray_equals_local(tmp_path, ray_cluster):
+  import pandas as pd
+  from tfmia.studies import dp_audit as study
+  config = study.DpAuditStudyConfig.quick_mode(
+      epochs=2, num_canaries=100, epsilons=(None, 4.0), references=2)
+  local = study.run(config, tmp_path / "local", progress=False)
+  remote = study.run(config, tmp_path / "ray", progress=False,
+                     executor=executors.RayExecutor(max_retries=0))
+  pd.testing.assert_frame_equal(local.table(), remote.table())

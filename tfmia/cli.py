@@ -424,6 +424,11 @@ def build_parser() -> argparse.ArgumentParser:
                   help="RMIA reference models (even; 0 skips RMIA)")
   da.add_argument("--model", default=None)
   da.add_argument("--epochs", type=_positive_int, default=None)
+  da.add_argument("--executor", default="local", choices=("local", "ray"),
+                  help="ray: every model (one-run audits, references) as a "
+                       "Ray task")
+  da.add_argument("--address", default=None,
+                  help="ray: the cluster ('auto'; default: a local one)")
   da.add_argument("--out", type=Path, default=Path("plots/dp_audit"))
   da.add_argument("--overwrite", action="store_true",
                   help="replace a study of other settings in --out")

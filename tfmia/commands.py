@@ -617,8 +617,15 @@ def _dp_audit(args: argparse.Namespace) -> int:
         f"{len(config.epsilons)} models, {config.num_canaries} canaries of "
         f"each kind ({', '.join(config.canary_kinds)}), δ = {config.delta:g}. "
         f"Output: {args.out}/", flush=True)
+  executor = None
+  if args.executor != "local":
+    from tfmia import executors
+    executor = executors.make_executor(args.executor, address=args.address,
+                                       progress=not args.no_progress)
+  elif args.address is not None:
+    raise ValueError("--address is for --executor ray.")
   result = study.run(config, args.out, progress=not args.no_progress,
-                     overwrite=args.overwrite)
+                     overwrite=args.overwrite, executor=executor)
   print()
   _print_table(result.table(),
                ["model", "accountant_epsilon", "one_run_mislabelled",

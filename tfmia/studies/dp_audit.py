@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -232,20 +233,33 @@ def _reference(config, data, canaries, is_member, defense, directory, k):
   return trained.model
 
 
-def rmia_bounds(config, data, source, target_dir, defense, out_dir,
-                progress=False) -> dict:
-  """RMIA on the natural-canary model's canaries with K references."""
-  canaries = dp_audit.draw_canaries(
+def _natural_canaries(config, data, source):
+  return dp_audit.draw_canaries(
       source[0], source[1], len(data.class_names),
       config.one_run_config("natural").canaries, fixed_x=data.x_train)
+
+
+def _reference_unit(config, data, canaries, is_member, defense, directory, k):
+  _reference(config, data, canaries, is_member, defense, directory, k)
+  return k
+
+
+def _one_run_unit(config, data, source, defense, kind, out_dir):
+  return dp_audit.one_run_audit(
+      config.model, dict(config.model_kwargs), data, source,
+      config.train_config(), defense, config.one_run_config(kind),
+      out_dir=out_dir, model_seed=config.seed)
+
+
+def rmia_bounds(config, data, source, target_dir, defense, out_dir) -> dict:
+  """RMIA on the natural-canary model's canaries with K references (made
+  here when missing; `run` makes them first, as executor units)."""
+  canaries = _natural_canaries(config, data, source)
   ref_member = reference.membership_matrix(canaries.num_canaries,
                                            config.references, config.seed)
-  refs = []
-  for k in range(config.references):
-    if progress:
-      print(f"    reference {k + 1}/{config.references}", flush=True)
-    refs.append(_reference(config, data, canaries, ref_member[k], defense,
-                           Path(out_dir) / f"ref_{k:03d}", k))
+  refs = [_reference(config, data, canaries, ref_member[k], defense,
+                     Path(out_dir) / f"ref_{k:03d}", k)
+          for k in range(config.references)]
   target = _load_model(config, data, Path(target_dir) / dp_audit.WEIGHTS_FILE)
   res = audit_lib.audit(
       audit_lib.Target(target, canaries.x, canaries.labels, canaries.included),
@@ -295,11 +309,15 @@ EMPIRICAL = ("one_run_mislabelled", "one_run_natural", "rmia_roc_epsilon",
 
 
 def run(config: DpAuditStudyConfig, out, *, raw=None, progress: bool = True,
-        overwrite: bool = False) -> DpAuditStudyResult:
+        overwrite: bool = False, executor=None) -> DpAuditStudyResult:
   """Trains (or finds) every model in `out`/models, audits them and writes
   OUTPUTS. A rerun with the same settings resumes; other settings are
-  refused, naming what differs, unless `overwrite`."""
-  from tfmia import plotting  # pylint: disable=g-import-not-at-top
+  refused, naming what differs, unless `overwrite`.
+
+  Every model (each one-run audit's, each reference) is one unit of
+  `executor` (`tfmia.executors`; None: here, one after another); RMIA and
+  the tables follow in this process."""
+  from tfmia import executors, plotting  # pylint: disable=g-import-not-at-top
   from tfmia.reports import write_csv  # pylint: disable=g-import-not-at-top
   out = io.check_output_dir(out, "the output folder")
   data, source = load_data(config, raw)
@@ -310,21 +328,36 @@ def run(config: DpAuditStudyConfig, out, *, raw=None, progress: bool = True,
   store.claim(out, config, outputs=OUTPUTS, overwrite=overwrite,
               ignore=("data_dir", "download"), what="DP-audit study")
   n_train = len(data.x_train) + config.num_canaries // 2
+  plan = [(eps, label(eps)) + _defense(config, eps, n_train)
+          for eps in config.epsilons]
+  shared, shared_source = executors.Shared(data), executors.Shared(source)
+  units = [executors.Unit(
+      f"{name} {kind} canaries", _one_run_unit,
+      (config, shared, shared_source, defense, kind,
+       os.fspath(out / "models" / name / kind)))
+           for _, name, defense, _ in plan for kind in config.canary_kinds]
+  if config.references:
+    canaries = _natural_canaries(config, data, source)
+    ref_member = reference.membership_matrix(canaries.num_canaries,
+                                             config.references, config.seed)
+    units += [executors.Unit(
+        f"{name} ref_{k:03d}", _reference_unit,
+        (config, shared, canaries, ref_member[k], defense,
+         os.fspath(out / "models" / name / "references" / f"ref_{k:03d}"), k))
+              for _, name, defense, _ in plan
+              for k in range(config.references)]
+  if progress:
+    print(f"Training (or finding) {len(units)} models: "
+          + "; ".join(f"{name}: " + ("no DP" if eps is None else
+                                     f"DP-SGD σ = {sigma:.3f}")
+                      for eps, name, _, sigma in plan), flush=True)
+  report = (executor or executors.LocalExecutor(progress=progress)).run(units)
+  report.raise_failures()
   rows, audits = [], {}
-  for eps in config.epsilons:
-    name = label(eps)
-    defense, sigma = _defense(config, eps, n_train)
-    if progress:
-      what = "no DP" if eps is None else f"DP-SGD σ = {sigma:.3f}"
-      print(f"{name}: {what}", flush=True)
+  for eps, name, defense, sigma in plan:
     row = {"model": name, "target_epsilon": eps, "noise_multiplier": sigma}
     for kind in config.canary_kinds:
-      if progress:
-        print(f"  one-run audit, {kind} canaries", flush=True)
-      r = dp_audit.one_run_audit(
-          config.model, dict(config.model_kwargs), data, source,
-          config.train_config(), defense, config.one_run_config(kind),
-          out_dir=out / "models" / name / kind, model_seed=config.seed)
+      r = report.values[f"{name} {kind} canaries"]
       audits[(name, kind)] = r
       row["accountant_epsilon"] = r.accountant_epsilon
       row[f"one_run_{kind}"] = r.bound.epsilon
@@ -335,10 +368,11 @@ def run(config: DpAuditStudyConfig, out, *, raw=None, progress: bool = True,
       row[f"test_accuracy_{kind}"] = r.test_accuracy
     if config.references:
       if progress:
-        print(f"  RMIA with {config.references} references", flush=True)
+        print(f"{name}: RMIA with {config.references} references",
+              flush=True)
       row.update(rmia_bounds(config, data, source,
                              out / "models" / name / "natural", defense,
-                             out / "models" / name / "references", progress))
+                             out / "models" / name / "references"))
     rows.append(row)
   result = DpAuditStudyResult(config, tuple(rows), audits)
   table = result.table()
