@@ -222,3 +222,22 @@ def test_dp_audit_study_through_ray_equals_local(tmp_path, ray_cluster):
   remote = study.run(config, tmp_path / "ray", progress=False,
                      executor=executors.RayExecutor(max_retries=0))
   pd.testing.assert_frame_equal(local.table(), remote.table())
+
+
+def test_snn_robustness_sweep_through_ray_equals_local(tmp_path, ray_cluster):
+  from tfmia.data import prepare_data
+  from tfmia.studies import snn_robustness as study
+  config = study.SnnRobustnessConfig.quick_mode(
+      split_sizes=(898, 899), dataset="digits", pool_size=120,
+      population_size=40, hidden=32, timesteps=2, epochs=1,
+      sweep_encoders=("direct", "poisson"), sweep_pooling=("max",),
+      sweep_examples=8, square_queries=5, eot_samples=2)
+  data = prepare_data(config.data_config())
+  members = np.arange(120) < 60
+  local = study.sweep(config, data, members, tmp_path / "a", progress=False)
+  remote = study.sweep(config, data, members, tmp_path / "b", progress=False,
+                       executor=executors.RayExecutor(max_retries=0))
+  assert [(r["pooling"], r["encoder"]) for r in remote] == [
+      ("max", "direct"), ("max", "poisson")]
+  for a, b in zip(local, remote):
+    assert a == b

@@ -382,6 +382,11 @@ def build_parser() -> argparse.ArgumentParser:
   rs.add_argument("--attacks", type=_csv, default=None,
                   help="from fgsm, pgd, pgd_l2, apgd, autoattack, square")
   rs.add_argument("--attack-examples", type=_positive_int, default=None)
+  rs.add_argument("--executor", default="local", choices=("local", "ray"),
+                  help="ray: every model (each kind's target and references, "
+                       "each sweep model) as a Ray task")
+  rs.add_argument("--address", default=None,
+                  help="ray: the cluster ('auto'; default: a local one)")
   rs.add_argument("--out", type=Path, default=Path("plots/snn_robustness"))
   rs.add_argument("--no-progress", action="store_true")
 

@@ -485,13 +485,7 @@ def _snn_mia(args: argparse.Namespace) -> int:
   if args.seeds:
     return _over_seeds(study.run, config, args, raw, lambda r: r.table(),
                        ["model", "dropout_calibration", "setting", "attack"])
-  executor = None
-  if args.executor != "local":
-    from tfmia import executors
-    executor = executors.make_executor(args.executor, address=args.address,
-                                       progress=not args.no_progress)
-  elif args.address is not None:
-    raise ValueError("--address is for --executor ray.")
+  executor = _executor_from(args)
   result = study.run(config, args.out, raw=raw, overwrite=args.overwrite,
                      progress=not args.no_progress, executor=executor)
   print("\nMIA AUC (rows: model, input-dropout calibration):")
@@ -524,7 +518,7 @@ def _snn_robustness(args: argparse.Namespace) -> int:
         f"ANN / SNN / HIRE-SNN; {', '.join(config.attacks)} at "
         f"eps = {config.eps:.4g}. Output: {args.out}/")
   result = study.run(config, args.out, progress=not args.no_progress,
-                     overwrite=args.overwrite)
+                     overwrite=args.overwrite, executor=_executor_from(args))
   _print_table(result.table(), ["model", "setting", "attack", "accuracy",
                                 "ci_low", "ci_high", "zero_input_gradient"])
   print(f"\nMembership leakage (each target against {config.references} "
@@ -617,13 +611,7 @@ def _dp_audit(args: argparse.Namespace) -> int:
         f"{len(config.epsilons)} models, {config.num_canaries} canaries of "
         f"each kind ({', '.join(config.canary_kinds)}), δ = {config.delta:g}. "
         f"Output: {args.out}/", flush=True)
-  executor = None
-  if args.executor != "local":
-    from tfmia import executors
-    executor = executors.make_executor(args.executor, address=args.address,
-                                       progress=not args.no_progress)
-  elif args.address is not None:
-    raise ValueError("--address is for --executor ray.")
+  executor = _executor_from(args)
   result = study.run(config, args.out, progress=not args.no_progress,
                      overwrite=args.overwrite, executor=executor)
   print()
@@ -640,3 +628,14 @@ def _dp_audit(args: argparse.Namespace) -> int:
         f"{study.ANCHOR[('natural', 'dp')]}.")
   print(f"Figures and results.csv are in {args.out}/")
   return 0
+
+
+def _executor_from(args: argparse.Namespace):
+  """The executor --executor / --address name (None: the local default)."""
+  if getattr(args, "executor", "local") == "local":
+    if getattr(args, "address", None) is not None:
+      raise ValueError("--address is for --executor ray.")
+    return None
+  from tfmia import executors
+  return executors.make_executor(args.executor, address=args.address,
+                                 progress=not args.no_progress)

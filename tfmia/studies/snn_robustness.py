@@ -28,6 +28,7 @@ Everything is resumable: a rerun reuses every finished model.
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -184,12 +185,14 @@ class SnnRobustnessConfig:
         hire=self.hire_config() if kind == "hire_snn" else None)
 
 
-def _train_kind(config, kind, data, out: Path, progress: bool):
+def _train_kind(config, kind, data, out: Path, progress: bool,
+                executor=None):
   """Trains (or finds) `kind`'s reference folder; returns (refs, target)."""
   rc = config.reference_config(kind, out)
   if progress:
     print(f"Training {kind}: target and {config.references} references")
-  reference.train_references(rc, data=data, progress=progress)
+  reference.train_references(rc, data=data, progress=progress,
+                             executor=executor)
   refs, _ = audit.load_reference_folder(rc, data=data)
   target = refs.load_model(reference.TARGET, data.input_shape,
                            data.num_classes)
@@ -238,39 +241,53 @@ def _sweep_model(config, pooling, encoder, data, members, folder: Path,
   return model
 
 
-def sweep(config: SnnRobustnessConfig, data, members, out: Path, *,
-          progress: bool = True) -> list:
-  """grad-obf-snn's sweep: rows of clean, PGD and Square accuracy and
-  input-gradient sparsity for each pooling and encoder."""
+def _sweep_row(config, pooling, encoder, data, members, folder,
+               progress=False) -> dict:
+  """One sweep model, trained (or found) and attacked: its row."""
   n = min(config.sweep_examples, len(data.y_test))
   x, y = data.x_test[:n], data.y_test[:n]
-  rows = []
-  for pooling in config.sweep_pooling:
-    for encoder in config.sweep_encoders:
-      model = _sweep_model(config, pooling, encoder, data, members,
-                           out / "sweep" / f"{pooling}_{encoder}", progress)
-      rc = dataclasses.replace(
-          config.robustness_config(),
-          eot_samples=(config.eot_samples if encoder in STOCHASTIC_ENCODERS
-                       else 1))
-      if progress:
-        print(f"Sweep: attacking {pooling}/{encoder} "
-              f"({', '.join(SWEEP_ATTACKS)})")
-      res = robustness.evaluate(model, x, y, SWEEP_ATTACKS, rc)
-      sparsity = robustness.gradient_sparsity(model, x[:64], y[:64])
-      rows.append({
-          "pooling": pooling, "encoder": encoder,
-          "clean": res.clean[0], "clean_ci_low": res.clean[1],
-          "clean_ci_high": res.clean[2],
-          **{f"{a}": res.white_box[a][0] for a in SWEEP_ATTACKS},
-          **{f"{a}_ci_low": res.white_box[a][1] for a in SWEEP_ATTACKS},
-          **{f"{a}_ci_high": res.white_box[a][2] for a in SWEEP_ATTACKS},
-          "square_beats_pgd": res.square_beats_pgd,
-          "zero_input_gradient": sparsity["input"],
-          "gradient_check_zero": res.gradient_check["zero"],
-          "eot_samples": rc.eot_samples,
-          "warnings": " | ".join(res.warnings)})
-  return rows
+  model = _sweep_model(config, pooling, encoder, data, members, Path(folder),
+                       progress)
+  rc = dataclasses.replace(
+      config.robustness_config(),
+      eot_samples=(config.eot_samples if encoder in STOCHASTIC_ENCODERS
+                   else 1))
+  if progress:
+    print(f"Sweep: attacking {pooling}/{encoder} "
+          f"({', '.join(SWEEP_ATTACKS)})")
+  res = robustness.evaluate(model, x, y, SWEEP_ATTACKS, rc)
+  sparsity = robustness.gradient_sparsity(model, x[:64], y[:64])
+  return {
+      "pooling": pooling, "encoder": encoder,
+      "clean": res.clean[0], "clean_ci_low": res.clean[1],
+      "clean_ci_high": res.clean[2],
+      **{f"{a}": res.white_box[a][0] for a in SWEEP_ATTACKS},
+      **{f"{a}_ci_low": res.white_box[a][1] for a in SWEEP_ATTACKS},
+      **{f"{a}_ci_high": res.white_box[a][2] for a in SWEEP_ATTACKS},
+      "square_beats_pgd": res.square_beats_pgd,
+      "zero_input_gradient": sparsity["input"],
+      "gradient_check_zero": res.gradient_check["zero"],
+      "eot_samples": rc.eot_samples,
+      "warnings": " | ".join(res.warnings)}
+
+
+def sweep(config: SnnRobustnessConfig, data, members, out: Path, *,
+          progress: bool = True, executor=None) -> list:
+  """grad-obf-snn's sweep: rows of clean, PGD and Square accuracy and
+  input-gradient sparsity for each pooling and encoder. With `executor`
+  (`tfmia.executors`), each model (trained, then attacked) is a unit."""
+  cells = [(p, e) for p in config.sweep_pooling for e in config.sweep_encoders]
+  folder = lambda p, e: os.fspath(Path(out) / "sweep" / f"{p}_{e}")
+  if executor is None:
+    return [_sweep_row(config, p, e, data, members, folder(p, e), progress)
+            for p, e in cells]
+  from tfmia import executors  # pylint: disable=g-import-not-at-top
+  shared = executors.Shared(data)
+  report = executor.run([executors.Unit(
+      f"sweep {p}/{e}", _sweep_row,
+      (config, p, e, shared, members, folder(p, e))) for p, e in cells])
+  report.raise_failures()
+  return list(report.values.values())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,14 +308,16 @@ class SnnRobustnessResult:
 
 
 def run(config: SnnRobustnessConfig, out, *, data=None,
-        progress: bool = True, overwrite: bool = False
+        progress: bool = True, overwrite: bool = False, executor=None
         ) -> SnnRobustnessResult:
   """Trains (or finds) each kind's reference folder in `out`/references and
   the sweep's models in `out`/sweep, attacks them and writes OUTPUTS.
 
   `out` holds one study: a rerun with the same settings resumes; other
   settings are refused, naming what differs, unless `overwrite` (which
-  deletes the old study's models and outputs first)."""
+  deletes the old study's models and outputs first). With `executor`
+  (`tfmia.executors`), every model of each kind and every sweep model is
+  a unit (on Ray, a task); the attacks on the three targets run here."""
   from tfmia import plotting, store
   from tfmia.reports import write_csv
   out = io.check_output_dir(out, "the output folder")
@@ -308,7 +327,8 @@ def run(config: SnnRobustnessConfig, out, *, data=None,
   store.claim(out, config, outputs=OUTPUTS + ("references", "sweep"),
               overwrite=overwrite, ignore=("data_dir", "download"),
               what="SNN-robustness study")
-  folders = {k: _train_kind(config, k, data, out, progress) for k in MODELS}
+  folders = {k: _train_kind(config, k, data, out, progress, executor)
+             for k in MODELS}
   n = min(config.attack_examples, len(data.y_test))
   x, y = data.x_test[:n], data.y_test[:n]
   rows = []
@@ -334,7 +354,8 @@ def run(config: SnnRobustnessConfig, out, *, data=None,
              for r in leakage(folders[kind][0], data, config.privacy_attacks,
                               config.seed, name=kind)]
   members = folders["snn"][0].target_is_member
-  sweep_rows = (sweep(config, data, members, out, progress=progress)
+  sweep_rows = (sweep(config, data, members, out, progress=progress,
+                      executor=executor)
                 if config.sweep_pooling and config.sweep_encoders else [])
   result = SnnRobustnessResult(config=config, rows=tuple(rows),
                                privacy=tuple(privacy),
