@@ -351,6 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
                   help="output folder (default: plots/pruning); a rerun "
                        "with the same settings resumes")
   pc.add_argument("--overwrite", action="store_true")
+  pc.add_argument("--executor", default="local", choices=("local", "ray"),
+                  help="ray: each model's training, each model's pruned "
+                       "variants and each audit cell as a Ray task")
+  pc.add_argument("--address", default=None,
+                  help="ray: the cluster ('auto'; default: a local one)")
   pc.add_argument("--no-progress", action="store_true")
 
   rs = cs_sub.add_parser(

@@ -566,7 +566,7 @@ def _pruning(args: argparse.Namespace) -> int:
         f"{', '.join(f'{s:g}' for s in config.sparsities)}, "
         f"{config.num_shadows} shadow models. Output: {args.out}/")
   result = study.run(config, args.out, progress=not args.no_progress,
-                     overwrite=args.overwrite)
+                     overwrite=args.overwrite, executor=_executor_from(args))
   summary = reports.pruning_summary_table(result.table())
   _print_table(summary, ["cell", "adaptive", "test_accuracy", "epsilon",
                          "best_attack", "attack_accuracy", "rmia_auc",

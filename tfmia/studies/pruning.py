@@ -225,12 +225,14 @@ def histogram_data(refs, data, variant, signals: SignalConfig) -> dict:
 
 
 def run(config: PruningStudyConfig, out: Path, *, progress: bool = True,
-        data=None, overwrite: bool = False) -> PruningStudyResult:
+        data=None, overwrite: bool = False,
+        executor=None) -> PruningStudyResult:
   """Runs (or resumes) the study and writes its tables and figures.
 
   `out` holds one study: a rerun with the same settings resumes (models,
   pruned variants and signals are stored); other settings are refused
-  unless `overwrite`.
+  unless `overwrite`. With `executor` (`tfmia.executors`), each model's
+  training, each model's pruned variants and each audit cell are units.
   """
   from tfmia import store
   out = io.check_output_dir(out, "the output folder")
@@ -241,7 +243,8 @@ def run(config: PruningStudyConfig, out: Path, *, progress: bool = True,
   if progress:
     print(f"Training the victim and {config.num_shadows} shadow models "
           "(resumes finished ones)")
-  reference.train_references(ref_cfg, data=data, progress=progress)
+  reference.train_references(ref_cfg, data=data, progress=progress,
+                             executor=executor)
   refs, data = audit.load_reference_folder(ref_cfg, data=data)
   signals = SignalConfig(sensitivity="samia" in config.attacks,
                          seed=config.seed)
@@ -267,19 +270,26 @@ def run(config: PruningStudyConfig, out: Path, *, progress: bool = True,
   cells = [("original", None, None)] + [
       (f"{p}_{s:g}_{d}", (p, s, d), v)
       for (p, s, d), v in config.variants().items()]
-  for i, (cell, key, v) in enumerate(cells):
-    if progress:
-      print(f"[{i + 1}/{len(cells)}] {cell}")
-    info = None
-    if v is not None:
-      variants.load_model(refs, reference.TARGET, data, v, progress=progress)
-      info = variants.prune_info(refs, reference.TARGET, v)
+  # Every pruned variant of every model (the shadows' for the adaptive
+  # attacks), then every audit cell: each a unit of `executor`.
+  if progress:
+    print(f"Pruning: {len(config.variants())} variants of each model")
+  variants.make_variants(refs, data, list(config.variants().values()),
+                         executor=executor, progress=progress)
+  audit_cells = {(cell, adaptive): audit.Cell(
+      target=v, references=v if adaptive else None, signals=signals,
+      name=cell) for cell, _, v in cells
+                 for adaptive in ((False,) if v is None else (False, True))}
+  if progress:
+    print(f"Attacking {len(audit_cells)} cells")
+  results = audit.audit_cells(refs, data, audit_cells, config.attacks, acfg,
+                              executor=executor, progress=progress)
+  for cell, key, v in cells:
+    info = (variants.prune_info(refs, reference.TARGET, v)
+            if v is not None else None)
     acc = test_accuracy(v)
     for adaptive in ((False,) if v is None else (False, True)):
-      res = audit.audit_cell(
-          refs, data, audit.Cell(target=v, references=v if adaptive else None,
-                                 signals=signals, name=cell),
-          config.attacks, acfg, progress=progress)
+      res = results[cell, adaptive]
       for r in res.results:
         if r.slice != "entire_dataset":
           continue
