@@ -217,7 +217,8 @@ def test_dp_audit_study_through_ray_equals_local(tmp_path, ray_cluster):
   import pandas as pd
   from tfmia.studies import dp_audit as study
   config = study.DpAuditStudyConfig.quick_mode(
-      epochs=2, num_canaries=100, epsilons=(None, 4.0), references=2)
+      epochs=2, num_canaries=100, epsilons=(4.0,), references=2,
+      canary_kinds=("natural",))
   local = study.run(config, tmp_path / "local", progress=False)
   remote = study.run(config, tmp_path / "ray", progress=False,
                      executor=executors.RayExecutor(max_retries=0))
@@ -230,7 +231,7 @@ def test_snn_robustness_sweep_through_ray_equals_local(tmp_path, ray_cluster):
   config = study.SnnRobustnessConfig.quick_mode(
       split_sizes=(898, 899), dataset="digits", pool_size=120,
       population_size=40, hidden=32, timesteps=2, epochs=1,
-      sweep_encoders=("direct", "poisson"), sweep_pooling=("max",),
+      sweep_encoders=("poisson",), sweep_pooling=("max",),
       sweep_examples=8, square_queries=5, eot_samples=2)
   data = prepare_data(config.data_config())
   members = np.arange(120) < 60
@@ -238,6 +239,6 @@ def test_snn_robustness_sweep_through_ray_equals_local(tmp_path, ray_cluster):
   remote = study.sweep(config, data, members, tmp_path / "b", progress=False,
                        executor=executors.RayExecutor(max_retries=0))
   assert [(r["pooling"], r["encoder"]) for r in remote] == [
-      ("max", "direct"), ("max", "poisson")]
+      ("max", "poisson")]
   for a, b in zip(local, remote):
     assert a == b
