@@ -258,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run once per seed (e.g. 0,1,2) in --out/seed_<s>/ "
                          "and write seeds_summary.csv: per cell the mean and "
                          "spread across seeds next to the bootstrap interval")
+  arch.add_argument("--executor", default="local", choices=("local", "ray"),
+                    help="ray: each model as a Ray task")
+  arch.add_argument("--address", default=None,
+                    help="ray: the cluster ('auto'; default: a local one)")
   arch.add_argument("--no-progress", action="store_true")
 
   sm = cs_sub.add_parser(

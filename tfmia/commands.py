@@ -69,7 +69,7 @@ def case_study(args: argparse.Namespace) -> int:
     return _over_seeds(study.run, config, args, raw,
                        lambda r: r.to_dataframe(), ["model", "attack"])
   result = study.run(config, args.out, raw=raw, progress=not args.no_progress,
-                     overwrite=args.overwrite)
+                     overwrite=args.overwrite, executor=_executor_from(args))
   print()
   _print_table(result.to_dataframe(),
                ["model", "num_classes", "num_params", "member_accuracy",

@@ -114,3 +114,18 @@ def test_case_study_script_is_the_cli():
                         capture_output=True, text=True, check=True)
   assert "usage: tfmia case-study architectures" in proc.stdout
   assert "--quick" in proc.stdout
+
+
+def test_models_as_executor_units_give_the_same_study(finished, digits,
+                                                      tmp_path):
+  import pickle
+  from tfmia import executors
+  _, result = finished
+  again = study.run(_tiny(), tmp_path / "units", raw=digits, progress=False,
+                    executor=executors.LocalExecutor())
+  pd.testing.assert_frame_equal(
+      again.to_dataframe().drop(columns="train_seconds"),
+      result.to_dataframe().drop(columns="train_seconds"))
+  # What a Ray worker sends back must pickle (the outcome has no model).
+  assert pickle.loads(pickle.dumps(again.outcomes["conv"])).num_params == \
+      result.outcomes["conv"].num_params

@@ -222,7 +222,7 @@ def _run_one(spec: ModelSpec, config: ArchitectureStudyConfig,
 
 def run(config: ArchitectureStudyConfig, out: Path, *,
         raw: Optional[tfdata.ClassificationData] = None,
-        progress: bool = True, overwrite: bool = False
+        progress: bool = True, overwrite: bool = False, executor=None
         ) -> ArchitectureStudyResult:
   """Runs (or resumes) the study and writes its figures and tables to `out`.
 
@@ -234,6 +234,8 @@ def run(config: ArchitectureStudyConfig, out: Path, *,
     progress: show a progress bar per model.
     overwrite: replace a study of other settings in `out` (its outputs are
       deleted); without it, such a folder is refused, naming what differs.
+    executor: a `tfmia.executors` executor: each model (trained with the
+      privacy callback) is one unit, on Ray a task. None: one after another.
   """
   out = io.check_output_dir(out, "the output folder")
   if raw is None:
@@ -247,10 +249,19 @@ def run(config: ArchitectureStudyConfig, out: Path, *,
               ignore=("data_dir", "download"), what="architecture study")
   specs = [dataclasses.replace(s, classes=config.truncated_classes)
            if s.classes else s for s in MODELS]
-  outcomes = {}
-  for spec in specs:
-    outcomes[spec.name] = _run_one(spec, config, raw,
-                                   out / "models" / spec.name, progress)
+  if executor is None:
+    outcomes = {spec.name: _run_one(spec, config, raw,
+                                    out / "models" / spec.name, progress)
+                for spec in specs}
+  else:
+    from tfmia import executors  # pylint: disable=g-import-not-at-top
+    shared = executors.Shared(raw)
+    report = executor.run([executors.Unit(
+        spec.name, _run_one,
+        (spec, config, shared, out / "models" / spec.name, False))
+                           for spec in specs])
+    report.raise_failures()
+    outcomes = dict(report.values)
   result = ArchitectureStudyResult(config=config, outcomes=outcomes)
   reports.write_architecture_study(result, raw, out, EXPERIMENTS)
   return result
