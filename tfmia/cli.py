@@ -104,6 +104,16 @@ def _add_data_args(p: argparse.ArgumentParser, *, default_dataset: str,
   g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
 
 
+def _add_executor_args(p: argparse.ArgumentParser, units: str) -> None:
+  """--executor and --address: where the command's units of work run."""
+  p.add_argument("--executor", default="local", choices=("local", "ray"),
+                 help=f"local: one after another here (default); ray: "
+                      f"{units} as Ray tasks")
+  p.add_argument("--address", default=None,
+                 help="ray: the cluster ('auto': the one this machine is "
+                      "in; default: start a local one)")
+
+
 def _add_reference_parser(sub) -> None:
   ref = sub.add_parser(
       "reference", help="train reference (shadow) models",
@@ -139,12 +149,7 @@ def _add_reference_parser(sub) -> None:
                      help="i/N: train only part i of N (1-based), e.g. 3/8; "
                           "'auto': this Slurm array task's part (from "
                           "SLURM_ARRAY_TASK_ID/_MIN/_COUNT)")
-      p.add_argument("--executor", default="local", choices=("local", "ray"),
-                     help="local: one model after another here (default); "
-                          "ray: each model a Ray task")
-      p.add_argument("--address", default=None,
-                     help="ray: the cluster ('auto': the one this machine "
-                          "is in; default: start a local one)")
+      _add_executor_args(p, "the models")
       p.add_argument("--cpus-per-model", type=float, default=1.0)
       p.add_argument("--gpus-per-model", type=float, default=0.0)
       p.add_argument("--max-retries", type=int, default=None,
@@ -258,10 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run once per seed (e.g. 0,1,2) in --out/seed_<s>/ "
                          "and write seeds_summary.csv: per cell the mean and "
                          "spread across seeds next to the bootstrap interval")
-  arch.add_argument("--executor", default="local", choices=("local", "ray"),
-                    help="ray: each model as a Ray task")
-  arch.add_argument("--address", default=None,
-                    help="ray: the cluster ('auto'; default: a local one)")
+  _add_executor_args(arch, "the models")
   arch.add_argument("--no-progress", action="store_true")
 
   sm = cs_sub.add_parser(
@@ -316,11 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "MIA_SNN seed code runs it (its three attacks, "
                        "per-timestep dropout masks, its calibration chain, "
                        "T = 1..4; see the README)")
-  sm.add_argument("--executor", default="local", choices=("local", "ray"),
-                  help="ray: each model's training, each model's SNN "
-                       "variants and each audit cell as a Ray task")
-  sm.add_argument("--address", default=None,
-                  help="ray: the cluster ('auto'; default: a local one)")
+  _add_executor_args(sm, "each model's training, each model's SNN "
+                         "variants and each audit cell")
   sm.add_argument("--no-progress", action="store_true")
 
   pc = cs_sub.add_parser(
@@ -355,11 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
                   help="output folder (default: plots/pruning); a rerun "
                        "with the same settings resumes")
   pc.add_argument("--overwrite", action="store_true")
-  pc.add_argument("--executor", default="local", choices=("local", "ray"),
-                  help="ray: each model's training, each model's pruned "
-                       "variants and each audit cell as a Ray task")
-  pc.add_argument("--address", default=None,
-                  help="ray: the cluster ('auto'; default: a local one)")
+  _add_executor_args(pc, "each model's training, each model's pruned "
+                         "variants and each audit cell")
   pc.add_argument("--no-progress", action="store_true")
 
   rs = cs_sub.add_parser(
@@ -391,11 +387,8 @@ def build_parser() -> argparse.ArgumentParser:
   rs.add_argument("--attacks", type=_csv, default=None,
                   help="from fgsm, pgd, pgd_l2, apgd, autoattack, square")
   rs.add_argument("--attack-examples", type=_positive_int, default=None)
-  rs.add_argument("--executor", default="local", choices=("local", "ray"),
-                  help="ray: every model (each kind's target and references, "
-                       "each sweep model) as a Ray task")
-  rs.add_argument("--address", default=None,
-                  help="ray: the cluster ('auto'; default: a local one)")
+  _add_executor_args(rs, "every model (each kind's target and "
+                         "references, each sweep model)")
   rs.add_argument("--out", type=Path, default=Path("plots/snn_robustness"))
   rs.add_argument("--no-progress", action="store_true")
 
@@ -438,11 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
                   help="RMIA reference models (even; 0 skips RMIA)")
   da.add_argument("--model", default=None)
   da.add_argument("--epochs", type=_positive_int, default=None)
-  da.add_argument("--executor", default="local", choices=("local", "ray"),
-                  help="ray: every model (one-run audits, references) as a "
-                       "Ray task")
-  da.add_argument("--address", default=None,
-                  help="ray: the cluster ('auto'; default: a local one)")
+  _add_executor_args(da, "every model (one-run audits, references)")
   da.add_argument("--out", type=Path, default=Path("plots/dp_audit"))
   da.add_argument("--overwrite", action="store_true",
                   help="replace a study of other settings in --out")

@@ -119,3 +119,39 @@ def test_dp_training_reports_the_accountants_epsilon(digits):
   assert res.accountant_epsilon == pytest.approx(
       dp_epsilon(n, 50, 2, 2.0, 1e-5))
   assert res.bound.epsilon <= res.accountant_epsilon
+
+
+def test_any_users_keras_model_can_be_audited_from_one_run(digits):
+  # The do-it-yourself path: draw canaries, train your own model your way,
+  # score the canaries, bound ε. A Sequential model ending in a softmax and
+  # the same functional model ending in logits give the same scores.
+  import tensorflow as tf
+  fixed, source = digits
+  canaries = dp_audit.draw_canaries(source[0], source[1], 10,
+                                    dp_audit.CanaryConfig("mislabelled", 300))
+  x = np.concatenate([fixed.x_train, canaries.x[canaries.included]])
+  y = np.concatenate([fixed.y_train, canaries.labels[canaries.included]])
+  results = {}
+  for kind in ("sequential_softmax", "functional_logits"):
+    tf.keras.utils.set_random_seed(0)
+    if kind == "sequential_softmax":
+      model = tf.keras.Sequential([
+          tf.keras.layers.Flatten(input_shape=x.shape[1:]),
+          tf.keras.layers.Dense(128, activation="relu"),
+          tf.keras.layers.Dense(10, activation="softmax")])
+      loss = "sparse_categorical_crossentropy"
+    else:
+      inputs = tf.keras.Input(x.shape[1:])
+      h = tf.keras.layers.Dense(128, activation="relu")(
+          tf.keras.layers.Flatten()(inputs))
+      model = tf.keras.Model(inputs, tf.keras.layers.Dense(10)(h))
+      loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile("adam", loss)
+    model.fit(x, y, epochs=40, batch_size=32, verbose=0)
+    results[kind] = dp_audit.score_canaries(model, canaries, "threshold")
+  soft, logit = results["sequential_softmax"], results["functional_logits"]
+  np.testing.assert_array_equal(soft.is_member, canaries.included)
+  np.testing.assert_allclose(soft.scores, logit.scores, atol=1e-4)
+  assert soft.auc > 0.7        # its mislabelled canaries are memorised
+  bound = soft.one_run_audit(delta=1e-5)
+  assert bound.epsilon > 0 and bound.num_correct <= bound.num_guesses
