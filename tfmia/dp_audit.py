@@ -90,12 +90,15 @@ class Canaries:
   def num_canaries(self) -> int:
     return int(self.included.size)
 
-  def save(self, path: PathLike) -> None:
-    """The draw, without the inputs (they are rows of the source)."""
+  def save(self, path: PathLike, scores: Optional[np.ndarray] = None) -> None:
+    """The draw (and the attack's scores), without the inputs: they are
+    rows of the source."""
+    extra = {} if scores is None else {"scores": np.asarray(scores)}
     io.atomic_save_npz(path, source_index=self.source_index,
                        labels=self.labels, true_labels=self.true_labels,
                        included=self.included,
-                       kind=np.array(self.kind), seed=np.array(self.seed))
+                       kind=np.array(self.kind), seed=np.array(self.seed),
+                       **extra)
 
 
 def check_disjoint(canary_x: np.ndarray, fixed_x: np.ndarray) -> None:
@@ -343,11 +346,7 @@ def one_run_audit(builder: str, model_kwargs: dict, data: ClassificationData,
     out.mkdir(parents=True, exist_ok=True)
     store.clear(marker)
     io.atomic_write_json(out / store.CONFIG_FILE, record)
-    io.atomic_save_npz(out / CANARY_FILE, source_index=canaries.source_index,
-                       labels=canaries.labels,
-                       true_labels=canaries.true_labels, included=inc,
-                       scores=result.scores, kind=np.array(canaries.kind),
-                       seed=np.array(canaries.seed))
+    canaries.save(out / CANARY_FILE, scores=result.scores)
     io.atomic_write_json(out / AUDIT_FILE, out_result.to_dict())
     with io.atomic_path(out / WEIGHTS_FILE, suffix=".weights.h5") as tmp:
       trained.model.save_weights(tmp)

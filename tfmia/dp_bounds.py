@@ -225,11 +225,9 @@ def correct_guesses(scores: np.ndarray, is_member: np.ndarray, k_neg: int,
                     k_pos: int) -> int:
   """Correct guesses when the k_neg lowest scores are guessed OUT and the
   k_pos highest IN (ties broken by position, stably)."""
-  order = np.argsort(scores, kind="stable")
-  sorted_in = is_member[order]
-  n = sorted_in.size
-  return int((~sorted_in[:k_neg]).sum() + sorted_in[n - k_pos:].sum()) \
-      if k_pos else int((~sorted_in[:k_neg]).sum())
+  sorted_in = is_member[np.argsort(scores, kind="stable")]
+  return int((~sorted_in[:k_neg]).sum()
+             + sorted_in[sorted_in.size - k_pos:].sum())
 
 
 def guess_grid(m: int, step: Optional[int] = None) -> list[tuple[int, int]]:
@@ -246,12 +244,10 @@ def _grid_counts(scores, is_member, grid):
   """Correct-guess counts for every (k−, k+) of the grid, by prefix sums."""
   order = np.argsort(scores, kind="stable")
   sorted_in = is_member[order].astype(np.int64)
-  n = sorted_in.size
   out_prefix = np.concatenate([[0], np.cumsum(1 - sorted_in)])
   in_suffix = np.concatenate([[0], np.cumsum(sorted_in[::-1])])
   k_neg = np.array([g[0] for g in grid], np.int64)
   k_pos = np.array([g[1] for g in grid], np.int64)
-  del n
   return k_neg, k_pos, out_prefix[k_neg] + in_suffix[k_pos]
 
 
@@ -383,7 +379,8 @@ def one_run_audit(scores, is_member, *, delta: float = 1e-5,
   ma = aud.size
   kn = int(round(s_neg[j] / sel.size * ma))
   kp = min(int(round(s_pos[j] / sel.size * ma)), ma - kn)
-  kp = max(kp, 1 if kn == 0 else kp)
+  if kn + kp == 0:
+    kp = 1
   v = correct_guesses(scores[aud], is_member[aud], kn, kp)
   eps = one_run_epsilon(ma, kn + kp, v, delta, p)
   return OneRunAudit(epsilon=eps, num_canaries=ma, num_guesses=kn + kp,
