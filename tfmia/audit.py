@@ -28,14 +28,13 @@ import hashlib
 import logging
 import os
 import zlib
-from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
 
 from tfmia import adapter
 from tfmia import reference as ref_lib
-from tfmia import io, reports, store, validation, variants
+from tfmia import fs, io, reports, store, validation, variants
 from tfmia.attacks import suite
 from tfmia.attacks.suite import AttackConfig, AttackSignals, Provided
 from tfmia.results import AttackResults
@@ -257,7 +256,7 @@ def model_signals(refs, data, name: str, variant: Optional[variants.Variant],
   fp = store.fingerprint([variants.fingerprint(refs, name, variant), config,
                           split, len(x), row_hashes(x[:64]).tobytes().hex()])
   folder = "base" if variant is None else variant.key()
-  path = (Path(refs.directory) / name / SIGNALS_DIR / folder
+  path = (fs.path(refs.directory) / name / SIGNALS_DIR / folder
           / f"{split}_{fp[:16]}.npz")
   # MIA_SNN-style dropout draws its masks afresh for each model queried.
   mask_key = zlib.crc32(f"{name}/{folder}/{split}".encode())
@@ -305,7 +304,7 @@ def load_reference_folder(reference_config, *, directory=None, data=None,
                           num_models=None):
   """(ReferenceSet, prepared data), checked against each other."""
   from tfmia.data import prepare_data
-  directory = Path(directory or reference_config.reference_dir)
+  directory = fs.path(directory or reference_config.reference_dir)
   refs = ref_lib.ReferenceSet.load(directory, config=reference_config,
                                    num_models=num_models)
   data = data if data is not None else prepare_data(reference_config.data)
@@ -450,7 +449,7 @@ def attack_logits_file(path: PathLike, attacks: Sequence[str], *,
   `is_member` (N,)."""
   from tfmia.attacks.tf_privacy import SlicingConfig
   attacks = suite.check_names(attacks)
-  path = Path(path)
+  path = fs.path(path)
   if not path.is_file():
     raise FileNotFoundError(f"`logits` file not found. Received: {path}")
   f = io.load_npz(path)

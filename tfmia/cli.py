@@ -28,6 +28,8 @@ import zipfile
 from pathlib import Path
 from typing import Optional, Sequence
 
+from tfmia import fs
+
 
 def _quiet_tensorflow() -> None:
   """Silences TensorFlow's start-up noise (CUDA, TensorRT, oneDNN lines)."""
@@ -123,7 +125,7 @@ def _add_reference_parser(sub) -> None:
   init = ref_sub.add_parser("init", help="write a starting config file",
                             description="Write a reference config (JSON) to "
                                         "edit, with every field present.")
-  init.add_argument("path", type=Path, help="config file to write")
+  init.add_argument("path", type=fs.path, help="config file to write")
   _add_data_args(init, default_dataset="cifar10")
   init.add_argument("--model", default="conv", help="model builder")
   init.add_argument("--epochs", type=_positive_int, default=20)
@@ -135,11 +137,11 @@ def _add_reference_parser(sub) -> None:
                          ("sbatch", "write a Slurm job-array script that "
                                     "trains the models, one shard per task")):
     p = ref_sub.add_parser(name, help=helptext, description=helptext + ".")
-    p.add_argument("--config", type=Path, required=True,
+    p.add_argument("--config", type=fs.path, required=True,
                    help="reference config (see `tfmia reference init`)")
     p.add_argument("--num-models", type=int, default=None,
                    help="K reference models (even; default: the config's)")
-    p.add_argument("--dir", type=Path, default=None,
+    p.add_argument("--dir", type=fs.path, default=None,
                    help="reference folder (default: the config's "
                         "reference_dir)")
     p.add_argument("--data-dir", default=None,
@@ -157,7 +159,7 @@ def _add_reference_parser(sub) -> None:
                           "default: 2, local: 0)")
       p.add_argument("--no-progress", action="store_true")
     if name == "sbatch":
-      p.add_argument("--out", type=Path, default=Path("train_references.sh"),
+      p.add_argument("--out", type=fs.path, default=Path("train_references.sh"),
                      help="script to write (default: train_references.sh)")
       p.add_argument("--tasks", type=_positive_int, default=None,
                      help="array size (default: one task per model)")
@@ -175,8 +177,8 @@ def _add_audit_parser(sub) -> None:
                   "scores.npz, results.{json,npz} and config.json. With "
                   "--render, redraw an existing audit folder instead.")
   src = au.add_mutually_exclusive_group(required=True)
-  src.add_argument("--config", type=Path, help="reference config file")
-  src.add_argument("--render", type=Path, metavar="AUDIT_DIR",
+  src.add_argument("--config", type=fs.path, help="reference config file")
+  src.add_argument("--render", type=fs.path, metavar="AUDIT_DIR",
                    help="redraw report and figures of an audit folder")
   src.add_argument("--list", action="store_true",
                    help="list the attacks and what each is")
@@ -194,8 +196,8 @@ def _add_audit_parser(sub) -> None:
                   help="comma-separated attacks (default: rmia,lira,"
                        "lira_offline,attack_p,attack_r,threshold); see "
                        "`tfmia audit --list`")
-  au.add_argument("--out", type=Path, default=None, help="audit folder")
-  au.add_argument("--dir", type=Path, default=None,
+  au.add_argument("--out", type=fs.path, default=None, help="audit folder")
+  au.add_argument("--dir", type=fs.path, default=None,
                   help="reference folder (default: the config's)")
   au.add_argument("--num-models", type=int, default=None,
                   help="use the first K reference models")
@@ -253,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
   arch.add_argument("--attacks", type=_csv, default=None,
                     help="comma-separated attacks (default: "
                          "threshold,logistic_regression)")
-  arch.add_argument("--out", type=Path, default=Path("plots"),
+  arch.add_argument("--out", type=fs.path, default=Path("plots"),
                     help="output folder (default: plots); it holds one "
                          "study: a rerun with the same settings resumes, "
                          "other settings are refused")
@@ -298,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
   sm.add_argument("--calibration-epochs", type=_positive_int, default=None)
   sm.add_argument("--dropout-copies", type=_positive_int, default=None,
                   help="input-dropout copies (full: 30, quick: 10)")
-  sm.add_argument("--out", type=Path, default=Path("plots/snn_mia"),
+  sm.add_argument("--out", type=fs.path, default=Path("plots/snn_mia"),
                   help="output folder (default: plots/snn_mia); it holds "
                        "one study: a rerun with the same settings resumes, "
                        "other settings are refused")
@@ -350,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
   pc.add_argument("--attack-epochs", type=_positive_int, default=None,
                   help="training epochs of the NN attacks and SAMIA "
                        "(full: 100, mia_prune's; quick: 10)")
-  pc.add_argument("--out", type=Path, default=Path("plots/pruning"),
+  pc.add_argument("--out", type=fs.path, default=Path("plots/pruning"),
                   help="output folder (default: plots/pruning); a rerun "
                        "with the same settings resumes")
   pc.add_argument("--overwrite", action="store_true")
@@ -389,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
   rs.add_argument("--attack-examples", type=_positive_int, default=None)
   _add_executor_args(rs, "every model (each kind's target and "
                          "references, each sweep model)")
-  rs.add_argument("--out", type=Path, default=Path("plots/snn_robustness"))
+  rs.add_argument("--out", type=fs.path, default=Path("plots/snn_robustness"))
   rs.add_argument("--no-progress", action="store_true")
 
   da = cs_sub.add_parser(
@@ -432,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
   da.add_argument("--model", default=None)
   da.add_argument("--epochs", type=_positive_int, default=None)
   _add_executor_args(da, "every model (one-run audits, references)")
-  da.add_argument("--out", type=Path, default=Path("plots/dp_audit"))
+  da.add_argument("--out", type=fs.path, default=Path("plots/dp_audit"))
   da.add_argument("--overwrite", action="store_true",
                   help="replace a study of other settings in --out")
   da.add_argument("--no-progress", action="store_true")
@@ -456,9 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
   tr.add_argument("--early-stopping", action="store_true")
   tr.add_argument("--every-n-epochs", type=_positive_int, default=2)
   tr.add_argument("--attacks", type=_csv, default=("threshold",))
-  tr.add_argument("--tensorboard", type=Path, default=None,
+  tr.add_argument("--tensorboard", type=fs.path, default=None,
                   help="write privacy metrics to this TensorBoard log dir")
-  tr.add_argument("--out", type=Path, required=True,
+  tr.add_argument("--out", type=fs.path, required=True,
                   help="run folder: holds one run; a rerun with the same "
                        "settings resumes (loads it when complete), other "
                        "settings are refused")
@@ -471,8 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
                   "holding `logits`, `labels` and `is_member`. Writes "
                   "summary.csv, results.{json,npz}, roc.png and config.json.")
   src = at.add_mutually_exclusive_group(required=True)
-  src.add_argument("--run", type=Path, help="a folder written by tfmia train")
-  src.add_argument("--logits", type=Path,
+  src.add_argument("--run", type=fs.path, help="a folder written by tfmia train")
+  src.add_argument("--logits", type=fs.path,
                    help="npz with logits (n,k), labels (n,), is_member (n,)")
   at.add_argument("--attacks", type=_csv,
                   default=("threshold", "threshold_entropy",
@@ -483,7 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
   at.add_argument("--data-dir", default=None,
                   help="override the run's tfds data directory")
   at.add_argument("--seed", type=int, default=0)
-  at.add_argument("--out", type=Path, default=None,
+  at.add_argument("--out", type=fs.path, default=None,
                   help="results folder (default: RUN/attack, or beside the npz)")
 
   pr = sub.add_parser(
@@ -493,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
                   "mia_prune does), with a membership-inference defense if "
                   "asked, and write the pruned model, its sparsity, "
                   "parameters, FLOPs, accuracy and (DP-SGD) epsilon.")
-  pr.add_argument("--run", type=Path, required=True,
+  pr.add_argument("--run", type=fs.path, required=True,
                   help="a folder written by tfmia train")
   pr.add_argument("--pruner", required=True,
                   help="l1_unstructured, l1_structured, l2_structured or "
@@ -514,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
                   help="fine-tuning epochs (default: half the run's)")
   pr.add_argument("--data-dir", default=None,
                   help="override the run's tfds data directory")
-  pr.add_argument("--out", type=Path, default=None,
+  pr.add_argument("--out", type=fs.path, default=None,
                   help="output folder (default: RUN/pruned_<pruner>_<sparsity>"
                        "[_<defense>])")
 
@@ -526,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
                   "test split, white-box and (with --transfer-from) "
                   "black-box, with the gradient-masking checks. Writes "
                   "robustness.json, robustness.csv and robustness.png.")
-  rb.add_argument("--run", type=Path, required=True,
+  rb.add_argument("--run", type=fs.path, required=True,
                   help="a folder written by tfmia train")
   rb.add_argument("--attacks", type=_csv, default=("fgsm", "pgd"),
                   help="from fgsm, pgd, pgd_l2, apgd, autoattack, square")
@@ -550,13 +552,13 @@ def build_parser() -> argparse.ArgumentParser:
                   help="also run the label-only membership attacks (gap, "
                        "decision boundary by HopSkipJump) on N training "
                        "members and N test non-members")
-  rb.add_argument("--transfer-from", type=Path, default=None,
+  rb.add_argument("--transfer-from", type=fs.path, default=None,
                   help="a tfmia train run whose model crafts the black-box "
                        "examples")
   rb.add_argument("--data-dir", default=None,
                   help="override the run's tfds data directory")
   rb.add_argument("--seed", type=int, default=0)
-  rb.add_argument("--out", type=Path, default=None,
+  rb.add_argument("--out", type=fs.path, default=None,
                   help="results folder (default: RUN/robustness)")
 
   _add_reference_parser(sub)

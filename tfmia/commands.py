@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from tfmia import data as tfdata
-from tfmia import io, models, reports, results
+from tfmia import fs, io, models, reports, results
 
 
 def _print_table(df, columns) -> None:
@@ -160,7 +159,7 @@ def prune(args: argparse.Namespace) -> int:
       epochs=args.epochs or max(1, train_cfg.epochs // 2))
   label = (f"pruned_{args.pruner}_{args.sparsity:g}"
            + ("" if defense.name == "none" else f"_{defense.label()}"))
-  out = args.out or Path(args.run) / label
+  out = args.out or fs.path(args.run) / label
   io.check_output_dir(out, "--out")
 
   def accuracy(m):
@@ -175,9 +174,9 @@ def prune(args: argparse.Namespace) -> int:
   res = pruning.prune_and_finetune(model, data, args.pruner, args.sparsity,
                                    finetune, defense)
   after = accuracy(res.model)
-  with io.atomic_path(Path(out) / "model.keras", suffix=".keras") as tmp:
+  with io.atomic_path(fs.path(out) / "model.keras", suffix=".keras") as tmp:
     res.model.save(os.fspath(tmp))
-  io.atomic_write_json(Path(out) / "prune.json", {
+  io.atomic_write_json(fs.path(out) / "prune.json", {
       "run": os.fspath(args.run), "pruner": args.pruner,
       "sparsity": args.sparsity, "defense": defense, "finetune": finetune,
       "stats": res.stats, "epsilon": res.epsilon,
@@ -210,10 +209,10 @@ def robustness(args: argparse.Namespace) -> int:
       seed=args.seed)
   for path, what in ((args.run, "--run"), (args.transfer_from,
                                             "--transfer-from")):
-    if path is not None and not Path(path).is_dir():
+    if path is not None and not fs.path(path).is_dir():
       raise NotADirectoryError(20, f"{what} must be a folder written by "
                                "`tfmia train`", str(path))
-  out = args.out or Path(args.run) / "robustness"
+  out = args.out or fs.path(args.run) / "robustness"
   io.check_output_dir(out, "--out")
   model, data, record = load_run(args.run, data_dir=args.data_dir)
   source = (load_run(args.transfer_from, data_dir=args.data_dir)[0]
@@ -256,7 +255,7 @@ def robustness(args: argparse.Namespace) -> int:
     boundary = rob.label_only_boundary(
         model, (mx, my), (nx, ny), rob.BoundaryConfig(seed=args.seed))
     summaries = [r.summary() for r in (gap, boundary)]
-    io.atomic_write_json(Path(out) / "label_only.json",
+    io.atomic_write_json(fs.path(out) / "label_only.json",
                          {"results": summaries})
     _print_table(pd.DataFrame(summaries),
                  ["attack", "auc", "auc_ci_low", "auc_ci_high",
@@ -339,7 +338,7 @@ def reference(args: argparse.Namespace) -> int:
           f"--config {args.path}")
     return 0
   config = _reference_config(args)
-  directory = args.dir or Path(config.reference_dir)
+  directory = args.dir or fs.path(config.reference_dir)
   if args.action == "status":
     done, missing = ref.status(config, directory)
     print(f"{directory}: {len(done)} of {len(done) + len(missing)} models "
@@ -359,7 +358,7 @@ def reference(args: argparse.Namespace) -> int:
     if args.num_models is not None:
       command += f" --num-models {args.num_models}"
     if args.data_dir is not None:
-      command += f" --data-dir {Path(args.data_dir).resolve()}"
+      command += f" --data-dir {fs.path(args.data_dir).resolve()}"
     script = executors.slurm_script(
         str(args.config.resolve()), tasks, job_name="tfmia-refs",
         cpus_per_task=args.cpus_per_task, gpus_per_task=args.gpus_per_task,

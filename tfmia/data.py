@@ -15,7 +15,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from tfmia import io
+from tfmia import fs, io
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def dataset_available(name: str, data_dir: Optional[str] = None) -> bool:
   if name in OFFLINE_DATASETS:
     return True
   data_dir = resolve_data_dir(data_dir)
-  if data_dir is None or not os.path.isdir(os.path.join(data_dir, name)):
+  if data_dir is None or not (fs.path(data_dir) / name).is_dir():
     return False
   import tensorflow_datasets as tfds
   try:

@@ -29,12 +29,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 import tensorflow as tf
 
+from tfmia import fs
 from tfmia import audit as audit_lib
 from tfmia import dp_bounds, io, models, store
 from tfmia.attacks import suite
@@ -303,7 +303,7 @@ def one_run_audit(builder: str, model_kwargs: dict, data: ClassificationData,
             "dataset": data.name}
   fp = store.fingerprint(record)
   if out_dir is not None:
-    out = Path(out_dir)
+    out = fs.path(out_dir)
     marker = out / store.DONE_FILE
     files = [out / AUDIT_FILE, out / CANARY_FILE, out / WEIGHTS_FILE]
     if store.is_done(marker, fp, files):

@@ -9,6 +9,10 @@ folder shared on a cluster stays readable to the group.
 Reads (`read_json`, `load_npz`, `load_npy`) raise a `ValueError` that names
 the file when it is truncated or not what it should be, instead of a bare
 `JSONDecodeError` or `BadZipFile`.
+
+Every path may also be a URL that TensorFlow's file systems serve (`gs://`,
+`ram://`, ...; `tfmia.fs`): the file is then written locally, copied beside
+the target through `tf.io.gfile` and renamed, and reads go through gfile.
 """
 
 from __future__ import annotations
@@ -17,14 +21,18 @@ import contextlib
 import dataclasses
 import enum
 import errno
+import io as _io
 import json
 import os
 import tempfile
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Any, Iterator, Union
 
 import numpy as np
+
+from tfmia import fs
 
 PathLike = Union[str, os.PathLike]
 _NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
@@ -42,16 +50,22 @@ def _umask() -> int:
 
 @contextlib.contextmanager
 def atomic_path(path: PathLike, suffix: str = "") -> Iterator[Path]:
-  """Yields a temporary path beside `path`; renames it to `path` on success.
+  """Yields a temporary local path; on success its file becomes `path`.
 
-  The temporary file is removed whatever happens. A full disk raises
-  `NoSpaceError` naming `path`.
+  For a local `path` the temporary file is beside it and is renamed. For a
+  URL (`tfmia.fs`) it is in the local temporary folder, then copied beside
+  `path` through `tf.io.gfile` and renamed there. The temporary files are
+  removed whatever happens. A full disk raises `NoSpaceError` naming `path`.
 
   Args:
     path: the final file name.
     suffix: suffix of the temporary name, for writers that check extensions
       (e.g. Keras wants ".h5" or ".keras").
   """
+  if fs.is_url(path):
+    with _atomic_url(fs.path(path), suffix) as tmp:
+      yield tmp
+    return
   path = Path(path)
   tmp = None
   try:
@@ -77,6 +91,44 @@ def atomic_path(path: PathLike, suffix: str = "") -> Iterator[Path]:
   finally:
     if tmp is not None and tmp.exists():
       tmp.unlink()
+
+
+@contextlib.contextmanager
+def _atomic_url(path: "fs.GPath", suffix: str) -> Iterator[Path]:
+  fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp")
+  os.close(fd)
+  tmp, remote = Path(tmp), None
+  try:
+    yield tmp
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remote = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    fs.copy(tmp, remote)
+    remote.rename(path)
+    remote = None
+  finally:
+    tmp.unlink(missing_ok=True)
+    if remote is not None:
+      remote.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def local_file(path: PathLike) -> Iterator[Path]:
+  """`path` itself when local; for a URL, a local copy (removed after), for
+  readers that need a real file (Keras, h5py)."""
+  if not fs.is_url(path):
+    yield Path(path)
+    return
+  path = fs.path(path)
+  if not path.is_file():
+    raise FileNotFoundError(errno.ENOENT, "No such file", os.fspath(path))
+  # The whole name as the suffix: Keras reads ".weights.h5" and ".h5" apart.
+  fd, tmp = tempfile.mkstemp(prefix=".tfmia-", suffix=f".{path.name}")
+  os.close(fd)
+  try:
+    fs.copy(path, tmp)
+    yield Path(tmp)
+  finally:
+    Path(tmp).unlink(missing_ok=True)
 
 
 # Field metadata for a setting added to a config after folders were written
@@ -142,7 +194,7 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
 def read_json(path: PathLike) -> Any:
   """The JSON in `path`; a `ValueError` naming the file when it is not JSON
   (truncated, garbage, or not text)."""
-  path = Path(path)
+  path = fs.path(path)
   try:
     return json.loads(path.read_text())
   except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -155,14 +207,19 @@ def atomic_save_npz(path: PathLike, **arrays: np.ndarray) -> None:
     np.savez_compressed(tmp, **arrays)
 
 
+def _readable(path):
+  """What `np.load` reads: the local path, or a URL's bytes in memory."""
+  return _io.BytesIO(path.read_bytes()) if fs.is_url(path) else path
+
+
 def load_npz(path: PathLike) -> dict:
   """Every array of the npz at `path`, read eagerly; a `ValueError` naming
   the file when it is truncated or not an npz."""
-  path = Path(path)
+  path = fs.path(path)
   if not path.is_file():
     raise FileNotFoundError(errno.ENOENT, "No such npz file", os.fspath(path))
   try:
-    f = np.load(path, allow_pickle=False)
+    f = np.load(_readable(path), allow_pickle=False)
     if not isinstance(f, np.lib.npyio.NpzFile):
       raise ValueError("it holds a single .npy array")
     with f:
@@ -175,9 +232,11 @@ def load_npz(path: PathLike) -> dict:
 def load_npy(path: PathLike) -> np.ndarray:
   """The array in the .npy at `path`; a `ValueError` naming the file when it
   is truncated or not an .npy."""
-  path = Path(path)
+  path = fs.path(path)
   try:
-    return np.load(path, allow_pickle=False)
+    if fs.is_url(path) and not path.is_file():
+      raise FileNotFoundError(errno.ENOENT, "No such file", os.fspath(path))
+    return np.load(_readable(path), allow_pickle=False)
   except FileNotFoundError:
     raise
   except (EOFError, ValueError, OSError) as e:
@@ -193,7 +252,9 @@ def check_output_dir(directory: PathLike, what: str = "output folder") -> Path:
     NotADirectoryError: `directory` (or a parent) is a file.
     PermissionError: the folder cannot be written (read-only, no rights).
   """
-  directory = Path(directory)
+  directory = fs.path(directory)
+  if fs.is_url(directory):
+    return _check_url_dir(directory, what)
   for p in [directory, *directory.parents]:
     if p.exists():
       if not p.is_dir():
@@ -209,6 +270,22 @@ def check_output_dir(directory: PathLike, what: str = "output folder") -> Path:
   except OSError as e:
     raise type(e)(e.errno, f"{what} is not writable ({e.strerror})",
                   os.fspath(directory)) from None
+  return directory
+
+
+def _check_url_dir(directory: "fs.GPath", what: str) -> "fs.GPath":
+  if directory.exists() and not directory.is_dir():
+    raise NotADirectoryError(
+        errno.ENOTDIR, f"{what} must be a folder, but this is a file",
+        os.fspath(directory))
+  probe = directory / f".tfmia-write-check.{uuid.uuid4().hex}"
+  try:
+    directory.mkdir(parents=True, exist_ok=True)
+    probe.write_bytes(b"")
+    probe.unlink()
+  except Exception as e:  # gfile raises tf.errors, not OSError
+    raise PermissionError(errno.EACCES, f"{what} is not writable ({e})",
+                          os.fspath(directory)) from None
   return directory
 
 

@@ -33,7 +33,7 @@ from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from tfmia import io, models, store
+from tfmia import fs, io, models, store
 from tfmia.data import ClassificationData, DataConfig, prepare_data
 from tfmia.training.config import TrainConfig
 from tfmia.training.hire import HireConfig
@@ -230,7 +230,7 @@ class ReferenceConfig:
 
   @classmethod
   def load(cls, path: Union[str, os.PathLike]) -> "ReferenceConfig":
-    path = Path(path)
+    path = fs.path(path)
     if not path.is_file():
       raise FileNotFoundError(f"Config file not found: {path}")
     try:
@@ -289,7 +289,7 @@ def unit_problem(model_dir: Union[str, os.PathLike],
   done marker must match `fingerprint`, and its membership mask and weights
   be the files it recorded (so a corrupted or half-copied file is redone).
   With `checkpoints`, it must also hold the per-epoch weights, unchanged."""
-  model_dir = Path(model_dir)
+  model_dir = fs.path(model_dir)
   marker = model_dir / DONE_FILE
   problem = store.unit_problem(marker, fingerprint,
                                [model_dir / MEMBER_FILE, model_dir / WEIGHTS_FILE])
@@ -306,12 +306,12 @@ CHECKPOINTS_DIR = "checkpoints"
 
 def checkpoint_path(model_dir: Union[str, os.PathLike], epoch: int) -> Path:
   """Model `model_dir`'s weights after `epoch` (1-based)."""
-  return Path(model_dir) / CHECKPOINTS_DIR / f"epoch_{epoch:03d}.weights.h5"
+  return fs.path(model_dir) / CHECKPOINTS_DIR / f"epoch_{epoch:03d}.weights.h5"
 
 
 def checkpoint_epochs(model_dir: Union[str, os.PathLike]) -> list[int]:
   """The epochs whose weights model `model_dir` kept, in order."""
-  folder = Path(model_dir) / CHECKPOINTS_DIR
+  folder = fs.path(model_dir) / CHECKPOINTS_DIR
   return sorted(int(p.name[6:9]) for p in folder.glob("epoch_*.weights.h5"))
 
 
@@ -476,7 +476,7 @@ def check_buildable(config: ReferenceConfig,
 def _train_unit(train_fn, config, data, mask, name, model_dir, progress,
                 kwargs):
   """One model, as an executor's unit (a module-level function)."""
-  train_fn(config, data, mask, name, Path(model_dir), progress=progress,
+  train_fn(config, data, mask, name, fs.path(model_dir), progress=progress,
            **kwargs)
   return name
 
@@ -524,7 +524,7 @@ def train_references(config: ReferenceConfig, *,
     if not (isinstance(i, int) and isinstance(n, int) and 1 <= i <= n):
       raise ValueError(f"`shard` must be (i, N) with 1 <= i <= N. "
                        f"Received: shard={shard!r}")
-  directory = Path(directory or config.reference_dir)
+  directory = fs.path(directory or config.reference_dir)
   _check_folder_config(directory, config)
   models.check_kwargs(config.model, dict(config.model_kwargs))
   data = data if data is not None else prepare_data(config.data)
@@ -587,7 +587,7 @@ def status(config: ReferenceConfig,
   Raises, as `train_references` would, when there is no reference folder at
   `directory` or it holds models of another configuration.
   """
-  directory = Path(directory or config.reference_dir)
+  directory = fs.path(directory or config.reference_dir)
   if not (directory / CONFIG_FILE).is_file():
     raise FileNotFoundError(
         2, "No reference folder here (no config.json); `tfmia reference "
@@ -671,7 +671,7 @@ class ReferenceSet:
       ValueError: the membership matrix does not match the config's seed or
         the models' membership masks, or `config` differs from the folder's.
     """
-    directory = Path(directory)
+    directory = fs.path(directory)
     if not (directory / CONFIG_FILE).is_file():
       raise FileNotFoundError(
           f"No reference folder at {directory} (no {CONFIG_FILE}). "

@@ -13,7 +13,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from tfmia import io, plotting
+from tfmia import fs, io, plotting
 from tfmia.results import ENTIRE_DATASET, AttackResults
 
 PathLike = Union[str, os.PathLike]
@@ -63,7 +63,7 @@ def write_audit(results: AttackResults, out_dir: PathLike, config,
                 extra_config: Optional[dict] = None) -> None:
   """An audit folder: config.json, results.{json,npz}, scores.npz,
   report.csv, roc_loglog.png and score_hist.png."""
-  out_dir = Path(out_dir)
+  out_dir = fs.path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
   io.atomic_write_json(out_dir / "config.json",
                        {"audit": config, **(extra_config or {})})
@@ -78,7 +78,7 @@ def write_audit(results: AttackResults, out_dir: PathLike, config,
 def render_audit(out_dir: PathLike) -> AttackResults:
   """Redraws report.csv and the figures of an audit folder from its saved
   results; recomputes nothing."""
-  out_dir = Path(out_dir)
+  out_dir = fs.path(out_dir)
   if not (out_dir / f"{RESULTS_NAME}.json").is_file():
     raise FileNotFoundError(f"No audit results in {out_dir} "
                             f"({RESULTS_NAME}.json is missing).")
@@ -93,7 +93,7 @@ def render_audit(out_dir: PathLike) -> AttackResults:
 
 def write_attack(results: AttackResults, out: PathLike, config: dict) -> None:
   """results.{json,npz}, summary.csv, roc.png and config.json in `out`."""
-  out = Path(out)
+  out = fs.path(out)
   out.mkdir(parents=True, exist_ok=True)
   io.atomic_write_json(out / "config.json", config)
   results.save(out / RESULTS_NAME)
@@ -106,7 +106,7 @@ def write_training_run(name: str, history, privacy_history,
                        out: PathLike) -> None:
   """A `tfmia train` folder's figures (its per-epoch privacy results are
   saved by `train_with_privacy`, under its done marker)."""
-  out = Path(out)
+  out = fs.path(out)
   plotting.save_figure(plotting.plot_training_history({name: history}),
                        out / "training.png")
   plotting.save_figure(plotting.plot_privacy_history({name: privacy_history}),
@@ -127,7 +127,7 @@ def write_architecture_study(result, raw, out: PathLike,
   Args:
     experiments: (key, title, model names) per two-model comparison.
   """
-  out = Path(out)
+  out = fs.path(out)
   for key, title, names in experiments:
     chosen = {n: result.outcomes[n] for n in names}
     fig = plotting.plot_training_history(
@@ -158,7 +158,7 @@ def write_architecture_study(result, raw, out: PathLike,
 
 def write_snn_mia_study(result, out: PathLike) -> None:
   """Tables, results and figures of an SnnMiaResult."""
-  out = Path(out)
+  out = fs.path(out)
   write_csv(result.table(), out / "results.csv", index=False,
             float_format="%.6g")
   write_csv(result.cell_table(), out / "table.csv")
@@ -244,7 +244,7 @@ def pruning_summary_table(table):
 def write_pruning_study(result, out: PathLike) -> None:
   """results.csv (every attack), table.csv (one row per cell),
   summary.json, histograms.npz and the three figures."""
-  out = Path(out)
+  out = fs.path(out)
   table = result.table()
   write_csv(table, out / "results.csv", index=False, float_format="%.6g")
   summary = pruning_summary_table(table)
@@ -265,7 +265,7 @@ def write_robustness(result, out: PathLike, record: Optional[dict] = None,
   """robustness.json (the result and `record`), robustness.csv and
   robustness.png."""
   import pandas as pd
-  out = Path(out)
+  out = fs.path(out)
   io.atomic_write_json(out / "robustness.json",
                        {"result": result, **(record or {})})
   write_csv(pd.DataFrame(result.rows()), out / "robustness.csv", index=False,

@@ -13,12 +13,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 from sklearn import metrics
 
+from tfmia import fs
 from tfmia import dp_bounds, io
 
 ENTIRE_DATASET = "entire_dataset"
@@ -355,7 +355,7 @@ class AttackResults:
 
   def save(self, path: Union[str, os.PathLike]) -> None:
     """Writes `path`.json (metrics) and `path`.npz (scores), atomically."""
-    path = Path(path)
+    path = fs.path(path)
     arrays = {}
     for i, r in enumerate(self.results):
       arrays[f"scores_{i}"] = r.scores
@@ -365,7 +365,7 @@ class AttackResults:
 
   @classmethod
   def load(cls, path: Union[str, os.PathLike]) -> "AttackResults":
-    path = Path(path)
+    path = fs.path(path)
     meta = io.read_json(path.with_suffix(".json"))
     arrays = io.load_npz(path.with_suffix(".npz"))
     try:
@@ -396,13 +396,13 @@ def history_dataframe(history: Iterable[AttackResults]):
 def save_history(history: Sequence[AttackResults],
                  directory: Union[str, os.PathLike]) -> None:
   """Saves one AttackResults per entry as directory/epoch_XXXX.{json,npz}."""
-  directory = Path(directory)
+  directory = fs.path(directory)
   for i, h in enumerate(history):
     name = f"epoch_{h.epoch:04d}" if h.epoch is not None else f"entry_{i:04d}"
     h.save(directory / name)
 
 
 def load_history(directory: Union[str, os.PathLike]) -> list[AttackResults]:
-  directory = Path(directory)
+  directory = fs.path(directory)
   return [AttackResults.load(p.with_suffix(""))
           for p in sorted(directory.glob("*.json"))]

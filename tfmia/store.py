@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, TypeVar, Union
 
-from tfmia import io
+from tfmia import fs, io
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def fingerprint(obj: Any) -> str:
 
 def sha256_file(path: PathLike) -> str:
   h = hashlib.sha256()
-  with open(path, "rb") as f:
+  with fs.path(path).open("rb") as f:
     for chunk in iter(lambda: f.read(1 << 20), b""):
       h.update(chunk)
   return h.hexdigest()
@@ -51,7 +51,7 @@ def sha256_file(path: PathLike) -> str:
 
 def file_marker(path: PathLike) -> Path:
   """The done marker of a single-file unit: `file.done.json`."""
-  return Path(f"{path}.{DONE_FILE}")
+  return fs.path(f"{path}.{DONE_FILE}")
 
 
 def read_done(marker: PathLike) -> Optional[dict]:
@@ -89,7 +89,7 @@ def unit_problem(marker: PathLike, fingerprint_: str,
   marker, other settings, a missing file, or a file that changed since it
   was written (truncated, when it is shorter than recorded).
   """
-  marker = Path(marker)
+  marker = fs.path(marker)
   if not marker.exists():
     return "not finished (no done marker)"
   try:
@@ -104,7 +104,7 @@ def unit_problem(marker: PathLike, fingerprint_: str,
   hashes, sizes = record["sha256"], record.get("bytes", {})
   if files is None:
     files = [marker.parent / k for k in hashes]
-  for f in map(Path, files):
+  for f in map(fs.path, files):
     key = _key(marker, f)
     if not f.is_file():
       return f"{f} is missing"
@@ -122,7 +122,7 @@ def is_done(marker: PathLike, fingerprint_: str,
   still has the hash it recorded. A unit found corrupted (not merely
   unfinished) is logged with the reason."""
   problem = unit_problem(marker, fingerprint_, files)
-  if problem is not None and Path(marker).exists():
+  if problem is not None and fs.path(marker).exists():
     logger.warning("Redoing the unit of %s: %s.", marker, problem)
   return problem is None
 
@@ -130,8 +130,8 @@ def is_done(marker: PathLike, fingerprint_: str,
 def mark_done(marker: PathLike, fingerprint_: str, files: Sequence[PathLike],
               **info: Any) -> dict:
   """Writes the marker last, atomically: the unit is complete."""
-  marker = Path(marker)
-  files = [Path(f) for f in files]
+  marker = fs.path(marker)
+  files = [fs.path(f) for f in files]
   record = {"fingerprint": fingerprint_,
             "sha256": {_key(marker, f): sha256_file(f) for f in files},
             "bytes": {_key(marker, f): f.stat().st_size for f in files},
@@ -143,7 +143,7 @@ def mark_done(marker: PathLike, fingerprint_: str, files: Sequence[PathLike],
 def clear(marker: PathLike) -> None:
   """Removes the marker before a unit is (re)done, so a crash mid-way leaves
   it incomplete."""
-  Path(marker).unlink(missing_ok=True)
+  fs.path(marker).unlink(missing_ok=True)
 
 
 def check_fingerprint(marker: PathLike, fingerprint_: str, what: str) -> None:
@@ -152,7 +152,7 @@ def check_fingerprint(marker: PathLike, fingerprint_: str, what: str) -> None:
   record = read_done(marker)
   if record is not None and record.get("fingerprint") != fingerprint_:
     raise ValueError(
-        f"{what} at {Path(marker).parent} was made with different settings "
+        f"{what} at {fs.path(marker).parent} was made with different settings "
         "or from a different source model (its fingerprint differs). Delete "
         "that folder to rebuild it, or use another output folder.")
 
@@ -166,7 +166,7 @@ def cached(path: PathLike, fingerprint_: str, compute: Callable[[], T], *,
   Errors are never swallowed: a file that is complete by its marker and
   fails to load raises; a file that is incomplete or corrupted is recomputed.
   """
-  path = Path(path)
+  path = fs.path(path)
   marker = file_marker(path)
   if is_done(marker, fingerprint_, [path]):
     return load(path)
@@ -220,12 +220,11 @@ def record_fingerprint(record: Any, ignore: Sequence[str] = ()) -> str:
 def remove_outputs(directory: PathLike, outputs: Sequence[str]) -> None:
   """Deletes the named files and folders of `directory` (a run's outputs;
   names may be glob patterns, e.g. "*.png")."""
-  import shutil
-  directory = Path(directory)
+  directory = fs.path(directory)
   for pattern in outputs:
     for p in directory.glob(pattern):
       if p.is_dir() and not p.is_symlink():
-        shutil.rmtree(p)
+        fs.rmtree(p)
       else:
         p.unlink()
 
@@ -248,7 +247,7 @@ def claim(directory: PathLike, record: Any, *, outputs: Sequence[str],
   Returns:
     The config file's path.
   """
-  directory = Path(directory)
+  directory = fs.path(directory)
   path = directory / CONFIG_FILE
   new = io.to_jsonable(record)
   if path.exists() and not overwrite:

@@ -33,7 +33,7 @@ from typing import ClassVar, Optional, Sequence
 
 import numpy as np
 
-from tfmia import io, store
+from tfmia import fs, io, store
 from tfmia.data import ClassificationData
 
 logger = logging.getLogger(__name__)
@@ -346,7 +346,8 @@ class PrunedVariant(Variant):
     import os
 
     import tensorflow as tf
-    return tf.keras.models.load_model(os.fspath(path), compile=False)
+    with io.local_file(path) as local:
+      return tf.keras.models.load_model(os.fspath(local), compile=False)
 
 
 def prune_info(refs, name: str, variant: PrunedVariant) -> dict:
@@ -360,7 +361,7 @@ def prune_info(refs, name: str, variant: PrunedVariant) -> dict:
 
 def variant_dir(refs, name: str, variant: Variant) -> Path:
   """Where `variant` of model `name` of reference folder `refs` lives."""
-  return Path(refs.directory) / name / VARIANTS_DIR / variant.key()
+  return fs.path(refs.directory) / name / VARIANTS_DIR / variant.key()
 
 
 def fingerprint(refs, name: str, variant: Optional[Variant]) -> str:

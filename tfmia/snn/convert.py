@@ -245,6 +245,8 @@ def save(model: tf.keras.Model, path: Union[str, os.PathLike]) -> None:
 
 def load(path: Union[str, os.PathLike]) -> tf.keras.Model:
   """Loads a model saved by `save`."""
-  return tf.keras.models.load_model(
-      os.fspath(path), custom_objects={"SpikingNetwork": SpikingNetwork},
-      compile=False)
+  from tfmia import io
+  with io.local_file(path) as local:
+    return tf.keras.models.load_model(
+        os.fspath(local), custom_objects={"SpikingNetwork": SpikingNetwork},
+        compile=False)

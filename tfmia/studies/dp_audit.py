@@ -25,17 +25,18 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import pandas as pd
 
+from tfmia import fs
 from tfmia import audit as audit_lib
 from tfmia import dp_audit, dp_bounds, io, models, reference, store
 from tfmia.data import ClassificationData, load_dataset, scale_pixels, shuffle
 from tfmia.defenses import Defense, noise_for_epsilon, train_with_defense
 from tfmia.training import TrainConfig
+from tfmia.training.loop import load_weights
 
 OUTPUTS = ("results.csv", "results.json", "dp_audit.png", "guesses.png",
            "models", "config.json")
@@ -204,14 +205,13 @@ def _defense(config, epsilon, num_examples) -> tuple[Defense, Optional[float]]:
 def _load_model(config, data, weights):
   model = models.build_model(config.model, data.x_train.shape[1:],
                              len(data.class_names), **dict(config.model_kwargs))
-  model.load_weights(weights)
-  return model
+  return load_weights(model, weights)
 
 
 def _reference(config, data, canaries, is_member, defense, directory, k):
   """Reference model k (a store unit): fixed members plus its canaries."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  directory = Path(directory)
+  directory = fs.path(directory)
   weights = directory / dp_audit.WEIGHTS_FILE
   marker = directory / store.DONE_FILE
   fp = store.fingerprint({"config": config, "defense": defense, "k": k})
@@ -258,9 +258,9 @@ def rmia_bounds(config, data, source, target_dir, defense, out_dir) -> dict:
   ref_member = reference.membership_matrix(canaries.num_canaries,
                                            config.references, config.seed)
   refs = [_reference(config, data, canaries, ref_member[k], defense,
-                     Path(out_dir) / f"ref_{k:03d}", k)
+                     fs.path(out_dir) / f"ref_{k:03d}", k)
           for k in range(config.references)]
-  target = _load_model(config, data, Path(target_dir) / dp_audit.WEIGHTS_FILE)
+  target = _load_model(config, data, fs.path(target_dir) / dp_audit.WEIGHTS_FILE)
   res = audit_lib.audit(
       audit_lib.Target(target, canaries.x, canaries.labels, canaries.included),
       audit_lib.References(tuple(refs), ref_member),

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+
+from tfmia import fs
 from typing import Callable, Sequence
 
 SUMMARY_FILE = "seeds_summary.csv"
@@ -28,7 +30,7 @@ def check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
 
 
 def seed_dir(out, seed: int) -> Path:
-  return Path(out) / f"seed_{seed}"
+  return fs.path(out) / f"seed_{seed}"
 
 
 def run_over_seeds(run: Callable, config, out, seeds: Sequence[int],

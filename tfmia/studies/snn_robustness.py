@@ -35,6 +35,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from tfmia import fs
 from tfmia import audit, io, models, reference, robustness, spiking
 from tfmia.attacks import suite
 from tfmia.data import DataConfig, prepare_data
@@ -181,7 +182,7 @@ class SnnRobustnessConfig:
         model="spiking_vgg_ann" if kind == "ann" else "spiking_vgg",
         model_kwargs=self.model_kwargs(), train=self.train_config(),
         num_models=self.references, seed=self.seed,
-        reference_dir=str(Path(out) / "references" / kind),
+        reference_dir=str(fs.path(out) / "references" / kind),
         hire=self.hire_config() if kind == "hire_snn" else None)
 
 
@@ -246,7 +247,7 @@ def _sweep_row(config, pooling, encoder, data, members, folder,
   """One sweep model, trained (or found) and attacked: its row."""
   n = min(config.sweep_examples, len(data.y_test))
   x, y = data.x_test[:n], data.y_test[:n]
-  model = _sweep_model(config, pooling, encoder, data, members, Path(folder),
+  model = _sweep_model(config, pooling, encoder, data, members, fs.path(folder),
                        progress)
   rc = dataclasses.replace(
       config.robustness_config(),
@@ -277,7 +278,7 @@ def sweep(config: SnnRobustnessConfig, data, members, out: Path, *,
   input-gradient sparsity for each pooling and encoder. With `executor`
   (`tfmia.executors`), each model (trained, then attacked) is a unit."""
   cells = [(p, e) for p in config.sweep_pooling for e in config.sweep_encoders]
-  folder = lambda p, e: os.fspath(Path(out) / "sweep" / f"{p}_{e}")
+  folder = lambda p, e: os.fspath(fs.path(out) / "sweep" / f"{p}_{e}")
   if executor is None:
     return [_sweep_row(config, p, e, data, members, folder(p, e), progress)
             for p, e in cells]

@@ -135,15 +135,14 @@ def train_hire(model: tf.keras.Model, data: ClassificationData,
   for config.epochs). Returns `train_model`'s result, with `model`.
   `out_dir` receives what `train_model` writes there (config.json with
   `hire` recorded, history.json, and `model`'s weights)."""
-  from tfmia import io
+  from tfmia import fs, io
   from tfmia.training import loop
   if not isinstance(hire, HireConfig):
     raise TypeError("`hire` must be a HireConfig. "
                     f"Received: {type(hire).__name__}")
   wrapped = HireTraining(model, hire)   # checks before any training
   if out_dir is not None:
-    from pathlib import Path
-    out_dir = Path(out_dir)
+    out_dir = fs.path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     io.atomic_write_json(out_dir / loop.CONFIG_FILE,
                          {"train": config, "hire": hire,

@@ -6,13 +6,12 @@ import dataclasses
 import logging
 import math
 import os
-from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
 
-from tfmia import io
+from tfmia import fs, io
 from tfmia.data import ClassificationData
 from tfmia.training.config import TrainConfig, make_optimizer
 
@@ -168,7 +167,7 @@ def train_model(model: tf.keras.Model, data: ClassificationData,
                      "(tfmia.data.scale_pixels). "
                      f"Received: dtype={data.x_train.dtype}")
   if out_dir is not None:
-    out_dir = Path(out_dir)
+    out_dir = fs.path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     record = {"train": config, **(extra_config or {})}
     io.atomic_write_json(out_dir / CONFIG_FILE, record)
@@ -231,11 +230,12 @@ def load_weights(model: tf.keras.Model,
                  path: Union[str, os.PathLike]) -> tf.keras.Model:
   """Loads weights saved by `save_weights`; a `ValueError` naming the file
   when it is truncated, corrupted or made for another architecture."""
-  path = Path(path)
+  path = fs.path(path)
   if not path.is_file():
     raise FileNotFoundError(2, "No such weights file", os.fspath(path))
   try:
-    model.load_weights(os.fspath(path))
+    with io.local_file(path) as local:
+      model.load_weights(os.fspath(local))
   except (OSError, ValueError, KeyError) as e:
     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     raise ValueError(f"{path} cannot be loaded into a {model.name!r} model "
@@ -257,7 +257,7 @@ def load_run(run: Union[str, os.PathLike], *, data_dir: Optional[str] = None):
   from tfmia import data as tfdata
   from tfmia import models
   from tfmia import store
-  run = Path(run)
+  run = fs.path(run)
   if not run.is_dir() or not (run / CONFIG_FILE).is_file():
     raise FileNotFoundError(
         2, f"`run` must be a folder written by `tfmia train`, holding "
