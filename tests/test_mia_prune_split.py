@@ -92,3 +92,22 @@ def test_shadow_attacks_learn_from_the_shadows_own_split():
   with pytest.raises(ValueError, match="must contain every reference"):
     AttackSignals(target=target, references=(shadow,),
                   ref_is_member=ref_is_member, ref_in_split=~in_split)
+
+
+def test_samia_sensitivity_is_computed_on_each_models_own_split(split_folder):
+  from tfmia.signals import SignalConfig
+  refs, data = split_folder
+  cfg = SignalConfig(sensitivity=True, sensitivity_samples=2)
+  for name in ("target", "ref_001"):
+    own = refs.own_split(name)
+    assert own.sum() < len(own)     # not the whole pool
+    sig = audit.model_signals(refs, data, name, None, "pool", cfg)
+    finite = np.isfinite(sig.sensitivity).all(1)
+    np.testing.assert_array_equal(finite, own)
+  np.testing.assert_array_equal(refs.own_split("target"), refs.evaluated)
+  np.testing.assert_array_equal(refs.own_split("ref_000"),
+                                refs.ref_in_split[0])
+  # SAMIA runs on them: every row it reads is finite.
+  res = audit.audit_cell(refs, data, audit.Cell(signals=cfg), ("samia",),
+                         progress=False)
+  assert np.isfinite(res.get("samia").scores).all()

@@ -175,6 +175,27 @@ def test_sensitivity():
   np.testing.assert_allclose(s1.sensitivity, s2.sensitivity, rtol=1e-3)
 
 
+def test_sensitivity_on_chosen_rows_equals_the_full_computation_there():
+  x = np.random.default_rng(5).random((7, 4, 4, 1)).astype(np.float32)
+  y = np.array([0, 1, 2, 0, 1, 2, 0])
+  model = _linear_model()
+  cfg = SignalConfig(sensitivity=True, batch_size=3)
+  full = compute_signals(model, x, y, cfg, progress=False)
+  rows = np.array([True, False, False, True, True, False, True])
+  part = compute_signals(model, x, y, cfg, progress=False,
+                         sensitivity_rows=rows)
+  # A row's noise depends on its index only: the same values (up to float32
+  # batch effects, scaled by 1/ε as between batch sizes), NaN elsewhere.
+  np.testing.assert_allclose(part.sensitivity[rows], full.sensitivity[rows],
+                             rtol=1e-3)
+  assert np.isnan(part.sensitivity[~rows]).all()
+  np.testing.assert_array_equal(part.loss, full.loss)
+  with pytest.raises(ValueError, match=r"`sensitivity_rows` must be a bool "
+                     r"array of shape \(7,\)"):
+    compute_signals(model, x, y, cfg, progress=False,
+                    sensitivity_rows=np.ones(6, bool))
+
+
 def test_save_load_and_take(tmp_path):
   s = Signals.from_logits(np.random.default_rng(4).normal(size=(5, 2, 3)),
                           [0, 1, 2, 0, 1], sensitivity=np.ones((5, 3)))

@@ -253,8 +253,13 @@ def model_signals(refs, data, name: str, variant: Optional[variants.Variant],
                      f"Received: split={split!r}")
   x, y = ((data.x_train, data.y_train) if split == "pool"
           else (data.x_test, data.y_test))
+  # SAMIA's sensitivity (10 extra passes) only where it is used: with the
+  # mia_prune split, on the model's own train and test sets, as there.
+  rows = (refs.own_split(name) if config.sensitivity and split == "pool"
+          else None)
   fp = store.fingerprint([variants.fingerprint(refs, name, variant), config,
-                          split, len(x), row_hashes(x[:64]).tobytes().hex()])
+                          split, len(x), row_hashes(x[:64]).tobytes().hex()]
+                         + ([] if rows is None else ["own_split_sensitivity"]))
   folder = "base" if variant is None else variant.key()
   path = (fs.path(refs.directory) / name / SIGNALS_DIR / folder
           / f"{split}_{fp[:16]}.npz")
@@ -265,7 +270,7 @@ def model_signals(refs, data, name: str, variant: Optional[variants.Variant],
       lambda: compute_signals(
           variants.load_model(refs, name, data, variant, progress=bool(
               progress)), x, y, config, progress=progress,
-          mask_key=mask_key),
+          mask_key=mask_key, sensitivity_rows=rows),
       save=lambda sig, p: sig.save(p), load=Signals.load)
 
 

@@ -650,6 +650,17 @@ class ReferenceSet:
       return None
     return self.split_masks["target_dev"]
 
+  def own_split(self, name: str) -> Optional[np.ndarray]:
+    """(N,) bool: model `name`'s own train and test examples, the ones
+    mia_prune queries it on (target: `evaluated`; shadow k: row k of
+    `ref_in_split`); None: the whole pool."""
+    self._check_name(name)
+    if self.split_masks is None:
+      return None
+    if name == TARGET:
+      return self.evaluated
+    return self.ref_in_split[int(name.split("_")[1])]
+
   def validation_of(self, name: str) -> Optional[np.ndarray]:
     """(N,) bool: model `name`'s dev set (mia_prune); None otherwise."""
     self._check_name(name)

@@ -144,7 +144,8 @@ class Signals:
     confidence: (N, A) probability of the true class, Pr(x|θ) in RMIA.
     loss: (N, A) cross-entropy loss.
     scaled_logit: (N, A) LiRA's φ.
-    sensitivity: (N, C) SAMIA's sensitivity, or None when not computed.
+    sensitivity: (N, C) SAMIA's sensitivity, or None when not computed;
+      NaN in the rows it was not computed for (`sensitivity_rows`).
 
   With the input-dropout calibration each array is the mean over the dropped
   copies of that signal.
@@ -292,7 +293,9 @@ def compute_signals(model, x: np.ndarray, y: np.ndarray,
                     config: SignalConfig = SignalConfig(), *,
                     outputs: str = "auto",
                     progress: Union[bool, str] = True,
-                    mask_key: int = 0) -> Signals:
+                    mask_key: int = 0,
+                    sensitivity_rows: Optional[np.ndarray] = None
+                    ) -> Signals:
   """Queries `model` on (x, y) and returns its `Signals`.
 
   Args:
@@ -306,6 +309,10 @@ def compute_signals(model, x: np.ndarray, y: np.ndarray,
     progress: show a tqdm bar; a string is used as its description.
     mask_key: identifies the model for `dropout_masks="mia_snn"`, whose
       masks differ between models (ignored otherwise).
+    sensitivity_rows: (N,) bool: compute the sensitivity only for these
+      examples (NaN in the others), as mia_prune computes it only on each
+      model's own train and test sets; None: every example. A row's value
+      does not depend on which other rows are computed.
 
   Returns:
     Signals with A = number of augmentations (1 when `aggregate="mean"`).
@@ -317,6 +324,13 @@ def compute_signals(model, x: np.ndarray, y: np.ndarray,
   if len(x) != len(y):
     raise ValueError(f"`x` and `y` must have the same length. "
                      f"Received: {len(x)} and {len(y)}")
+  if sensitivity_rows is not None:
+    sensitivity_rows = np.asarray(sensitivity_rows)
+    if sensitivity_rows.dtype != bool or sensitivity_rows.shape != (len(x),):
+      raise ValueError(f"`sensitivity_rows` must be a bool array of shape "
+                       f"({len(x)},). Received: shape="
+                       f"{sensitivity_rows.shape}, dtype="
+                       f"{sensitivity_rows.dtype}")
   forward = adapter.as_adapter(model, outputs=outputs,
                                batch_size=config.batch_size)
   augs = config.augmentation_list
@@ -362,7 +376,13 @@ def compute_signals(model, x: np.ndarray, y: np.ndarray,
     derived_all.append({k: np.stack([d[k] for d in per_aug], axis=1)
                         for k in per_aug[0]})
     if config.sensitivity:
-      sens_all.append(_sensitivity(forward, xb, config, start))
+      index = np.arange(start, start + len(xb))
+      rows = (np.ones(len(xb), bool) if sensitivity_rows is None
+              else sensitivity_rows[start:start + len(xb)])
+      sens = np.full((len(xb), logits_all[-1].shape[-1]), np.nan)
+      if rows.any():
+        sens[rows] = _sensitivity(forward, xb[rows], config, index[rows])
+      sens_all.append(sens)
     bar.update(len(xb))
   bar.close()
   labels = as_labels(y_arr, "y", logits_all[0].shape[-1])
@@ -378,14 +398,13 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def _sensitivity(forward, xb: np.ndarray, config: SignalConfig,
-                 start: int) -> np.ndarray:
+                 index: np.ndarray) -> np.ndarray:
   """SAMIA's sensitivity: mean over u ~ N(0, I) of
   |softmax(f(x + εu)) − softmax(f(x))| / ε, per class. (B, C)."""
   base = _softmax(forward(xb))
   eps = config.sensitivity_epsilon
   total = np.zeros_like(base)
   size = int(np.prod(xb.shape[1:]))
-  index = np.arange(start, start + len(xb))
   for j in range(config.sensitivity_samples):
     # Box-Muller on two hashed uniform streams per perturbation.
     u1 = _uniform(config.seed, 2 * j + 1_000_001, index, size)

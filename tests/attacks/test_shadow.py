@@ -86,9 +86,41 @@ def test_nn_attack_learns_and_is_deterministic():
   cfg = nn_attack.MiafcConfig(hidden=(32, 16), epochs=40, batch_size=64,
                               learning_rate=0.05, seed=3)
   s1 = nn_attack.nn_attack_scores(feats, member, feats, cfg)
+  nn_attack.clear_trained()            # a second training, not the kept one
   s2 = nn_attack.nn_attack_scores(feats, member, feats, cfg)
   np.testing.assert_array_equal(s1, s2)
   assert metrics.roc_auc_score(member, s1) > 0.99
+
+
+@pytest.mark.parametrize("kind", ["nn", "samia"])
+def test_attack_network_is_trained_once_per_shadow_data(kind):
+  """Many targets against the same shadows (the non-adaptive cells) train
+  the attack network once; its scores equal a fresh training's."""
+  from tfmia.attacks import nn_attack, samia
+  rng = np.random.default_rng(4)
+  member = rng.random(300) < 0.5
+  if kind == "nn":
+    cfg = nn_attack.MiafcConfig(hidden=(16,), epochs=3, seed=1)
+    x = rng.random((300, 3))
+    score = lambda shadow, t: nn_attack.nn_attack_scores(shadow, member, t,
+                                                         cfg)
+    t1, t2 = rng.random((50, 3)), rng.random((60, 3))
+  else:
+    cfg = samia.SamiaConfig(embed_dim=8, num_layers=1, num_heads=2, ff_dim=8,
+                            head_units=8, epochs=2, seed=1)
+    x = rng.random((300, 4, 3))
+    score = lambda shadow, t: samia.samia_scores(shadow, member, t, cfg)
+    t1, t2 = rng.random((50, 4, 3)), rng.random((60, 4, 3))
+  nn_attack.clear_trained()
+  before = nn_attack.trainings
+  score(x, t1)
+  kept = score(x, t2)
+  assert nn_attack.trainings == before + 1
+  score(x + 1e-3, t2)                  # other shadow data: trained anew
+  assert nn_attack.trainings == before + 2
+  nn_attack.clear_trained()
+  np.testing.assert_array_equal(kept, score(x, t2))
+  assert nn_attack.trainings == before + 3
 
 
 def test_miafc_is_mia_prunes_network():

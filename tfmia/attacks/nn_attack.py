@@ -11,11 +11,19 @@ features (`tfmia.attacks.shadow.nn_features`), not standardised, as there.
 
 Where we differ: Keras' SGD applies weight decay to the weights (decoupled);
 PyTorch adds it to the gradient. Initialisation is Keras' Glorot uniform.
+
+A trained attack network is kept in memory (`trained_attack`) for the same
+shadow data and settings, so attacks on many targets against the same
+shadow models (every non-adaptive cell of the pruning study) train it once.
+Training is seeded, so a kept network is the one a new training would give.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import hashlib
+from typing import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -58,13 +66,54 @@ def build_miafc(input_dim: int, config: MiafcConfig = MiafcConfig()
                seed=config.seed)
 
 
-def fit_two_logits(model: tf.keras.Model, x: np.ndarray, y: np.ndarray,
-                   target: np.ndarray, *, epochs: int, batch_size: int,
-                   learning_rate: float, weight_decay: float,
-                   seed: int) -> np.ndarray:
+_TRAINED: "collections.OrderedDict[str, tf.keras.Model]" = \
+    collections.OrderedDict()
+MAX_KEPT = 8   # trained attack networks kept in memory
+trainings = 0  # networks trained in this process (for tests)
+
+
+def clear_trained() -> None:
+  """Forgets the kept attack networks."""
+  _TRAINED.clear()
+
+
+def trained_attack(kind: str, config, x: np.ndarray, y: np.ndarray,
+                   build: Callable[[], tf.keras.Model]) -> tf.keras.Model:
+  """The attack network `build()` trained on (x, y) with `config`'s
+  training (`fit_two_logits`), seeded with `config.seed`: trained once, then
+  kept for the same `kind`, config and data (the last `MAX_KEPT`)."""
+  global trainings
+  h = hashlib.sha256(repr((kind, config, x.shape, x.dtype.str)).encode())
+  h.update(np.ascontiguousarray(x).tobytes())
+  h.update(np.ascontiguousarray(y, dtype=bool).tobytes())
+  key = h.hexdigest()
+  if key in _TRAINED:
+    _TRAINED.move_to_end(key)
+    return _TRAINED[key]
+  tf.keras.utils.set_random_seed(config.seed)   # init, dropout, shuffling
+  model = build()
+  fit_two_logits(model, x, y, epochs=config.epochs,
+                 batch_size=config.batch_size,
+                 learning_rate=config.learning_rate,
+                 weight_decay=config.weight_decay, seed=config.seed)
+  trainings += 1
+  _TRAINED[key] = model
+  while len(_TRAINED) > MAX_KEPT:
+    _TRAINED.popitem(last=False)
+  return model
+
+
+def member_log_odds(model: tf.keras.Model, target: np.ndarray) -> np.ndarray:
+  """logit_member − logit_nonmember of a two-logit attack network."""
+  logits = model.predict(target, batch_size=4096, verbose=0)
+  return (logits[:, 1] - logits[:, 0]).astype(np.float64)
+
+
+def fit_two_logits(model: tf.keras.Model, x: np.ndarray, y: np.ndarray, *,
+                   epochs: int, batch_size: int, learning_rate: float,
+                   weight_decay: float, seed: int) -> tf.keras.Model:
   """mia_prune's attack-model training (SGD, momentum 0.9, MultiStepLR at
-  50% and 75% of the epochs, cross-entropy on two logits), then the target's
-  member log-odds, logit_member − logit_nonmember (higher means member)."""
+  50% and 75% of the epochs, cross-entropy on two logits)."""
   steps = -(-len(x) // batch_size)
   lr = tf.keras.optimizers.schedules.PiecewiseConstantDecay(
       [steps * (epochs // 2), steps * (epochs * 3 // 4)],
@@ -77,8 +126,7 @@ def fit_two_logits(model: tf.keras.Model, x: np.ndarray, y: np.ndarray,
         .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size))
   model.fit(ds, epochs=epochs, verbose=0)
-  logits = model.predict(target, batch_size=4096, verbose=0)
-  return (logits[:, 1] - logits[:, 0]).astype(np.float64)
+  return model
 
 
 def nn_attack_scores(shadow_features, shadow_is_member, target_features,
@@ -107,9 +155,6 @@ def nn_attack_scores(shadow_features, shadow_is_member, target_features,
                      f"`shadow_features`. Received: shape={t.shape}")
   if y.all() or not y.any():
     raise ValueError("Shadow data must hold both members and non-members.")
-  tf.keras.utils.set_random_seed(config.seed)   # dropout, shuffling
-  model = build_miafc(x.shape[1], config)
-  return fit_two_logits(model, x, y, t, epochs=config.epochs,
-                        batch_size=config.batch_size,
-                        learning_rate=config.learning_rate,
-                        weight_decay=config.weight_decay, seed=config.seed)
+  model = trained_attack("miafc", config, x, y,
+                         lambda: build_miafc(x.shape[1], config))
+  return member_log_odds(model, t)

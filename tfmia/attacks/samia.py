@@ -22,7 +22,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from tfmia.attacks.nn_attack import fit_two_logits
+from tfmia.attacks.nn_attack import member_log_odds, trained_attack
 from tfmia.validation import as_finite_array, as_labels
 
 
@@ -165,9 +165,6 @@ def samia_scores(shadow_tokens, shadow_is_member, target_tokens,
                      f"(n, C, 3). Received: {x.shape} and {t.shape}")
   if y.all() or not y.any():
     raise ValueError("Shadow data must hold both members and non-members.")
-  tf.keras.utils.set_random_seed(config.seed)   # dropout
-  model = build_samia_model(x.shape[1], config)
-  return fit_two_logits(model, _features(x), y, _features(t),
-                        epochs=config.epochs, batch_size=config.batch_size,
-                        learning_rate=config.learning_rate,
-                        weight_decay=config.weight_decay, seed=config.seed)
+  model = trained_attack("samia", config, _features(x), y,
+                         lambda: build_samia_model(x.shape[1], config))
+  return member_log_odds(model, _features(t))

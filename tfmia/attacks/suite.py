@@ -287,10 +287,16 @@ def _samia(s: AttackSignals, c: AttackConfig):
   p, y, m, sens = shadow_data(s, c.shadow_max_examples, c.seed,
                               with_sensitivity=True)
   t = s.target.mean()
-  return samia_lib.samia_scores(
+  # The target's sensitivity may exist only on the rows it is attacked on
+  # (`compute_signals(sensitivity_rows=...)`); the others get NaN scores.
+  rows = np.isfinite(t.sensitivity).all(axis=1)
+  out = np.full(t.num_examples, np.nan)
+  out[rows] = samia_lib.samia_scores(
       samia_lib.samia_tokens(p, sens, y), m,
-      samia_lib.samia_tokens(t.probs[:, 0], t.sensitivity, t.labels),
+      samia_lib.samia_tokens(t.probs[rows, 0], t.sensitivity[rows],
+                             t.labels[rows]),
       dataclasses.replace(c.samia, seed=c.seed))
+  return out
 
 
 _REF = dict(references=True)
@@ -604,6 +610,11 @@ def run_attacks(attacks: Sequence[str], signals: AttackSignals,
     if ATTACKS[name].shadow:
       s = np.asarray(ATTACKS[name].fn(full, config),
                      dtype=np.float64)[evaluate]
+      if np.isnan(s).any():
+        raise ValueError(
+            f"Attack {name!r} has no score for {int(np.isnan(s).sum())} of "
+            f"the {len(s)} attacked examples: their signals (e.g. the "
+            "sensitivity) were not computed.")
     else:
       s = np.asarray(ATTACKS[name].fn(signals, config), dtype=np.float64)
     for slice_name, mask in _slices(signals, slicing):
