@@ -68,7 +68,7 @@ def build_miafc(input_dim: int, config: MiafcConfig = MiafcConfig()
 
 _TRAINED: "collections.OrderedDict[str, tf.keras.Model]" = \
     collections.OrderedDict()
-MAX_KEPT = 8   # trained attack networks kept in memory
+MAX_KEPT = 16  # trained attack networks kept in memory
 trainings = 0  # networks trained in this process (for tests)
 
 
