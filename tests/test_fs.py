@@ -93,7 +93,7 @@ def _weights(path):
 
 def test_reference_models_variants_and_audit_on_a_url_equal_local(
     tmp_path, ram):
-  local_cfg = tiny_reference_config(tmp_path / "refs", num_models=2, epochs=2)
+  local_cfg = tiny_reference_config(tmp_path / "refs", num_models=2, epochs=1)
   data = prepare_data(local_cfg.data)
   url_cfg = local_cfg.replace(reference_dir=str(ram / "refs"))
   for cfg in (local_cfg, url_cfg):

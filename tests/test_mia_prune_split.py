@@ -108,6 +108,10 @@ def test_samia_sensitivity_is_computed_on_each_models_own_split(split_folder):
   np.testing.assert_array_equal(refs.own_split("ref_000"),
                                 refs.ref_in_split[0])
   # SAMIA runs on them: every row it reads is finite.
+  from tfmia.attacks.samia import SamiaConfig
+  from tfmia.attacks.suite import AttackConfig
+  tiny = SamiaConfig(embed_dim=8, num_layers=1, num_heads=2, ff_dim=8,
+                     head_units=8, epochs=1)
   res = audit.audit_cell(refs, data, audit.Cell(signals=cfg), ("samia",),
-                         progress=False)
+                         AttackConfig(samia=tiny), progress=False)
   assert np.isfinite(res.get("samia").scores).all()
