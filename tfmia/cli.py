@@ -336,8 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
                   "Resumable.")
   _add_data_args(pc, default_dataset="cifar10", sizes=False)
   pc.add_argument("--quick", action="store_true",
-                  help="a 6,000-image pool, a narrow VGG-11, 2 shadows, "
-                       "two pruners, the defenses at l1_structured 0.7")
+                  help="a 3,000-image pool, a narrow VGG-11 for 12 epochs, "
+                       "2 shadows, two pruners, the defenses at "
+                       "l1_structured 0.7 (17 minutes on 2 CPU cores)")
   pc.add_argument("--fallback-dataset", default=None,
                   help="dataset to use when --dataset is not available")
   pc.add_argument("--model", default=None,
