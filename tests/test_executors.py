@@ -11,13 +11,12 @@ import textwrap
 import time
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 
 from tfmia import cli, executors, reference
 
-from tfmia_testing import tiny_reference_config
+from tfmia_testing import assert_same_weights, tiny_reference_config
 
 ray = pytest.importorskip("ray")
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,14 +32,6 @@ def ray_cluster(monkeypatch):
            configure_logging=False)
   yield
   ray.shutdown()
-
-
-def _weights(path):
-  out = {}
-  with h5py.File(path, "r") as f:
-    f.visititems(lambda k, v: out.__setitem__(k, v[()])
-                 if isinstance(v, h5py.Dataset) else None)
-  return out
 
 
 def _attempt(directory, name, fail_times):
@@ -82,12 +73,7 @@ def test_ray_and_local_train_bit_identical_reference_models(tmp_path,
       executor=executors.RayExecutor(max_retries=0))
   names = reference.job_names(4)
   assert sorted(local["trained"]) == sorted(remote["trained"]) == sorted(names)
-  for name in names:
-    a = _weights(tmp_path / "local" / name / reference.WEIGHTS_FILE)
-    b = _weights(tmp_path / "ray" / name / reference.WEIGHTS_FILE)
-    assert a.keys() == b.keys() and a
-    for k in a:
-      np.testing.assert_array_equal(a[k], b[k], err_msg=f"{name}:{k}")
+  assert_same_weights(tmp_path / "local", tmp_path / "ray", names)
   # A rerun through Ray trains nothing.
   again = reference.train_references(
       config, directory=tmp_path / "ray", progress=False,

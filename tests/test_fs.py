@@ -5,14 +5,13 @@ and gives the same models and scores."""
 import uuid
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 
 from tfmia import audit, fs, io, reference, store, variants
 from tfmia.data import prepare_data
 
-from tfmia_testing import tiny_reference_config
+from tfmia_testing import assert_same_weights, tiny_reference_config
 
 
 @pytest.fixture()
@@ -83,14 +82,6 @@ def test_a_file_where_the_url_folder_should_be_is_refused(ram):
     io.check_output_dir(ram / "f", "--out")
 
 
-def _weights(path):
-  out = {}
-  with io.local_file(path) as local, h5py.File(local, "r") as f:
-    f.visititems(lambda k, v: out.__setitem__(k, v[()])
-                 if isinstance(v, h5py.Dataset) else None)
-  return out
-
-
 def test_reference_models_variants_and_audit_on_a_url_equal_local(
     tmp_path, ram):
   local_cfg = tiny_reference_config(tmp_path / "refs", num_models=2, epochs=1)
@@ -101,12 +92,8 @@ def test_reference_models_variants_and_audit_on_a_url_equal_local(
     assert sorted(trained["trained"]) == sorted(reference.job_names(2))
   again = reference.train_references(url_cfg, data=data, progress=False)
   assert again["trained"] == []            # resumes from the URL's markers
-  for name in reference.job_names(2):
-    a = _weights(tmp_path / "refs" / name / reference.WEIGHTS_FILE)
-    b = _weights(ram / "refs" / name / reference.WEIGHTS_FILE)
-    assert a.keys() == b.keys() and a
-    for k in a:
-      np.testing.assert_array_equal(a[k], b[k], err_msg=f"{name}:{k}")
+  assert_same_weights(tmp_path / "refs", ram / "refs",
+                      reference.job_names(2))
   pruned = variants.PrunedVariant(
       pruner="l1_unstructured", sparsity=0.5,
       finetune=local_cfg.train.replace(epochs=1), seed=0)

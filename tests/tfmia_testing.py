@@ -32,3 +32,24 @@ def spy_trained(monkeypatch, module):
     return run
   monkeypatch.setattr(module, "train_with_privacy", spy)
   return trained
+
+
+def assert_same_weights(folder_a, folder_b, names):
+  """Every h5 dataset of each model's weights file is equal, bit for bit,
+  in the two reference folders (either may be a URL)."""
+  import h5py
+  from tfmia import fs, io, reference
+
+  def read(path):
+    out = {}
+    with io.local_file(path) as local, h5py.File(local, "r") as f:
+      f.visititems(lambda k, v: out.__setitem__(k, v[()])
+                   if isinstance(v, h5py.Dataset) else None)
+    return out
+
+  for name in names:
+    a = read(fs.path(folder_a) / name / reference.WEIGHTS_FILE)
+    b = read(fs.path(folder_b) / name / reference.WEIGHTS_FILE)
+    assert a.keys() == b.keys() and a, name
+    for k in a:
+      np.testing.assert_array_equal(a[k], b[k], err_msg=f"{name}:{k}")
