@@ -237,3 +237,31 @@ def test_snn_mia_names_its_pool(capsys):
   text = capsys.readouterr().out
   assert "--pool-size" in text and "--population-size" in text
   assert "--train-size" not in text
+
+
+@pytest.mark.parametrize("argv, design", [([], "axes"),
+                                          (["--sweep-design", "grid"], "grid")])
+def test_snn_robustness_sweep_design_flag(argv, design, tmp_path,
+                                          monkeypatch):
+  from tfmia.studies import snn_robustness as study
+  seen = {}
+
+  class Stop(Exception):
+    pass
+
+  def fake_run(config, out, **kwargs):
+    seen["config"] = config
+    raise Stop
+  monkeypatch.setattr(study, "run", fake_run)
+  with pytest.raises(Stop):
+    cli.main(["case-study", "snn-robustness", "--quick", "--dataset",
+              "digits", "--out", str(tmp_path / "sr"), *argv])
+  assert seen["config"].quick and seen["config"].sweep_design == design
+
+
+def test_snn_robustness_refuses_an_unknown_sweep_design(tmp_path, capsys):
+  with pytest.raises(SystemExit) as e:
+    cli.main(["case-study", "snn-robustness", "--sweep-design", "diagonal",
+              "--out", str(tmp_path / "sr")])
+  assert e.value.code == 2
+  assert "--sweep-design" in capsys.readouterr().err

@@ -41,6 +41,34 @@ def test_fgsm_on_a_linear_model_is_the_closed_form():
                              atol=1e-6)
 
 
+def test_the_wrapper_is_compiled_once_and_keeps_the_gradient():
+  """ART calls the model one batch at a time (one example at a time in the
+  gradient check): the wrapper's compiled forward is traced once for every
+  batch size, sees later weight updates, and gives the gradient an eager
+  tape gives."""
+  model, w, b = _linear()
+  clf = robustness.art_classifier(model)
+  rng = np.random.default_rng(2)
+  x = rng.uniform(0, 1, (7, 6)).astype("float32")
+  onehot = np.eye(3)[rng.integers(0, 3, 7)].astype("float32")
+  for n in (1, 3, 7):
+    got = clf.loss_gradient(x[:n], onehot[:n])
+    xt = tf.constant(x[:n])
+    with tf.GradientTape() as tape:
+      tape.watch(xt)
+      loss = tf.keras.losses.CategoricalCrossentropy(from_logits=True)(
+          onehot[:n], model(xt))
+    np.testing.assert_allclose(got, tape.gradient(loss, xt).numpy(),
+                               rtol=1e-5, atol=1e-7)
+  np.testing.assert_allclose(clf.predict(x), x @ w + b, rtol=1e-5, atol=1e-5)
+  forward = clf.model._forward[False]
+  assert forward.experimental_get_tracing_count() == 1
+  model.layers[-1].set_weights([2 * w, b])      # read, not captured
+  np.testing.assert_allclose(clf.predict(x), x @ (2 * w) + b, rtol=1e-5,
+                             atol=1e-5)
+  assert forward.experimental_get_tracing_count() == 1
+
+
 def _toy_classifier(d=4):
   """A small ReLU net trained on two separable blobs in [0, 1]^d."""
   rng = np.random.default_rng(0)

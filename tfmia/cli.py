@@ -377,11 +377,16 @@ def build_parser() -> argparse.ArgumentParser:
   _add_data_args(rs, default_dataset="cifar10", sizes=False)
   rs.add_argument("--quick", action="store_true",
                   help="VGG-5 at width 0.25, T = 4, a 4,000-image pool, "
-                       "8 epochs, 2 references per kind")
+                       "8 epochs, 2 references per kind, a 5-model sweep")
   rs.add_argument("--references", type=_positive_int, default=None,
                   help="reference models per kind (even; 4 in full mode)")
   rs.add_argument("--no-sweep", action="store_true",
                   help="skip the pooling and encoder sweep")
+  rs.add_argument("--sweep-design", choices=("grid", "axes"), default=None,
+                  help="grid: every pooling with every encoder (8 models; "
+                       "full mode's default); axes: the encoders with "
+                       "average pooling and max pooling with direct input "
+                       "(5 models; --quick's default)")
   rs.add_argument("--overwrite", action="store_true",
                   help="replace a study of other settings in --out")
   rs.add_argument("--fallback-dataset", default=None,

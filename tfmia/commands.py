@@ -500,7 +500,8 @@ def _snn_robustness(args: argparse.Namespace) -> int:
   overrides = dict(dataset=dataset, data_dir=args.data_dir,
                    download=args.download, epochs=args.epochs,
                    attacks=args.attacks, attack_examples=args.attack_examples,
-                   references=args.references, seed=args.seed)
+                   references=args.references, seed=args.seed,
+                   sweep_design=args.sweep_design)
   overrides = {k: v for k, v in overrides.items() if v is not None}
   if args.no_sweep:
     overrides.update(sweep_pooling=(), sweep_encoders=())

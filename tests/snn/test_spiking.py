@@ -59,6 +59,20 @@ def test_surrogates_by_hand_and_through_the_neuron():
   assert float(tape.gradient(s, cur)) == pytest.approx(0.3 * 0.75 / 2)
 
 
+@pytest.mark.parametrize("leak, d_i0", [(1.0, 0.48), (0.5, 0.36)])
+def test_bptt_through_two_steps_by_hand(leak, d_i0):
+  # θ = 1, linear surrogate g(x) = 0.3·max(0, 1 − |x|), reset detached.
+  # Step 0: u = 0.8, x = −0.2, no spike, g = 0.24. Step 1: u = λ·0.8 + 0.4
+  # (1.2 or 0.8), x = ±0.2, g = 0.24. d(s0 + s1)/d I0 = 0.24 + λ·0.24;
+  # d/d I1 = 0.24.
+  cur = tf.Variable([[0.8], [0.4]])
+  with tf.GradientTape() as tape:
+    s, _ = spiking.lif_simulate(cur, 1.0, leak)
+    total = tf.reduce_sum(s)
+  np.testing.assert_allclose(tape.gradient(total, cur).numpy().ravel(),
+                             [d_i0, 0.24], atol=1e-6)
+
+
 def test_encoders_on_a_hand_made_input():
   x = np.array([[0.0, 0.5, 1.0, 0.75]], "float32")
   d = spiking.encode(x, 3, "direct").numpy()

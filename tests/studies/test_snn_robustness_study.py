@@ -1,6 +1,7 @@
 """The SNN-robustness study end to end on digits (tiny), its outputs, the
 reuse of trained models, and errors before any work."""
 
+import dataclasses
 import json
 
 import pytest
@@ -80,7 +81,32 @@ def test_snn_robustness_study_end_to_end(tmp_path, monkeypatch):
     (dict(sweep_encoders=("direct", "morse")), "`encoder` must be one of"),
     (dict(sweep_pooling=("min",)), "`sweep_pooling` must hold"),
     (dict(privacy_attacks=("rmia", "nope")), "nope"),
+    (dict(sweep_design="diagonal"), "`sweep_design` must be one of"),
 ])
 def test_bad_settings_are_refused(kwargs, match):
   with pytest.raises(ValueError, match=match):
     study.SnnRobustnessConfig(**kwargs)
+
+
+def test_sweep_designs():
+  grid = study.SnnRobustnessConfig(sweep_pooling=("avg", "max"),
+                                   sweep_encoders=("direct", "poisson",
+                                                   "latency"))
+  assert grid.sweep_cells() == [
+      ("avg", "direct"), ("avg", "poisson"), ("avg", "latency"),
+      ("max", "direct"), ("max", "poisson"), ("max", "latency")]
+  # One factor at a time through (first pooling, first encoder).
+  axes = dataclasses.replace(grid, sweep_design="axes")
+  assert axes.sweep_cells() == [
+      ("avg", "direct"), ("avg", "poisson"), ("avg", "latency"),
+      ("max", "direct")]
+  quick = study.SnnRobustnessConfig.quick_mode()
+  assert quick.sweep_design == "axes" and len(quick.sweep_cells()) == 5
+  assert study.SnnRobustnessConfig().sweep_design == "grid"
+  assert len(study.SnnRobustnessConfig().sweep_cells()) == 8
+  assert dataclasses.replace(grid, sweep_pooling=()).sweep_cells() == []
+  # The default design is left out of the saved config, so studies saved
+  # before the setting existed resume.
+  from tfmia import io
+  assert "sweep_design" not in io.to_jsonable(grid)
+  assert io.to_jsonable(axes)["sweep_design"] == "axes"

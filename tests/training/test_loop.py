@@ -132,3 +132,16 @@ def test_augment_batch_flips_and_shifts_deterministically():
     orig = x[i].numpy()
     assert (np.array_equal(zero_shift[i], orig) or
             np.array_equal(zero_shift[i], orig[:, ::-1]))
+
+
+def test_validation_batch_size_divides_by_the_timesteps():
+  from tfmia import models
+  from tfmia.training.loop import validation_batch_size
+  ann = models.build_model("spiking_vgg_ann", (8, 8, 1), 3, depth=5,
+                           timesteps=4, width_multiplier=0.25, hidden=32)
+  assert validation_batch_size(ann, 64) == 1024
+  assert validation_batch_size(ann, 2048) == 2048
+  for t, expected in ((4, 128), (8, 64), (16, 64)):
+    snn = models.build_model("spiking_vgg", (8, 8, 1), 3, depth=5,
+                             timesteps=t, width_multiplier=0.25, hidden=32)
+    assert validation_batch_size(snn, 64) == expected

@@ -47,6 +47,7 @@ OUTPUTS = ("results.csv", "results.json", "robustness.png", "privacy.csv",
            "privacy.png", "sweep.csv", "sparsity.png", "config.json")
 PRIVACY_ATTACKS = ("rmia", "threshold", "label_gap")
 SWEEP_ATTACKS = ("pgd", "square")
+SWEEP_DESIGNS = ("grid", "axes")
 STOCHASTIC_ENCODERS = ("poisson",)   # EOT applies; latency/phase pass no
                                      # gradient, so EOT changes nothing
 _BLACK_BOX_SOURCE = {"ann": "snn", "snn": "ann", "hire_snn": "ann"}
@@ -87,6 +88,11 @@ class SnnRobustnessConfig:
   privacy_attacks: tuple = PRIVACY_ATTACKS
   sweep_pooling: tuple = ("avg", "max")
   sweep_encoders: tuple = spiking.ENCODERS
+  # "grid": every pooling with every encoder. "axes": every encoder at the
+  # first pooling, and every other pooling with the first encoder (avg and
+  # direct by default): one factor at a time, fewer models.
+  sweep_design: str = dataclasses.field(default="grid",
+                                        metadata=io.ADDED_LATER)
   sweep_epochs: Optional[int] = None       # None: `epochs`
   sweep_examples: int = 500
   square_queries: int = 1000
@@ -107,6 +113,9 @@ class SnnRobustnessConfig:
                          f"Received: {p!r}")
     for e in self.sweep_encoders:
       spiking.check_spiking(encoder=e)
+    if self.sweep_design not in SWEEP_DESIGNS:
+      raise ValueError(f"`sweep_design` must be one of {SWEEP_DESIGNS}. "
+                       f"Received: sweep_design={self.sweep_design!r}")
     self.robustness_config()          # checks ε and PGD settings
     self.hire_config()                # checks the HIRE settings
     spiking.check_spiking(timesteps=self.timesteps)
@@ -138,16 +147,29 @@ class SnnRobustnessConfig:
     """VGG-5 at width 0.25 (256 hidden units), T = 4 in 2 HIRE periods, a
     pool of 4,000 training images (each model trains on 2,000; fewer if the
     split is smaller), 500 population images, 8 epochs, 2 references per
-    kind, 200 attacked images; the sweep at 4 epochs on 100 images with
-    100 Square queries."""
+    kind, 200 attacked images; the sweep one factor at a time (the four
+    encoders with average pooling, and max pooling with direct input: 5
+    models, `sweep_design="axes"`) at 4 epochs, on 100 images with 100
+    Square queries."""
     n_train, n_test = split_sizes or (4000, 500)
     base = dict(quick=True, pool_size=min(4000, n_train),
                 population_size=min(500, n_test), depth=5,
                 width_multiplier=0.25, hidden=1024, timesteps=4, epochs=8,
                 attack_examples=200, references=2, sweep_epochs=4,
+                sweep_design="axes",
                 sweep_examples=100, square_queries=100)
     base.update(overrides)
     return cls(**base)
+
+  def sweep_cells(self) -> list:
+    """The sweep's (pooling, encoder) models, in order (`sweep_design`)."""
+    pools, encs = self.sweep_pooling, self.sweep_encoders
+    if not pools or not encs:
+      return []
+    if self.sweep_design == "grid":
+      return [(p, e) for p in pools for e in encs]
+    return ([(pools[0], e) for e in encs]
+            + [(p, encs[0]) for p in pools[1:]])
 
   def robustness_config(self) -> robustness.RobustnessConfig:
     return robustness.RobustnessConfig(
@@ -277,7 +299,7 @@ def sweep(config: SnnRobustnessConfig, data, members, out: Path, *,
   """grad-obf-snn's sweep: rows of clean, PGD and Square accuracy and
   input-gradient sparsity for each pooling and encoder. With `executor`
   (`tfmia.executors`), each model (trained, then attacked) is a unit."""
-  cells = [(p, e) for p in config.sweep_pooling for e in config.sweep_encoders]
+  cells = config.sweep_cells()
   folder = lambda p, e: os.fspath(fs.path(out) / "sweep" / f"{p}_{e}")
   if executor is None:
     return [_sweep_row(config, p, e, data, members, folder(p, e), progress)
@@ -357,7 +379,7 @@ def run(config: SnnRobustnessConfig, out, *, data=None,
   members = folders["snn"][0].target_is_member
   sweep_rows = (sweep(config, data, members, out, progress=progress,
                       executor=executor)
-                if config.sweep_pooling and config.sweep_encoders else [])
+                if config.sweep_cells() else [])
   result = SnnRobustnessResult(config=config, rows=tuple(rows),
                                privacy=tuple(privacy),
                                sweep=tuple(sweep_rows))

@@ -113,6 +113,15 @@ def make_train_dataset(x: np.ndarray, y: np.ndarray,
   return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def validation_batch_size(model: tf.keras.Model, batch_size: int) -> int:
+  """Validation runs in large batches, which is fastest for an ANN. A
+  spiking model (layers with `timesteps`) runs T frames per image, so that
+  its activations fit in the CPU's caches its batch is 512 / T images (at
+  batch 1024 and T = 4, validation took three times as long as at 128)."""
+  t = max([getattr(layer, "timesteps", 1) for layer in model.layers] + [1])
+  return max(batch_size, 1024 if t == 1 else 512 // t)
+
+
 def compile_model(model: tf.keras.Model, config: TrainConfig, steps_per_epoch: int,
                   *, optimizer: Optional[tf.keras.optimizers.Optimizer] = None,
                   loss: Optional[tf.keras.losses.Loss] = None) -> None:
@@ -184,7 +193,7 @@ def train_model(model: tf.keras.Model, data: ClassificationData,
       make_train_dataset(data.x_train, data.y_train, config,
                          drop_remainder=drop_remainder),
       validation_data=(data.x_test, data.y_test),
-      validation_batch_size=max(config.batch_size, 1024),
+      validation_batch_size=validation_batch_size(model, config.batch_size),
       epochs=config.epochs, callbacks=cbs, verbose=config.verbose)
   history = TrainingHistory.from_keras(keras_history)
   if out_dir is not None:
