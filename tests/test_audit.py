@@ -14,7 +14,8 @@ from tfmia.signals import SignalConfig, Signals
 # tensorflow-privacy is tested in tests/attacks); logistic regression stands
 # in for them.
 ALL = tuple(n for n, s in suite.ATTACKS.items()
-            if not s.membership_labels) + ("logistic_regression",)
+            if not s.membership_labels and not s.boundary
+            ) + ("logistic_regression",)
 SMALL_SAMIA = dict(embed_dim=16, num_layers=1, num_heads=2, ff_dim=16,
                    head_units=8, epochs=3)
 SMALL_NN = dict(hidden=(32, 16), epochs=5)
@@ -149,3 +150,27 @@ def test_dropout_calibration_applies_to_every_attack(tiny_reference):
   for name in ("attack_p", "attack_r"):
     assert not np.array_equal(plain.get(name).scores,
                               dropped.get(name).scores)
+
+
+def test_boundary_distances_are_the_targets_on_the_pool_only(
+    tiny_reference, monkeypatch):
+  # HopSkipJump is slow and tested in test_robustness: here a stand-in
+  # records which models' signals ask for it, through a reference folder.
+  from tfmia import robustness
+  cfg, data = tiny_reference
+  calls = []
+
+  def fake(model, x, y, config):
+    calls.append(len(x))
+    return np.arange(len(x), dtype=np.float64)
+  monkeypatch.setattr(robustness, "boundary_distances", fake)
+  config = AuditConfig(attacks=("label_boundary", "rmia"),
+                       signals=SignalConfig(boundary_max_iter=2))
+  assert config.signals.boundary
+  res = audit.audit_reference_folder(cfg, config, data=data, progress=False)
+  assert calls == [len(data.x_train)]          # the target, on the pool
+  refs = reference.ReferenceSet.load(cfg.reference_dir)
+  np.testing.assert_array_equal(res.get("label_boundary").scores,
+                                np.arange(len(data.x_train))[
+                                    refs.evaluated if refs.evaluated
+                                    is not None else slice(None)])

@@ -270,6 +270,24 @@ def test_label_only_attacks_on_digits():
   assert 0 <= res.auc <= 1
   with pytest.raises(ValueError, match="`max_iter` must be a positive int"):
     robustness.BoundaryConfig(max_iter=0)
+  # The same attack from the registry, through an audit: the target's
+  # boundary distances become a signal (queried through tfmia's adapter,
+  # as ART's BlackBoxClassifier), and the scores are the same.
+  from tfmia import audit
+  from tfmia.signals import SignalConfig
+  xs = np.concatenate([data.x_train[:15], data.x_test[:15]])
+  ys = np.concatenate([data.y_train[:15], data.y_test[:15]])
+  cfg = audit.AuditConfig(attacks=("label_boundary", "label_gap"),
+                          signals=SignalConfig(boundary_max_iter=3,
+                                               boundary_max_eval=200,
+                                               boundary_init_eval=20))
+  assert cfg.signals.boundary
+  out = audit.audit(audit.Target(model, xs, ys, np.arange(30) < 15),
+                    config=cfg, progress=False)
+  np.testing.assert_allclose(out.get("label_boundary").scores, res.scores,
+                             rtol=1e-6)
+  with pytest.raises(ValueError, match="needs the target's decision-"):
+    suite.check_needs(["label_boundary"], suite.Provided(num_examples=30))
 
 
 def test_a_sequential_softmax_model_is_attacked_on_its_probabilities():

@@ -1,5 +1,7 @@
 """Signals: values from logits, querying a model, augmentations, dropout."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -203,7 +205,22 @@ def test_save_load_and_take(tmp_path):
   t = Signals.load(tmp_path / "s.npz")
   np.testing.assert_array_equal(t.scaled_logit, s.scaled_logit)
   np.testing.assert_array_equal(t.sensitivity, s.sensitivity)
+  assert t.boundary_distance is None
   assert s.take(np.array([0, 2])).num_examples == 2
+  b = dataclasses.replace(s, boundary_distance=np.arange(5.0))
+  b.save(tmp_path / "b.npz")
+  np.testing.assert_array_equal(Signals.load(tmp_path / "b.npz")
+                                .boundary_distance, np.arange(5.0))
+  np.testing.assert_array_equal(b.take(np.array([1, 3])).boundary_distance,
+                                [1.0, 3.0])
+  with pytest.raises(ValueError, match="`boundary_distance` must be"):
+    dataclasses.replace(s, boundary_distance=np.zeros(4))
+  # The default boundary settings stay out of records (caches stay valid).
+  from tfmia import io
+  assert not any(k.startswith("boundary")
+                 for k in io.to_jsonable(SignalConfig()))
+  with pytest.raises(ValueError, match="`boundary_max_eval` must be"):
+    SignalConfig(boundary_max_eval=0)
 
 
 def test_errors():

@@ -63,6 +63,9 @@ class AuditConfig:
     if suite.needs_sensitivity(self.attacks) and not self.signals.sensitivity:
       object.__setattr__(self, "signals",
                          self.signals.replace(sensitivity=True))
+    if suite.needs_boundary(self.attacks) and not self.signals.boundary:
+      object.__setattr__(self, "signals",
+                         self.signals.replace(boundary=True))
 
   def replace(self, **changes) -> "AuditConfig":
     return dataclasses.replace(self, **changes)
@@ -198,21 +201,23 @@ def audit(target: Target, references: Optional[References] = None,
       num_examples=len(x), ref_is_member=ref_is_member,
       population=population is not None,
       reference_population=population is not None and bool(refs),
-      sensitivity=config.signals.sensitivity))
+      sensitivity=config.signals.sensitivity,
+      boundary=config.signals.boundary))
 
-  sc = config.signals
+  # Boundary distances (HopSkipJump) are the target's, on the pool only.
+  sc, rest = config.signals, config.signals.replace(boundary=False)
   t_model = adapter.as_adapter(target.model, outputs=target.outputs)
   r_models = [adapter.as_adapter(m, outputs=references.outputs)
               for m in refs]
   t = compute_signals(t_model, x, y, sc, progress=progress and "target")
-  r = [compute_signals(m, x, y, sc, progress=progress and f"ref {k}")
+  r = [compute_signals(m, x, y, rest, progress=progress and f"ref {k}")
        for k, m in enumerate(r_models)]
   tp, rp = None, ()
   if population is not None and suite.needs_population(config.attacks):
     px, py = population
-    tp = compute_signals(t_model, px, py, sc,
+    tp = compute_signals(t_model, px, py, rest,
                          progress=progress and "target (population)")
-    rp = tuple(compute_signals(m, px, py, sc,
+    rp = tuple(compute_signals(m, px, py, rest,
                                progress=progress and f"ref {k} (population)")
                for k, m in enumerate(r_models))
   signals = AttackSignals(target=t, references=tuple(r),
@@ -283,11 +288,16 @@ def cell_signals(refs, data, cell: Cell, attacks: Sequence[str], *,
                        and in_pool is None else [])
   names = refs.reference_names() if suite.needs_references(attacks) else []
 
+  # The label-only boundary attack reads the target's distances on the
+  # pool; nothing else computes them (HopSkipJump queries the model often).
+  boundary = suite.needs_boundary(attacks) or cell.signals.boundary
+
   def sig(name, variant, split):
     label = (f"{name} {variant.label() if variant else 'model'} {split}"
              if progress else False)
-    return model_signals(refs, data, name, variant, split, cell.signals,
-                         progress=label)
+    own = boundary and name == ref_lib.TARGET and split == "pool"
+    return model_signals(refs, data, name, variant, split,
+                         cell.signals.replace(boundary=own), progress=label)
 
   target = {s: sig(ref_lib.TARGET, cell.target, s) for s in splits}
   ref_sig = {s: tuple(sig(n, cell.references, s) for n in names)
@@ -333,6 +343,7 @@ def audit_cell(refs, data, cell: Cell, attacks: Sequence[str],
       num_examples=int(judged.sum()),
       ref_is_member=refs.ref_is_member[:, judged], population=True,
       reference_population=True, sensitivity=cell.signals.sensitivity,
+      boundary=True,      # `cell_signals` computes what the attacks need
       shadow_is_member=(None if refs.ref_in_split is None
                         else refs.ref_is_member[refs.ref_in_split])))
   signals = cell_signals(refs, data, cell, attacks, progress=progress)

@@ -29,6 +29,7 @@ Results are a frozen dataclass (`RobustnessResult`), saved as JSON.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from typing import Optional, Sequence
@@ -375,7 +376,43 @@ class BoundaryConfig:
                                 "batch_size"))
 
 
-def boundary_distances(model: tf.keras.Model, x, y,
+@contextlib.contextmanager
+def _seeded_random_state(seed: int):
+  """ART 1.20's HopSkipJump draws each example's random starting image from
+  `np.random.RandomState()`, unseeded (`hop_skip_jump.py`, `_init_sample`),
+  so two runs gave different distances. While this is active, an unseeded
+  `RandomState()` is one stream seeded by `seed`; seeded calls are
+  untouched."""
+  original = np.random.RandomState
+  stream = original(seed)
+
+  def random_state(*args, **kwargs):
+    return original(*args, **kwargs) if args or kwargs else stream
+
+  np.random.RandomState = random_state
+  try:
+    yield
+  finally:
+    np.random.RandomState = original
+
+
+def _label_classifier(model, x: np.ndarray):
+  """ART's classifier for `model`: a Keras model as `art_classifier`; any
+  other model `tfmia.adapter` takes (a callable, an adapter) as ART's
+  BlackBoxClassifier on its outputs. HopSkipJump reads predicted labels
+  only, so both give the same distances."""
+  if isinstance(model, tf.keras.Model):
+    return art_classifier(model)
+  from art.estimators.classification import BlackBoxClassifier
+  from tfmia.adapter import as_adapter
+  forward = as_adapter(model)
+  k = int(np.shape(forward(x[:1]))[-1])
+  return BlackBoxClassifier(
+      lambda batch: np.asarray(forward(np.asarray(batch, np.float32))),
+      tuple(x.shape[1:]), k, clip_values=(0.0, 1.0))
+
+
+def boundary_distances(model, x, y,
                        config: BoundaryConfig = BoundaryConfig()
                        ) -> np.ndarray:
   """Each example's L2 distance to the decision boundary, found by
@@ -386,13 +423,14 @@ def boundary_distances(model: tf.keras.Model, x, y,
   from art.attacks.evasion import HopSkipJump
   x = np.asarray(x, np.float32)
   y = np.asarray(y).reshape(-1)
-  clf = art_classifier(model)
-  onehot = np.eye(int(model.output_shape[-1]), dtype=np.float32)[y]
+  clf = _label_classifier(model, x)
+  onehot = np.eye(int(clf.nb_classes), dtype=np.float32)[y]
   np.random.seed(config.seed)   # HopSkipJump draws from numpy's global RNG
   hsj = HopSkipJump(clf, targeted=False, max_iter=config.max_iter,
                     max_eval=config.max_eval, init_eval=config.init_eval,
                     batch_size=config.batch_size, verbose=False)
-  adv = hsj.generate(x=x, y=onehot)
+  with _seeded_random_state(config.seed):
+    adv = hsj.generate(x=x, y=onehot)
   dist = np.linalg.norm((adv - x).reshape(len(x), -1), axis=1)
   wrong = np.argmax(clf.predict(x), 1) != y
   dist[wrong] = 0.0

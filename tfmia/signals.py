@@ -52,6 +52,16 @@ class SignalConfig:
   sensitivity: bool = False     # SAMIA's sensitivity (10 extra passes)
   sensitivity_samples: int = 10
   sensitivity_epsilon: float = 1e-3
+  # The label-only decision-boundary attack's distances (HopSkipJump from
+  # predicted labels, `tfmia.robustness.boundary_distances`), with its
+  # budget. Left out of records at their defaults.
+  boundary: bool = dataclasses.field(default=False, metadata=io.ADDED_LATER)
+  boundary_max_iter: int = dataclasses.field(default=10,
+                                             metadata=io.ADDED_LATER)
+  boundary_max_eval: int = dataclasses.field(default=1000,
+                                             metadata=io.ADDED_LATER)
+  boundary_init_eval: int = dataclasses.field(default=100,
+                                              metadata=io.ADDED_LATER)
   batch_size: int = 1024
   seed: int = 0
 
@@ -69,7 +79,8 @@ class SignalConfig:
       v = getattr(self, name)
       if not isinstance(v, int) or v < 0:
         raise ValueError(f"`{name}` must be an int >= 0. Received: {name}={v!r}")
-    for name in ("batch_size", "sensitivity_samples"):
+    for name in ("batch_size", "sensitivity_samples", "boundary_max_iter",
+                 "boundary_max_eval", "boundary_init_eval"):
       v = getattr(self, name)
       if not isinstance(v, int) or v < 1:
         raise ValueError(f"`{name}` must be a positive int. Received: {name}={v!r}")
@@ -146,6 +157,8 @@ class Signals:
     scaled_logit: (N, A) LiRA's φ.
     sensitivity: (N, C) SAMIA's sensitivity, or None when not computed;
       NaN in the rows it was not computed for (`sensitivity_rows`).
+    boundary_distance: (N,) each example's L2 distance to the decision
+      boundary (0 where misclassified), or None when not computed.
 
   With the input-dropout calibration each array is the mean over the dropped
   copies of that signal.
@@ -158,6 +171,7 @@ class Signals:
   loss: np.ndarray
   scaled_logit: np.ndarray
   sensitivity: Optional[np.ndarray] = None
+  boundary_distance: Optional[np.ndarray] = None
 
   def __post_init__(self):
     n, a = np.shape(self.loss)
@@ -165,6 +179,10 @@ class Signals:
       arr = getattr(self, name)
       if len(arr) != n:
         raise ValueError(f"`{name}` has {len(arr)} rows; expected {n}.")
+    if self.boundary_distance is not None and np.shape(
+        self.boundary_distance) != (n,):
+      raise ValueError("`boundary_distance` must be (N,). "
+                       f"Received: {np.shape(self.boundary_distance)}")
     if self.sensitivity is not None and np.shape(self.sensitivity) != (
         n, self.num_classes):
       raise ValueError("`sensitivity` must be (N, C). "
@@ -208,12 +226,15 @@ class Signals:
     return dataclasses.replace(self, **{
         name: getattr(self, name)[index] for name in _ARRAYS},
         sensitivity=None if self.sensitivity is None
-        else self.sensitivity[index])
+        else self.sensitivity[index],
+        boundary_distance=None if self.boundary_distance is None
+        else self.boundary_distance[index])
 
   def save(self, path: Union[str, os.PathLike]) -> None:
     arrays = {name: getattr(self, name) for name in _ARRAYS}
-    if self.sensitivity is not None:
-      arrays["sensitivity"] = self.sensitivity
+    for name in ("sensitivity", "boundary_distance"):
+      if getattr(self, name) is not None:
+        arrays[name] = getattr(self, name)
     io.atomic_save_npz(path, **arrays)
 
   @classmethod
@@ -386,8 +407,17 @@ def compute_signals(model, x: np.ndarray, y: np.ndarray,
     bar.update(len(xb))
   bar.close()
   labels = as_labels(y_arr, "y", logits_all[0].shape[-1])
+  boundary = None
+  if config.boundary:
+    from tfmia import robustness  # pylint: disable=g-import-not-at-top
+    boundary = robustness.boundary_distances(
+        forward, x, labels, robustness.BoundaryConfig(
+            max_iter=config.boundary_max_iter,
+            max_eval=config.boundary_max_eval,
+            init_eval=config.boundary_init_eval, seed=config.seed))
   out = Signals(labels=labels, logits=np.concatenate(logits_all),
                 sensitivity=np.concatenate(sens_all) if sens_all else None,
+                boundary_distance=boundary,
                 **{k: np.concatenate([d[k] for d in derived_all])
                    for k in derived_all[0]})
   return out.mean() if config.aggregate == "mean" else out

@@ -140,6 +140,7 @@ class _Spec:
   need_in: bool = False      # every example needs an IN model
   need_out: bool = False     # every example needs an OUT model
   sensitivity: bool = False
+  boundary: bool = False     # the target's decision-boundary distances
   shadow: bool = False       # trained / thresholded on shadow outputs
   membership_labels: bool = False  # trained on the target's own membership
                                    # (tensorflow-privacy's evaluation attacks)
@@ -215,6 +216,17 @@ def _label_gap(s: AttackSignals, c: AttackConfig):
   """ART's LabelOnlyGapAttack: member iff the predicted label is right."""
   t = s.target.mean()
   return (t.probs[:, 0].argmax(axis=1) == t.labels).astype(np.float64)
+
+
+def _label_boundary(s: AttackSignals, c: AttackConfig):
+  """ART's LabelOnlyDecisionBoundary score: the L2 distance to the decision
+  boundary, found by HopSkipJump from predicted labels (0 where wrong)."""
+  d = s.target.boundary_distance
+  if d is None:
+    raise ValueError("Attack 'label_boundary' needs the target's boundary "
+                     "distances: compute its signals with "
+                     "SignalConfig(boundary=True).")
+  return np.asarray(d, np.float64)
 
 
 def _target_confidence(s: AttackSignals, c: AttackConfig):
@@ -325,6 +337,11 @@ ATTACKS: dict[str, _Spec] = {
                        description="label-only gap attack: member iff "
                                    "correctly classified (ART's "
                                    "LabelOnlyGapAttack; labels only)"),
+    "label_boundary": _Spec(
+        _label_boundary, boundary=True,
+        description="label-only decision-boundary attack: L2 distance to "
+                    "the boundary, found by HopSkipJump from predicted "
+                    "labels (ART's LabelOnlyDecisionBoundary; labels only)"),
     # MIA_SNN's three attacks, as its code computes them (`--protocol
     # mia_snn` of the SNN-MIA study runs these under its names).
     "target_confidence": _Spec(
@@ -412,6 +429,10 @@ def needs_sensitivity(names: Sequence[str]) -> bool:
   return any(ATTACKS[n].sensitivity for n in check_names(names))
 
 
+def needs_boundary(names: Sequence[str]) -> bool:
+  return any(ATTACKS[n].boundary for n in check_names(names))
+
+
 def needs_population(names: Sequence[str]) -> bool:
   return any(ATTACKS[n].population for n in check_names(names))
 
@@ -430,6 +451,7 @@ class Provided:
     population: the target's signals on population data.
     reference_population: the references' signals on the population.
     sensitivity: sensitivity signals (SAMIA).
+    boundary: the target's decision-boundary distances (label_boundary).
     is_member: the target's ground-truth membership labels.
   """
 
@@ -438,6 +460,7 @@ class Provided:
   population: bool = False
   reference_population: bool = False
   sensitivity: bool = False
+  boundary: bool = False
   is_member: bool = True
   # The shadow models' membership over the examples shadow-trained attacks
   # learn from, when that is not `ref_is_member` (mia_prune's split: the
@@ -458,7 +481,8 @@ class Provided:
         population=signals.target_population is not None,
         reference_population=bool(signals.reference_population),
         sensitivity=signals.target.sensitivity is not None and all(
-            r.sensitivity is not None for r in signals.references))
+            r.sensitivity is not None for r in signals.references),
+        boundary=signals.target.boundary_distance is not None)
 
 
 def check_needs(names: Sequence[str], provided: Provided) -> None:
@@ -477,6 +501,10 @@ def check_needs(names: Sequence[str], provided: Provided) -> None:
     if spec.sensitivity and not provided.sensitivity:
       raise ValueError(f"Attack {name!r} needs sensitivity signals: compute "
                        "them with SignalConfig(sensitivity=True).")
+    if spec.boundary and not provided.boundary:
+      raise ValueError(f"Attack {name!r} needs the target's decision-"
+                       "boundary distances: compute its signals with "
+                       "SignalConfig(boundary=True).")
     if spec.membership_labels and not provided.is_member:
       raise ValueError(f"Attack {name!r} trains on the target's membership "
                        "labels; none given.")
