@@ -26,9 +26,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf
 
-from tfmia import dp_audit, models
+from tfmia.audits import one_run as dp_audit
+
+from tfmia import models
 from tfmia.data import ClassificationData
-from tfmia.defenses import train_with_defense
+from tfmia.training.defenses import train_with_defense
 from tfmia.training import TrainConfig
 
 

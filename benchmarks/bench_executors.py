@@ -23,7 +23,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # pylint: disable=g-import-not-at-top
 
-from tfmia import executors, reference
+from tfmia.infra import executors
+
+from tfmia import reference
 from tfmia.data import DataConfig
 from tfmia.training import TrainConfig
 

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from tfmia import data as tfdata
 from tfmia import models
-from tfmia.privacy_metrics import PrivacyMetrics
+from tfmia.audits.callback import PrivacyMetrics
 from tfmia.training import TrainConfig, train_model
 
 
@@ -96,7 +96,7 @@ def callback_paths(data_dir: str, repeats: int = 5) -> dict:
   attack front door, with tensorflow-privacy's ε bound) against the path it
   replaced (logits, then tensorflow-privacy's threshold attack directly), on
   the same model and data, alternating; medians of `repeats`."""
-  from tfmia.adapter import predict_logits
+  from tfmia.models.adapter import predict_logits
   from tfmia.attacks import tf_privacy
   raw = tfdata.load_dataset("cifar10", data_dir=data_dir)
   data = tfdata.prepare_data(tfdata.DataConfig(dataset="cifar10"), raw=raw)

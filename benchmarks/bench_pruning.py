@@ -6,7 +6,7 @@
    FLOPs: a masked model (NNI's way) would keep the original's.
 2. DP-SGD: one DP epoch against one non-DP epoch of the same model and
    batch size, alternating, after a warm-up epoch of each (tracing).
-   Target: at most 3x. Fast per-example clipping (tfmia.dp_clipping, what
+   Target: at most 3x. Fast per-example clipping (tfmia.training.dp_clipping, what
    `train_with_defense` uses), mia_prune's two microbatches per batch, and
    tensorflow-privacy's vectorised optimizer (the fallback) for reference.
 
@@ -27,7 +27,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf
 
-from tfmia import defenses, models, pruning
+from tfmia.training import defenses
+
+from tfmia import models
+
+from tfmia.variants import pruning
 from tfmia.training import TrainConfig
 from tfmia.training.loop import compile_model, make_train_dataset
 
@@ -76,7 +80,7 @@ def _epoch_seconds(model, ds):
 
 def _dp_model(name, kw, config, steps, clipping, micro):
   """The model as `defenses.train_with_defense` compiles it for DP-SGD."""
-  from tfmia import dp_clipping
+  from tfmia.training import dp_clipping
   tf.keras.utils.set_random_seed(0)
   m = models.build_model(name, (32, 32, 3), 10, **kw)
   defense = defenses.Defense("dp", 1.0, num_microbatches=micro)
@@ -125,7 +129,7 @@ def dp_epoch(examples: int, rounds: int, vectorised_examples: int) -> None:
         runs[dp][1].append(_epoch_seconds(runs[dp][0], ds))
     a, b = (float(np.median(runs[k][1])) for k in (False, True))
     label = name + (f" (width {kw['width_multiplier']:g})" if kw else "")
-    how = {"fast": "fast (tfmia.dp_clipping)",
+    how = {"fast": "fast (tfmia.training.dp_clipping)",
            "vectorised": "vectorised (tensorflow-privacy)"}[clipping]
     how += ", per example" if micro is None else f", {micro} microbatches"
     print(f"   {label:22s} {how:46s} {n:>8d} {a:>10.2f} {b:>8.2f}  "

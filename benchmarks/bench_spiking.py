@@ -1,5 +1,5 @@
 """Directly trained SNN benchmark: one BPTT training step of the spiking VGG
-(`spiking_vgg`, tfmia.spiking) at T against T compiled training steps of
+(`spiking_vgg`, tfmia.snn.direct) at T against T compiled training steps of
 its ANN twin (the same convs and Dense layers with ReLU, no encoder), on the
 same batch, alternating, after a warm-up of each. Target: at most 1.3x.
 
@@ -20,7 +20,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # pylint: disable=g-import-not-at-top
 import tensorflow as tf
 
-from tfmia import models, spiking
+from tfmia import models
+
+from tfmia.snn import direct as spiking
 
 def _compiled(model):
   model.compile(tf.keras.optimizers.SGD(0.01),

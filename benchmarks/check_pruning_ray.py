@@ -11,7 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
-from tfmia import executors
+from tfmia.infra import executors
 from tfmia.studies import pruning as study
 
 

@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 from sklearn import metrics
 
-from tfmia import adapter
+from tfmia.models import adapter
 from tfmia.attacks import AttackSignals, run_attacks
-from tfmia.privacy_metrics import PrivacyMetrics
+from tfmia.audits.callback import PrivacyMetrics
 from tfmia.signals import SignalConfig, compute_signals
 
 SHAPE = (4, 4, 1)

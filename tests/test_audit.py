@@ -4,16 +4,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tfmia import audit, reference, reports
-from tfmia.attacks import suite
-from tfmia.attacks.suite import AttackConfig, AttackSignals
-from tfmia.audit import AuditConfig
+from tfmia.audits import audit
+
+from tfmia import reference
+
+from tfmia.reporting import tables as reports
+from tfmia.attacks import registry
+from tfmia.attacks.registry import AttackConfig, AttackSignals
+from tfmia.audits.audit import AuditConfig
 from tfmia.signals import SignalConfig, Signals
 
 # Every attack but tensorflow-privacy's slow trained ones (their parity with
 # tensorflow-privacy is tested in tests/attacks); logistic regression stands
 # in for them.
-ALL = tuple(n for n, s in suite.ATTACKS.items()
+ALL = tuple(n for n, s in registry.ATTACKS.items()
             if not s.membership_labels and not s.boundary
             ) + ("logistic_regression",)
 SMALL_SAMIA = dict(embed_dim=16, num_layers=1, num_heads=2, ff_dim=16,

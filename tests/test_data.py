@@ -164,7 +164,7 @@ def test_cifar10_from_shared_tfds(cifar10_raw):
 
 
 def test_pool_test_pools_the_splits_and_stays_out_of_old_records():
-  from tfmia import io
+  from tfmia.infra import io
   pooled = data.prepare_data(data.DataConfig(pool_test=True))
   plain = data.prepare_data(data.DataConfig())
   assert len(pooled.y_train) == len(plain.y_train) + len(plain.y_test)

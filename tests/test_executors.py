@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tfmia import cli, executors, reference
+from tfmia import cli, reference
+
+from tfmia.infra import executors
 
 from tfmia_testing import assert_same_weights, tiny_reference_config
 
@@ -83,10 +85,11 @@ def test_ray_and_local_train_bit_identical_reference_models(tmp_path,
 
 def test_killed_ray_driver_resumes_with_only_the_rest(tmp_path):
   config = tiny_reference_config(tmp_path / "refs", num_models=4, epochs=3)
-  from tfmia import io
+  from tfmia.infra import io
   io.atomic_write_json(tmp_path / "cfg.json", config)
   driver = textwrap.dedent(f"""
-      from tfmia import executors, reference
+      from tfmia.infra import executors
+      from tfmia import reference
       config = reference.ReferenceConfig.load({str(tmp_path / 'cfg.json')!r})
       reference.train_references(config, progress=False,
           executor=executors.RayExecutor(num_cpus=1, max_retries=0))
@@ -144,7 +147,7 @@ def test_shard_auto_reads_the_slurm_array_and_partitions_the_models(
 
 def test_sbatch_script_is_valid_bash_naming_config_and_array(tmp_path):
   config = tiny_reference_config(tmp_path / "refs", num_models=6)
-  from tfmia import io
+  from tfmia.infra import io
   io.atomic_write_json(tmp_path / "cfg.json", config)
   out = tmp_path / "job.sh"
   assert cli.main(["reference", "sbatch", "--config",
@@ -173,9 +176,10 @@ def test_bad_executor_settings_are_refused():
 
 def test_variants_and_cells_through_ray_equal_local(tmp_path, ray_cluster):
   import shutil
-  from tfmia import audit, variants
+  from tfmia.audits import audit
+  from tfmia import variants
   from tfmia.data import prepare_data
-  from tfmia.snn.calibration import CalibrationConfig
+  from tfmia.training.calibration import CalibrationConfig
   config = tiny_reference_config(tmp_path / "a", num_models=2, epochs=3)
   data = prepare_data(config.data)
   reference.train_references(config, data=data, progress=False)

@@ -8,7 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tfmia import audit, fs, io, reference, store, variants
+from tfmia.audits import audit
+
+from tfmia.infra import fs, io, store
+
+from tfmia import reference, variants
 from tfmia.data import prepare_data
 
 from tfmia_testing import assert_same_weights, tiny_reference_config

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from tfmia import io
+from tfmia.infra import io
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):

@@ -5,7 +5,9 @@ shadow attacks learn from the shadows' own splits."""
 import numpy as np
 import pytest
 
-from tfmia import audit, reference
+from tfmia.audits import audit
+
+from tfmia import reference
 from tfmia.attacks import AttackSignals, run_attacks
 from tfmia.signals import Signals
 
@@ -109,7 +111,7 @@ def test_samia_sensitivity_is_computed_on_each_models_own_split(split_folder):
                                 refs.ref_in_split[0])
   # SAMIA runs on them: every row it reads is finite.
   from tfmia.attacks.samia import SamiaConfig
-  from tfmia.attacks.suite import AttackConfig
+  from tfmia.attacks.registry import AttackConfig
   tiny = SamiaConfig(embed_dim=8, num_layers=1, num_heads=2, ff_dim=8,
                      head_units=8, epochs=1)
   res = audit.audit_cell(refs, data, audit.Cell(signals=cfg), ("samia",),

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfmia import models, spiking
+from tfmia import models
+
+from tfmia.snn import direct as spiking
 
 
 @pytest.mark.parametrize("name, kwargs, params", [

@@ -3,7 +3,7 @@ import pandas as pd
 import numpy as np
 import pytest
 
-from tfmia import plotting
+from tfmia.reporting import plots as plotting
 from tfmia.results import AttackResult, AttackResults
 from tfmia.training import TrainingHistory
 

@@ -6,9 +6,11 @@ import json
 
 import pytest
 
-from tfmia import audit, reference, variants
-from tfmia.defenses import Defense
-from tfmia.snn import CalibrationConfig
+from tfmia.audits import audit
+
+from tfmia import reference, variants
+from tfmia.training.defenses import Defense
+from tfmia.training.calibration import CalibrationConfig
 from tfmia.training import TrainConfig
 
 

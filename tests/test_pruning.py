@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfmia import models, pruning
+from tfmia import models
+
+from tfmia.variants import pruning
 from tfmia.training import TrainConfig
 
 L = tf.keras.layers
@@ -152,7 +154,7 @@ def test_unstructured_pruning_reaches_the_sparsity_of_every_kernel(digits):
 def test_unstructured_pruning_with_dp_sgd_keeps_one_shot_masks(digits):
   # DP fine-tuning of l1_unstructured runs on plain layers with fixed
   # masks (tfmot's magnitude rule on the pre-fine-tuning weights).
-  from tfmia import defenses
+  from tfmia.training import defenses
   from tfmia.data import DataConfig, prepare_data
   data = prepare_data(DataConfig(train_size=64, test_size=32), raw=digits)
   tf.keras.utils.set_random_seed(0)
@@ -197,7 +199,7 @@ def test_structured_pruners_refuse_models_they_cannot_prune():
 @pytest.mark.parametrize("pruner", ["l1_unstructured", "l1_structured"])
 def test_privacy_callback_watches_the_fine_tuning(digits, pruner):
   from tfmia.data import DataConfig, prepare_data
-  from tfmia.privacy_metrics import PrivacyMetrics
+  from tfmia.audits.callback import PrivacyMetrics
   from tfmia.training import TrainConfig
   data = prepare_data(DataConfig(train_size=128, test_size=64), raw=digits)
   tf.keras.utils.set_random_seed(0)

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfmia import io, reference
+from tfmia.infra import io
+
+from tfmia import reference
 from tfmia.reference import ReferenceConfig, ReferenceSet
 
 from tfmia_testing import tiny_reference_config

@@ -1,7 +1,10 @@
 import numpy as np
 import pytest
 
-from tfmia.results import AttackResult, AttackResults, load_history, save_history
+from tfmia.results import (AttackResult,
+                            AttackResults,
+                            load_history,
+                            save_history)
 
 
 def _result(scores, is_member, attack="threshold", slice="entire_dataset"):

@@ -251,10 +251,10 @@ def test_label_only_attacks_on_digits():
   y = np.concatenate([data.y_train, data.y_test])
   clf = robustness.art_classifier(model)
   art_gap = LabelOnlyGapAttack(clf).infer(x, np.eye(10)[y])
-  from tfmia.attacks import suite
+  from tfmia.attacks import registry
   from tfmia.signals import Signals
   logits = model.predict(x, verbose=0)
-  ours = suite.ATTACKS["label_gap"].fn(
+  ours = registry.ATTACKS["label_gap"].fn(
       type("S", (), {"target": Signals.from_logits(logits[:, None], y)})(),
       None)
   np.testing.assert_array_equal(ours, art_gap)
@@ -273,7 +273,7 @@ def test_label_only_attacks_on_digits():
   # The same attack from the registry, through an audit: the target's
   # boundary distances become a signal (queried through tfmia's adapter,
   # as ART's BlackBoxClassifier), and the scores are the same.
-  from tfmia import audit
+  from tfmia.audits import audit
   from tfmia.signals import SignalConfig
   xs = np.concatenate([data.x_train[:15], data.x_test[:15]])
   ys = np.concatenate([data.y_train[:15], data.y_test[:15]])
@@ -287,7 +287,7 @@ def test_label_only_attacks_on_digits():
   np.testing.assert_allclose(out.get("label_boundary").scores, res.scores,
                              rtol=1e-6)
   with pytest.raises(ValueError, match="needs the target's decision-"):
-    suite.check_needs(["label_boundary"], suite.Provided(num_examples=30))
+    registry.check_needs(["label_boundary"], registry.Provided(num_examples=30))
 
 
 def test_a_sequential_softmax_model_is_attacked_on_its_probabilities():

@@ -116,7 +116,8 @@ def test_mia_snn_dropout_averages_confidence_over_copies_per_model():
 
 
 def test_a_spiking_model_gets_a_fresh_mask_every_timestep():
-  from tfmia import adapter, snn
+  from tfmia.models import adapter
+  from tfmia import snn
   model = _linear_model()
   rng = np.random.default_rng(3)
   x = rng.random((6, 4, 4, 1)).astype(np.float32)
@@ -216,7 +217,7 @@ def test_save_load_and_take(tmp_path):
   with pytest.raises(ValueError, match="`boundary_distance` must be"):
     dataclasses.replace(s, boundary_distance=np.zeros(4))
   # The default boundary settings stay out of records (caches stay valid).
-  from tfmia import io
+  from tfmia.infra import io
   assert not any(k.startswith("boundary")
                  for k in io.to_jsonable(SignalConfig()))
   with pytest.raises(ValueError, match="`boundary_max_eval` must be"):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tfmia import store
+from tfmia.infra import store
 
 
 def test_fingerprint_is_canonical():

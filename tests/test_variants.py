@@ -7,8 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from tfmia import audit, reference, variants
-from tfmia.snn import CalibrationConfig
+from tfmia.audits import audit
+
+from tfmia import reference, variants
+from tfmia.training.calibration import CalibrationConfig
 from tfmia_testing import tiny_reference_config
 
 NO_CALIBRATION = CalibrationConfig(epochs=0)

@@ -38,7 +38,8 @@ def assert_same_weights(folder_a, folder_b, names):
   """Every h5 dataset of each model's weights file is equal, bit for bit,
   in the two reference folders (either may be a URL)."""
   import h5py
-  from tfmia import fs, io, reference
+  from tfmia.infra import fs, io
+  from tfmia import reference
 
   def read(path):
     out = {}

@@ -28,7 +28,7 @@ import zipfile
 from pathlib import Path
 from typing import Optional, Sequence
 
-from tfmia import fs
+from tfmia.infra import fs
 
 
 def _quiet_tensorflow() -> None:
@@ -595,7 +595,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 # Failures a user can meet and fix: bad settings or files (ValueError,
 # TypeError), missing, unreadable, read-only or full disks (OSError: also
-# PermissionError, IsADirectoryError, NotADirectoryError, tfmia.io's
+# PermissionError, IsADirectoryError, NotADirectoryError, tfmia.infra.io's
 # NoSpaceError), truncated archives (BadZipFile, EOFError) and a missing
 # optional dependency (ImportError). Anything else is a bug, and keeps its
 # traceback.
@@ -604,7 +604,7 @@ EXPECTED_ERRORS = (ValueError, TypeError, OSError, zipfile.BadZipFile,
 
 
 def _one_line(e: BaseException) -> str:
-  from tfmia.io import describe_error
+  from tfmia.infra.io import describe_error
   return " ".join(describe_error(e).split())
 
 

@@ -6,7 +6,9 @@ import argparse
 import json
 
 from tfmia import data as tfdata
-from tfmia import fs, io, models, reports, results
+from tfmia.infra import fs, io
+from tfmia import models, results
+from tfmia.reporting import tables as reports
 
 
 def _print_table(df, columns) -> None:
@@ -103,7 +105,7 @@ def _model_kwargs(args) -> dict:
 
 
 def train(args: argparse.Namespace) -> int:
-  from tfmia.privacy_metrics import train_with_privacy
+  from tfmia.audits.callback import train_with_privacy
   from tfmia.training import TrainConfig
   # Unknown names and options fail before any work.
   models.check_kwargs(args.model, _model_kwargs(args))
@@ -146,7 +148,9 @@ def prune(args: argparse.Namespace) -> int:
   import numpy as np
   import tensorflow as tf
 
-  from tfmia import defenses, pruning
+  from tfmia.training import defenses
+
+  from tfmia.variants import pruning
   from tfmia.training.loop import load_run
   # Settings are checked before the run is loaded or anything trains.
   pruning.check_pruner(args.pruner, args.sparsity)
@@ -244,13 +248,13 @@ def robustness(args: argparse.Namespace) -> int:
     print(f"Label-only membership attacks on {len(my)} members and "
           f"{len(ny)} non-members")
     import numpy as np
-    from tfmia.attacks import suite
+    from tfmia.attacks import registry
     from tfmia.signals import Signals
-    gap = suite.run_attacks(
-        ["label_gap"], suite.AttackSignals(target=Signals.from_logits(
+    gap = registry.run_attacks(
+        ["label_gap"], registry.AttackSignals(target=Signals.from_logits(
             model.predict(np.concatenate([mx, nx]), verbose=0),
             np.concatenate([my, ny]))),
-        suite.AttackConfig(seed=args.seed),
+        registry.AttackConfig(seed=args.seed),
         is_member=np.arange(len(my) + len(ny)) < len(my)).results[0]
     boundary = rob.label_only_boundary(
         model, (mx, my), (nx, ny), rob.BoundaryConfig(seed=args.seed))
@@ -269,7 +273,7 @@ def robustness(args: argparse.Namespace) -> int:
 
 
 def attack(args: argparse.Namespace) -> int:
-  from tfmia import audit as audit_lib
+  from tfmia.audits import audit as audit_lib
   from tfmia.attacks import SlicingConfig, check_names
   attacks = check_names(args.attacks)
   slicing = SlicingConfig(by_class=args.by_class,
@@ -347,7 +351,7 @@ def reference(args: argparse.Namespace) -> int:
       print("Missing or incomplete: " + ", ".join(missing))
     return 0
   if args.action == "sbatch":
-    from tfmia import executors
+    from tfmia.infra import executors
     tasks = args.tasks or len(ref.job_names(config.num_models))
     if tasks > len(ref.job_names(config.num_models)):
       raise ValueError(f"--tasks ({tasks}) is more than the models to train "
@@ -375,7 +379,7 @@ def reference(args: argparse.Namespace) -> int:
         + (f"; shard {shard[0]}/{shard[1]}: {', '.join(jobs)}" if shard else ""))
   executor = resources = None
   if args.executor != "local" or args.max_retries is not None:
-    from tfmia import executors
+    from tfmia.infra import executors
     executor = executors.make_executor(
         args.executor, address=args.address, max_retries=args.max_retries,
         progress=not args.no_progress)
@@ -403,11 +407,11 @@ def _rmia_a(text: str):
 
 
 def audit(args: argparse.Namespace) -> int:
-  from tfmia import audit as audit_lib
-  from tfmia.attacks.suite import AttackConfig, DEFAULT_ATTACKS
+  from tfmia.audits import audit as audit_lib
+  from tfmia.attacks.registry import AttackConfig, DEFAULT_ATTACKS
   from tfmia.signals import SignalConfig
   if args.list:
-    from tfmia.attacks.suite import ATTACKS
+    from tfmia.attacks.registry import ATTACKS
     for name, spec in ATTACKS.items():
       print(f"{name:26s} {spec.description}")
     return 0
@@ -636,6 +640,6 @@ def _executor_from(args: argparse.Namespace):
     if getattr(args, "address", None) is not None:
       raise ValueError("--address is for --executor ray.")
     return None
-  from tfmia import executors
+  from tfmia.infra import executors
   return executors.make_executor(args.executor, address=args.address,
                                  progress=not args.no_progress)

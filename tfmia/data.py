@@ -15,7 +15,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from tfmia import fs, io
+from tfmia.infra import fs, io
 
 logger = logging.getLogger(__name__)
 
@@ -99,14 +99,14 @@ class MembershipSplit:
     return tuple(a[~self.is_member] for a in arrays)
 
   def save(self, path: Union[str, os.PathLike]) -> None:
-    from tfmia import io
+    from tfmia.infra import io
     io.atomic_save_npz(path, is_member=self.is_member,
                        seed=np.array(-1 if self.seed is None else self.seed))
 
   @classmethod
   def load(cls, path: Union[str, os.PathLike]) -> "MembershipSplit":
-    from tfmia import io
-    from tfmia.validation import as_membership
+    from tfmia.infra import io
+    from tfmia.infra.validation import as_membership
     f = io.load_npz(path)
     if "is_member" not in f or "seed" not in f:
       raise ValueError(f"{path} must hold `is_member` and `seed`. "

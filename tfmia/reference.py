@@ -11,11 +11,11 @@ Layout of a reference folder::
       ref_000/ ...       reference model k
         is_member.npy    its row of the membership matrix
         model.weights.h5, history.json, config.json
-        done.json        written last (`tfmia.store`): marks the model
+        done.json        written last (`tfmia.infra.store`): marks the model
                          complete, with the SHA-256 of is_member.npy and of
                          the weights
         variants/        its variants (`tfmia.variants`), each a store unit
-        signals/         its cached signals (`tfmia.audit`)
+        signals/         its cached signals (`tfmia.audits.audit`)
 
 The pool (N examples) is the prepared data's train split and the population
 is its test split (`DataConfig.train_size` / `test_size` set their sizes), so
@@ -33,7 +33,9 @@ from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from tfmia import fs, io, models, store
+from tfmia.infra import fs, io, store
+
+from tfmia import models
 from tfmia.data import ClassificationData, DataConfig, prepare_data
 from tfmia.training.config import TrainConfig
 from tfmia.training.hire import HireConfig
@@ -256,7 +258,7 @@ def parse_shard(spec: Optional[str]) -> Optional[tuple[int, int]]:
   if spec is None:
     return None
   if spec == "auto":
-    from tfmia.executors import slurm_shard  # pylint: disable=g-import-not-at-top
+    from tfmia.infra.executors import slurm_shard  # pylint: disable=g-import-not-at-top
     return slurm_shard()
   try:
     i, n = (int(p) for p in str(spec).split("/"))
@@ -504,7 +506,7 @@ def train_references(config: ReferenceConfig, *,
     data: prepared data; `prepare_data(config.data)` when None.
     progress: per-epoch progress bars.
     train_fn: replaces `train_one` (tests use it to interrupt a run).
-    executor: a `tfmia.executors` executor: each model still to train is
+    executor: a `tfmia.infra.executors` executor: each model still to train is
       one unit (`resources` each: `executors.Resources`). None: one after
       another in this process. The data travels to Ray workers once,
       through the object store. A unit that fails on every attempt is
@@ -565,7 +567,7 @@ def train_references(config: ReferenceConfig, *,
                **kwargs)
       out["trained"].append(name)
     return out
-  from tfmia import executors  # pylint: disable=g-import-not-at-top
+  from tfmia.infra import executors  # pylint: disable=g-import-not-at-top
   shared = executors.Shared(data)
   units = [executors.Unit(
       name, _train_unit,

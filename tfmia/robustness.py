@@ -187,7 +187,7 @@ def art_classifier(model: tf.keras.Model, eot_samples: int = 1):
   """ART's `TensorFlowV2Classifier` for `model`, inputs clipped to [0, 1]."""
   import_art()
   from art.estimators.classification import TensorFlowV2Classifier
-  from tfmia.adapter import ends_in_softmax
+  from tfmia.models.adapter import ends_in_softmax
   net = _Eot(model, eot_samples)
   loss = tf.keras.losses.CategoricalCrossentropy(
       from_logits=not ends_in_softmax(model))
@@ -398,13 +398,13 @@ def _seeded_random_state(seed: int):
 
 def _label_classifier(model, x: np.ndarray):
   """ART's classifier for `model`: a Keras model as `art_classifier`; any
-  other model `tfmia.adapter` takes (a callable, an adapter) as ART's
+  other model `tfmia.models.adapter` takes (a callable, an adapter) as ART's
   BlackBoxClassifier on its outputs. HopSkipJump reads predicted labels
   only, so both give the same distances."""
   if isinstance(model, tf.keras.Model):
     return art_classifier(model)
   from art.estimators.classification import BlackBoxClassifier
-  from tfmia.adapter import as_adapter
+  from tfmia.models.adapter import as_adapter
   forward = as_adapter(model)
   k = int(np.shape(forward(x[:1]))[-1])
   return BlackBoxClassifier(
@@ -465,7 +465,7 @@ def gradient_sparsity(model: tf.keras.Model, x, y) -> dict:
   input tensor (the gradient entering the layer, by layer name), on the
   batch (x, y). grad-obf-snn's `register_hooks` prints these
   (`grad_input` of every module)."""
-  from tfmia.adapter import ends_in_softmax
+  from tfmia.models.adapter import ends_in_softmax
   if not hasattr(model, "_nodes_by_depth"):
     raise ValueError("`model` must be a functional Keras model.")
   layers = [l for l in model.layers

@@ -27,8 +27,9 @@ import os
 from typing import Optional, Union
 
 import numpy as np
-from tfmia import adapter, io
-from tfmia.validation import as_labels
+from tfmia.models import adapter
+from tfmia.infra import io
+from tfmia.infra.validation import as_labels
 
 AUGMENTATIONS = ("none", "flip", "flip_shift")
 AGGREGATES = ("mean", "keep")
@@ -320,10 +321,10 @@ def compute_signals(model, x: np.ndarray, y: np.ndarray,
   """Queries `model` on (x, y) and returns its `Signals`.
 
   Args:
-    model: anything `tfmia.adapter.ModelAdapter` takes: a keras.Model
+    model: anything `tfmia.models.adapter.ModelAdapter` takes: a keras.Model
       (functional, Sequential, subclassed, spiking), a callable mapping a
       float32 batch (B, H, W, ch) to (B, C) outputs, or an adapter.
-    outputs: "auto", "logits" or "probabilities" (see `tfmia.adapter`).
+    outputs: "auto", "logits" or "probabilities" (see `tfmia.models.adapter`).
     x: (N, H, W, ch) scaled inputs.
     y: (N,) true classes.
     config: augmentations, input-dropout calibration, sensitivity, batch size.

@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import membership_inference_attack as tfp_mia
 
-from tfmia.attacks import (ATTACKS, AttackSignals, Provided, SlicingConfig,
-                           check_needs, run_attacks, tf_privacy)
+from tfmia.attacks import (ATTACKS,
+                            AttackSignals,
+                            Provided,
+                            SlicingConfig,
+                            check_needs,
+                            run_attacks,
+                            tf_privacy)
 from tfmia.signals import Signals
 
 

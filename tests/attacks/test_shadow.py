@@ -298,7 +298,7 @@ def test_trained_attacks_decide_as_their_networks_argmax():
   network's argmax; their scores are member log-odds, so that decision is
   a score >= 0, and the front door reports its balanced accuracy."""
   from tfmia.attacks import AttackSignals, run_attacks
-  from tfmia.attacks.suite import ATTACKS
+  from tfmia.attacks.registry import ATTACKS
   from tfmia.signals import Signals
   for name in ("nn", "nn_top3", "nn_cls", "samia"):
     assert ATTACKS[name].decision_threshold == 0.0, name

@@ -3,7 +3,9 @@ import pytest
 from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import data_structures as tfp_ds
 from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack import membership_inference_attack as tfp_mia
 
-from tfmia.attacks.tf_privacy import TF_PRIVACY_ATTACKS, AttackInput, SlicingConfig
+from tfmia.attacks.tf_privacy import (TF_PRIVACY_ATTACKS,
+                                       AttackInput,
+                                       SlicingConfig)
 from tfmia.attacks.tf_privacy import run_tf_privacy as run_attacks
 from tfmia.attacks import tf_privacy
 from tfmia.data import MembershipSplit

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfmia import defenses, models
+from tfmia.training import defenses
+
+from tfmia import models
 from tfmia.training import TrainConfig
 
 

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfmia import defenses, dp_clipping, pruning
+from tfmia.training import defenses, dp_clipping
+
+from tfmia.variants import pruning
 from tfmia.training import TrainConfig
 
 

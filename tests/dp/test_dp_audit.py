@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from tfmia import data as tfdata
-from tfmia import dp_audit, dp_bounds
-from tfmia.defenses import Defense
+from tfmia.audits import one_run as dp_audit
+from tfmia.results import dp_bounds
+from tfmia.training.defenses import Defense
 from tfmia.training import TrainConfig
 
 
@@ -114,7 +115,7 @@ def test_dp_training_reports_the_accountants_epsilon(digits):
       "dense", {}, fixed, source, TrainConfig(epochs=2, batch_size=50),
       Defense("dp", arg=2.0), config=dp_audit.OneRunConfig(
           canaries=dp_audit.CanaryConfig("natural", 200)))
-  from tfmia.defenses import dp_epsilon
+  from tfmia.training.defenses import dp_epsilon
   n = 600 + res.num_included
   assert res.accountant_epsilon == pytest.approx(
       dp_epsilon(n, 50, 2, 2.0, 1e-5))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from tfmia import dp_bounds
+from tfmia.results import dp_bounds
 
 
 # ML Privacy Meter's `audit.py` (privacytrustlab/ml_privacy_meter), verbatim
@@ -214,7 +214,7 @@ def test_every_attack_result_gives_both_bounds():
 def test_epsilon_per_epoch_plot_skips_epochs_without_a_bound():
   import matplotlib
   matplotlib.use("Agg")
-  from tfmia import plotting
+  from tfmia.reporting import plots as plotting
   from tfmia.results import AttackResult, AttackResults
   member = np.array([1, 0] * 10, bool)
   scores = np.arange(20.0) * 0.0 + member

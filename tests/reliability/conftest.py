@@ -89,9 +89,9 @@ class _FullDisk:
 
 @pytest.fixture
 def full_disk(monkeypatch):
-  """Makes every binary file tfmia.io writes (weights) hit a full disk after
+  """Makes every binary file tfmia.infra.io writes (weights) hit a full disk after
   1 kB. Returns a function that frees the space again."""
-  from tfmia import io
+  from tfmia.infra import io
 
   def fake_open(path, mode="r", *a, **k):
     f = builtins.open(path, mode, *a, **k)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import TRAIN, assert_one_line_error, run_cli
-from tfmia import io
+from tfmia.infra import io
 
 
 def _truncate(path, keep=0.5):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import TRAIN, assert_one_line_error, run_cli
-from tfmia import io
+from tfmia.infra import io
 
 
 def _leftovers(folder):
@@ -59,7 +59,9 @@ def test_full_disk_while_saving_a_weights_file(tmp_path, full_disk):
 def test_read_only_output_fails_before_any_work(tmp_path, capsys,
                                                 read_only_dir, monkeypatch,
                                                 argv):
-  from tfmia import audit, data, io as tio
+  from tfmia.audits import audit
+  from tfmia import data
+  from tfmia.infra import io as tio
   logits = tmp_path / "o.npz"
   tio.atomic_save_npz(logits, logits=np.zeros((4, 2)), labels=np.zeros(4, int),
                       is_member=np.array([1, 0, 1, 0], bool))

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from conftest import TRAIN, assert_one_line_error, run_cli
-from tfmia import store
+from tfmia.infra import store
 
 
 def _copy(run, tmp_path):
@@ -127,7 +127,7 @@ def test_bad_kwargs_leave_no_reference_folder(tmp_path):
 
 
 def test_reference_status_agrees_with_train(tmp_path, capsys):
-  from tfmia import io
+  from tfmia.infra import io
   from tfmia_testing import tiny_reference_config
   cfg = tiny_reference_config(tmp_path / "refs")
   path = tmp_path / "cfg.json"

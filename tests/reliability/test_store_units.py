@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tfmia import io, store
+from tfmia.infra import io, store
 
 
 def _unit(tmp_path, data=b"x" * 100):
@@ -89,7 +89,8 @@ def test_claim_names_differences_and_overwrite_clears(tmp_path):
 def test_signal_cache_follows_the_weights(tiny_reference, tmp_path):
   """A retrained model (other weights, same config) never reuses the
   signals cached for the old one."""
-  from tfmia import audit, reference
+  from tfmia.audits import audit
+  from tfmia import reference
   from tfmia.signals import SignalConfig
   from tfmia.training import loop
   config, data = tiny_reference

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfmia import audit, models
-from tfmia.privacy_metrics import PrivacyMetrics
+from tfmia.audits import audit
+
+from tfmia import models
+from tfmia.audits.callback import PrivacyMetrics
 
 
 def _xy(n=20, k=3, seed=0):

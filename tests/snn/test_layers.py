@@ -1,4 +1,4 @@
-"""A converted SNN rebuilt from tfmia.spiking's layers: the same logits and
+"""A converted SNN rebuilt from tfmia.snn.direct's layers: the same logits and
 input gradients as the simulator, and trainable / attackable as a directly
 trained SNN."""
 
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfmia import snn, spiking
+from tfmia import snn
+
+from tfmia.snn import direct as spiking
 
 
 def _grads(model, x, y):

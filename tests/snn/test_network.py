@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tfmia import snn
 from tfmia.snn import thresholds
+from tfmia.training import calibration
 from tfmia.snn.network import network_of
 
 from tfmia_testing import ann_predict
@@ -141,15 +142,15 @@ def test_calibration_at_t1_beats_plain_conversion(trained_conv, digits_data):
   s = snn.convert(trained_conv, digits_data.x_train[:200], timesteps=1)
   x, y = digits_data.x_test, digits_data.y_test
   before = np.mean(ann_predict(s, x) == y)
-  snn.calibrate(s, digits_data, snn.CalibrationConfig(epochs=2))
+  calibration.calibrate(s, digits_data, calibration.CalibrationConfig(epochs=2))
   after = np.mean(ann_predict(s, x) == y)
   assert after > before + 0.05
   # The (x, y) form and the epochs override, as in the README.
   s2 = snn.convert(trained_conv, digits_data.x_train[:200], timesteps=1)
-  h = snn.calibrate(s2, (digits_data.x_train, digits_data.y_train), epochs=1)
+  h = calibration.calibrate(s2, (digits_data.x_train, digits_data.y_train), epochs=1)
   assert h.epochs == 1
   with pytest.raises(ValueError, match=r"\(x, y\) pair"):
-    snn.calibrate(s2, (digits_data.x_train, digits_data.y_train[:5]))
+    calibration.calibrate(s2, (digits_data.x_train, digits_data.y_train[:5]))
 
 
 def _two_step_neuron(surrogate="boxcar", alpha=None):
@@ -239,14 +240,14 @@ def test_conversion_errors(trained_conv, digits_data):
 
 def test_spiking_model_works_with_privacy_metrics_and_audit(trained_conv,
                                                             digits_data):
-  from tfmia import audit
-  from tfmia.privacy_metrics import PrivacyMetrics
+  from tfmia.audits import audit
+  from tfmia.audits.callback import PrivacyMetrics
   d = digits_data
   s = snn.convert(trained_conv, d.x_train[:100], timesteps=2)
   cb = PrivacyMetrics(member_data=(d.x_train[:200], d.y_train[:200]),
                       nonmember_data=(d.x_test[:200], d.y_test[:200]),
                       every_n_epochs=1, attacks=("threshold",))
-  snn.calibrate(s, d, snn.CalibrationConfig(epochs=1), callbacks=[cb])
+  calibration.calibrate(s, d, calibration.CalibrationConfig(epochs=1), callbacks=[cb])
   assert len(cb.history) == 1 and 0 <= cb.history[0].get("threshold").auc <= 1
   is_member = np.r_[np.ones(200, bool), np.zeros(200, bool)]
   res = audit.audit(audit.Target(s, np.concatenate([d.x_train[:200],

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfmia import models, spiking
+from tfmia import models
+
+from tfmia.snn import direct as spiking
 
 
 @pytest.mark.parametrize("leak, reset, spikes, trace", [
@@ -181,7 +183,9 @@ def test_bad_spiking_options_are_refused(kwargs, match):
 
 def test_hire_training_steps_and_noise():
   from tfmia.training import TrainConfig
-  from tfmia.training.hire import (HireConfig, HireTraining, _timesteps,
+  from tfmia.training.hire import (HireConfig,
+                                   HireTraining,
+                                   _timesteps,
                                    train_hire)
   data = _digits(100)
   config = TrainConfig(epochs=2, batch_size=25, optimizer="sgd",

@@ -119,7 +119,7 @@ def test_case_study_script_is_the_cli():
 def test_models_as_executor_units_give_the_same_study(finished, digits,
                                                       tmp_path):
   import pickle
-  from tfmia import executors
+  from tfmia.infra import executors
   _, result = finished
   again = study.run(_tiny(), tmp_path / "units", raw=digits, progress=False,
                     executor=executors.LocalExecutor())

@@ -7,7 +7,9 @@ import math
 import pandas as pd
 import pytest
 
-from tfmia import cli, dp_audit
+from tfmia import cli
+
+from tfmia.audits import one_run as dp_audit
 from tfmia.studies import dp_audit as study
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tfmia import reports
+from tfmia.reporting import tables as reports
 from tfmia.studies import pruning as study
 
 
@@ -93,7 +93,7 @@ def test_figures_draw_from_a_table_alone():
   assert len(summary) == 7
   dp = summary[summary["cell"] == "l1_structured_0.5_dp1"].iloc[0]
   assert dp["best_attack"] == "sm_entropy" and dp["epsilon"] == 3.2
-  from tfmia import plotting
+  from tfmia.reporting import plots as plotting
   for fig in (plotting.plot_attack_vs_sparsity(summary),
               plotting.plot_privacy_tradeoff(summary)):
     assert fig.axes

@@ -114,7 +114,8 @@ def test_mia_snn_protocol_end_to_end(tmp_path):
                       "snn_T2_ann_refs"]
   assert "attack_p (target_confidence)" in wide.columns.get_level_values(0)
   # The target-confidence attack's scores are the target's confidences.
-  from tfmia import audit, reference, variants
+  from tfmia.audits import audit
+  from tfmia import reference, variants
   refs = reference.ReferenceSet.load(tmp_path / "models" / "conv" / "ann")
   from tfmia.data import prepare_data
   data = prepare_data(cfg.data_config())

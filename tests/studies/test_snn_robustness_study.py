@@ -107,6 +107,6 @@ def test_sweep_designs():
   assert dataclasses.replace(grid, sweep_pooling=()).sweep_cells() == []
   # The default design is left out of the saved config, so studies saved
   # before the setting existed resume.
-  from tfmia import io
+  from tfmia.infra import io
   assert "sweep_design" not in io.to_jsonable(grid)
   assert io.to_jsonable(axes)["sweep_design"] == "axes"

@@ -6,8 +6,8 @@ from tfmia import data as tfdata
 from tfmia import models
 from tfmia.attacks.tf_privacy import AttackInput
 from tfmia.attacks.tf_privacy import run_tf_privacy as run_attacks
-from tfmia.adapter import predict_logits
-from tfmia.privacy_metrics import PrivacyMetrics
+from tfmia.models.adapter import predict_logits
+from tfmia.audits.callback import PrivacyMetrics
 from tfmia.training import TrainConfig, train_model
 
 

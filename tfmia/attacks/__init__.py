@@ -10,10 +10,16 @@ member. tensorflow-privacy's trained attacks run through the same door
 `tfmia.robustness`.
 """
 
-from tfmia.attacks.suite import (ATTACKS, DEFAULT_ATTACKS, AttackConfig,
-                                 AttackSignals, Provided, check_names,
-                                 check_needs, run_attacks)
-from tfmia.attacks.tf_privacy import (TF_PRIVACY_ATTACKS, AttackInput,
+from tfmia.attacks.registry import (ATTACKS,
+                                     DEFAULT_ATTACKS,
+                                     AttackConfig,
+                                     AttackSignals,
+                                     Provided,
+                                     check_names,
+                                     check_needs,
+                                     run_attacks)
+from tfmia.attacks.tf_privacy import (TF_PRIVACY_ATTACKS,
+                                      AttackInput,
                                       SlicingConfig)
 
 __all__ = ["ATTACKS", "DEFAULT_ATTACKS", "TF_PRIVACY_ATTACKS", "AttackConfig",

@@ -28,7 +28,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from tfmia.validation import as_finite_array
+from tfmia.infra.validation import as_finite_array
 
 
 @dataclasses.dataclass(frozen=True)

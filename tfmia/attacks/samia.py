@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfmia.attacks.nn_attack import member_log_odds, trained_attack
-from tfmia.validation import as_finite_array, as_labels
+from tfmia.infra.validation import as_finite_array, as_labels
 
 
 @dataclasses.dataclass(frozen=True)

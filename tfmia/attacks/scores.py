@@ -15,7 +15,7 @@ import math
 import numpy as np
 import scipy.stats
 
-from tfmia.validation import as_finite_array
+from tfmia.infra.validation import as_finite_array
 
 LIRA_CENTERS = ("median", "mean")
 LIRA_OFFLINE_TESTS = ("one_sided", "two_sided")

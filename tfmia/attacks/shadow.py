@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from tfmia.validation import as_finite_array, as_labels
+from tfmia.infra.validation import as_finite_array, as_labels
 
 _LOG_FLOOR = 1e-30
 SONG_MITTAL_METRICS = ("confidence", "entropy", "modified_entropy",

@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 from sklearn import exceptions
 
-from tfmia import validation
+from tfmia.infra import validation
 from tfmia.data import MembershipSplit
 from tfmia.results import ENTIRE_DATASET, AttackResult, AttackResults
 

@@ -8,11 +8,14 @@ from typing import Optional, Union
 import numpy as np
 import tensorflow as tf
 
-from tfmia import _tf  # noqa: F401  (quiet retracing warnings)
+from tfmia.infra import tf_logging as _tf  # noqa: F401  (quiet retracing warnings)
 from tfmia.snn import graph as graph_lib
 from tfmia.snn import thresholds as thr
-from tfmia.snn.network import (SimulationResult, SpikingNetwork,
-                               check_options, check_surrogate, network_of)
+from tfmia.snn.network import (SimulationResult,
+                               SpikingNetwork,
+                               check_options,
+                               check_surrogate,
+                               network_of)
 
 _MAX_SAMPLES = 2_000_000   # activations kept per layer for the threshold fit
 
@@ -238,14 +241,14 @@ def simulate(model: tf.keras.Model, x: np.ndarray, *,
 def save(model: tf.keras.Model, path: Union[str, os.PathLike]) -> None:
   """Saves a spiking model (graph, thresholds, T, coding, weights) as a
   .keras file, atomically."""
-  from tfmia import io
+  from tfmia.infra import io
   with io.atomic_path(path, suffix=".keras") as tmp:
     model.save(os.fspath(tmp))
 
 
 def load(path: Union[str, os.PathLike]) -> tf.keras.Model:
   """Loads a model saved by `save`."""
-  from tfmia import io
+  from tfmia.infra import io
   with io.local_file(path) as local:
     return tf.keras.models.load_model(
         os.fspath(local), custom_objects={"SpikingNetwork": SpikingNetwork},

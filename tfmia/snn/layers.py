@@ -2,7 +2,7 @@
 
 `tfmia.snn.convert` returns one `SpikingNetwork` layer that simulates the
 whole converted graph. `as_spiking_layers` rebuilds the same network from
-`tfmia.spiking`'s layers (`SpikeEncoder`, Conv2D / Dense / pooling / Add
+`tfmia.snn.direct`'s layers (`SpikeEncoder`, Conv2D / Dense / pooling / Add
 with time folded into the batch, `LIF`, `TimeSum`), the model kind that
 `tfmia.models.spiking_vgg` and `sew_resnet` build. A converted (and
 calibrated) network can then be trained further by `train_model` or
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfmia import spiking
+from tfmia.snn import direct as spiking
 from tfmia.snn.network import network_of
 
 
@@ -40,7 +40,7 @@ def _neuron(name, theta: float, v_init: float, timesteps: int):
 
 def as_spiking_layers(model: tf.keras.Model, name=None) -> tf.keras.Model:
   """The converted SNN `model` (from `tfmia.snn.convert`) as a functional
-  model of `tfmia.spiking` layers, with the same weights, thresholds and
+  model of `tfmia.snn.direct` layers, with the same weights, thresholds and
   settings (see the module docstring).
 
   Raises:

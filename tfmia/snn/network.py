@@ -410,9 +410,9 @@ class SpikingNetwork(tf.keras.layers.Layer):
     return spikes
 
   def _gated_max(self, x, c):
-    """Spiking max pooling (`tfmia.spiking.gated_max_pool`). x: (T, B, H,
+    """Spiking max pooling (`tfmia.snn.direct.gated_max_pool`). x: (T, B, H,
     W, C)."""
-    from tfmia.spiking import gated_max_pool
+    from tfmia.snn.direct import gated_max_pool
     ph, pw = c["pool_size"]
     if list(c["strides"]) != [ph, pw] or c["padding"] != "VALID":
       raise ValueError("max_pool='gate' needs pool_size == strides and "

@@ -24,8 +24,9 @@ from typing import Optional
 import numpy as np
 
 from tfmia import data as tfdata
-from tfmia import io, reports, store
-from tfmia.privacy_metrics import train_with_privacy
+from tfmia.infra import io, store
+from tfmia.reporting import tables as reports
+from tfmia.audits.callback import train_with_privacy
 from tfmia.results import AttackResults
 from tfmia.training import TrainConfig, TrainingHistory
 
@@ -90,10 +91,10 @@ class ArchitectureStudyConfig:
       if v is not None and (not isinstance(v, int) or v < 1):
         raise ValueError(f"`{name}` must be a positive int or None. "
                          f"Received: {name}={v!r}")
-    from tfmia.attacks import suite
+    from tfmia.attacks import registry
     # Every attack must run on the target alone, every few epochs.
-    suite.check_needs(suite.check_names(self.attacks),
-                      suite.Provided(num_examples=2))
+    registry.check_needs(registry.check_names(self.attacks),
+                      registry.Provided(num_examples=2))
     if self.every_n_epochs > self.epochs:
       raise ValueError("`every_n_epochs` must not exceed `epochs`. Received: "
                        f"every_n_epochs={self.every_n_epochs}, "
@@ -234,7 +235,7 @@ def run(config: ArchitectureStudyConfig, out: Path, *,
     progress: show a progress bar per model.
     overwrite: replace a study of other settings in `out` (its outputs are
       deleted); without it, such a folder is refused, naming what differs.
-    executor: a `tfmia.executors` executor: each model (trained with the
+    executor: a `tfmia.infra.executors` executor: each model (trained with the
       privacy callback) is one unit, on Ray a task. None: one after another.
   """
   out = io.check_output_dir(out, "the output folder")
@@ -254,7 +255,7 @@ def run(config: ArchitectureStudyConfig, out: Path, *,
                                     out / "models" / spec.name, progress)
                 for spec in specs}
   else:
-    from tfmia import executors  # pylint: disable=g-import-not-at-top
+    from tfmia.infra import executors  # pylint: disable=g-import-not-at-top
     shared = executors.Shared(raw)
     report = executor.run([executors.Unit(
         spec.name, _run_one,

@@ -2,7 +2,7 @@
 bounds, on one model trained with DP-SGD at several noise levels.
 
 For each target ε of the accountant (None: no DP), at δ:
-1. one-run audits (`tfmia.dp_audit`, Steinke et al.) with mislabelled and
+1. one-run audits (`tfmia.audits.one_run`, Steinke et al.) with mislabelled and
    with natural canaries: each a training run of the fixed members plus the
    canaries included by a fair coin, scored by the loss;
 2. the strongest reference-model attack on natural data: RMIA on the
@@ -30,11 +30,16 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from tfmia import fs
-from tfmia import audit as audit_lib
-from tfmia import dp_audit, dp_bounds, io, models, reference, store
+from tfmia.infra import fs
+from tfmia.audits import audit as audit_lib
+from tfmia.audits import one_run as dp_audit
+from tfmia.results import dp_bounds
+from tfmia.infra import io, store
+from tfmia import models, reference
 from tfmia.data import ClassificationData, load_dataset, scale_pixels, shuffle
-from tfmia.defenses import Defense, noise_for_epsilon, train_with_defense
+from tfmia.training.defenses import (Defense,
+                                     noise_for_epsilon,
+                                     train_with_defense)
 from tfmia.training import TrainConfig
 from tfmia.training.loop import load_weights
 
@@ -315,10 +320,11 @@ def run(config: DpAuditStudyConfig, out, *, raw=None, progress: bool = True,
   refused, naming what differs, unless `overwrite`.
 
   Every model (each one-run audit's, each reference) is one unit of
-  `executor` (`tfmia.executors`; None: here, one after another); RMIA and
+  `executor` (`tfmia.infra.executors`; None: here, one after another); RMIA and
   the tables follow in this process."""
-  from tfmia import executors, plotting  # pylint: disable=g-import-not-at-top
-  from tfmia.reports import write_csv  # pylint: disable=g-import-not-at-top
+  from tfmia.infra import executors  # pylint: disable=g-import-not-at-top
+  from tfmia.reporting import plots as plotting
+  from tfmia.reporting.tables import write_csv  # pylint: disable=g-import-not-at-top
   out = io.check_output_dir(out, "the output folder")
   data, source = load_data(config, raw)
   for kind in config.canary_kinds:   # overlap and sizes, before training

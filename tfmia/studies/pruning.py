@@ -22,9 +22,9 @@ back at what accuracy cost?
    LiRA with the shadows as references (AUC, TPR at low FPR).
 
 Where we differ from mia_prune: the structured pruners shrink the model
-(`tfmia.pruning`); the original model is attacked without a defense (the
+(`tfmia.variants.pruning`); the original model is attacked without a defense (the
 defenses act in the fine-tuning after pruning, as there); see also
-`tfmia.defenses`.
+`tfmia.training.defenses`.
 """
 
 from __future__ import annotations
@@ -35,10 +35,18 @@ from typing import Optional
 
 import numpy as np
 
-from tfmia import audit, io, pruning, reference, reports, variants
-from tfmia.attacks.suite import MIA_PRUNE_ATTACKS, AttackConfig
+from tfmia.audits import audit
+
+from tfmia.infra import io
+
+from tfmia.variants import pruning
+
+from tfmia import reference, variants
+
+from tfmia.reporting import tables as reports
+from tfmia.attacks.registry import MIA_PRUNE_ATTACKS, AttackConfig
 from tfmia.data import DataConfig, prepare_data
-from tfmia.defenses import Defense
+from tfmia.training.defenses import Defense
 from tfmia.signals import SignalConfig
 from tfmia.training import TrainConfig
 
@@ -231,10 +239,10 @@ def run(config: PruningStudyConfig, out: Path, *, progress: bool = True,
 
   `out` holds one study: a rerun with the same settings resumes (models,
   pruned variants and signals are stored); other settings are refused
-  unless `overwrite`. With `executor` (`tfmia.executors`), each model's
+  unless `overwrite`. With `executor` (`tfmia.infra.executors`), each model's
   training, each model's pruned variants and each audit cell are units.
   """
-  from tfmia import store
+  from tfmia.infra import store
   out = io.check_output_dir(out, "the output folder")
   data = data if data is not None else prepare_data(config.data_config())
   store.claim(out, config, outputs=OUTPUTS, overwrite=overwrite,

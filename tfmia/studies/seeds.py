@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from tfmia import fs
+from tfmia.infra import fs
 from typing import Callable, Sequence
 
 SUMMARY_FILE = "seeds_summary.csv"

@@ -15,7 +15,7 @@ For each architecture:
    calibration, on: the ANN target with ANN references; the SNN target with
    SNN references at each T; and the SNN target with ANN references (mixed).
 
-The study is a list of audit cells (`tfmia.audit.Cell`: target variant,
+The study is a list of audit cells (`tfmia.audits.audit.Cell`: target variant,
 reference variant, signal settings) plus its report. Everything is resumable
 through the one store: reference ANNs, every SNN variant (stored beside its
 ANN in the reference folder) and every model's signals, so a rerun only
@@ -31,9 +31,15 @@ from typing import Optional
 
 import numpy as np
 
-from tfmia import audit, io, reference, reports, variants
-from tfmia.attacks import suite
-from tfmia.attacks.suite import AttackConfig
+from tfmia.audits import audit
+
+from tfmia.infra import io
+
+from tfmia import reference, variants
+
+from tfmia.reporting import tables as reports
+from tfmia.attacks import registry
+from tfmia.attacks.registry import AttackConfig
 from tfmia.data import DataConfig, prepare_data
 from tfmia.signals import SignalConfig
 from tfmia.training import TrainConfig
@@ -144,7 +150,7 @@ class SnnMiaConfig:
     if not ts or ts != sorted(set(ts)) or ts[0] < 1:
       raise ValueError("`timesteps` must be strictly increasing positive "
                        f"ints. Received: timesteps={self.timesteps!r}")
-    suite.check_names(self.attacks)
+    registry.check_names(self.attacks)
     for name in ("epochs", "batch_size", "calibration_samples",
                  "calibration_epochs", "calibration_batch_size"):
       v = getattr(self, name)
@@ -269,7 +275,7 @@ class SnnMiaConfig:
         checkpoints=(reference.TARGET,) if self.matched_accuracy else ())
 
   def calibration_config(self):
-    from tfmia.snn import CalibrationConfig
+    from tfmia.training.calibration import CalibrationConfig
     settings = dict(epochs=self.calibration_epochs,
                     learning_rate=self.calibration_learning_rate,
                     batch_size=self.calibration_batch_size, seed=self.seed)
@@ -395,7 +401,7 @@ def checkpoint_accuracy(refs, data, name: str = reference.TARGET, *,
   """{epoch: test accuracy} of model `name`'s per-epoch checkpoints: on the
   population (the test split), or with `held_out` on the pool examples the
   model did not train on."""
-  from tfmia import adapter
+  from tfmia.models import adapter
   x, y = data.x_test, data.y_test
   if held_out:
     out_of = ~refs.is_member_of(name)
@@ -434,11 +440,12 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
   Args:
     data: the prepared data, if at hand (else prepared from the config).
     raw: the loaded dataset, if at hand: sizes are checked against it.
-    executor: a `tfmia.executors` executor for the three long phases: each
+    executor: a `tfmia.infra.executors` executor for the three long phases: each
       model's training, each model's chain of SNN variants, and each audit
       cell are its units (on Ray, tasks). None: here, one after another.
   """
-  from tfmia import snn, store
+  from tfmia import snn
+  from tfmia.infra import store
   from tfmia.data import load_dataset
   out = io.check_output_dir(out, "the output folder")
   if data is None:

@@ -35,9 +35,12 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from tfmia import fs
-from tfmia import audit, io, models, reference, robustness, spiking
-from tfmia.attacks import suite
+from tfmia.infra import fs
+from tfmia.audits import audit
+from tfmia.infra import io
+from tfmia import models, reference, robustness
+from tfmia.snn import direct as spiking
+from tfmia.attacks import registry
 from tfmia.data import DataConfig, prepare_data
 from tfmia.training import TrainConfig
 from tfmia.training.hire import HireConfig
@@ -106,7 +109,7 @@ class SnnRobustnessConfig:
       object.__setattr__(self, name, (v,) if isinstance(v, str)
                          else tuple(v))
     robustness.check_attacks(self.attacks)
-    suite.check_names(self.privacy_attacks)
+    registry.check_names(self.privacy_attacks)
     for p in self.sweep_pooling:
       if p not in ("avg", "max"):
         raise ValueError("`sweep_pooling` must hold 'avg' and/or 'max'. "
@@ -228,7 +231,7 @@ def leakage(refs, data, attacks=PRIVACY_ATTACKS, seed: int = 0,
   target of reference folder `refs`, with its own references: its members
   against the rest of the pool."""
   res = audit.audit_cell(refs, data, audit.Cell(name=name), attacks,
-                         suite.AttackConfig(seed=seed), progress=False)
+                         registry.AttackConfig(seed=seed), progress=False)
   return [r.summary() for r in res.results if r.slice == "entire_dataset"]
 
 
@@ -238,7 +241,7 @@ def _sweep_model(config, pooling, encoder, data, members, folder: Path,
   target's members; loaded instead when its folder holds it complete
   (`done.json` matches the settings and the weights' hash)."""
   import tensorflow as tf
-  from tfmia import store
+  from tfmia.infra import store
   from tfmia.training import train_model
   from tfmia.training.loop import load_weights, save_weights
   tf.keras.utils.set_random_seed(config.seed)
@@ -298,13 +301,13 @@ def sweep(config: SnnRobustnessConfig, data, members, out: Path, *,
           progress: bool = True, executor=None) -> list:
   """grad-obf-snn's sweep: rows of clean, PGD and Square accuracy and
   input-gradient sparsity for each pooling and encoder. With `executor`
-  (`tfmia.executors`), each model (trained, then attacked) is a unit."""
+  (`tfmia.infra.executors`), each model (trained, then attacked) is a unit."""
   cells = config.sweep_cells()
   folder = lambda p, e: os.fspath(fs.path(out) / "sweep" / f"{p}_{e}")
   if executor is None:
     return [_sweep_row(config, p, e, data, members, folder(p, e), progress)
             for p, e in cells]
-  from tfmia import executors  # pylint: disable=g-import-not-at-top
+  from tfmia.infra import executors  # pylint: disable=g-import-not-at-top
   shared = executors.Shared(data)
   report = executor.run([executors.Unit(
       f"sweep {p}/{e}", _sweep_row,
@@ -339,10 +342,11 @@ def run(config: SnnRobustnessConfig, out, *, data=None,
   `out` holds one study: a rerun with the same settings resumes; other
   settings are refused, naming what differs, unless `overwrite` (which
   deletes the old study's models and outputs first). With `executor`
-  (`tfmia.executors`), every model of each kind and every sweep model is
+  (`tfmia.infra.executors`), every model of each kind and every sweep model is
   a unit (on Ray, a task); the attacks on the three targets run here."""
-  from tfmia import plotting, store
-  from tfmia.reports import write_csv
+  from tfmia.reporting import plots as plotting
+  from tfmia.infra import store
+  from tfmia.reporting.tables import write_csv
   out = io.check_output_dir(out, "the output folder")
   data = data if data is not None else prepare_data(config.data_config())
   for kind in MODELS:    # a bad model setting fails before any training

@@ -1,5 +1,5 @@
 """Keras callbacks for training. The per-epoch privacy audit,
-`PrivacyMetrics`, sits above the attacks, in `tfmia.privacy_metrics`."""
+`PrivacyMetrics`, sits above the attacks, in `tfmia.audits.callback`."""
 
 from __future__ import annotations
 

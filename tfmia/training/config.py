@@ -7,7 +7,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from tfmia import io
+from tfmia.infra import io
 
 LR_SCHEDULES = ("constant", "cosine", "step")
 

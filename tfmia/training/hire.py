@@ -62,7 +62,7 @@ def timesteps_of(model: tf.keras.Model) -> int:
   layers = _time_layers(model)
   if not layers:
     raise ValueError(f"`model` {model.name!r} has no spiking layers "
-                     "(tfmia.spiking); HIRE training is for spiking models.")
+                     "(tfmia.snn.direct); HIRE training is for spiking models.")
   return int(layers[0].timesteps)
 
 
@@ -135,7 +135,7 @@ def train_hire(model: tf.keras.Model, data: ClassificationData,
   for config.epochs). Returns `train_model`'s result, with `model`.
   `out_dir` receives what `train_model` writes there (config.json with
   `hire` recorded, history.json, and `model`'s weights)."""
-  from tfmia import fs, io
+  from tfmia.infra import fs, io
   from tfmia.training import loop
   if not isinstance(hire, HireConfig):
     raise TypeError("`hire` must be a HireConfig. "

@@ -11,7 +11,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import tensorflow as tf
 
-from tfmia import fs, io
+from tfmia.infra import fs, io
 from tfmia.data import ClassificationData
 from tfmia.training.config import TrainConfig, make_optimizer
 
@@ -265,7 +265,7 @@ def load_run(run: Union[str, os.PathLike], *, data_dir: Optional[str] = None):
   """
   from tfmia import data as tfdata
   from tfmia import models
-  from tfmia import store
+  from tfmia.infra import store
   run = fs.path(run)
   if not run.is_dir() or not (run / CONFIG_FILE).is_file():
     raise FileNotFoundError(

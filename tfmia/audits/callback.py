@@ -1,6 +1,6 @@
 """`PrivacyMetrics`: a Keras callback that attacks the model every N epochs.
 
-It queries the model through the one model adapter (`tfmia.adapter`) and
+It queries the model through the one model adapter (`tfmia.models.adapter`) and
 attacks it through the one front door (`tfmia.attacks.run_attacks`), so any
 attack that needs only the target, its membership labels and (optionally) a
 population runs every epoch: tensorflow-privacy's attacks, the loss
@@ -18,9 +18,9 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import tensorflow as tf
 
-from tfmia import adapter
-from tfmia.attacks import suite
-from tfmia.attacks.suite import AttackConfig, AttackSignals, Provided
+from tfmia.models import adapter
+from tfmia.attacks import registry
+from tfmia.attacks.registry import AttackConfig, AttackSignals, Provided
 from tfmia.attacks.tf_privacy import SlicingConfig
 from tfmia.results import ENTIRE_DATASET, AttackResults
 from tfmia.signals import Signals
@@ -79,7 +79,7 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
       models.
     slicing: which data slices to report.
     batch_size: inference batch size.
-    outputs: "auto", "logits" or "probabilities" (see `tfmia.adapter`).
+    outputs: "auto", "logits" or "probabilities" (see `tfmia.models.adapter`).
     model_name: stored in the results.
     tensorboard_dir: also write the metrics there.
     seed: seed of the trained attacks (plus the epoch).
@@ -109,8 +109,8 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
     if outputs not in adapter.OUTPUTS:
       raise ValueError(f"`outputs` must be one of {adapter.OUTPUTS}. "
                        f"Received: outputs={outputs!r}")
-    self.attacks = suite.check_names(attacks)
-    suite.check_needs(self.attacks, Provided(
+    self.attacks = registry.check_names(attacks)
+    registry.check_needs(self.attacks, Provided(
         num_examples=len(self.y_member) + len(self.y_nonmember),
         population=self.population is not None))
     self.is_member = np.concatenate([np.ones(len(self.y_member), bool),
@@ -206,7 +206,7 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
                   if self.population is not None else None)
     config = AttackConfig(seed=self.seed + (epoch or 0),
                           epsilon_lower_bound=self.epsilon_lower_bound)
-    return suite.run_attacks(
+    return registry.run_attacks(
         self.attacks, AttackSignals(target=target,
                                     target_population=population),
         config, is_member=self.is_member, slicing=self.slicing,
@@ -255,7 +255,7 @@ def train_with_privacy(builder: str, model_kwargs: dict, data, train_config,
   weights, config (with the builder, so `tfmia attack --run` can rebuild
   it), history and per-epoch privacy results in `out_dir`.
 
-  `out_dir` holds one run (`tfmia.store.claim`). Everything is checked (the
+  `out_dir` holds one run (`tfmia.infra.store.claim`). Everything is checked (the
   builder and its options, the callback's data against the model, that the
   folder is writable) before the folder's config is written. A complete run
   with the same config is loaded, not retrained; an interrupted or corrupted
@@ -266,7 +266,8 @@ def train_with_privacy(builder: str, model_kwargs: dict, data, train_config,
   Returns:
     A `PrivacyRun`.
   """
-  from tfmia import io, models, store
+  from tfmia.infra import io, store
+  from tfmia import models
   from tfmia import results as results_lib
   from tfmia.training import EpochProgress, TrainingHistory, train_model
   from tfmia.training import loop

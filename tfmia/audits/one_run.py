@@ -1,5 +1,5 @@
 """A one-run privacy audit: canaries in one training run, then Steinke et
-al.'s ε lower bound from an attack's scores on them (`tfmia.dp_bounds`).
+al.'s ε lower bound from an attack's scores on them (`tfmia.results.dp_bounds`).
 
 The setting is the paper's (Steinke, Nasr & Jagielski, NeurIPS 2023): the
 training set is a fixed set of members plus m canaries, each included
@@ -34,12 +34,14 @@ from typing import Optional, Union
 import numpy as np
 import tensorflow as tf
 
-from tfmia import fs
-from tfmia import audit as audit_lib
-from tfmia import dp_bounds, io, models, store
-from tfmia.attacks import suite
+from tfmia.infra import fs
+from tfmia.audits import audit as audit_lib
+from tfmia.results import dp_bounds
+from tfmia.infra import io, store
+from tfmia import models
+from tfmia.attacks import registry
 from tfmia.data import ClassificationData
-from tfmia.defenses import Defense, train_with_defense
+from tfmia.training.defenses import Defense, train_with_defense
 from tfmia.training.config import TrainConfig
 
 CANARY_KINDS = ("mislabelled", "natural")
@@ -176,9 +178,9 @@ class OneRunConfig:
     if self.selection not in dp_bounds.SELECTIONS:
       raise ValueError(f"`selection` must be one of {dp_bounds.SELECTIONS}. "
                        f"Received: selection={self.selection!r}")
-    suite.check_names([self.attack])
-    suite.check_needs([self.attack],
-                      suite.Provided(num_examples=self.canaries.num_canaries))
+    registry.check_names([self.attack])
+    registry.check_needs([self.attack],
+                      registry.Provided(num_examples=self.canaries.num_canaries))
     if self.selection == "fixed":
       m = self.canaries.num_canaries
       for name in ("k_neg", "k_pos"):
@@ -259,7 +261,7 @@ def score_canaries(model, canaries: Canaries, attack: str, seed: int = 0):
   res = audit_lib.audit(
       audit_lib.Target(model, canaries.x, canaries.labels, canaries.included),
       attacks=[attack], config=audit_lib.AuditConfig(
-          attacks=(attack,), attack=suite.AttackConfig(seed=seed)),
+          attacks=(attack,), attack=registry.AttackConfig(seed=seed)),
       progress=False)
   return res.get(attack)
 

@@ -11,7 +11,7 @@ the file when it is truncated or not what it should be, instead of a bare
 `JSONDecodeError` or `BadZipFile`.
 
 Every path may also be a URL that TensorFlow's file systems serve (`gs://`,
-`ram://`, ...; `tfmia.fs`): the file is then written locally, copied beside
+`ram://`, ...; `tfmia.infra.fs`): the file is then written locally, copied beside
 the target through `tf.io.gfile` and renamed, and reads go through gfile.
 """
 
@@ -32,7 +32,7 @@ from typing import Any, Iterator, Union
 
 import numpy as np
 
-from tfmia import fs
+from tfmia.infra import fs
 
 PathLike = Union[str, os.PathLike]
 _NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
@@ -53,7 +53,7 @@ def atomic_path(path: PathLike, suffix: str = "") -> Iterator[Path]:
   """Yields a temporary local path; on success its file becomes `path`.
 
   For a local `path` the temporary file is beside it and is renamed. For a
-  URL (`tfmia.fs`) it is in the local temporary folder, then copied beside
+  URL (`tfmia.infra.fs`) it is in the local temporary folder, then copied beside
   `path` through `tf.io.gfile` and renamed there. The temporary files are
   removed whatever happens. A full disk raises `NoSpaceError` naming `path`.
 

@@ -18,8 +18,9 @@ from typing import Iterable, Optional, Sequence, Union
 import numpy as np
 from sklearn import metrics
 
-from tfmia import fs
-from tfmia import dp_bounds, io
+from tfmia.infra import fs
+from tfmia.results import dp_bounds
+from tfmia.infra import io
 
 ENTIRE_DATASET = "entire_dataset"
 REPORTED_FPRS = (0.0, 0.001, 0.01)
@@ -169,7 +170,7 @@ class AttackResult:
                     method: str = "bailey") -> float:
     """An empirical ε lower bound at δ from this attack's ROC, with
     tensorflow-privacy's interval `method` at `confidence`
-    (`tfmia.dp_bounds.roc_epsilon_lower_bound`; at δ > 0,
+    (`tfmia.results.dp_bounds.roc_epsilon_lower_bound`; at δ > 0,
     "clopper_pearson")."""
     return dp_bounds.roc_epsilon_lower_bound(
         self.scores[self.is_member], self.scores[~self.is_member],
@@ -178,8 +179,8 @@ class AttackResult:
   def one_run_audit(self, **kwargs) -> "dp_bounds.OneRunAudit":
     """Steinke et al.'s one-run ε lower bound, reading these examples as
     canaries each included independently with probability ½
-    (`tfmia.dp_bounds.one_run_audit`; keyword arguments go to it). Valid
-    only when membership was drawn that way, as `tfmia.dp_audit` does."""
+    (`tfmia.results.dp_bounds.one_run_audit`; keyword arguments go to it). Valid
+    only when membership was drawn that way, as `tfmia.audits.one_run` does."""
     return dp_bounds.one_run_audit(self.scores, self.is_member, **kwargs)
 
   def summary(self) -> dict:

@@ -3,7 +3,7 @@
 `audit` takes models and data; `audit_signals` takes precomputed signals;
 `audit_reference_folder` audits the target of a `tfmia reference train`
 folder, as trained or as any variant (`tfmia.variants`). All three return one
-`AttackResults` and, given `out_dir`, write (`tfmia.reports.write_audit`):
+`AttackResults` and, given `out_dir`, write (`tfmia.reporting.tables.write_audit`):
 
     report.csv       one row per attack: AUC, TPR at 0.1%, 1% and 0% FPR,
                      balanced accuracy, advantage
@@ -17,7 +17,7 @@ folder, as trained or as any variant (`tfmia.variants`). All three return one
 On a reference folder the unit of work is a `Cell`: which variant of the
 target, which variant of the reference models, and how signals are queried.
 An SNN target with ANN references is just another cell. Each model's signals
-are cached in the store (`tfmia.store`), so cells that share a model query
+are cached in the store (`tfmia.infra.store`), so cells that share a model query
 it once.
 """
 
@@ -32,11 +32,13 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from tfmia import adapter
+from tfmia.models import adapter
 from tfmia import reference as ref_lib
-from tfmia import fs, io, reports, store, validation, variants
-from tfmia.attacks import suite
-from tfmia.attacks.suite import AttackConfig, AttackSignals, Provided
+from tfmia.infra import fs, io, store, validation
+from tfmia.reporting import tables as reports
+from tfmia import variants
+from tfmia.attacks import registry
+from tfmia.attacks.registry import AttackConfig, AttackSignals, Provided
 from tfmia.results import AttackResults
 from tfmia.signals import SignalConfig, Signals, compute_signals
 
@@ -50,20 +52,20 @@ SIGNALS_DIR = "signals"
 class AuditConfig:
   """What to run and how. Saved as config.json next to the report."""
 
-  attacks: tuple = suite.DEFAULT_ATTACKS
+  attacks: tuple = registry.DEFAULT_ATTACKS
   signals: SignalConfig = SignalConfig()
   attack: AttackConfig = AttackConfig()
 
   def __post_init__(self):
-    object.__setattr__(self, "attacks", suite.check_names(self.attacks))
+    object.__setattr__(self, "attacks", registry.check_names(self.attacks))
     if isinstance(self.signals, dict):
       object.__setattr__(self, "signals", SignalConfig(**self.signals))
     if isinstance(self.attack, dict):
       object.__setattr__(self, "attack", AttackConfig(**self.attack))
-    if suite.needs_sensitivity(self.attacks) and not self.signals.sensitivity:
+    if registry.needs_sensitivity(self.attacks) and not self.signals.sensitivity:
       object.__setattr__(self, "signals",
                          self.signals.replace(sensitivity=True))
-    if suite.needs_boundary(self.attacks) and not self.signals.boundary:
+    if registry.needs_boundary(self.attacks) and not self.signals.boundary:
       object.__setattr__(self, "signals",
                          self.signals.replace(boundary=True))
 
@@ -76,10 +78,10 @@ class Target:
   """The audited model and the examples it is attacked on.
 
   Attributes:
-    model: anything `tfmia.adapter.ModelAdapter` takes.
+    model: anything `tfmia.models.adapter.ModelAdapter` takes.
     x, y: the N attacked examples.
     is_member: (N,) bool, True where the target trained on the example.
-    outputs: "auto", "logits" or "probabilities" (see `tfmia.adapter`).
+    outputs: "auto", "logits" or "probabilities" (see `tfmia.models.adapter`).
   """
 
   model: object
@@ -94,7 +96,7 @@ class References:
   """K reference models queried on the target's N examples.
 
   Attributes:
-    models: K models (anything `tfmia.adapter.ModelAdapter` takes).
+    models: K models (anything `tfmia.models.adapter.ModelAdapter` takes).
     is_member: (K, N) bool, True where example n trained model k.
     outputs: "auto", "logits" or "probabilities".
   """
@@ -143,7 +145,7 @@ def audit_signals(signals: AttackSignals, is_member: np.ndarray,
                   extra_config: Optional[dict] = None) -> AttackResults:
   """Runs `config.attacks` on precomputed signals; writes the report."""
   is_member = _check_membership(is_member, signals.target.num_examples)
-  results = suite.run_attacks(config.attacks, signals, config.attack,
+  results = registry.run_attacks(config.attacks, signals, config.attack,
                               is_member=is_member, model=model_name)
   if out_dir is not None:
     reports.write_audit(results, out_dir, config, extra_config)
@@ -175,7 +177,7 @@ def audit(target: Target, references: Optional[References] = None,
     One AttackResults, one entry per attack.
   """
   if attacks is not None:
-    config = config.replace(attacks=suite.check_names(attacks))
+    config = config.replace(attacks=registry.check_names(attacks))
   x, y = np.asarray(target.x), np.asarray(target.y)
   if len(x) != len(y):
     raise ValueError(f"`target.x` and `target.y` differ in length: "
@@ -197,7 +199,7 @@ def audit(target: Target, references: Optional[References] = None,
     if len(population) != 2 or len(population[0]) != len(population[1]):
       raise ValueError("`population` must be an (x, y) pair of equal length.")
     check_population(x[is_member], np.asarray(population[0]))
-  suite.check_needs(config.attacks, Provided(
+  registry.check_needs(config.attacks, Provided(
       num_examples=len(x), ref_is_member=ref_is_member,
       population=population is not None,
       reference_population=population is not None and bool(refs),
@@ -213,7 +215,7 @@ def audit(target: Target, references: Optional[References] = None,
   r = [compute_signals(m, x, y, rest, progress=progress and f"ref {k}")
        for k, m in enumerate(r_models)]
   tp, rp = None, ()
-  if population is not None and suite.needs_population(config.attacks):
+  if population is not None and registry.needs_population(config.attacks):
     px, py = population
     tp = compute_signals(t_model, px, py, rest,
                          progress=progress and "target (population)")
@@ -284,13 +286,13 @@ def cell_signals(refs, data, cell: Cell, attacks: Sequence[str], *,
   """The AttackSignals of `cell`: the target variant and the reference
   variant on the pool, and on the population when an attack needs it."""
   in_pool = refs.population_in_pool   # mia_prune: the victim's dev set
-  splits = ["pool"] + (["population"] if suite.needs_population(attacks)
+  splits = ["pool"] + (["population"] if registry.needs_population(attacks)
                        and in_pool is None else [])
-  names = refs.reference_names() if suite.needs_references(attacks) else []
+  names = refs.reference_names() if registry.needs_references(attacks) else []
 
   # The label-only boundary attack reads the target's distances on the
   # pool; nothing else computes them (HopSkipJump queries the model often).
-  boundary = suite.needs_boundary(attacks) or cell.signals.boundary
+  boundary = registry.needs_boundary(attacks) or cell.signals.boundary
 
   def sig(name, variant, split):
     label = (f"{name} {variant.label() if variant else 'model'} {split}"
@@ -302,7 +304,7 @@ def cell_signals(refs, data, cell: Cell, attacks: Sequence[str], *,
   target = {s: sig(ref_lib.TARGET, cell.target, s) for s in splits}
   ref_sig = {s: tuple(sig(n, cell.references, s) for n in names)
              for s in splits}
-  if in_pool is not None and suite.needs_population(attacks):
+  if in_pool is not None and registry.needs_population(attacks):
     # The population is part of the pool: its signals are the pool's.
     idx = np.flatnonzero(in_pool)
     target["population"] = target["pool"].take(idx)
@@ -336,10 +338,10 @@ def audit_cell(refs, data, cell: Cell, attacks: Sequence[str],
                attack_config: AttackConfig = AttackConfig(), *,
                progress: bool = True) -> AttackResults:
   """Runs `attacks` on one cell of a reference folder."""
-  attacks = suite.check_names(attacks)
+  attacks = registry.check_names(attacks)
   judged = (refs.evaluated if refs.evaluated is not None
             else np.ones(len(refs.target_is_member), bool))
-  suite.check_needs(attacks, Provided(
+  registry.check_needs(attacks, Provided(
       num_examples=int(judged.sum()),
       ref_is_member=refs.ref_is_member[:, judged], population=True,
       reference_population=True, sensitivity=cell.signals.sensitivity,
@@ -347,7 +349,7 @@ def audit_cell(refs, data, cell: Cell, attacks: Sequence[str],
       shadow_is_member=(None if refs.ref_in_split is None
                         else refs.ref_is_member[refs.ref_in_split])))
   signals = cell_signals(refs, data, cell, attacks, progress=progress)
-  return suite.run_attacks(attacks, signals, attack_config,
+  return registry.run_attacks(attacks, signals, attack_config,
                            is_member=refs.target_is_member,
                            model=cell.name or "target",
                            evaluate=refs.evaluated)
@@ -362,7 +364,7 @@ def audit_cells(refs, data, cells: dict, attacks: Sequence[str],
                 executor=None, progress: bool = True) -> dict:
   """`audit_cell` on each of `cells` ({key: Cell}): {key: AttackResults}.
 
-  With `executor` (a `tfmia.executors` executor) each cell is one unit:
+  With `executor` (a `tfmia.infra.executors` executor) each cell is one unit:
   on Ray, a task. Make the cells' variants first (`variants.make_variants`),
   so that no two cells race to make the same one. Cells that share
   signals may both compute them; the store's atomic writes keep one
@@ -371,7 +373,7 @@ def audit_cells(refs, data, cells: dict, attacks: Sequence[str],
   if executor is None:
     return {k: audit_cell(refs, data, c, attacks, attack_config,
                           progress=progress) for k, c in cells.items()}
-  from tfmia import executors  # pylint: disable=g-import-not-at-top
+  from tfmia.infra import executors  # pylint: disable=g-import-not-at-top
   shared = executors.Shared(data)
   keys = {f"cell {c.name or i}: {k}": k
           for i, (k, c) in enumerate(cells.items())}
@@ -433,7 +435,7 @@ def audit_reference_folder(reference_config,
 
 def _run_on_split(logits, labels, is_member, attacks, slicing, seed, model):
   signals = AttackSignals(target=Signals.from_logits(logits, labels))
-  return suite.run_attacks(attacks, signals,
+  return registry.run_attacks(attacks, signals,
                            AttackConfig(seed=seed, epsilon_lower_bound=True),
                            is_member=is_member, slicing=slicing, model=model)
 
@@ -445,7 +447,7 @@ def attack_run(run: PathLike, attacks: Sequence[str], *,
   against its test split. Returns the results and a record of the source."""
   from tfmia.attacks.tf_privacy import SlicingConfig
   from tfmia.training.loop import load_run
-  attacks = suite.check_names(attacks)
+  attacks = registry.check_names(attacks)
   model, data, record = load_run(run, data_dir=data_dir)
   fn = adapter.ModelAdapter(model)
   logits = np.concatenate([fn(data.x_train), fn(data.x_test)])
@@ -464,7 +466,7 @@ def attack_logits_file(path: PathLike, attacks: Sequence[str], *,
   """Attacks saved outputs: an npz with `logits` (N, C), `labels` (N,) and
   `is_member` (N,)."""
   from tfmia.attacks.tf_privacy import SlicingConfig
-  attacks = suite.check_names(attacks)
+  attacks = registry.check_names(attacks)
   path = fs.path(path)
   if not path.is_file():
     raise FileNotFoundError(f"`logits` file not found. Received: {path}")

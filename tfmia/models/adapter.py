@@ -25,7 +25,7 @@ from typing import Callable, Optional
 import numpy as np
 import tensorflow as tf
 
-from tfmia import _tf  # noqa: F401  (quiet retracing warnings)
+from tfmia.infra import tf_logging as _tf  # noqa: F401  (quiet retracing warnings)
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """One store for resumable work: fingerprints, done markers and cached files.
 
 Long work (a reference model, a model variant, a study's model, a signals
-computation) is a *unit*: some files written atomically (`tfmia.io`), then a
+computation) is a *unit*: some files written atomically (`tfmia.infra.io`), then a
 done marker written last. The marker records the unit's fingerprint (a hash
 of everything that changes its result) and the SHA-256 of each file, so a
 rerun
@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, TypeVar, Union
 
-from tfmia import fs, io
+from tfmia.infra import fs, io
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 One module writes the outputs of `audit`, `attack` and every study. Nothing
 here computes a result: each writer takes result objects (and the config to
-record) and writes files atomically; the figures come from `tfmia.plotting`.
+record) and writes files atomically; the figures come from `tfmia.reporting.plots`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from typing import Optional, Union
 
 import numpy as np
 
-from tfmia import fs, io, plotting
+from tfmia.infra import fs, io
+
+from tfmia.reporting import plots as plotting
 from tfmia.results import ENTIRE_DATASET, AttackResults
 
 PathLike = Union[str, os.PathLike]
@@ -179,7 +181,7 @@ def write_snn_mia_study(result, out: PathLike) -> None:
   for (model, setting, dropout), res in result.attacks.items():
     tag = "dropout" if dropout else "plain"
     res.save(out / "attacks" / f"{model}_{setting}_{tag}")
-  from tfmia.attacks.suite import ATTACKS
+  from tfmia.attacks.registry import ATTACKS
   timesteps = list(result.config.timesteps)
   attacks = list(result.config.attacks)
   with_refs = [a for a in attacks if ATTACKS[a].references]  # Attack-P: none
@@ -214,7 +216,7 @@ def pruning_summary_table(table):
   """Per (cell, adaptive): test accuracy, ε, the strongest mia_prune attack
   by attack accuracy (with its interval), and RMIA's AUC and TPR@1%FPR."""
   import pandas as pd
-  from tfmia.attacks.suite import MIA_PRUNE_ATTACKS
+  from tfmia.attacks.registry import MIA_PRUNE_ATTACKS
   rows = []
   for (cell, adaptive), g in table.groupby(["cell", "adaptive"], sort=False):
     first = g.iloc[0]

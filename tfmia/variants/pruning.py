@@ -528,14 +528,14 @@ def prune_and_finetune(model: tf.keras.Model, members, pruner: str,
                        callbacks=()) -> PruneResult:
   """Prunes `model` and fine-tunes it on `members` (a ClassificationData
   whose train split is the model's training set and whose test split
-  validates), with `defense` (a `tfmia.defenses.Defense`) during the
+  validates), with `defense` (a `tfmia.training.defenses.Defense`) during the
   fine-tuning, as mia_prune's `prune.py` / `prune_dp.py` do.
 
   Everything is checked before any training starts: the pruner, the
   sparsity, the model (a structured pruner needs conv layers), the defense.
   """
-  from tfmia import defenses
-  from tfmia.adapter import ends_in_softmax
+  from tfmia.training import defenses
+  from tfmia.models.adapter import ends_in_softmax
   defense = defense or defenses.Defense()
   check_pruner(pruner, sparsity, model)
   if ends_in_softmax(model):
@@ -545,7 +545,7 @@ def prune_and_finetune(model: tf.keras.Model, members, pruner: str,
                      "without its softmax (`prune_structured` and "
                      "`wrap_unstructured` take it as it is).")
   if not isinstance(defense, defenses.Defense):
-    raise TypeError("`defense` must be a tfmia.defenses.Defense. "
+    raise TypeError("`defense` must be a tfmia.training.defenses.Defense. "
                     f"Received: {type(defense).__name__}")
   if pruner == "l1_unstructured" and defense.name == "dp" and not \
       defenses.fast_dp_unsupported(model):

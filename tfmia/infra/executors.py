@@ -1,6 +1,6 @@
 """Executors: where independent units of long work run.
 
-A *unit* is one resumable piece of work of the store (`tfmia.store`): a
+A *unit* is one resumable piece of work of the store (`tfmia.infra.store`): a
 reference model, a variant of a model, a signals computation, a study cell.
 It is a module-level function with its arguments, a name, and the resources
 it needs. An executor runs a list of units and reports, per unit, its value

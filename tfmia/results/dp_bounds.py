@@ -52,7 +52,7 @@ from typing import Optional
 import numpy as np
 from scipy import stats
 
-from tfmia import validation
+from tfmia.infra import validation
 
 try:  # the ufuncs scipy.stats.binom calls, without its ~100 µs of checks
   from scipy.stats._discrete_distns import scu as _scu  # pylint: disable=g-import-not-at-top

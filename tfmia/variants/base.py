@@ -11,7 +11,7 @@ Every variant of the target and of each reference model is made once, by
 
     refdir/ref_003/variants/snn_T2-1a2b3c4d5e6f/
       model.keras     the variant
-      done.json       written last (`tfmia.store`): the fingerprint of
+      done.json       written last (`tfmia.infra.store`): the fingerprint of
                       (source model, variant chain) and the file's SHA-256
 
 A rerun loads it; an interrupted or corrupted one is redone; one made from
@@ -33,7 +33,7 @@ from typing import ClassVar, Optional, Sequence
 
 import numpy as np
 
-from tfmia import fs, io, store
+from tfmia.infra import fs, io, store
 from tfmia.data import ClassificationData
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,7 @@ class Variant(abc.ABC):
 
 
 def _calibration_config():
-  from tfmia.snn import CalibrationConfig
+  from tfmia.training.calibration import CalibrationConfig
   return CalibrationConfig()
 
 
@@ -108,7 +108,7 @@ class SnnVariant(Variant):
     timesteps: T.
     thresholds: "data_driven" or "percentile" (`tfmia.snn.convert`).
     calibration_samples: members used to fit the thresholds.
-    calibration: a `tfmia.snn.CalibrationConfig`.
+    calibration: a `tfmia.training.calibration.CalibrationConfig`.
     seed: the choice of threshold samples and the converter's seed.
     source: the variant this one starts from (None: the trained ANN).
     surrogate: the spike's surrogate derivative during calibration
@@ -133,7 +133,8 @@ class SnnVariant(Variant):
   fold_batchnorm: bool = True
 
   def __post_init__(self):
-    from tfmia.snn import SURROGATES, CalibrationConfig
+    from tfmia.snn import SURROGATES
+    from tfmia.training.calibration import CalibrationConfig
     if self.surrogate not in SURROGATES:
       raise ValueError(f"`surrogate` must be one of {SURROGATES}. "
                        f"Received: surrogate={self.surrogate!r}")
@@ -185,6 +186,7 @@ class SnnVariant(Variant):
 
   def apply(self, model, members: ClassificationData, *, name: str):
     from tfmia import snn
+    from tfmia.training import calibration
     if isinstance(self.source, SnnVariant):
       spiking = snn.with_settings(model, timesteps=self.timesteps,
                                   surrogate=self.surrogate)
@@ -203,15 +205,17 @@ class SnnVariant(Variant):
       # global seed last in this process (e.g. which ANN was trained last).
       import tensorflow as tf
       tf.keras.utils.set_random_seed(self.seed)
-      snn.calibrate(spiking, members, self.calibration)
+      calibration.calibrate(spiking, members, self.calibration)
     return spiking
 
   def save(self, model, path: Path) -> None:
     from tfmia import snn
+    from tfmia.training import calibration
     snn.save(model, path)
 
   def load(self, path: Path):
     from tfmia import snn
+    from tfmia.training import calibration
     return snn.load(path)
 
 
@@ -262,7 +266,7 @@ def _finetune_config():
 
 
 def _no_defense():
-  from tfmia.defenses import Defense
+  from tfmia.training.defenses import Defense
   return Defense()
 
 
@@ -272,14 +276,14 @@ PRUNE_INFO_FILE = "prune.json"
 @dataclasses.dataclass(frozen=True)
 class PrunedVariant(Variant):
   """The model pruned by `pruner` to `sparsity`, then fine-tuned on its own
-  members with `defense` (`tfmia.pruning.prune_and_finetune`). mia_prune
+  members with `defense` (`tfmia.variants.pruning.prune_and_finetune`). mia_prune
   fine-tunes for half the training epochs; `finetune` says how here.
 
   Attributes:
-    pruner: one of `tfmia.pruning.PRUNERS`.
+    pruner: one of `tfmia.variants.pruning.PRUNERS`.
     sparsity: in (0, 1).
     finetune: a `tfmia.training.TrainConfig`.
-    defense: a `tfmia.defenses.Defense` used during the fine-tuning.
+    defense: a `tfmia.training.defenses.Defense` used during the fine-tuning.
     seed: seeds the fine-tuning.
     source: the variant this one prunes (None: the trained model).
 
@@ -297,8 +301,8 @@ class PrunedVariant(Variant):
   source: Optional[Variant] = None
 
   def __post_init__(self):
-    from tfmia import pruning
-    from tfmia.defenses import Defense
+    from tfmia.variants import pruning
+    from tfmia.training.defenses import Defense
     from tfmia.training import TrainConfig
     if isinstance(self.finetune, dict):
       object.__setattr__(self, "finetune", TrainConfig(**self.finetune))
@@ -308,7 +312,7 @@ class PrunedVariant(Variant):
       raise TypeError("`finetune` must be a TrainConfig. Received: "
                       f"{type(self.finetune).__name__}")
     if not isinstance(self.defense, Defense):
-      raise TypeError("`defense` must be a tfmia.defenses.Defense. "
+      raise TypeError("`defense` must be a tfmia.training.defenses.Defense. "
                       f"Received: {type(self.defense).__name__}")
     pruning.check_pruner(self.pruner, self.sparsity)
     if self.source is not None and not isinstance(self.source, Variant):
@@ -321,7 +325,7 @@ class PrunedVariant(Variant):
 
   def apply(self, model, members: ClassificationData, *, name: str):
     import tensorflow as tf
-    from tfmia import pruning
+    from tfmia.variants import pruning
     pruning.check_pruner(self.pruner, self.sparsity, model)
     tf.keras.utils.set_random_seed(self.seed)
     result = pruning.prune_and_finetune(model, members, self.pruner,
@@ -445,11 +449,11 @@ def make_variants(refs, data: ClassificationData, chain: Sequence[Variant],
                   progress: bool = False) -> list[str]:
   """Makes (or finds) every variant of `chain`, in order, of each model of
   reference folder `refs` (all of them when `names` is None). Each model
-  is one unit of `executor` (a `tfmia.executors` executor; None: here, one
+  is one unit of `executor` (a `tfmia.infra.executors` executor; None: here, one
   after another), so a chain whose variants build on each other stays in
   order; the data goes to Ray workers once. Returns the models done;
   raises, naming each, if any failed."""
-  from tfmia import executors  # pylint: disable=g-import-not-at-top
+  from tfmia.infra import executors  # pylint: disable=g-import-not-at-top
   names = list(names if names is not None else refs.model_names())
   chain = tuple(chain)
   if executor is None:
@@ -481,7 +485,7 @@ def _one_spec(text: str, source, train):
                        f"Received: {text!r}") from None
     return SnnVariant.progressive(timesteps, source=source)[-1]
   if kind == "pruned" and arg:
-    from tfmia.defenses import DEFAULT_ARG, Defense
+    from tfmia.training.defenses import DEFAULT_ARG, Defense
     parts = arg.split(":")
     if len(parts) not in (2, 3, 4):
       raise ValueError("`variant` must look like pruned:PRUNER:SPARSITY"

@@ -255,9 +255,9 @@ def spiking_vgg(input_shape, num_classes, *, depth: int = 11,
   convs and IF/LIF neurons, average pooling (max: grad-obf-snn's variant),
   dropout with one mask for all T steps, two hidden spiking Dense layers,
   output = the last layer's membrane accumulated over T. Input pixels in
-  [0, 1] go through `encoder` (tfmia.spiking). `threshold=None` sets each
-  layer's threshold from the data on the first batch (`tfmia.spiking.LIF`)."""
-  from tfmia import spiking
+  [0, 1] go through `encoder` (tfmia.snn.direct). `threshold=None` sets each
+  layer's threshold from the data on the first batch (`tfmia.snn.direct.LIF`)."""
+  from tfmia.snn import direct as spiking
   shape = _check_common(input_shape, num_classes, pooling)
   _check_width(width_multiplier, dropout)
   _check_positive(hidden=hidden)
@@ -314,9 +314,9 @@ def spiking_vgg(input_shape, num_classes, *, depth: int = 11,
 
 @register("spiking_vgg_ann")
 def spiking_vgg_ann(input_shape, num_classes, **kwargs) -> tf.keras.Model:
-  """The ANN twin (`tfmia.spiking.ann_twin`) of `spiking_vgg(**kwargs)`:
+  """The ANN twin (`tfmia.snn.direct.ann_twin`) of `spiking_vgg(**kwargs)`:
   the same layers with ReLU for the spiking neurons, freshly initialised."""
-  from tfmia import spiking
+  from tfmia.snn import direct as spiking
   return spiking.ann_twin(spiking_vgg(input_shape, num_classes, **kwargs))
 
 
@@ -338,7 +338,7 @@ def sew_resnet(input_shape, num_classes, *, depth: int = 18,
   spiking) identity, global average pooling, and a Dense output averaged
   over T. IF neurons with threshold 1, reset to zero, ATan surrogate, as
   SpikingJelly's IFNode(detach_reset=True)."""
-  from tfmia import spiking
+  from tfmia.snn import direct as spiking
   shape = _check_common(input_shape, num_classes, pooling)
   _check_width(width_multiplier)
   spiking.check_spiking(timesteps=timesteps, encoder=encoder, neuron=neuron,
@@ -527,7 +527,7 @@ def miafc(input_dim: int, *, hidden: Sequence[int] = (512, 256, 128),
   (non-member, member). Dense-ReLU layers of `hidden` widths, dropout after
   the first two, Glorot-uniform weights seeded from `seed`. The NN attacks
   (`tfmia.attacks.nn_attack`) and the adversarial-regularisation defense
-  (`tfmia.defenses`) both use it."""
+  (`tfmia.training.defenses`) both use it."""
   seeds = iter(range(seed * 1000, seed * 1000 + 100))
   inp = tf.keras.Input((input_dim,), name="features")
   h = inp

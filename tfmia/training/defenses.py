@@ -15,7 +15,7 @@ Zhang's pruning study (mia_prune `base_model.py`, `prune_dp.py`).
   (`AdversarialRegularization`), so `train_model` fits it unchanged.
 - "dp", DP-SGD: per-example clipping to `l2_norm_clip` and Gaussian noise
   of `noise_multiplier` times it, by fast (ghost-norm) clipping
-  (`tfmia.dp_clipping`) on models of Dense, Conv2D and BatchNormalization
+  (`tfmia.training.dp_clipping`) on models of Dense, Conv2D and BatchNormalization
   layers, else by tensorflow-privacy's vectorised DP Keras optimizers; ε
   at δ from tensorflow-privacy's accountant (RDP or PLD, the statement
   `compute_dp_sgd_privacy_statement` makes under Poisson sampling).
@@ -253,7 +253,7 @@ def dp_optimizer(config: TrainConfig, defense: Defense, steps_per_epoch: int):
 
 def fast_dp_unsupported(model: tf.keras.Model) -> list:
   """The layers that keep `model` off fast DP clipping (empty: none)."""
-  from tfmia import dp_clipping
+  from tfmia.training import dp_clipping
   return dp_clipping.unsupported_layers(model)
 
 
@@ -361,14 +361,14 @@ def train_with_defense(model: tf.keras.Model, data: ClassificationData,
     masks: "dp" only: {layer name: 0/1 array} of kernel entries that stay
       zero (unstructured pruning's masks; `dp_clipping.FastDPModel`).
 
-  DP-SGD clips with `tfmia.dp_clipping` (one forward pass, ghost norms,
+  DP-SGD clips with `tfmia.training.dp_clipping` (one forward pass, ghost norms,
   BatchNormalization frozen) when the model has only Dense, Conv2D and
   BatchNormalization trainable layers; otherwise with tensorflow-privacy's
   vectorised optimizer.
   """
   from tfmia.training.loop import train_model
   if not isinstance(defense, Defense):
-    raise TypeError("`defense` must be a tfmia.defenses.Defense. "
+    raise TypeError("`defense` must be a tfmia.training.defenses.Defense. "
                     f"Received: {type(defense).__name__}")
   steps = math.ceil(len(data.x_train) / config.batch_size)
   if masks is not None and defense.name != "dp":
@@ -391,7 +391,7 @@ def train_with_defense(model: tf.keras.Model, data: ClassificationData,
     return DefendedTraining(model, r.history)
   micro = defense.num_microbatches is not None
   _check_microbatches(config, defense.num_microbatches)
-  from tfmia import dp_clipping
+  from tfmia.training import dp_clipping
   if masks is not None or not fast_dp_unsupported(model):
     wrapped = dp_clipping.FastDPModel(
         model, l2_norm_clip=defense.l2_norm_clip,

@@ -11,7 +11,7 @@ from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from tfmia import io
+from tfmia.infra import io
 from tfmia.results import ENTIRE_DATASET, AttackResult, AttackResults
 
 METRIC_LABELS = {"auc": "MIA AUC", "advantage": "Attacker advantage",
