@@ -43,8 +43,8 @@ from tfmia.training.loop import WEIGHTS_FILE, load_weights
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE = "config.json"
-MEMBERSHIP_FILE = "membership.npz"
+CONFIG_FILE = store.CONFIG_FILE
+MEMBERSHIP_FILE = store.MEMBERSHIP_FILE
 MEMBER_FILE = "is_member.npy"
 DONE_FILE = store.DONE_FILE
 TARGET = "target"
@@ -53,6 +53,12 @@ TARGET = "target"
 def model_name(index: int) -> str:
   """Folder name of reference model `index`."""
   return f"ref_{index:03d}"
+
+
+def model_index(name: str) -> int:
+  """The index k of reference model `name` ("ref_007" -> 7); the inverse of
+  `model_name`."""
+  return int(name.split("_")[1])
 
 
 # ---------------------------------------------------------------------------
@@ -334,7 +340,7 @@ def _strategy():
 
 
 def _init_seed(config: ReferenceConfig, name: str) -> int:
-  index = 0 if name == TARGET else int(name.split("_")[1]) + 1
+  index = 0 if name == TARGET else model_index(name) + 1
   return config.seed * 100_003 + index
 
 
@@ -554,12 +560,12 @@ def train_references(config: ReferenceConfig, *,
       out["redone"][name] = problem   # started or finished before: say why
       logger.warning("%s is redone: %s.", name, problem)
     mask = target_is_member if name == TARGET else ref_is_member[
-        int(name.split("_")[1])]
+        model_index(name)]
     kwargs = {}
     if config.split == "mia_prune":
       dev = mia_prune_split(len(data.x_train), config.num_models, config.seed)
       kwargs["validation"] = (dev["target_dev"] if name == TARGET else
-                              dev["ref_dev"][int(name.split("_")[1])])
+                              dev["ref_dev"][model_index(name)])
     jobs.append((name, mask, model_dir, kwargs))
   if executor is None:
     for name, mask, model_dir, kwargs in jobs:
@@ -661,7 +667,7 @@ class ReferenceSet:
       return None
     if name == TARGET:
       return self.evaluated
-    return self.ref_in_split[int(name.split("_")[1])]
+    return self.ref_in_split[model_index(name)]
 
   def validation_of(self, name: str) -> Optional[np.ndarray]:
     """(N,) bool: model `name`'s dev set (mia_prune); None otherwise."""
@@ -670,7 +676,7 @@ class ReferenceSet:
       return None
     if name == TARGET:
       return self.split_masks["target_dev"]
-    return self.split_masks["ref_dev"][int(name.split("_")[1])]
+    return self.split_masks["ref_dev"][model_index(name)]
 
   @classmethod
   def load(cls, directory: Union[str, os.PathLike],
@@ -778,7 +784,7 @@ class ReferenceSet:
     self._check_name(name)
     if name == TARGET:
       return self.target_is_member
-    return self.ref_is_member[int(name.split("_")[1])]
+    return self.ref_is_member[model_index(name)]
 
   def fingerprint(self, name: str) -> str:
     """Identifies model `name`: the folder's config, the name and the hash

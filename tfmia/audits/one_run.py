@@ -253,7 +253,7 @@ class OneRunResult:
 
 
 AUDIT_FILE, CANARY_FILE = "audit.json", "canaries.npz"
-WEIGHTS_FILE = "model.weights.h5"
+WEIGHTS_FILE = store.WEIGHTS_FILE
 
 
 def score_canaries(model, canaries: Canaries, attack: str, seed: int = 0):

@@ -29,7 +29,12 @@ from tfmia.infra import fs, io
 
 logger = logging.getLogger(__name__)
 
-DONE_FILE = "done.json"
+# The file names of tfmia's folders, spelled once.
+DONE_FILE = "done.json"            # a unit's marker: fingerprint + file hashes
+CONFIG_FILE = "config.json"        # the settings that made a folder
+HISTORY_FILE = "history.json"      # a training run's per-epoch history
+WEIGHTS_FILE = "model.weights.h5"  # a trained Keras model's weights
+MEMBERSHIP_FILE = "membership.npz" # a reference folder's membership masks
 PathLike = Union[str, os.PathLike]
 T = TypeVar("T")
 
@@ -180,8 +185,6 @@ def cached(path: PathLike, fingerprint_: str, compute: Callable[[], T], *,
 # ---------------------------------------------------------------------------
 # Run folders: one folder holds one run
 
-
-CONFIG_FILE = "config.json"
 
 
 def differences(old: Any, new: Any, prefix: str = "") -> list[str]:

@@ -15,14 +15,11 @@ with threshold θ and leak λ (IF: λ = 1, fixed):
     u ← λ·u + I_t;   x = u/θ − 1;   s_t = [x > 0];
     reset by subtraction: u ← u − θ·s_t;  to zero: u ← u·(1 − s_t).
 Spikes are binary. The spike's derivative is a surrogate g(x) on the
-normalised distance x; no gradient flows through the reset (its s_t is
-detached, as in HIRE-SNN and SpikingJelly's `detach_reset=True`), while θ
-still gets its gradient through x and through θ·s_t. Surrogates on x:
-    linear    γ·max(0, 1 − |x|), γ = 0.3   (HIRE-SNN's LinearSpike)
-    boxcar    [|x| < α],  α = 1/2  (the window's half-width)
-    triangle  max(0, 1 − |x|)
-    sigmoid   α σ(αx)(1 − σ(αx)),  α = 4
-    atan      (α/2) / (1 + (π/2·α x)²),  α = 2   (SpikingJelly's ATan)
+normalised distance x (`tfmia.snn.neurons`, the one copy shared with
+converted networks; "linear", HIRE-SNN's, by default); no gradient flows
+through the reset (its s_t is detached, as in HIRE-SNN and SpikingJelly's
+`detach_reset=True`), while θ still gets its gradient through x and
+through θ·s_t.
 
 Encoders (grad-obf-snn's `source/encoder.py`, SpikingJelly's), on pixels
 x in [0, 1], giving T input frames:
@@ -40,17 +37,17 @@ SpikingJelly: their input gradient is zero, which is gradient masking.
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 
+from tfmia.snn import neurons
+from tfmia.snn.neurons import SURROGATES, surrogate_gradient
+
 ENCODERS = ("direct", "poisson", "latency", "phase")
 NEURONS = ("if", "lif")
 RESETS = ("subtract", "zero")
-SURROGATES = ("linear", "boxcar", "triangle", "sigmoid", "atan")
-SURROGATE_DEFAULTS = {"linear": 0.3, "sigmoid": 4.0, "atan": 2.0}
 PHASE_BITS = 8
 
 
@@ -111,32 +108,6 @@ def encode(x, timesteps: int, encoder: str = "direct", *,
 # Neurons
 
 
-def surrogate_gradient(x, surrogate: str = "linear",
-                       alpha: Optional[float] = None):
-  """g(x) at the normalised distance x = u/θ − 1 (module docstring)."""
-  check_spiking(surrogate=surrogate)
-  a = SURROGATE_DEFAULTS.get(surrogate) if alpha is None else alpha
-  if surrogate == "linear":
-    return a * tf.nn.relu(1.0 - tf.abs(x))
-  if surrogate == "boxcar":   # α: the window's half-width (default 1/2)
-    return tf.cast(tf.abs(x) < (0.5 if alpha is None else alpha), x.dtype)
-  if surrogate == "triangle":
-    return tf.nn.relu(1.0 - tf.abs(x))
-  if surrogate == "sigmoid":
-    s = tf.sigmoid(a * x)
-    return a * s * (1 - s)
-  return (a / 2) / (1 + (math.pi / 2 * a * x) ** 2)
-
-
-def _heaviside(surrogate: str, alpha, on_equal: bool = False):
-  @tf.custom_gradient
-  def fire(x):
-    def grad(dy):
-      return dy * surrogate_gradient(x, surrogate, alpha)
-    return tf.cast(x >= 0 if on_equal else x > 0, x.dtype), grad
-  return fire
-
-
 AMPLITUDES = ("binary", "threshold")
 
 
@@ -156,7 +127,7 @@ def lif_simulate(currents, threshold, leak=1.0, *, reset: str = "subtract",
     raise ValueError(f"`amplitude` must be one of {AMPLITUDES}. "
                      f"Received: amplitude={amplitude!r}")
   currents = tf.convert_to_tensor(currents, tf.float32)
-  fire = _heaviside(surrogate, alpha, fire_on_equal)
+  fire = neurons.heaviside(surrogate, alpha, fire_on_equal)
   u = tf.zeros_like(currents[0]) + v_init
   spikes, trace = [], []
   # Unstacked rather than indexed: the gradient of T slices `currents[t]`

@@ -40,9 +40,10 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from tfmia.snn import neurons
+
 INPUT_CODINGS = ("direct", "poisson")
 SURROGATES = ("boxcar", "triangle", "sigmoid", "atan")
-SURROGATE_ALPHA = {"sigmoid": 4.0, "atan": 2.0}
 MAX_POOL_MODES = ("gate", "avg")
 _UNROLL_MAX = 64   # longer simulations run the membrane update in a tf.scan
 
@@ -61,43 +62,17 @@ def check_options(timesteps, input_coding: str, max_pool: str) -> None:
 
 
 def check_surrogate(surrogate: str, alpha) -> None:
-  if surrogate not in SURROGATES:
-    raise ValueError(f"`surrogate` must be one of {SURROGATES}. "
-                     f"Received: surrogate={surrogate!r}")
-  if alpha is not None and (not isinstance(alpha, (int, float))
-                            or isinstance(alpha, bool) or not alpha > 0):
-    raise ValueError("`surrogate_alpha` must be a positive number or None. "
-                     f"Received: surrogate_alpha={alpha!r}")
+  """Raises ValueError, naming the argument, for a surrogate converted
+  neurons do not take (HIRE-SNN's "linear" is defined on a normalised
+  distance) or a bad α."""
+  neurons.check_surrogate(surrogate, alpha, SURROGATES)
 
 
 def surrogate_gradient(x, width, surrogate: str = "boxcar",
                        alpha: Optional[float] = None):
   """g(x): the surrogate derivative of a spike at distance x = v − θ from
-  the threshold (see the module docstring)."""
-  if surrogate == "boxcar":
-    return tf.cast(tf.abs(x) < width, x.dtype)
-  if surrogate == "triangle":
-    return tf.nn.relu(1.0 - tf.abs(x) / width)
-  a = SURROGATE_ALPHA[surrogate] if alpha is None else float(alpha)
-  if surrogate == "sigmoid":
-    sg = tf.sigmoid(a * x)
-    return a * sg * (1.0 - sg)
-  return (a / 2.0) / (1.0 + tf.square(np.pi / 2.0 * a * x))
-
-
-def _spike_fn(surrogate: str, alpha):
-  @tf.custom_gradient
-  def fire(v, theta, width):
-    """Spikes θ·[v ≥ θ]; d/dv = g(v − θ); no gradient to θ or w."""
-    out = theta * tf.cast(v >= theta, v.dtype)
-
-    def grad(dy):
-      return (dy * surrogate_gradient(v - theta, width, surrogate, alpha),
-              None, None)
-
-    return out, grad
-
-  return fire
+  the threshold, window half-width `width` (`tfmia.snn.neurons`)."""
+  return neurons.surrogate_gradient(x, surrogate, alpha, width)
 
 
 @dataclasses.dataclass
@@ -388,7 +363,7 @@ class SpikingNetwork(tf.keras.layers.Layer):
     theta_in = theta - v_init
     width = tf.where(theta_in > 0, theta_in, theta) / float(t)
     v0 = tf.zeros_like(v.x if v.static else v.x[0]) + v_init
-    fire = _spike_fn(self.surrogate, self.surrogate_alpha)
+    fire = neurons.threshold_spike(self.surrogate, self.surrogate_alpha)
 
     def step(carry, i_t):
       mem, _ = carry

@@ -11,18 +11,17 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import tensorflow as tf
 
-from tfmia.infra import fs, io
+from tfmia.infra import fs, io, store
 from tfmia.data import ClassificationData
 from tfmia.training.config import TrainConfig, make_optimizer
 
 logger = logging.getLogger(__name__)
 
-CONFIG_FILE = "config.json"
-HISTORY_FILE = "history.json"
-WEIGHTS_FILE = "model.weights.h5"
+CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE = (
+    store.CONFIG_FILE, store.HISTORY_FILE, store.WEIGHTS_FILE)
 PRIVACY_DIR = "privacy"
 # Everything a run folder (`tfmia train`) holds besides its config.json.
-RUN_OUTPUTS = ("done.json", HISTORY_FILE, WEIGHTS_FILE, PRIVACY_DIR,
+RUN_OUTPUTS = (store.DONE_FILE, HISTORY_FILE, WEIGHTS_FILE, PRIVACY_DIR,
                "training.png", "mia.png", "attack")
 # Settings that do not change a run's result: a different value resumes it.
 RUN_IGNORE = ("data.data_dir", "data.download", "train.verbose",
@@ -265,7 +264,6 @@ def load_run(run: Union[str, os.PathLike], *, data_dir: Optional[str] = None):
   """
   from tfmia import data as tfdata
   from tfmia import models
-  from tfmia.infra import store
   run = fs.path(run)
   if not run.is_dir() or not (run / CONFIG_FILE).is_file():
     raise FileNotFoundError(
