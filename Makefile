@@ -42,5 +42,12 @@ bench: setup
 	$(PY) benchmarks/bench_dp_audit.py
 	$(PY) benchmarks/bench_executors.py
 
+# The documentation site (mkdocs.yml, docs/) into site/; --strict turns any
+# warning (a broken link, a docstring griffe cannot read) into a failure, as
+# tests/test_docs.py does. `.venv/bin/mkdocs serve` previews it live.
+.PHONY: docs
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
 clean:
 	rm -rf $(VENV) .pytest_cache
