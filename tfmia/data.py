@@ -337,14 +337,21 @@ def membership_split(num_examples: int, *, num_members: int,
   return MembershipSplit(is_member=mask, seed=seed)
 
 
+def members_first(num_members: int, num_nonmembers: int) -> np.ndarray:
+  """(num_members + num_nonmembers,) bool: True for the first block (the
+  members), False for the second (the non-members); the mask of examples
+  laid out as members then non-members."""
+  return np.concatenate([np.ones(num_members, bool),
+                         np.zeros(num_nonmembers, bool)])
+
+
 def train_test_membership(data: ClassificationData) -> MembershipSplit:
   """The published setting: the train split is members, the test split is not.
 
   The mask indexes `pool(data)`, i.e. the train split followed by the test one.
   """
-  mask = np.concatenate([np.ones(len(data.y_train), bool),
-                         np.zeros(len(data.y_test), bool)])
-  return MembershipSplit(is_member=mask, seed=None)
+  return MembershipSplit(
+      is_member=members_first(len(data.y_train), len(data.y_test)), seed=None)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -37,6 +37,9 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfmia.results import accuracy
+from tfmia.results import correct as correct_of
+
 ATTACKS = ("fgsm", "pgd", "pgd_l2", "apgd", "autoattack", "square")
 GRADIENT_ATTACKS = ("fgsm", "pgd", "pgd_l2", "apgd", "autoattack")
 
@@ -316,7 +319,7 @@ def evaluate(model: tf.keras.Model, x: np.ndarray, y: np.ndarray,
   onehot = np.eye(int(model.output_shape[-1]), dtype=np.float32)[y]
 
   def correct(clf, xs):
-    return np.argmax(clf.predict(xs, batch_size=config.batch_size), 1) == y
+    return correct_of(clf.predict(xs, batch_size=config.batch_size), y)
 
   clean = correct(target, x)
   white, black, fooled = {}, {}, {}
@@ -432,7 +435,7 @@ def boundary_distances(model, x, y,
   with _seeded_random_state(config.seed):
     adv = hsj.generate(x=x, y=onehot)
   dist = np.linalg.norm((adv - x).reshape(len(x), -1), axis=1)
-  wrong = np.argmax(clf.predict(x), 1) != y
+  wrong = ~correct_of(clf.predict(x), y)
   dist[wrong] = 0.0
   return dist.astype(np.float64)
 
@@ -532,13 +535,12 @@ class GradientSparsityCallback(tf.keras.callbacks.Callback):
     row = {"epoch": epoch + 1,
            **{f"zero_grad_{k}": v for k, v in
               gradient_sparsity(self.model, self.x, self.y).items()}}
-    pred = np.argmax(self.model.predict(self.x, verbose=0), 1)
-    row["clean_accuracy"] = float(np.mean(pred == self.y))
+    row["clean_accuracy"] = accuracy(self.model.predict(self.x, verbose=0),
+                                     self.y)
     if self.pgd is not None:
       clf = art_classifier(self.model, self.pgd.eot_samples)
       adv = make_attack("pgd", clf, self.pgd).generate(self.x)
-      row["pgd_accuracy"] = float(np.mean(
-          np.argmax(clf.predict(adv), 1) == self.y))
+      row["pgd_accuracy"] = accuracy(clf.predict(adv), self.y)
     self.history.append(row)
     if logs is not None:
       logs.update({k: v for k, v in row.items() if k != "epoch"})

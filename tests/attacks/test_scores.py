@@ -112,7 +112,7 @@ def test_rmia_errors():
     scores.rmia_scores(p, ref, ref_is_member, z, rz[:1])
   with pytest.raises(ValueError, match="OUT reference model"):
     scores.rmia_scores(p, ref, np.ones((2, 4), bool), z, rz)
-  with pytest.raises(TypeError, match="bool"):
+  with pytest.raises(ValueError, match="bool"):
     scores.rmia_scores(p, ref, ref_is_member.astype(int), z, rz)
 
 

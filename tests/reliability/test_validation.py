@@ -25,7 +25,7 @@ def test_evaluate_before_a_model_is_set():
 def test_nan_or_inf_inputs_are_refused(bad):
   x, y = _xy()
   x[3, 0, 0, 0] = float(bad)
-  with pytest.raises(ValueError, match="member_data` inputs contain NaN"):
+  with pytest.raises(ValueError, match="member_data inputs` contains NaN"):
     PrivacyMetrics((x, y), _xy(seed=1))
   model = models.build_model("dense", (4, 4, 1), 3, depth=1)
   target = audit.Target(model=model, x=np.concatenate([x, _xy(seed=1)[0]]),
@@ -61,7 +61,7 @@ def test_input_shape_mismatch_fails_at_train_begin():
 
 def test_float_labels_are_refused():
   x, y = _xy()
-  with pytest.raises(ValueError, match="labels must be integers"):
+  with pytest.raises(ValueError, match="labels` must be integers"):
     PrivacyMetrics((x, y.astype(float) + 0.5), _xy(seed=1))
 
 

@@ -22,8 +22,10 @@ from tfmia.attacks import nn_attack
 from tfmia.attacks import samia as samia_lib
 from tfmia.attacks import scores, shadow, tf_privacy
 from tfmia.attacks.tf_privacy import SlicingConfig
-from tfmia.results import ENTIRE_DATASET, AttackResult, AttackResults
+from tfmia.results import (ENTIRE_DATASET, AttackResult, AttackResults,
+                           accuracy, correct)
 from tfmia.signals import Signals, stack
+from tfmia.infra.validation import as_bool_array
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,17 +109,9 @@ class AttackSignals:
     if k:
       if self.ref_is_member is None:
         raise ValueError("`ref_is_member` is required with reference models.")
-      ref_is_member = np.asarray(self.ref_is_member)
-      if ref_is_member.dtype != bool or ref_is_member.shape != (k, n):
-        raise ValueError(f"`ref_is_member` must be a bool (K, N) = {(k, n)} matrix "
-                         f"matching the {k} reference models. "
-                         f"Received: shape={ref_is_member.shape}, dtype={ref_is_member.dtype}")
+      as_bool_array(self.ref_is_member, "ref_is_member (K, N)", (k, n))
     if self.ref_in_split is not None:
-      split = np.asarray(self.ref_in_split)
-      if split.dtype != bool or split.shape != (k, n):
-        raise ValueError(f"`ref_in_split` must be a bool (K, N) = {(k, n)} "
-                         f"matrix. Received: shape={split.shape}, "
-                         f"dtype={split.dtype}")
+      split = as_bool_array(self.ref_in_split, "ref_in_split (K, N)", (k, n))
       if (np.asarray(self.ref_is_member) & ~split).any():
         raise ValueError("`ref_in_split` must contain every reference "
                          "model's members.")
@@ -215,7 +209,7 @@ def _threshold(s: AttackSignals, c: AttackConfig):
 def _label_gap(s: AttackSignals, c: AttackConfig):
   """ART's LabelOnlyGapAttack: member iff the predicted label is right."""
   t = s.target.mean()
-  return (t.probs[:, 0].argmax(axis=1) == t.labels).astype(np.float64)
+  return correct(t.probs[:, 0], t.labels).astype(np.float64)
 
 
 def _label_boundary(s: AttackSignals, c: AttackConfig):
@@ -536,9 +530,9 @@ def _slices(signals: AttackSignals, slicing: SlicingConfig):
     for c in range(t.num_classes):
       yield f"class={c}", t.labels == c
   if slicing.by_classification_correctness:
-    correct = t.probs[:, 0].argmax(axis=1) == t.labels
+    right = correct(t.probs[:, 0], t.labels)
     for v in (True, False):
-      yield f"correctly_classified={v}", correct == v
+      yield f"correctly_classified={v}", right == v
 
 
 def _result(name: str, slice_name: str, scores_: np.ndarray,
@@ -555,7 +549,7 @@ def _result(name: str, slice_name: str, scores_: np.ndarray,
 
 def _accuracy(target: Signals, mask: np.ndarray) -> float:
   t = target.mean()
-  return float(np.mean(t.probs[mask, 0].argmax(axis=1) == t.labels[mask]))
+  return accuracy(t.probs[mask, 0], t.labels[mask])
 
 
 def run_attacks(attacks: Sequence[str], signals: AttackSignals,
@@ -590,12 +584,8 @@ def run_attacks(attacks: Sequence[str], signals: AttackSignals,
   if not isinstance(signals, AttackSignals):
     raise TypeError("`signals` must be an AttackSignals. "
                     f"Received: {type(signals).__name__}")
-  is_member = np.asarray(is_member)
   n = signals.target.num_examples
-  if is_member.dtype != bool or is_member.shape != (n,):
-    raise ValueError(f"`is_member` must be a bool array of shape ({n},). "
-                     f"Received: shape={is_member.shape}, "
-                     f"dtype={is_member.dtype}")
+  is_member = as_bool_array(is_member, "is_member", (n,))
   if evaluate is None:
     evaluate = np.ones(n, bool)
   evaluate = np.asarray(evaluate)

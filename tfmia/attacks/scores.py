@@ -15,7 +15,7 @@ import math
 import numpy as np
 import scipy.stats
 
-from tfmia.infra.validation import as_finite_array
+from tfmia.infra.validation import as_bool_array, as_finite_array
 
 LIRA_CENTERS = ("median", "mean")
 LIRA_OFFLINE_TESTS = ("one_sided", "two_sided")
@@ -30,13 +30,9 @@ def _ref_inputs(target, ref, ref_is_member, *, target_name: str, ref_name: str,
   """Checks (N, ...) target, (K, N, ...) ref and (K, N) bool membership."""
   target = as_finite_array(target, target_name, ndim=1 + trailing)
   ref = as_finite_array(ref, ref_name, ndim=2 + trailing)
-  ref_is_member = np.asarray(ref_is_member)
-  if ref_is_member.dtype != bool:
-    raise TypeError(f"`ref_is_member` must be a bool (K, N) array. "
-                    f"Received: dtype={ref_is_member.dtype}")
-  if ref_is_member.shape != ref.shape[:2]:
-    raise ValueError(f"`ref_is_member` must have shape (K, N) = {ref.shape[:2]}, "
-                     f"matching `{ref_name}`. Received: shape={ref_is_member.shape}")
+  ref_is_member = as_bool_array(ref_is_member,
+                                f"ref_is_member (K, N), matching `{ref_name}`",
+                                ref.shape[:2])
   if ref.shape[1:] != target.shape:
     raise ValueError(f"`{ref_name}` must have shape (K,) + {target.shape} to "
                      f"match `{target_name}`. Received: shape={ref.shape}")

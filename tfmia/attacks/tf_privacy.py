@@ -16,8 +16,9 @@ import numpy as np
 from sklearn import exceptions
 
 from tfmia.infra import validation
-from tfmia.data import MembershipSplit
-from tfmia.results import ENTIRE_DATASET, AttackResult, AttackResults
+from tfmia.data import MembershipSplit, members_first
+from tfmia.results import (ENTIRE_DATASET, AttackResult, AttackResults,
+                           accuracy)
 
 logger = logging.getLogger(__name__)
 
@@ -149,12 +150,11 @@ class AttackInput:
 
   @property
   def member_accuracy(self) -> float:
-    return float(np.mean(self.logits_member.argmax(1) == self.labels_member))
+    return accuracy(self.logits_member, self.labels_member)
 
   @property
   def nonmember_accuracy(self) -> float:
-    return float(np.mean(
-        self.logits_nonmember.argmax(1) == self.labels_nonmember))
+    return accuracy(self.logits_nonmember, self.labels_nonmember)
 
   def to_tf_privacy(self):
     ds, _ = _mia()
@@ -262,8 +262,8 @@ def run_tf_privacy(attack_input: AttackInput, *,
   names = {attack_type(a): a for a in attacks}
   results = []
   for r in tfp_results.single_attack_results:
-    is_member = np.concatenate([np.ones(len(r.membership_scores_train), bool),
-                                np.zeros(len(r.membership_scores_test), bool)])
+    is_member = members_first(len(r.membership_scores_train),
+                              len(r.membership_scores_test))
     scores = np.concatenate([r.membership_scores_train,
                              r.membership_scores_test])
     if is_member.all() or not is_member.any():

@@ -131,13 +131,6 @@ def _check_membership(is_member, n: int) -> np.ndarray:
   return validation.as_membership(is_member, "is_member", n)
 
 
-def _check_finite_inputs(x: np.ndarray, name: str) -> None:
-  # TensorFlow's fused ReLU turns NaN into 0: the AUC would look finite.
-  if np.issubdtype(x.dtype, np.number) and not np.all(np.isfinite(x)):
-    bad = int(x.size - np.count_nonzero(np.isfinite(x)))
-    raise ValueError(f"`{name}` contains NaN or inf ({bad} values).")
-
-
 def audit_signals(signals: AttackSignals, is_member: np.ndarray,
                   config: AuditConfig = AuditConfig(), *,
                   out_dir: Optional[PathLike] = None,
@@ -183,18 +176,15 @@ def audit(target: Target, references: Optional[References] = None,
     raise ValueError(f"`target.x` and `target.y` differ in length: "
                      f"{len(x)} and {len(y)}")
   is_member = _check_membership(target.is_member, len(x))
-  _check_finite_inputs(x, "target.x")
+  validation.check_finite(x, "target.x")
   if population is not None:
-    _check_finite_inputs(np.asarray(population[0]), "population x")
+    validation.check_finite(np.asarray(population[0]), "population x")
   refs = references.models if references is not None else ()
   ref_is_member = None
   if references is not None:
-    ref_is_member = np.asarray(references.is_member)
-    if ref_is_member.dtype != bool or ref_is_member.shape != (len(refs),
-                                                              len(x)):
-      raise ValueError(f"`references.is_member` must be bool of shape "
-                       f"(K, N) = {(len(refs), len(x))}. "
-                       f"Received: shape={ref_is_member.shape}")
+    ref_is_member = validation.as_bool_array(
+        references.is_member, "references.is_member (K, N)",
+        (len(refs), len(x)))
   if population is not None:
     if len(population) != 2 or len(population[0]) != len(population[1]):
       raise ValueError("`population` must be an (x, y) pair of equal length.")

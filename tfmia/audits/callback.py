@@ -18,6 +18,8 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import tensorflow as tf
 
+from tfmia.data import members_first
+from tfmia.infra import validation
 from tfmia.models import adapter
 from tfmia.attacks import registry
 from tfmia.attacks.registry import AttackConfig, AttackSignals, Provided
@@ -37,19 +39,8 @@ def _check_xy(data, name: str):
     raise ValueError(f"`{name}` is empty.")
   if len(x) != len(y):
     raise ValueError(f"`{name}` has {len(x)} inputs but {len(y)} labels.")
-  if y.ndim != 1:
-    raise ValueError(f"`{name}` labels must be 1-D integers. "
-                     f"Received: shape={y.shape}")
-  if not np.issubdtype(y.dtype, np.integer):
-    if (not np.issubdtype(y.dtype, np.number)
-        or not np.all(np.isfinite(y)) or np.any(np.mod(y, 1) != 0)):
-      raise ValueError(f"`{name}` labels must be integers. "
-                       f"Received: dtype={y.dtype}")
-    y = y.astype(np.int64)   # integer-valued floats, e.g. from np.zeros
-  if np.issubdtype(x.dtype, np.number) and not np.all(np.isfinite(x)):
-    # TensorFlow's fused ReLU turns NaN into 0: the AUC would look finite.
-    bad = int(x.size - np.count_nonzero(np.isfinite(x)))
-    raise ValueError(f"`{name}` inputs contain NaN or inf ({bad} values).")
+  y = validation.as_int_labels(y, f"{name} labels")
+  validation.check_finite(x, f"{name} inputs")
   return x, y
 
 
@@ -113,8 +104,7 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
     registry.check_needs(self.attacks, Provided(
         num_examples=len(self.y_member) + len(self.y_nonmember),
         population=self.population is not None))
-    self.is_member = np.concatenate([np.ones(len(self.y_member), bool),
-                                     np.zeros(len(self.y_nonmember), bool)])
+    self.is_member = members_first(len(self.y_member), len(self.y_nonmember))
     self.labels = np.concatenate([self.y_member, self.y_nonmember])
     self.slicing = slicing
     self.every_n_epochs = every_n_epochs

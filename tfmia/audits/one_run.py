@@ -36,7 +36,7 @@ import tensorflow as tf
 
 from tfmia.infra import fs
 from tfmia.audits import audit as audit_lib
-from tfmia.results import dp_bounds
+from tfmia.results import accuracy, dp_bounds
 from tfmia.infra import io, store
 from tfmia import models
 from tfmia.attacks import registry
@@ -337,7 +337,7 @@ def one_run_audit(builder: str, model_kwargs: dict, data: ClassificationData,
                              method="clopper_pearson")
   audit_seconds = time.perf_counter() - t1 + draw_seconds
   logits = trained.model.predict(data.x_test, batch_size=512, verbose=0)
-  acc = float(np.mean(np.argmax(logits, -1) == np.asarray(data.y_test)))
+  acc = accuracy(logits, data.y_test)
   out_result = OneRunResult(
       bound=bound, attack=config.attack, canaries=canaries.kind,
       num_fixed=len(data.x_train), num_included=int(inc.sum()),

@@ -28,8 +28,18 @@ def as_finite_array(arr, name: str, *, ndim: Optional[int] = None,
   return out
 
 
-def as_labels(arr, name: str, num_classes: int) -> np.ndarray:
-  """Returns integer labels of shape (n,); raises on values outside [0, k)."""
+def check_finite(arr, name: str) -> None:
+  """Raises ValueError, naming `name`, if a numeric array holds NaN or inf
+  (TensorFlow's fused ReLU turns NaN into 0: an AUC would look finite)."""
+  arr = np.asarray(arr)
+  if np.issubdtype(arr.dtype, np.number) and not np.all(np.isfinite(arr)):
+    bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+    raise ValueError(f"`{name}` contains NaN or inf ({bad} values).")
+
+
+def as_int_labels(arr, name: str) -> np.ndarray:
+  """Returns (n,) integer labels; integer-valued floats (e.g. from np.zeros)
+  are cast, anything else is refused."""
   out = np.asarray(arr)
   if out.ndim != 1:
     raise ValueError(f"`{name}` must be 1-D integer labels. "
@@ -37,10 +47,17 @@ def as_labels(arr, name: str, num_classes: int) -> np.ndarray:
   if out.size == 0:
     raise ValueError(f"`{name}` is empty.")
   if not np.issubdtype(out.dtype, np.integer):
-    if not np.all(np.equal(np.mod(out, 1), 0)):
-      raise ValueError(f"`{name}` must hold integer class labels. "
+    if (not np.issubdtype(out.dtype, np.number)
+        or not np.all(np.isfinite(out)) or np.any(np.mod(out, 1) != 0)):
+      raise ValueError(f"`{name}` must be integers (class labels). "
                        f"Received: dtype={out.dtype}")
     out = out.astype(np.int64)
+  return out
+
+
+def as_labels(arr, name: str, num_classes: int) -> np.ndarray:
+  """Returns integer labels of shape (n,); raises on values outside [0, k)."""
+  out = as_int_labels(arr, name)
   lo, hi = int(out.min()), int(out.max())
   if lo < 0 or hi >= num_classes:
     raise ValueError(f"`{name}` must lie in [0, num_classes={num_classes}). "
@@ -53,6 +70,17 @@ def check_same_length(a: np.ndarray, a_name: str, b: np.ndarray,
   if len(a) != len(b):
     raise ValueError(f"`{a_name}` and `{b_name}` must have the same length. "
                      f"Received: {len(a)} and {len(b)}")
+
+
+def as_bool_array(arr, name: str, shape: tuple) -> np.ndarray:
+  """Returns `arr` as an ndarray if it is bool of exactly `shape` (e.g. a
+  (K, N) membership matrix); raises ValueError naming it otherwise."""
+  out = np.asarray(arr)
+  if out.dtype != bool or out.shape != tuple(shape):
+    raise ValueError(f"`{name}` must be a bool array of shape "
+                     f"{tuple(shape)}. Received: shape={out.shape}, "
+                     f"dtype={out.dtype}")
+  return out
 
 
 def as_membership(arr, name: str = "is_member",

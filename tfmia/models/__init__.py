@@ -8,6 +8,12 @@ interface every model kind is queried through (`tfmia.models.adapter`).
     def mymlp(input_shape, num_classes, *, width=64): ...
 """
 
-from tfmia.models.zoo import (POOLINGS, available_models, build_model, check_kwargs, cifarnet, conv, dense, get_builder, miafc, options, register, resnet18, resnet20, sew_resnet, spiking_vgg, spiking_vgg_ann, wrn)
+from tfmia.models.zoo import (POOLINGS, available_models, build_model,
+                              check_kwargs, cifarnet, conv, dense, get_builder,
+                              miafc, options, register, resnet18, resnet20,
+                              sew_resnet, spiking_vgg, spiking_vgg_ann, wrn)
 
-__all__ = ['POOLINGS', 'available_models', 'build_model', 'check_kwargs', 'cifarnet', 'conv', 'dense', 'get_builder', 'miafc', 'options', 'register', 'resnet18', 'resnet20', 'sew_resnet', 'spiking_vgg', 'spiking_vgg_ann', 'wrn']
+__all__ = ["POOLINGS", "available_models", "build_model", "check_kwargs",
+           "cifarnet", "conv", "dense", "get_builder", "miafc", "options",
+           "register", "resnet18", "resnet20", "sew_resnet", "spiking_vgg",
+           "spiking_vgg_ann", "wrn"]

@@ -1,7 +1,14 @@
 """Results: frozen dataclasses (`attack_results`: ROC, AUC, TPR at low FPR,
-bootstrap intervals) and the bounds of DP auditing (`dp_bounds`).
+bootstrap intervals, accuracy) and the bounds of DP auditing (`dp_bounds`).
 """
 
-from tfmia.results.attack_results import (AttackResult, AttackResults, Bootstrap, ENTIRE_DATASET, REPORTED_FPRS, RocCurve, bootstrap, history_dataframe, load_history, save_history, tpr_name)
+from tfmia.results.attack_results import (ENTIRE_DATASET, REPORTED_FPRS,
+                                          AttackResult, AttackResults,
+                                          Bootstrap, RocCurve, accuracy,
+                                          bootstrap, correct,
+                                          history_dataframe, load_history,
+                                          save_history, tpr_name)
 
-__all__ = ['AttackResult', 'AttackResults', 'Bootstrap', 'ENTIRE_DATASET', 'REPORTED_FPRS', 'RocCurve', 'bootstrap', 'history_dataframe', 'load_history', 'save_history', 'tpr_name']
+__all__ = ["AttackResult", "AttackResults", "Bootstrap", "ENTIRE_DATASET",
+           "REPORTED_FPRS", "RocCurve", "accuracy", "bootstrap", "correct",
+           "history_dataframe", "load_history", "save_history", "tpr_name"]

@@ -200,6 +200,18 @@ class AttackResult:
     return row
 
 
+def correct(outputs, labels) -> np.ndarray:
+  """(N,) bool: whether each row's largest output, logit or probability
+  alike, is its integer label. `outputs` is (N, C) (or (..., N, C))."""
+  return np.argmax(outputs, axis=-1) == np.asarray(labels)
+
+
+def accuracy(outputs, labels) -> float:
+  """Top-1 accuracy of (N, C) logits or probabilities against (N,) labels:
+  the one definition tfmia reports."""
+  return float(np.mean(correct(outputs, labels)))
+
+
 def tpr_name(fpr: float) -> str:
   return f"tpr_at_{fpr * 100:g}%_fpr"
 

@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from tfmia.infra.validation import check_finite
+
 THRESHOLD_METHODS = ("percentile", "data_driven")
 INIT_QUANTILES = (0.5, 0.9, 0.99, 0.999, 1.0)
 
 
 def _positive(activations) -> np.ndarray:
   a = np.asarray(activations, dtype=np.float64).reshape(-1)
-  if not np.all(np.isfinite(a)):
-    raise ValueError("`activations` contains NaN or inf.")
+  check_finite(a, "activations")
   return a[a > 0]
 
 
