@@ -37,6 +37,7 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfmia.infra import progress as progress_lib
 from tfmia.results import accuracy
 from tfmia.results import correct as correct_of
 
@@ -326,8 +327,8 @@ def evaluate(model: tf.keras.Model, x: np.ndarray, y: np.ndarray,
   src = art_classifier(source, config.eot_samples) if source else None
   for name in attacks:
     if progress:
-      print(f"  {name}: white-box" + (" and black-box" if src else ""),
-            flush=True)
+      progress_lib.say(f"  {name}: white-box" +
+                       (" and black-box" if src else ""))
     adv = make_attack(name, target, config).generate(x, y=onehot)
     ok = correct(target, adv)
     white[name] = accuracy_interval(ok)

@@ -27,6 +27,7 @@ training run. Any attack that needs only the target's signals can score.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from typing import Optional, Union
@@ -304,13 +305,34 @@ def one_run_audit(builder: str, model_kwargs: dict, data: ClassificationData,
             "model_seed": model_seed, "num_fixed": len(data.x_train),
             "dataset": data.name}
   fp = store.fingerprint(record)
-  if out_dir is not None:
-    out = fs.path(out_dir)
-    marker = out / store.DONE_FILE
-    files = [out / AUDIT_FILE, out / CANARY_FILE, out / WEIGHTS_FILE]
-    if store.is_done(marker, fp, files):
-      return OneRunResult.from_dict(io.read_json(out / AUDIT_FILE))
-    store.check_fingerprint(marker, fp, "A one-run audit")
+  run = functools.partial(_train_and_score, builder, model_kwargs, data,
+                          canary_source, train_config, defense, config,
+                          model_seed)
+  if out_dir is None:
+    return run()[0]
+  out = fs.path(out_dir)
+  marker = out / store.DONE_FILE
+  files = [out / AUDIT_FILE, out / CANARY_FILE, out / WEIGHTS_FILE]
+  store.check_fingerprint(marker, fp, "A one-run audit")
+
+  def run_and_save():
+    result, canaries, scores, model = run()
+    out.mkdir(parents=True, exist_ok=True)
+    io.atomic_write_json(out / store.CONFIG_FILE, record)
+    canaries.save(out / CANARY_FILE, scores=scores)
+    io.atomic_write_json(out / AUDIT_FILE, result.to_dict())
+    with io.atomic_path(out / WEIGHTS_FILE, suffix=".weights.h5") as tmp:
+      model.save_weights(tmp)
+    return result
+
+  return store.unit(marker, fp, files, run_and_save, load=lambda: (
+      OneRunResult.from_dict(io.read_json(out / AUDIT_FILE))))
+
+
+def _train_and_score(builder, model_kwargs, data, canary_source,
+                     train_config, defense, config, model_seed):
+  """One one-run audit: (its result, the canaries, their scores, the
+  trained model)."""
   start = time.perf_counter()
   sx, sy = canary_source
   canaries = draw_canaries(np.asarray(sx), np.asarray(sy),
@@ -344,13 +366,4 @@ def one_run_audit(builder: str, model_kwargs: dict, data: ClassificationData,
       test_accuracy=acc, accountant_epsilon=trained.epsilon,
       roc_epsilon=roc, auc=result.auc, train_seconds=train_seconds,
       audit_seconds=audit_seconds)
-  if out_dir is not None:
-    out.mkdir(parents=True, exist_ok=True)
-    store.clear(marker)
-    io.atomic_write_json(out / store.CONFIG_FILE, record)
-    canaries.save(out / CANARY_FILE, scores=result.scores)
-    io.atomic_write_json(out / AUDIT_FILE, out_result.to_dict())
-    with io.atomic_path(out / WEIGHTS_FILE, suffix=".weights.h5") as tmp:
-      trained.model.save_weights(tmp)
-    store.mark_done(marker, fp, files)
-  return out_result
+  return out_result, canaries, result.scores, trained.model

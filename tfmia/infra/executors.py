@@ -33,6 +33,8 @@ import time
 import traceback
 from typing import Any, Callable, Optional, Sequence
 
+from tfmia.infra import progress
+
 logger = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "ray")
@@ -160,7 +162,7 @@ class LocalExecutor:
           if attempt > self.max_retries:
             failures.append(UnitFailure(u.name, _short(e), attempt))
       if self.progress:
-        print(f"[{i + 1}/{len(units)}] {u.name}", flush=True)
+        progress.say(f"[{i + 1}/{len(units)}] {u.name}")
     return Report(values, tuple(failures))
 
 
@@ -255,8 +257,8 @@ class RayExecutor:
         status = f"FAILED: {_short(cause)}"
         logger.debug("Unit %s failed:\n%s", u.name, traceback.format_exc())
       if self.progress:
-        print(f"[{len(values) + len(failures)}/{len(units)}] {u.name} "
-              f"{status} ({time.perf_counter() - start:.0f} s)", flush=True)
+        progress.say(f"[{len(values) + len(failures)}/{len(units)}] {u.name} "
+                     f"{status} ({time.perf_counter() - start:.0f} s)")
     order = [u.name for u in units]
     return Report({n: values[n] for n in order if n in values},
                   tuple(sorted(failures, key=lambda f: order.index(f.name))))

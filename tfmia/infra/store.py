@@ -162,24 +162,43 @@ def check_fingerprint(marker: PathLike, fingerprint_: str, what: str) -> None:
         "that folder to rebuild it, or use another output folder.")
 
 
+def unit(marker: PathLike, fingerprint_: str, files: Sequence[PathLike],
+         compute: Callable[[], T], *, load: Callable[[], T],
+         info: Union[dict, Callable[[T], dict], None] = None) -> T:
+  """The store's one unit of resumable work.
+
+  When `marker` records `fingerprint_` and every one of `files` is intact,
+  returns `load()`. Otherwise the marker is removed, `compute()` runs and
+  writes `files` (each atomically), and the marker is written last, with
+  `info` (a dict, or a function of compute's value giving one). A crash at
+  any point leaves the unit incomplete, so a rerun redoes it.
+
+  Errors are never swallowed: a unit complete by its marker that fails to
+  load raises; one incomplete or corrupted is recomputed.
+  """
+  if is_done(marker, fingerprint_, files):
+    return load()
+  clear(marker)
+  value = compute()
+  extra = info(value) if callable(info) else (info or {})
+  mark_done(marker, fingerprint_, files, **extra)
+  return value
+
+
 def cached(path: PathLike, fingerprint_: str, compute: Callable[[], T], *,
            save: Callable[[T, Path], None], load: Callable[[Path], T],
            **info: Any) -> T:
-  """The single-file unit at `path`: loaded when complete, else computed,
-  saved (atomically, by `save`) and marked done.
-
-  Errors are never swallowed: a file that is complete by its marker and
-  fails to load raises; a file that is incomplete or corrupted is recomputed.
-  """
+  """The single-file unit at `path` (`unit`): loaded when complete, else
+  computed and saved atomically by `save`."""
   path = fs.path(path)
-  marker = file_marker(path)
-  if is_done(marker, fingerprint_, [path]):
-    return load(path)
-  clear(marker)
-  value = compute()
-  save(value, path)
-  mark_done(marker, fingerprint_, [path], **info)
-  return value
+
+  def make():
+    value = compute()
+    save(value, path)
+    return value
+
+  return unit(file_marker(path), fingerprint_, [path], make,
+              load=lambda: load(path), info=info)
 
 
 # ---------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from typing import ClassVar, Optional, Sequence
 import numpy as np
 
 from tfmia.infra import fs, io, store
+from tfmia.infra import progress as progress_lib
 from tfmia.data import ClassificationData
 
 logger = logging.getLogger(__name__)
@@ -422,20 +423,23 @@ def load_model(refs, name: str, data: ClassificationData,
   if isinstance(variant, CheckpointVariant):
     # The folder already holds the weights: nothing to make or store.
     return variant.apply(None, data, name=name, refs=refs)
-  if store.is_done(marker, fp, [path]):
-    return variant.load(path)
-  source = load_model(refs, name, data, getattr(variant, "source", None),
-                      progress=progress)
-  store.clear(marker)
-  if progress:
-    print(f"  {name}: making {variant.label()}")
-  start = time.perf_counter()
-  model = variant.apply(source, members_of(refs, name, data), name=name)
-  variant.save(model, path)
-  store.mark_done(marker, fp, [path], model=name, variant=variant.label(),
-                  settings=io.to_jsonable(variant),
-                  seconds=time.perf_counter() - start)
-  return model
+  start = []
+
+  def make():
+    source = load_model(refs, name, data, getattr(variant, "source", None),
+                        progress=progress)
+    if progress:
+      progress_lib.say(f"  {name}: making {variant.label()}")
+    start.append(time.perf_counter())
+    model = variant.apply(source, members_of(refs, name, data), name=name)
+    variant.save(model, path)
+    return model
+
+  return store.unit(
+      marker, fp, [path], make, load=lambda: variant.load(path),
+      info=lambda _: dict(model=name, variant=variant.label(),
+                          settings=io.to_jsonable(variant),
+                          seconds=time.perf_counter() - start[0]))
 
 
 def _variants_unit(refs, name, data, chain):
