@@ -12,7 +12,9 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
-_TEST_ONLY = ("pytest",)
+# Needed to test tfmia or build its docs, not to use it.
+_TEST_ONLY = ("pytest", "execnet", "mkdocs", "mkdocstrings", "griffelib",
+              "pymdown-extensions")
 
 
 def _requirements() -> list[str]:
