@@ -53,7 +53,7 @@ def test_config_round_trip_and_errors(tmp_path):
   assert cfg.replace(num_models=8, reference_dir="x").fingerprint() == (
       cfg.fingerprint())
   assert cfg.replace(seed=1).fingerprint() != cfg.fingerprint()
-  with pytest.raises(ValueError, match="Unknown reference config keys"):
+  with pytest.raises(ValueError, match="Unknown `reference config` keys"):
     ReferenceConfig.from_dict({"modle": "conv"})
   with pytest.raises(ValueError, match="Unknown `train` keys"):
     ReferenceConfig.from_dict({"train": {"epoch": 3}})

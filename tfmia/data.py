@@ -71,6 +71,17 @@ class ClassificationData:
   def replace(self, **changes) -> "ClassificationData":
     return dataclasses.replace(self, **changes)
 
+  def members(self, mask, validation=None) -> "ClassificationData":
+    """This data with the train examples where `mask` holds as its train
+    split (one model's members); with `validation`, the train examples where
+    that mask holds become its test split (the model's dev set)."""
+    mask = np.asarray(mask, dtype=bool)
+    out = self.replace(x_train=self.x_train[mask], y_train=self.y_train[mask])
+    if validation is not None:
+      v = np.asarray(validation, dtype=bool)
+      out = out.replace(x_test=self.x_train[v], y_test=self.y_train[v])
+    return out
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class MembershipSplit:

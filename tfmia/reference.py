@@ -29,7 +29,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -161,7 +161,7 @@ class ReferenceConfig:
 
   data: DataConfig = DataConfig()      # train split = pool, test = population
   model: str = "conv"                  # a registered model builder
-  model_kwargs: tuple = ()             # builder keyword arguments, (key, value)
+  model_kwargs: tuple[tuple[str, Any], ...] = ()  # builder options, (key, value)
   train: TrainConfig = TrainConfig()
   num_models: int = 4                  # K reference models (even)
   seed: int = 0                        # membership and weight-init seed
@@ -220,21 +220,7 @@ class ReferenceConfig:
 
   @classmethod
   def from_dict(cls, d: dict) -> "ReferenceConfig":
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - known)
-    if unknown:
-      raise ValueError(f"Unknown reference config keys {unknown}. "
-                       f"Known: {sorted(known)}")
-    d = dict(d)
-    if "data" in d:
-      d["data"] = io.from_dict(DataConfig, d["data"], "data")
-    if "train" in d:
-      d["train"] = io.from_dict(TrainConfig, d["train"], "train")
-    if d.get("hire") is not None:
-      d["hire"] = io.from_dict(HireConfig, d["hire"], "hire")
-    if isinstance(d.get("model_kwargs"), list):
-      d["model_kwargs"] = tuple(tuple(kv) for kv in d["model_kwargs"])
-    return cls(**d)
+    return io.from_dict(cls, d, "reference config")
 
   @classmethod
   def load(cls, path: Union[str, os.PathLike]) -> "ReferenceConfig":
@@ -354,9 +340,7 @@ def train_one(config: ReferenceConfig, data: ClassificationData,
   from tfmia.training import EpochProgress, train_model
   is_member = np.asarray(is_member, dtype=bool)
   val = ~is_member if validation is None else np.asarray(validation, bool)
-  subset = data.replace(
-      x_train=data.x_train[is_member], y_train=data.y_train[is_member],
-      x_test=data.x_train[val], y_test=data.y_train[val])
+  subset = data.members(is_member, validation=val)
   model_dir.mkdir(parents=True, exist_ok=True)
   store.clear(model_dir / DONE_FILE)
   with io.atomic_path(model_dir / MEMBER_FILE, suffix=".npy") as tmp:

@@ -238,9 +238,7 @@ class OneRunResult:
 
   @classmethod
   def from_dict(cls, d: dict) -> "OneRunResult":
-    d = dict(d)
-    d["bound"] = dp_bounds.OneRunAudit.from_dict(d["bound"])
-    return cls(**d)
+    return io.from_dict(cls, d, "one-run result")
 
   def summary(self) -> dict:
     b = self.bound

@@ -25,6 +25,7 @@ import io as _io
 import json
 import os
 import tempfile
+import typing
 import uuid
 import zipfile
 from pathlib import Path
@@ -162,8 +163,13 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def from_dict(cls, value: Any, name: str, *, where: str = ""):
-  """`cls(**value)` for a dataclass `cls`, with an error naming `name` (and
-  the file, `where`) for a value that is not an object or has unknown keys."""
+  """The dataclass `cls` from its JSON form (`to_jsonable`'s inverse).
+
+  Nested dataclass fields (also `Optional` ones) are built the same way,
+  and JSON arrays become tuples where the field is a tuple, so a config
+  read back equals the one saved. A value that is not an object, or has
+  unknown keys, is refused with an error naming `name` (and the file,
+  `where`)."""
   if isinstance(value, cls):
     return value
   at = f" in {where}" if where else ""
@@ -175,7 +181,32 @@ def from_dict(cls, value: Any, name: str, *, where: str = ""):
   if unknown:
     raise ValueError(f"Unknown `{name}` keys {unknown}{at}. "
                      f"Known: {sorted(known)}")
-  return cls(**value)
+  try:
+    hints = typing.get_type_hints(cls)
+  except (NameError, TypeError):   # an annotation that cannot be resolved
+    hints = {}
+  return cls(**{k: _from_json(hints.get(k), v, k, where)
+                for k, v in value.items()})
+
+
+def _from_json(tp, value: Any, name: str, where: str) -> Any:
+  """`value` read from JSON, as the annotation `tp` wants it."""
+  if tp is None or value is None:
+    return value
+  origin, args = typing.get_origin(tp), typing.get_args(tp)
+  if origin is Union:
+    inner = [a for a in args if a is not type(None)]
+    return _from_json(inner[0], value, name, where) if len(inner) == 1 \
+        else value
+  if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+    return from_dict(tp, value, name, where=where)
+  if (tp is tuple or origin is tuple) and isinstance(value, list):
+    if len(args) == 2 and args[1] is Ellipsis:
+      return tuple(_from_json(args[0], v, name, where) for v in value)
+    if args and len(args) == len(value):
+      return tuple(_from_json(a, v, name, where) for a, v in zip(args, value))
+    return tuple(value)
+  return value
 
 
 def atomic_write_json(path: PathLike, obj: Any) -> None:

@@ -52,7 +52,7 @@ from typing import Optional
 import numpy as np
 from scipy import stats
 
-from tfmia.infra import validation
+from tfmia.infra import io, validation
 
 try:  # the ufuncs scipy.stats.binom calls, without its ~100 µs of checks
   from scipy.stats._discrete_distns import scu as _scu  # pylint: disable=g-import-not-at-top
@@ -291,8 +291,7 @@ class OneRunAudit:
 
   @classmethod
   def from_dict(cls, d: dict) -> "OneRunAudit":
-    return cls(**{k: tuple(v) if isinstance(v, list) else v
-                  for k, v in d.items()})
+    return io.from_dict(cls, d, "one-run audit")
 
 
 def _grid_epsilons(scores, is_member, grid, delta, p):

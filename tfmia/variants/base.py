@@ -380,12 +380,8 @@ def members_of(refs, name: str, data: ClassificationData) -> ClassificationData:
   """`data` with model `name`'s members as its train split. The test split,
   which validates, is the model's dev set where the folder has one (the
   mia_prune split), else the population."""
-  mask = refs.is_member_of(name)
-  dev = refs.validation_of(name)
-  out = data.replace(x_train=data.x_train[mask], y_train=data.y_train[mask])
-  if dev is not None:
-    out = out.replace(x_test=data.x_train[dev], y_test=data.y_train[dev])
-  return out
+  return data.members(refs.is_member_of(name),
+                      validation=refs.validation_of(name))
 
 
 def is_complete(refs, name: str, variant: Variant) -> bool:
