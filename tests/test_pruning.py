@@ -10,6 +10,7 @@ from tfmia import models
 
 from tfmia.variants import pruning
 from tfmia.training import TrainConfig
+from tfmia_testing import masked_copy
 
 L = tf.keras.layers
 
@@ -37,7 +38,7 @@ def test_structured_pruning_shrinks_a_resnet_and_matches_a_masked_copy(
     resnet, pruner):
   pruned, stats = pruning.prune_structured(resnet, pruner, 0.5)
   kept, _ = pruning.channels_to_keep(resnet, pruner, 0.5)
-  masked = pruning.masked_copy(resnet, kept)
+  masked = masked_copy(resnet, kept)
   x = np.random.default_rng(1).random((6, 8, 8, 3)).astype("float32")
   np.testing.assert_allclose(pruned(x).numpy(), masked(x).numpy(), atol=1e-4)
   # ... and the original differs, so the masking did something.
@@ -67,7 +68,7 @@ def test_flatten_then_dense_inputs_are_sliced_per_position():
   kept, _ = pruning.channels_to_keep(model, "l2_structured", 0.5)
   x = np.random.default_rng(2).random((5, 8, 8, 1)).astype("float32")
   np.testing.assert_allclose(
-      pruned(x).numpy(), pruning.masked_copy(model, kept)(x).numpy(),
+      pruned(x).numpy(), masked_copy(model, kept)(x).numpy(),
       atol=1e-5)
   assert pruned.get_layer("conv1").filters == 3
   assert stats.flops_after < stats.flops_before
@@ -228,7 +229,7 @@ def test_a_sequential_model_ending_in_softmax_prunes(pruner):
   kept, _ = pruning.channels_to_keep(model, pruner, 0.5)
   x = np.random.default_rng(3).random((4, 8, 8, 1)).astype("float32")
   out = pruned(x).numpy()
-  np.testing.assert_allclose(out, pruning.masked_copy(model, kept)(x).numpy(),
+  np.testing.assert_allclose(out, masked_copy(model, kept)(x).numpy(),
                              atol=1e-5)
   np.testing.assert_allclose(out.sum(1), 1, atol=1e-5)   # softmax kept
   assert stats.params_after < stats.params_before

@@ -54,3 +54,31 @@ def assert_same_weights(folder_a, folder_b, names):
     assert a.keys() == b.keys() and a, name
     for k in a:
       np.testing.assert_array_equal(a[k], b[k], err_msg=f"{name}:{k}")
+
+
+def masked_copy(model, per_layer: dict):
+  """A same-shaped copy of `model` whose pruned channels are zeroed: the
+  filters (and bias) of each pruned Conv2D and the scale and shift of each
+  pruned BatchNorm. `per_layer` is `channels_to_keep`'s first value. This
+  is what NNI's masks compute; a structured pruning must match it on the
+  kept channels. A test oracle for `tfmia.variants.pruning`."""
+  import tensorflow as tf
+  from tfmia.snn.graph import as_functional
+  model = as_functional(model)
+  copy = tf.keras.models.clone_model(model)
+  copy.set_weights(model.get_weights())
+  for name, keep in per_layer.items():
+    layer = copy.get_layer(name)
+    if isinstance(layer, tf.keras.layers.Conv2D):
+      ws = layer.get_weights()
+      drop = np.setdiff1d(np.arange(ws[0].shape[-1]), keep)
+      ws[0][..., drop] = 0
+      for b in ws[1:]:
+        b[drop] = 0
+      layer.set_weights(ws)
+    elif isinstance(layer, tf.keras.layers.BatchNormalization):
+      gamma, beta, mean, var = layer.get_weights()
+      drop = np.setdiff1d(np.arange(len(gamma)), keep)
+      gamma[drop], beta[drop] = 0, 0
+      layer.set_weights([gamma, beta, mean, var])
+  return copy

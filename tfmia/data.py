@@ -327,27 +327,6 @@ def scale_pixels(data: ClassificationData,
   return data.replace(x_train=x_tr, x_test=x_te, pixel_max=1.0)
 
 
-def membership_split(num_examples: int, *, num_members: int,
-                     seed: int) -> MembershipSplit:
-  """Draws which `num_members` of `num_examples` pooled examples are members.
-
-  Args:
-    num_examples: the pool size.
-    num_members: how many of them train the target, in [1, num_examples - 1].
-    seed: seed of the draw; kept in the result.
-  """
-  if num_examples < 2:
-    raise ValueError(f"`num_examples` must be at least 2. "
-                     f"Received: num_examples={num_examples}")
-  if not 1 <= num_members < num_examples:
-    raise ValueError(f"`num_members` must be in [1, num_examples - 1 = "
-                     f"{num_examples - 1}]. Received: num_members={num_members}")
-  rng = np.random.default_rng(seed)
-  mask = np.zeros(num_examples, dtype=bool)
-  mask[rng.choice(num_examples, size=num_members, replace=False)] = True
-  return MembershipSplit(is_member=mask, seed=seed)
-
-
 def members_first(num_members: int, num_nonmembers: int) -> np.ndarray:
   """(num_members + num_nonmembers,) bool: True for the first block (the
   members), False for the second (the non-members); the mask of examples
