@@ -1,15 +1,21 @@
-"""Variants: named, fingerprinted transformations of a trained model (an SNN
-at T, pruned at s, a checkpoint), stored beside the model they come from.
+"""Variants: named, fingerprinted transformations of a trained model, stored
+beside the model they come from (`base`): an SNN at T (`snn`), a pruned and
+fine-tuned model (`pruned`, with its pruners in `pruning`), the model at an
+earlier epoch (`checkpoint`). A new kind is one module here.
 """
 
-from tfmia.variants.base import (CheckpointVariant, MODEL_FILE,
-                                 PRUNE_INFO_FILE, PrunedVariant, SPEC_HELP,
-                                 SnnVariant, VARIANTS_DIR, Variant,
+from tfmia.variants.base import (MODEL_FILE, VARIANTS_DIR, Variant,
                                  fingerprint, from_spec, is_complete,
                                  load_model, make_variants, members_of,
-                                 prune_info, variant_dir)
+                                 register_spec, spec_help, variant_dir)
+from tfmia.variants.checkpoint import CheckpointVariant
+from tfmia.variants.pruned import PRUNE_INFO_FILE, PrunedVariant, prune_info
+from tfmia.variants.snn import SnnVariant
+
+SPEC_HELP = spec_help()   # every kind above is registered by now
 
 __all__ = ["CheckpointVariant", "MODEL_FILE", "PRUNE_INFO_FILE",
            "PrunedVariant", "SPEC_HELP", "SnnVariant", "VARIANTS_DIR",
            "Variant", "fingerprint", "from_spec", "is_complete", "load_model",
-           "make_variants", "members_of", "prune_info", "variant_dir"]
+           "make_variants", "members_of", "prune_info", "register_spec",
+           "spec_help", "variant_dir"]
