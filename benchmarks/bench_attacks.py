@@ -107,7 +107,7 @@ def bench_bootstrap(n=100_000, num_resamples=1000):
 def bench_power(data_dir, workdir: Path):
   from tfmia.audits import audit
   from tfmia import data as tfdata, reference
-  from tfmia.attacks.registry import AttackConfig
+  from tfmia.attacks.inputs import AttackConfig
   from tfmia.training import TrainConfig
   dataset = "cifar10"
   if not tfdata.dataset_available(dataset, data_dir):

@@ -10,7 +10,7 @@ from tfmia import reference
 
 from tfmia.reporting import tables as reports
 from tfmia.attacks import registry
-from tfmia.attacks.registry import AttackConfig, AttackSignals
+from tfmia.attacks.inputs import AttackConfig, AttackSignals
 from tfmia.audits.audit import AuditConfig
 from tfmia.signals import SignalConfig, Signals
 

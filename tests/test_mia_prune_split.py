@@ -111,7 +111,7 @@ def test_samia_sensitivity_is_computed_on_each_models_own_split(split_folder):
                                 refs.ref_in_split[0])
   # SAMIA runs on them: every row it reads is finite.
   from tfmia.attacks.samia import SamiaConfig
-  from tfmia.attacks.registry import AttackConfig
+  from tfmia.attacks.inputs import AttackConfig
   tiny = SamiaConfig(embed_dim=8, num_layers=1, num_heads=2, ff_dim=8,
                      head_units=8, epochs=1)
   res = audit.audit_cell(refs, data, audit.Cell(signals=cfg), ("samia",),

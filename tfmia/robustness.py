@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 from typing import Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from tfmia.infra import progress as progress_lib
-from tfmia.results import accuracy
+from tfmia.results import accuracy, accuracy_interval
 from tfmia.results import correct as correct_of
 
 ATTACKS = ("fgsm", "pgd", "pgd_l2", "apgd", "autoattack", "square")
@@ -238,18 +237,6 @@ def make_attack(name: str, classifier, config: RobustnessConfig):
 # Results
 
 
-def accuracy_interval(correct: np.ndarray) -> tuple[float, float, float]:
-  """Accuracy and its 95% Wilson interval."""
-  n = len(correct)
-  if n == 0:
-    return math.nan, math.nan, math.nan
-  p = float(np.mean(correct))
-  z = 1.959964
-  centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-  half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-  return p, min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
-
-
 @dataclasses.dataclass(frozen=True)
 class RobustnessResult:
   """Accuracies on `num_examples` examples, each as (accuracy, 95% low,
@@ -439,24 +426,6 @@ def boundary_distances(model, x, y,
   wrong = ~correct_of(clf.predict(x), y)
   dist[wrong] = 0.0
   return dist.astype(np.float64)
-
-
-def label_only_boundary(model: tf.keras.Model, members, nonmembers,
-                        config: BoundaryConfig = BoundaryConfig()):
-  """The decision-boundary membership attack on (x, y) members and
-  non-members: higher distance = member. Returns a
-  `tfmia.results.AttackResult` ("label_boundary")."""
-  from tfmia.results import AttackResult
-  for name, (xs, ys) in (("members", members), ("nonmembers", nonmembers)):
-    if len(xs) != len(ys) or len(xs) == 0:
-      raise ValueError(f"`{name}` must be (x, y) with the same number "
-                       f"(> 0) of examples. Received: {len(xs)}, {len(ys)}")
-  x = np.concatenate([members[0], nonmembers[0]])
-  y = np.concatenate([members[1], nonmembers[1]])
-  d = boundary_distances(model, x, y, config)
-  is_member = np.arange(len(y)) < len(members[1])
-  return AttackResult(attack="label_boundary", slice="entire_dataset",
-                      scores=d, is_member=is_member)
 
 
 # ---------------------------------------------------------------------------

@@ -116,7 +116,7 @@ def test_mia_snn_scores_by_hand():
 
 def test_mia_snn_attacks_through_the_front_door():
   from tfmia.attacks import run_attacks
-  from tfmia.attacks.registry import AttackSignals, AttackConfig
+  from tfmia.attacks.inputs import AttackSignals, AttackConfig
   from tfmia.signals import Signals
   signals_from_logits = Signals.from_logits
   rng = np.random.default_rng(4)

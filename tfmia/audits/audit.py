@@ -38,7 +38,8 @@ from tfmia.infra import fs, io, store, validation
 from tfmia.reporting import tables as reports
 from tfmia import variants
 from tfmia.attacks import registry
-from tfmia.attacks.registry import AttackConfig, AttackSignals, Provided
+from tfmia.attacks.run import run_attacks
+from tfmia.attacks.inputs import AttackConfig, AttackSignals, Provided
 from tfmia.results import AttackResults
 from tfmia.signals import SignalConfig, Signals, compute_signals
 
@@ -138,7 +139,7 @@ def audit_signals(signals: AttackSignals, is_member: np.ndarray,
                   extra_config: Optional[dict] = None) -> AttackResults:
   """Runs `config.attacks` on precomputed signals; writes the report."""
   is_member = _check_membership(is_member, signals.target.num_examples)
-  results = registry.run_attacks(config.attacks, signals, config.attack,
+  results = run_attacks(config.attacks, signals, config.attack,
                               is_member=is_member, model=model_name)
   if out_dir is not None:
     reports.write_audit(results, out_dir, config, extra_config)
@@ -339,7 +340,7 @@ def audit_cell(refs, data, cell: Cell, attacks: Sequence[str],
       shadow_is_member=(None if refs.ref_in_split is None
                         else refs.ref_is_member[refs.ref_in_split])))
   signals = cell_signals(refs, data, cell, attacks, progress=progress)
-  return registry.run_attacks(attacks, signals, attack_config,
+  return run_attacks(attacks, signals, attack_config,
                            is_member=refs.target_is_member,
                            model=cell.name or "target",
                            evaluate=refs.evaluated)
@@ -425,7 +426,7 @@ def audit_reference_folder(reference_config,
 
 def _run_on_split(logits, labels, is_member, attacks, slicing, seed, model):
   signals = AttackSignals(target=Signals.from_logits(logits, labels))
-  return registry.run_attacks(attacks, signals,
+  return run_attacks(attacks, signals,
                            AttackConfig(seed=seed, epsilon_lower_bound=True),
                            is_member=is_member, slicing=slicing, model=model)
 

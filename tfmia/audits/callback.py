@@ -22,7 +22,8 @@ from tfmia.data import members_first
 from tfmia.infra import validation
 from tfmia.models import adapter
 from tfmia.attacks import registry
-from tfmia.attacks.registry import AttackConfig, AttackSignals, Provided
+from tfmia.attacks.run import run_attacks
+from tfmia.attacks.inputs import AttackConfig, AttackSignals, Provided
 from tfmia.attacks.tf_privacy import SlicingConfig
 from tfmia.results import ENTIRE_DATASET, AttackResults
 from tfmia.signals import Signals
@@ -196,7 +197,7 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
                   if self.population is not None else None)
     config = AttackConfig(seed=self.seed + (epoch or 0),
                           epsilon_lower_bound=self.epsilon_lower_bound)
-    return registry.run_attacks(
+    return run_attacks(
         self.attacks, AttackSignals(target=target,
                                     target_population=population),
         config, is_member=self.is_member, slicing=self.slicing,

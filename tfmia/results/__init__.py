@@ -5,10 +5,12 @@ bootstrap intervals, accuracy) and the bounds of DP auditing (`dp_bounds`).
 from tfmia.results.attack_results import (ENTIRE_DATASET, REPORTED_FPRS,
                                           AttackResult, AttackResults,
                                           Bootstrap, RocCurve, accuracy,
+                                          accuracy_interval,
                                           bootstrap, correct,
                                           history_dataframe, load_history,
                                           save_history, tpr_name)
 
 __all__ = ["AttackResult", "AttackResults", "Bootstrap", "ENTIRE_DATASET",
-           "REPORTED_FPRS", "RocCurve", "accuracy", "bootstrap", "correct",
+           "REPORTED_FPRS", "RocCurve", "accuracy", "accuracy_interval",
+           "bootstrap", "correct",
            "history_dataframe", "load_history", "save_history", "tpr_name"]

@@ -11,6 +11,7 @@ epoch), with the model's accuracy at that point.
 from __future__ import annotations
 
 import dataclasses
+import math
 import functools
 import os
 from typing import Iterable, Optional, Sequence, Union
@@ -210,6 +211,20 @@ def accuracy(outputs, labels) -> float:
   """Top-1 accuracy of (N, C) logits or probabilities against (N,) labels:
   the one definition tfmia reports."""
   return float(np.mean(correct(outputs, labels)))
+
+
+def accuracy_interval(correct) -> tuple[float, float, float]:
+  """(accuracy, low, high): the share of True in `correct` and its 95%
+  Wilson score interval (NaNs when it is empty)."""
+  correct = np.asarray(correct)
+  n = len(correct)
+  if n == 0:
+    return math.nan, math.nan, math.nan
+  p = float(np.mean(correct))
+  z = 1.959964
+  centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+  half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+  return p, min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
 def tpr_name(fpr: float) -> str:
