@@ -98,7 +98,7 @@ def test_one_run_audit_on_digits_is_recorded_and_recomputable(digits,
   # The bound, recomputed from the saved scores, is the reported one.
   assert dp_audit.bound_from_file(tmp_path / "a" / dp_audit.CANARY_FILE,
                                   config) == res.bound
-  assert dp_bounds.one_run_audit(saved["scores"], saved["included"],
+  assert dp_bounds.one_run_bound(saved["scores"], saved["included"],
                                  **config.bound_kwargs()) == res.bound
   # A rerun loads it; other settings are refused.
   assert dp_audit.one_run_audit("dense", {}, fixed, source, train,
@@ -154,5 +154,5 @@ def test_any_users_keras_model_can_be_audited_from_one_run(digits):
   np.testing.assert_array_equal(soft.is_member, canaries.included)
   np.testing.assert_allclose(soft.scores, logit.scores, atol=1e-4)
   assert soft.auc > 0.7        # its mislabelled canaries are memorised
-  bound = soft.one_run_audit(delta=1e-5)
+  bound = soft.one_run_bound(delta=1e-5)
   assert bound.epsilon > 0 and bound.num_correct <= bound.num_guesses

@@ -89,7 +89,7 @@ def test_grid_and_uncorrected_maximum_match_ml_privacy_meter():
   member = rng.random(400) < 0.5
   scores = rng.normal(size=400) + 1.5 * member   # a fair attack, no ties
   eps, (k_neg, idx_pos), correct = _mpm_abstain(scores, member.astype(int))
-  audit = dp_bounds.one_run_audit(scores, member, delta=0.0,
+  audit = dp_bounds.one_run_bound(scores, member, delta=0.0,
                                   selection="bonferroni")
   assert audit.uncorrected_epsilon == pytest.approx(eps, abs=1e-12)
   assert len(audit.grid_epsilon) == len(dp_bounds.guess_grid(400))
@@ -102,12 +102,12 @@ def test_perfect_guesser_gives_a_large_bound_and_random_guesses_near_zero():
   rng = np.random.default_rng(0)
   member = rng.random(1000) < 0.5
   perfect = member + 0.01 * rng.random(1000)
-  pure = dp_bounds.one_run_audit(perfect, member, delta=0.0,
+  pure = dp_bounds.one_run_bound(perfect, member, delta=0.0,
                                  selection="bonferroni")
   assert pure.epsilon > 4.5 and pure.num_correct == pure.num_guesses
-  assert dp_bounds.one_run_audit(perfect, member).epsilon > 3.0  # holdout
+  assert dp_bounds.one_run_bound(perfect, member).epsilon > 3.0  # holdout
   for selection in ("holdout", "bonferroni"):
-    noise = dp_bounds.one_run_audit(rng.random(1000), member,
+    noise = dp_bounds.one_run_bound(rng.random(1000), member,
                                     selection=selection)
     assert noise.epsilon < 0.3
     assert noise.epsilon <= noise.uncorrected_epsilon
@@ -117,8 +117,8 @@ def test_corrections_never_exceed_the_uncorrected_search():
   rng = np.random.default_rng(1)
   member = rng.random(900) < 0.5
   scores = rng.normal(size=900) + 2.0 * member
-  b = dp_bounds.one_run_audit(scores, member, selection="bonferroni")
-  h = dp_bounds.one_run_audit(scores, member, selection="holdout", seed=0)
+  b = dp_bounds.one_run_bound(scores, member, selection="bonferroni")
+  h = dp_bounds.one_run_bound(scores, member, selection="holdout", seed=0)
   assert 0 < b.epsilon < b.uncorrected_epsilon
   assert h.num_canaries == 450 and h.num_guesses <= 450
   assert h.epsilon == pytest.approx(dp_bounds.one_run_epsilon(
@@ -134,7 +134,7 @@ def test_fixed_guesses_count_by_hand():
   member = np.array([0, 1, 0, 0, 1, 1, 0, 1], bool)
   # OUT for the 2 lowest (0.1 right, 0.2 wrong); IN for the 3 highest
   # (0.6 right, 0.7 wrong, 0.8 right): 3 correct of 5.
-  a = dp_bounds.one_run_audit(scores, member, selection="fixed", k_neg=2,
+  a = dp_bounds.one_run_bound(scores, member, selection="fixed", k_neg=2,
                               k_pos=3, delta=0.0)
   assert (a.num_guesses, a.num_correct) == (5, 3)
   assert a.epsilon == dp_bounds.one_run_epsilon(8, 5, 3, 0.0, 0.05)
@@ -149,11 +149,11 @@ def test_fixed_guesses_count_by_hand():
     (dict(selection="fixed", k_neg=1), "`k_pos`"),
     (dict(k_neg=1, k_pos=1), "for selection='fixed'"),
 ])
-def test_one_run_audit_refuses_bad_input(kwargs, match):
+def test_one_run_bound_refuses_bad_input(kwargs, match):
   scores = np.arange(8.0)
   member = np.array([0, 1] * 4, bool)
   with pytest.raises(ValueError, match=match):
-    dp_bounds.one_run_audit(scores, member, **kwargs)
+    dp_bounds.one_run_bound(scores, member, **kwargs)
 
 
 def _tf_privacy_bound(pos, neg, method, alpha=0.05):
@@ -207,8 +207,8 @@ def test_every_attack_result_gives_both_bounds():
       scores[member], scores[~member], confidence=0.9)
   assert r.epsilon_bound(delta=1e-5, method="clopper_pearson") <= \
       r.epsilon_bound(method="clopper_pearson")
-  assert r.one_run_audit(delta=0.0, selection="bonferroni") == \
-      dp_bounds.one_run_audit(scores, member, delta=0.0, selection="bonferroni")
+  assert r.one_run_bound(delta=0.0, selection="bonferroni") == \
+      dp_bounds.one_run_bound(scores, member, delta=0.0, selection="bonferroni")
 
 
 def test_epsilon_per_epoch_plot_skips_epochs_without_a_bound():

@@ -269,7 +269,7 @@ def bound_from_file(path: PathLike, config: OneRunConfig
                     ) -> dp_bounds.OneRunAudit:
   """Recomputes the bound from a saved canaries.npz (draw and scores)."""
   f = io.load_npz(path)
-  return dp_bounds.one_run_audit(f["scores"], f["included"].astype(bool),
+  return dp_bounds.one_run_bound(f["scores"], f["included"].astype(bool),
                                  **config.bound_kwargs())
 
 
@@ -352,7 +352,7 @@ def _train_and_score(builder, model_kwargs, data, canary_source,
   t1 = time.perf_counter()
   result = score_canaries(trained.model, canaries, config.attack,
                           seed=config.canaries.seed)
-  bound = result.one_run_audit(**config.bound_kwargs())
+  bound = result.one_run_bound(**config.bound_kwargs())
   roc = result.epsilon_bound(delta=config.delta, confidence=config.confidence,
                              method="clopper_pearson")
   audit_seconds = time.perf_counter() - t1 + draw_seconds

@@ -177,12 +177,12 @@ class AttackResult:
         self.scores[self.is_member], self.scores[~self.is_member],
         delta=delta, confidence=confidence, method=method)
 
-  def one_run_audit(self, **kwargs) -> "dp_bounds.OneRunAudit":
+  def one_run_bound(self, **kwargs) -> "dp_bounds.OneRunAudit":
     """Steinke et al.'s one-run ε lower bound, reading these examples as
     canaries each included independently with probability ½
-    (`tfmia.results.dp_bounds.one_run_audit`; keyword arguments go to it). Valid
+    (`tfmia.results.dp_bounds.one_run_bound`; keyword arguments go to it). Valid
     only when membership was drawn that way, as `tfmia.audits.one_run` does."""
-    return dp_bounds.one_run_audit(self.scores, self.is_member, **kwargs)
+    return dp_bounds.one_run_bound(self.scores, self.is_member, **kwargs)
 
   def summary(self) -> dict:
     """The scalar metrics, as one flat row."""

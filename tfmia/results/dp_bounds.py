@@ -16,7 +16,7 @@ Two kinds, from attack scores alone (no training, no models):
    trials, which a fixed training set is not: read it as a leakage measure
    on the DP scale, not a proof. The one-run audit below is the rigorous one.
 
-2. **From one training run** (`one_run_audit`; Steinke, Nasr & Jagielski,
+2. **From one training run** (`one_run_bound`; Steinke, Nasr & Jagielski,
    "Privacy Auditing with One (1) Training Run", NeurIPS 2023). m canaries
    are each included in training independently with probability ½. The
    auditor guesses IN for the k+ highest-scored canaries and OUT for the k−
@@ -30,7 +30,7 @@ Two kinds, from attack scores alone (no training, no models):
 
 No free search. ML Privacy Meter tries a grid of (k−, k+) and reports the
 largest ε̂, each at p = 0.05: the search inflates the confidence it claims.
-`one_run_audit` chooses (k−, k+) one of three honest ways (`selection`):
+`one_run_bound` chooses (k−, k+) one of three honest ways (`selection`):
 - "holdout" (default): the grid is searched on a seeded half of the
   canaries; the chosen fractions are applied once, at p, to the other half;
 - "bonferroni": the same grid on all canaries, each point at p / (grid
@@ -302,7 +302,7 @@ def _grid_epsilons(scores, is_member, grid, delta, p):
   return k_neg, k_pos, correct, eps
 
 
-def one_run_audit(scores, is_member, *, delta: float = 1e-5,
+def one_run_bound(scores, is_member, *, delta: float = 1e-5,
                   confidence: float = 0.95, selection: str = "holdout",
                   k_neg: Optional[int] = None, k_pos: Optional[int] = None,
                   grid_step: Optional[int] = None,
