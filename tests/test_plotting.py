@@ -1,5 +1,4 @@
 import matplotlib.pyplot as plt
-import pandas as pd
 import numpy as np
 import pytest
 
@@ -92,55 +91,3 @@ def test_save_figure(tmp_path):
   fig = plotting.plot_roc(_r())
   plotting.save_figure(fig, tmp_path / "roc.png")
   assert (tmp_path / "roc.png").read_bytes()[:4] == b"\x89PNG"
-
-
-def test_gradient_sparsity_rings_the_masked_points():
-  import pandas as pd
-  table = pd.DataFrame({
-      "pooling": ["avg", "max", "avg"],
-      "encoder": ["direct", "direct", "latency"],
-      "zero_input_gradient": [0.02, 0.03, 1.0],
-      "clean": [0.4, 0.38, 0.35], "pgd": [0.1, 0.14, 0.35],
-      "square_beats_pgd": [0.0, np.nan, 0.2]})
-  fig = plotting.plot_gradient_sparsity(table)
-  left, right = fig.axes[:2]
-  # Per panel: one point per model, plus one ring for the one row where
-  # Square beat PGD, drawn at that model's point.
-  for ax, col in ((left, "pgd"), (right, "clean")):
-    offsets = [c.get_offsets()[0].tolist() for c in ax.collections]
-    assert len(offsets) == 4
-    assert offsets.count([1.0, table[col][2]]) == 2
-  plt.close(fig)
-
-
-def test_privacy_models_bars_with_intervals():
-  import pandas as pd
-  table = pd.DataFrame({
-      "model": ["ann", "ann", "snn", "snn"],
-      "attack": ["rmia", "threshold"] * 2,
-      "auc": [0.55, 0.54, 0.72, 0.70],
-      "auc_ci_low": [0.53, 0.52, 0.70, 0.68],
-      "auc_ci_high": [0.57, 0.56, 0.74, 0.72],
-      "tpr_at_1%_fpr": [0.0, 0.02, 0.04, 0.03]})
-  fig = plotting.plot_privacy_models(table)
-  auc_ax, tpr_ax = fig.axes[:2]
-  heights = sorted(round(p.get_height(), 2) for p in auc_ax.patches)
-  assert heights == [0.54, 0.55, 0.70, 0.72]
-  assert len(tpr_ax.patches) == 4
-  plt.close(fig)
-
-
-def test_dp_audit_plot_puts_no_dp_at_infinity_and_draws_the_diagonal():
-  table = pd.DataFrame({"model": ["nondp", "eps4", "eps1"],
-                        "accountant_epsilon": [None, 4.0, 1.0],
-                        "one_run_natural": [2.5, 0.5, 0.1],
-                        "rmia_roc_epsilon": [1.0, 0.0, 0.0]})
-  fig = plotting.plot_dp_audit(table)
-  ax = fig.axes[0]
-  inf_x = 1.25 * 4.0
-  pts = ax.collections[1].get_offsets()          # after the shaded region
-  np.testing.assert_allclose(pts[:, 0], [inf_x, 4.0, 1.0])
-  np.testing.assert_allclose(pts[:, 1], [2.5, 0.5, 0.1])
-  diag = ax.lines[0]
-  np.testing.assert_allclose(diag.get_xdata(), diag.get_ydata())
-  assert [t.get_text() for t in ax.get_xticklabels()][-1] == "∞ (no DP)"

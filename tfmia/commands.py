@@ -571,7 +571,8 @@ def _pruning(args: argparse.Namespace) -> int:
         f"{config.num_shadows} shadow models. Output: {args.out}/")
   result = study.run(config, args.out, progress=not args.no_progress,
                      overwrite=args.overwrite, executor=_executor_from(args))
-  summary = reports.pruning_summary_table(result.table())
+  from tfmia.studies.pruning import report
+  summary = report.summary_table(result.table())
   _print_table(summary, ["cell", "adaptive", "test_accuracy", "epsilon",
                          "best_attack", "attack_accuracy", "rmia_auc",
                          "rmia_tpr_at_1%_fpr"])

@@ -22,7 +22,8 @@ def test_architecture_study_redoes_only_the_corrupted_model(tmp_path, digits,
   weights = tmp_path / "models" / "conv" / "model.weights.h5"
   weights.write_bytes(weights.read_bytes()[:1000])
   from tfmia_testing import spy_trained
-  trained = spy_trained(monkeypatch, architectures)
+  from tfmia.studies.architectures import study as arch_study
+  trained = spy_trained(monkeypatch, arch_study)
   again = architectures.run(_tiny(), tmp_path, raw=digits, progress=False)
   assert trained == ["conv", "dense7"]
   assert "epoch_0001.npz differs from when it was written (truncated" \

@@ -51,7 +51,8 @@ def test_summary_matches_stored_results(finished):
 
 def _spy_trained(monkeypatch):
   from tfmia_testing import spy_trained
-  return spy_trained(monkeypatch, study)
+  from tfmia.studies.architectures import study as study_module
+  return spy_trained(monkeypatch, study_module)
 
 
 def test_rerun_skips_finished_models(finished, digits, monkeypatch):

@@ -4,6 +4,8 @@ without retraining, the crossing check, and errors before any training."""
 import json
 import math
 
+import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -11,6 +13,8 @@ from tfmia import cli
 
 from tfmia.audits import one_run as dp_audit
 from tfmia.studies import dp_audit as study
+from tfmia.studies.dp_audit import report
+from tfmia.studies.dp_audit import study as study_module
 
 
 def test_cli_quick_study_on_digits_writes_a_table_and_figures(tmp_path,
@@ -37,7 +41,7 @@ def test_cli_quick_study_on_digits_writes_a_table_and_figures(tmp_path,
   # Every model is a finished unit: a rerun trains nothing.
   monkeypatch.setattr(dp_audit, "train_with_defense",
                       lambda *a, **k: pytest.fail("retrained an audit model"))
-  monkeypatch.setattr(study, "train_with_defense",
+  monkeypatch.setattr(study_module, "train_with_defense",
                       lambda *a, **k: pytest.fail("retrained a reference"))
   config = study.DpAuditStudyConfig.quick_mode(
       epochs=2, num_canaries=100, epsilons=(None, 4.0), references=2)
@@ -81,3 +85,20 @@ def test_too_many_canaries_for_the_split_is_refused_before_training(tmp_path):
   with pytest.raises(ValueError, match="cannot hold 1300 canaries"):
     study.run(config, tmp_path / "x", progress=False)
   assert not (tmp_path / "x" / "config.json").exists()
+
+
+def test_dp_audit_plot_puts_no_dp_at_infinity_and_draws_the_diagonal():
+  table = pd.DataFrame({"model": ["nondp", "eps4", "eps1"],
+                        "accountant_epsilon": [None, 4.0, 1.0],
+                        "one_run_natural": [2.5, 0.5, 0.1],
+                        "rmia_roc_epsilon": [1.0, 0.0, 0.0]})
+  fig = report.plot_dp_audit(table)
+  ax = fig.axes[0]
+  inf_x = 1.25 * 4.0
+  pts = ax.collections[1].get_offsets()          # after the shaded region
+  np.testing.assert_allclose(pts[:, 0], [inf_x, 4.0, 1.0])
+  np.testing.assert_allclose(pts[:, 1], [2.5, 0.5, 0.1])
+  diag = ax.lines[0]
+  np.testing.assert_allclose(diag.get_xdata(), diag.get_ydata())
+  assert [t.get_text() for t in ax.get_xticklabels()][-1] == "∞ (no DP)"
+  plt.close(fig)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tfmia.reporting import tables as reports
 from tfmia.studies import pruning as study
+from tfmia.studies.pruning import report
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -89,15 +89,14 @@ def test_figures_draw_from_a_table_alone():
                          attack_accuracy=acc, attack_accuracy_ci_low=acc,
                          attack_accuracy_ci_high=acc, test_accuracy=0.7,
                          epsilon=eps, params=10, flops=10))
-  summary = reports.pruning_summary_table(pd.DataFrame(rows))
+  summary = report.summary_table(pd.DataFrame(rows))
   assert len(summary) == 7
   dp = summary[summary["cell"] == "l1_structured_0.5_dp1"].iloc[0]
   assert dp["best_attack"] == "sm_entropy" and dp["epsilon"] == 3.2
-  from tfmia.reporting import plots as plotting
-  for fig in (plotting.plot_attack_vs_sparsity(summary),
-              plotting.plot_privacy_tradeoff(summary)):
+  for fig in (report.plot_attack_vs_sparsity(summary),
+              report.plot_privacy_tradeoff(summary)):
     assert fig.axes
   hist = {f"{m}_{w}_{k}": np.random.default_rng(0).random(20)
           for m in ("original", "pruned") for w in ("member", "nonmember")
           for k in ("confidence", "sensitivity")}
-  assert len(plotting.plot_member_histograms(hist).axes) == 4
+  assert len(report.plot_member_histograms(hist).axes) == 4

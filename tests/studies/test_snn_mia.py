@@ -52,13 +52,14 @@ def test_outputs(study):
 
 def test_rerun_resumes_without_training(study, monkeypatch):
   res, out = study
-  from tfmia import reference, snn
+  from tfmia import reference
+  from tfmia.training import calibration
 
   def boom(*args, **kwargs):
     raise AssertionError("a finished model was trained again")
 
   monkeypatch.setattr(reference, "train_one", boom)
-  monkeypatch.setattr(snn, "calibrate", boom)
+  monkeypatch.setattr(calibration, "calibrate", boom)
   again = snn_mia.run(_config(), out, progress=False)
   pd.testing.assert_frame_equal(again.table(), res.table())
 

@@ -4,9 +4,13 @@ reuse of trained models, and errors before any work."""
 import dataclasses
 import json
 
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 import pytest
 
 from tfmia.studies import snn_robustness as study
+from tfmia.studies.snn_robustness import report
 
 
 def _tiny(**kw):
@@ -110,3 +114,37 @@ def test_sweep_designs():
   from tfmia.infra import io
   assert "sweep_design" not in io.to_jsonable(grid)
   assert io.to_jsonable(axes)["sweep_design"] == "axes"
+
+
+def test_gradient_sparsity_rings_the_masked_points():
+  table = pd.DataFrame({
+      "pooling": ["avg", "max", "avg"],
+      "encoder": ["direct", "direct", "latency"],
+      "zero_input_gradient": [0.02, 0.03, 1.0],
+      "clean": [0.4, 0.38, 0.35], "pgd": [0.1, 0.14, 0.35],
+      "square_beats_pgd": [0.0, np.nan, 0.2]})
+  fig = report.plot_gradient_sparsity(table)
+  left, right = fig.axes[:2]
+  # Per panel: one point per model, plus one ring for the one row where
+  # Square beat PGD, drawn at that model's point.
+  for ax, col in ((left, "pgd"), (right, "clean")):
+    offsets = [c.get_offsets()[0].tolist() for c in ax.collections]
+    assert len(offsets) == 4
+    assert offsets.count([1.0, table[col][2]]) == 2
+  plt.close(fig)
+
+
+def test_privacy_models_bars_with_intervals():
+  table = pd.DataFrame({
+      "model": ["ann", "ann", "snn", "snn"],
+      "attack": ["rmia", "threshold"] * 2,
+      "auc": [0.55, 0.54, 0.72, 0.70],
+      "auc_ci_low": [0.53, 0.52, 0.70, 0.68],
+      "auc_ci_high": [0.57, 0.56, 0.74, 0.72],
+      "tpr_at_1%_fpr": [0.0, 0.02, 0.04, 0.03]})
+  fig = report.plot_privacy_models(table)
+  auc_ax, tpr_ax = fig.axes[:2]
+  heights = sorted(round(p.get_height(), 2) for p in auc_ax.patches)
+  assert heights == [0.54, 0.55, 0.70, 0.72]
+  assert len(tpr_ax.patches) == 4
+  plt.close(fig)

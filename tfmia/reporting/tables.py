@@ -1,8 +1,10 @@
-"""Reports: every table, figure and summary tfmia writes, drawn from results.
+"""Reports: the tables, figures and summaries of `tfmia audit`, `attack`,
+`train` and `robustness`, drawn from results, and `write_csv` for all.
 
-One module writes the outputs of `audit`, `attack` and every study. Nothing
-here computes a result: each writer takes result objects (and the config to
-record) and writes files atomically; the figures come from `tfmia.reporting.plots`.
+Nothing here computes a result: each writer takes result objects (and the
+config to record) and writes files atomically; the figures come from
+`tfmia.reporting.plots`. Each case study's own tables and figures are in
+its `tfmia/studies/<name>/report.py`.
 """
 
 from __future__ import annotations
@@ -119,147 +121,7 @@ def write_training_run(name: str, history, privacy_history,
 
 
 # ---------------------------------------------------------------------------
-# The architecture study
-
-
-def write_architecture_study(result, raw, out: PathLike,
-                             experiments) -> None:
-  """Figures, results.json and summary.csv of an ArchitectureStudyResult.
-
-  Args:
-    experiments: (key, title, model names) per two-model comparison.
-  """
-  out = fs.path(out)
-  for key, title, names in experiments:
-    chosen = {n: result.outcomes[n] for n in names}
-    fig = plotting.plot_training_history(
-        {n: o.history for n, o in chosen.items()}, title=title)
-    plotting.save_figure(fig, out / f"{key}_training.png")
-    fig = plotting.plot_privacy_history(
-        {n: list(o.privacy) for n, o in chosen.items()}, title=title)
-    plotting.save_figure(fig, out / f"{key}_mia.png")
-  fig = plotting.plot_roc_pair(
-      {n: o.privacy[-1].get(result.config.attacks[0])
-       for n, o in result.outcomes.items()},
-      title=f"{result.config.attacks[0]} attack, final epoch")
-  plotting.save_figure(fig, out / "roc_final.png")
-  fig = plotting.plot_sample_images(raw.x_train[:16], raw.y_train[:16],
-                                    raw.class_names, pixel_max=raw.pixel_max)
-  plotting.save_figure(fig, out / "sample_data.png")
-  write_csv(result.to_dataframe(), out / "summary.csv", index=False)
-  io.atomic_write_json(out / "results.json", {
-      "config": result.config,
-      "models": {n: {"final": o.final_row(),
-                     "per_epoch": [h.to_json_dict() for h in o.privacy]}
-                 for n, o in result.outcomes.items()}})
-
-
-# ---------------------------------------------------------------------------
-# The SNN-MIA study
-
-
-def write_snn_mia_study(result, out: PathLike) -> None:
-  """Tables, results and figures of an SnnMiaResult."""
-  out = fs.path(out)
-  write_csv(result.table(), out / "results.csv", index=False,
-            float_format="%.6g")
-  write_csv(result.cell_table(), out / "table.csv")
-  for metric in ("auc", "tpr_at_1%_fpr", "tpr_at_0.1%_fpr", "tpr_at_0%_fpr"):
-    name = metric.replace("%", "pct").replace(".", "_")
-    write_csv(result.wide_table(metric), out / f"table_{name}.csv",
-              float_format="%.4f")
-  io.atomic_write_json(out / "summary.json", {
-      "accuracy": {m: {str(k): v for k, v in a.items()}
-                   for m, a in result.accuracy.items()},
-      "sops_per_example": {m: {str(k): v for k, v in s.items()}
-                           for m, s in result.sops.items()},
-      "ann_macs_per_example": result.ann_macs,
-      "matched_accuracy": {m: {str(t): v for t, v in d.items()}
-                           for m, d in result.matched.items()},
-      "checkpoint_accuracy": {m: {str(e): a for e, a in d.items()}
-                              for m, d in result.checkpoint_accuracy.items()}})
-  for (model, setting, dropout), res in result.attacks.items():
-    tag = "dropout" if dropout else "plain"
-    res.save(out / "attacks" / f"{model}_{setting}_{tag}")
-  from tfmia.attacks.registry import ATTACKS
-  timesteps = list(result.config.timesteps)
-  attacks = list(result.config.attacks)
-  with_refs = [a for a in attacks if ATTACKS[a].references]  # Attack-P: none
-  roc_attack = next((a for a in ("rmia", "confidence_ratio") if a in attacks),
-                    attacks[0])
-  for model in result.config.models:
-    plotting.save_figure(
-        plotting.plot_leakage_vs_timesteps(
-            {(s, d): res for (m, s, d), res in result.attacks.items()
-             if m == model}, timesteps, attacks, mixed_attacks=with_refs,
-            title=model),
-        out / f"{model}_auc_tpr_vs_T.png")
-    curves = {"ANN": result.attacks[model, "ann", False].get(roc_attack)}
-    for t in timesteps:
-      curves[f"SNN T={t}"] = result.attacks[model, f"snn_T{t}", False].get(
-          roc_attack)
-    fig = plotting.plot_roc(curves, log_scale=True)
-    fig.axes[0].set_title(f"{model}: {roc_attack}, ANN vs SNN")
-    plotting.save_figure(fig, out / f"{model}_roc_loglog.png")
-    plotting.save_figure(
-        plotting.plot_accuracy_sops(result.accuracy[model], result.sops[model],
-                                    result.ann_macs[model], timesteps,
-                                    title=model),
-        out / f"{model}_accuracy_sops_vs_T.png")
-
-
-# ---------------------------------------------------------------------------
-# The pruning study
-
-
-def pruning_summary_table(table):
-  """Per (cell, adaptive): test accuracy, ε, the strongest mia_prune attack
-  by attack accuracy (with its interval), and RMIA's AUC and TPR@1%FPR."""
-  import pandas as pd
-  from tfmia.attacks.registry import MIA_PRUNE_ATTACKS
-  rows = []
-  for (cell, adaptive), g in table.groupby(["cell", "adaptive"], sort=False):
-    first = g.iloc[0]
-    row = {"cell": cell, "adaptive": adaptive, "pruner": first["pruner"],
-           "sparsity": first["sparsity"], "defense": first["defense"],
-           "test_accuracy": first["test_accuracy"],
-           "epsilon": first["epsilon"], "params": first["params"],
-           "flops": first["flops"]}
-    mp = g[g["attack"].isin(MIA_PRUNE_ATTACKS)]
-    if len(mp):
-      best = mp.loc[mp["attack_accuracy"].idxmax()]
-      row.update(best_attack=best["attack"],
-                 attack_accuracy=best["attack_accuracy"],
-                 attack_accuracy_ci_low=best["attack_accuracy_ci_low"],
-                 attack_accuracy_ci_high=best["attack_accuracy_ci_high"])
-    for name in ("rmia", "lira_offline"):
-      r = g[g["attack"] == name]
-      if len(r):
-        r = r.iloc[0]
-        for col in ("auc", "auc_ci_low", "auc_ci_high", "tpr_at_1%_fpr",
-                    "tpr_at_1%_fpr_ci_low", "tpr_at_1%_fpr_ci_high"):
-          row[f"{name}_{col}"] = r[col]
-    rows.append(row)
-  return pd.DataFrame(rows)
-
-
-def write_pruning_study(result, out: PathLike) -> None:
-  """results.csv (every attack), table.csv (one row per cell),
-  summary.json, histograms.npz and the three figures."""
-  out = fs.path(out)
-  table = result.table()
-  write_csv(table, out / "results.csv", index=False, float_format="%.6g")
-  summary = pruning_summary_table(table)
-  write_csv(summary, out / "table.csv", index=False, float_format="%.4f")
-  io.atomic_write_json(out / "summary.json",
-                       {"cells": summary.to_dict(orient="records")})
-  io.atomic_save_npz(out / "histograms.npz", **result.histograms)
-  plotting.save_figure(plotting.plot_attack_vs_sparsity(summary),
-                       out / "attack_vs_sparsity.png")
-  plotting.save_figure(plotting.plot_privacy_tradeoff(summary),
-                       out / "tradeoff.png")
-  plotting.save_figure(plotting.plot_member_histograms(result.histograms),
-                       out / "histograms.png")
+# tfmia robustness
 
 
 def write_robustness(result, out: PathLike, record: Optional[dict] = None,

@@ -31,17 +31,15 @@ from typing import Optional
 
 import numpy as np
 
-from tfmia.audits import audit
-
-from tfmia.infra import io
-
 from tfmia import reference, variants
-
-from tfmia.reporting import tables as reports
 from tfmia.attacks import registry
 from tfmia.attacks.registry import AttackConfig
+from tfmia.audits import audit
 from tfmia.data import DataConfig, prepare_data
+from tfmia.infra import io
+from tfmia.infra import progress as progress_lib
 from tfmia.signals import SignalConfig
+from tfmia.studies.snn_mia import report
 from tfmia.training import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -462,8 +460,9 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
   for model in config.models:
     ref_cfg = config.reference_config(model, out / "models" / model / "ann")
     if progress:
-      print(f"{model}: training the target and {config.num_references} "
-            f"reference ANNs (resumes finished ones)")
+      progress_lib.say(f"{model}: training the target and "
+                       f"{config.num_references} reference ANNs (resumes "
+                       "finished ones)")
     reference.train_references(ref_cfg, data=data, progress=progress,
                                executor=executor)
     refs = reference.ReferenceSet.load(ref_cfg.reference_dir)
@@ -515,5 +514,5 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
   result = SnnMiaResult(config=config, attacks=attacks, accuracy=accuracy,
                         sops=sops, ann_macs=macs, matched=matched,
                         checkpoint_accuracy=ckpt_acc)
-  reports.write_snn_mia_study(result, out)
+  report.write(result, out)
   return result

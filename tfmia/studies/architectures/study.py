@@ -24,10 +24,10 @@ from typing import Optional
 import numpy as np
 
 from tfmia import data as tfdata
-from tfmia.infra import io, store
-from tfmia.reporting import tables as reports
 from tfmia.audits.callback import train_with_privacy
+from tfmia.infra import io, store
 from tfmia.results import AttackResults
+from tfmia.studies.architectures import report
 from tfmia.training import TrainConfig, TrainingHistory
 
 logger = logging.getLogger(__name__)
@@ -257,12 +257,12 @@ def run(config: ArchitectureStudyConfig, out: Path, *,
   else:
     from tfmia.infra import executors  # pylint: disable=g-import-not-at-top
     shared = executors.Shared(raw)
-    report = executor.run([executors.Unit(
+    ran = executor.run([executors.Unit(
         spec.name, _run_one,
         (spec, config, shared, out / "models" / spec.name, False))
-                           for spec in specs])
-    report.raise_failures()
-    outcomes = dict(report.values)
+                        for spec in specs])
+    ran.raise_failures()
+    outcomes = dict(ran.values)
   result = ArchitectureStudyResult(config=config, outcomes=outcomes)
-  reports.write_architecture_study(result, raw, out, EXPERIMENTS)
+  report.write(result, raw, out, EXPERIMENTS)
   return result

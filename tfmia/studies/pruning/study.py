@@ -35,20 +35,17 @@ from typing import Optional
 
 import numpy as np
 
-from tfmia.audits import audit
-
-from tfmia.infra import io
-
-from tfmia.variants import pruning
-
 from tfmia import reference, variants
-
-from tfmia.reporting import tables as reports
 from tfmia.attacks.registry import MIA_PRUNE_ATTACKS, AttackConfig
+from tfmia.audits import audit
 from tfmia.data import DataConfig, prepare_data
-from tfmia.training.defenses import Defense
+from tfmia.infra import io
+from tfmia.infra import progress as progress_lib
 from tfmia.signals import SignalConfig
+from tfmia.studies.pruning import report
 from tfmia.training import TrainConfig
+from tfmia.training.defenses import Defense
+from tfmia.variants import pruning
 
 ATTACKS = MIA_PRUNE_ATTACKS + ("rmia", "lira_offline")
 OUTPUTS = ("models", "results.csv", "table.csv", "summary.json",
@@ -249,8 +246,8 @@ def run(config: PruningStudyConfig, out: Path, *, progress: bool = True,
               ignore=("data_dir", "download"), what="pruning study")
   ref_cfg = config.reference_config(out / "models")
   if progress:
-    print(f"Training the victim and {config.num_shadows} shadow models "
-          "(resumes finished ones)")
+    progress_lib.say(f"Training the victim and {config.num_shadows} shadow "
+                     "models (resumes finished ones)")
   reference.train_references(ref_cfg, data=data, progress=progress,
                              executor=executor)
   refs, data = audit.load_reference_folder(ref_cfg, data=data)
@@ -281,7 +278,8 @@ def run(config: PruningStudyConfig, out: Path, *, progress: bool = True,
   # Every pruned variant of every model (the shadows' for the adaptive
   # attacks), then every audit cell: each a unit of `executor`.
   if progress:
-    print(f"Pruning: {len(config.variants())} variants of each model")
+    progress_lib.say(f"Pruning: {len(config.variants())} variants of each "
+                     "model")
   variants.make_variants(refs, data, list(config.variants().values()),
                          executor=executor, progress=progress)
   audit_cells = {(cell, adaptive): audit.Cell(
@@ -289,7 +287,7 @@ def run(config: PruningStudyConfig, out: Path, *, progress: bool = True,
       name=cell) for cell, _, v in cells
                  for adaptive in ((False,) if v is None else (False, True))}
   if progress:
-    print(f"Attacking {len(audit_cells)} cells")
+    progress_lib.say(f"Attacking {len(audit_cells)} cells")
   results = audit.audit_cells(refs, data, audit_cells, config.attacks, acfg,
                               executor=executor, progress=progress)
   for cell, key, v in cells:
@@ -333,5 +331,5 @@ def run(config: PruningStudyConfig, out: Path, *, progress: bool = True,
   hist["pruned_label"] = np.array(f"{first[0]} at {first[1]:g}")
   result = PruningStudyResult(config=config, rows=tuple(rows),
                               histograms=hist)
-  reports.write_pruning_study(result, out)
+  report.write(result, out)
   return result

@@ -35,13 +35,14 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from tfmia.infra import fs
-from tfmia.audits import audit
-from tfmia.infra import io
 from tfmia import models, reference, robustness
-from tfmia.snn import direct as spiking
 from tfmia.attacks import registry
+from tfmia.audits import audit
 from tfmia.data import DataConfig, prepare_data
+from tfmia.infra import fs, io
+from tfmia.infra import progress as progress_lib
+from tfmia.snn import direct as spiking
+from tfmia.studies.snn_robustness import report
 from tfmia.training import TrainConfig
 from tfmia.training.hire import HireConfig
 
@@ -216,7 +217,8 @@ def _train_kind(config, kind, data, out: Path, progress: bool,
   """Trains (or finds) `kind`'s reference folder; returns (refs, target)."""
   rc = config.reference_config(kind, out)
   if progress:
-    print(f"Training {kind}: target and {config.references} references")
+    progress_lib.say(f"Training {kind}: target and {config.references} "
+                     "references")
   reference.train_references(rc, data=data, progress=progress,
                              executor=executor)
   refs, _ = audit.load_reference_folder(rc, data=data)
@@ -256,7 +258,7 @@ def _sweep_model(config, pooling, encoder, data, members, folder: Path,
   if store.is_done(marker, fp, [weights]):
     return load_weights(model, weights)
   if progress:
-    print(f"Sweep: training {pooling} pooling, {encoder} encoder")
+    progress_lib.say(f"Sweep: training {pooling} pooling, {encoder} encoder")
   store.clear(marker)
   subset = data.replace(x_train=data.x_train[members],
                         y_train=data.y_train[members])
@@ -279,8 +281,8 @@ def _sweep_row(config, pooling, encoder, data, members, folder,
       eot_samples=(config.eot_samples if encoder in STOCHASTIC_ENCODERS
                    else 1))
   if progress:
-    print(f"Sweep: attacking {pooling}/{encoder} "
-          f"({', '.join(SWEEP_ATTACKS)})")
+    progress_lib.say(f"Sweep: attacking {pooling}/{encoder} "
+                     f"({', '.join(SWEEP_ATTACKS)})")
   res = robustness.evaluate(model, x, y, SWEEP_ATTACKS, rc)
   sparsity = robustness.gradient_sparsity(model, x[:64], y[:64])
   return {
@@ -309,11 +311,11 @@ def sweep(config: SnnRobustnessConfig, data, members, out: Path, *,
             for p, e in cells]
   from tfmia.infra import executors  # pylint: disable=g-import-not-at-top
   shared = executors.Shared(data)
-  report = executor.run([executors.Unit(
+  ran = executor.run([executors.Unit(
       f"sweep {p}/{e}", _sweep_row,
       (config, p, e, shared, members, folder(p, e))) for p, e in cells])
-  report.raise_failures()
-  return list(report.values.values())
+  ran.raise_failures()
+  return list(ran.values.values())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -344,9 +346,7 @@ def run(config: SnnRobustnessConfig, out, *, data=None,
   deletes the old study's models and outputs first). With `executor`
   (`tfmia.infra.executors`), every model of each kind and every sweep model is
   a unit (on Ray, a task); the attacks on the three targets run here."""
-  from tfmia.reporting import plots as plotting
   from tfmia.infra import store
-  from tfmia.reporting.tables import write_csv
   out = io.check_output_dir(out, "the output folder")
   data = data if data is not None else prepare_data(config.data_config())
   for kind in MODELS:    # a bad model setting fails before any training
@@ -362,8 +362,8 @@ def run(config: SnnRobustnessConfig, out, *, data=None,
   for kind in MODELS:
     src = _BLACK_BOX_SOURCE[kind]
     if progress:
-      print(f"Attacking {kind} ({', '.join(config.attacks)}; black-box from "
-            f"{src})")
+      progress_lib.say(f"Attacking {kind} ({', '.join(config.attacks)}; "
+                       f"black-box from {src})")
     target = folders[kind][1]
     res = robustness.evaluate(target, x, y, config.attacks,
                               config.robustness_config(),
@@ -375,8 +375,8 @@ def run(config: SnnRobustnessConfig, out, *, data=None,
                    "gradient_check_zero": res.gradient_check["zero"],
                    "warnings": " | ".join(res.warnings)})
   if progress:
-    print(f"Privacy: {', '.join(config.privacy_attacks)} with "
-          f"{config.references} references of each kind")
+    progress_lib.say(f"Privacy: {', '.join(config.privacy_attacks)} with "
+                     f"{config.references} references of each kind")
   privacy = [{"model": kind, **r} for kind in MODELS
              for r in leakage(folders[kind][0], data, config.privacy_attacks,
                               config.seed, name=kind)]
@@ -387,18 +387,5 @@ def run(config: SnnRobustnessConfig, out, *, data=None,
   result = SnnRobustnessResult(config=config, rows=tuple(rows),
                                privacy=tuple(privacy),
                                sweep=tuple(sweep_rows))
-  table = result.table()
-  write_csv(table, out / "results.csv", index=False, float_format="%.4f")
-  write_csv(result.privacy_table(), out / "privacy.csv", index=False,
-            float_format="%.4f")
-  write_csv(result.sweep_table(), out / "sweep.csv", index=False,
-            float_format="%.4f")
-  io.atomic_write_json(out / "results.json", {
-      "rows": rows, "privacy": privacy, "sweep": sweep_rows})
-  plotting.save_figure(plotting.plot_robustness_models(table),
-                       out / "robustness.png")
-  plotting.save_figure(plotting.plot_privacy_models(result.privacy_table()),
-                       out / "privacy.png")
-  plotting.save_figure(plotting.plot_gradient_sparsity(result.sweep_table()),
-                       out / "sparsity.png")
+  report.write(result, out)
   return result

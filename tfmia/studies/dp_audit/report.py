@@ -1,0 +1,108 @@
+"""The DP-audit study's tables and figures, drawn from its result: the
+empirical ε lower bounds against the accountant's ε, and each one-run
+audit's ε̂ against its number of guesses."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from tfmia.infra import fs, io
+from tfmia.reporting import plots as plotting
+from tfmia.reporting.tables import write_csv
+
+# Each bound's legend label and marker.
+BOUNDS = {"one_run_mislabelled": ("one-run, mislabelled canaries", "o"),
+          "one_run_natural": ("one-run, natural canaries", "s"),
+          "rmia_roc_epsilon": ("RMIA, ROC (corrected)", "^"),
+          "rmia_one_run_epsilon": ("RMIA, one-run", "D")}
+
+
+def plot_dp_audit(table, *, title: str = "Empirical ε lower bounds against "
+                  "the accountant's ε"):
+  """Each model's empirical ε lower bounds (y) at its accountant ε (x), with
+  the diagonal: DP forbids any point above it. Models without DP sit at
+  the right edge, at "∞". `table` has accountant_epsilon and any of
+  BOUNDS' columns, one row per model."""
+  fig, ax = plotting.figure_axes(figsize=(6, 4.6))
+  acc = [a if a is not None and np.isfinite(a) else np.nan
+         for a in table["accountant_epsilon"]]
+  finite = [a for a in acc if np.isfinite(a)]
+  top = max(finite) if finite else 1.0
+  cols = [c for c in BOUNDS if c in table.columns]
+  highest = max([top] + [float(v) for c in cols for v in table[c]
+                         if v is not None and np.isfinite(v)])
+  inf_x = 1.25 * max(top, highest)
+  xs = [a if np.isfinite(a) else inf_x for a in acc]
+  line = np.linspace(0, inf_x, 50)
+  ax.plot(line, line, color="grey", linestyle="--", linewidth=1,
+          label="ε̂ = accountant ε")
+  ax.fill_between(line, line, 1.1 * inf_x, color="red", alpha=0.06,
+                  linewidth=0)
+  for i, c in enumerate(cols):
+    label, marker = BOUNDS[c]
+    ax.scatter(xs, table[c], marker=marker, s=45, color=f"C{i}", label=label,
+               zorder=3)
+  ticks = sorted(set(x for x in xs if x != inf_x))
+  if any(x == inf_x for x in xs):
+    ax.set_xticks(ticks + [inf_x])
+    ax.set_xticklabels([f"{t:.3g}" for t in ticks] + ["∞ (no DP)"])
+  ax.set_xlim(0, 1.08 * inf_x)
+  ax.set_ylim(0, 1.08 * inf_x)
+  ax.set_xlabel("accountant ε (RDP)")
+  ax.set_ylabel("empirical ε lower bound")
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8, loc="upper left")
+  ax.set_title(title, fontsize=10)
+  fig.tight_layout()
+  return fig
+
+
+def plot_epsilon_vs_guesses(bounds: Mapping, *,
+                            title: str = "One-run audit: ε̂ against the "
+                            "number of guesses"):
+  """ML Privacy Meter's audit figure, one colour per audit: over its grid
+  of (k−, k+), the ε̂ (left) and the guesses' accuracy (right) against the
+  number of guesses, each point at the uncorrected level; the legend gives
+  each audit's reported (corrected) ε̂. `bounds`: name ->
+  `dp_bounds.OneRunAudit`."""
+  import matplotlib.pyplot as plt
+  fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+  for i, (name, b) in enumerate(bounds.items()):
+    guesses = np.asarray(b.grid_k_neg) + np.asarray(b.grid_k_pos)
+    correct = np.asarray(b.grid_correct)
+    axes[0].scatter(guesses, b.grid_epsilon, s=10, alpha=0.5, color=f"C{i}",
+                    label=f"{name}: ε̂ = {b.epsilon:.2f}")
+    axes[1].scatter(guesses, correct / np.maximum(guesses, 1), s=10,
+                    alpha=0.5, color=f"C{i}", label=name)
+  axes[0].set_ylabel("ε̂ (each point uncorrected)")
+  axes[1].set_ylabel("accuracy of the guesses")
+  axes[1].axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+  for ax in axes:
+    ax.set_xlabel("number of guesses (k− + k+)")
+    ax.grid(alpha=0.3)
+  axes[0].legend(fontsize=7)
+  fig.suptitle(title)
+  fig.tight_layout()
+  return fig
+
+
+def write_tables(result, out: fs.PathLike) -> None:
+  """results.csv and results.json of a DpAuditStudyResult."""
+  out = fs.path(out)
+  write_csv(result.table(), out / "results.csv", index=False,
+            float_format="%.4f")
+  io.atomic_write_json(out / "results.json", {
+      "rows": list(result.rows),
+      "audits": [{"model": m, "canaries": k, **a.to_dict()}
+                 for (m, k), a in result.audits.items()]})
+
+
+def write_figures(result, out: fs.PathLike) -> None:
+  """dp_audit.png and guesses.png of a DpAuditStudyResult."""
+  out = fs.path(out)
+  plotting.save_figure(plot_dp_audit(result.table()), out / "dp_audit.png")
+  plotting.save_figure(plot_epsilon_vs_guesses(
+      {f"{m} · {k}": a.bound for (m, k), a in result.audits.items()}),
+      out / "guesses.png")

@@ -1,0 +1,153 @@
+"""The SNN-MIA study's tables and figures, drawn from its result: leakage
+and accuracy against T, per model."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from tfmia.infra import fs, io
+from tfmia.reporting import plots as plotting
+from tfmia.reporting.tables import write_csv
+
+
+def plot_leakage_vs_timesteps(results: Mapping, timesteps: Sequence[int],
+                              attacks: Sequence[str], *,
+                              mixed_attacks: Sequence[str] = (),
+                              dropout: bool = False, axes=None,
+                              title: str = ""):
+  """AUC (left) and TPR at 1% FPR (right) of an SNN against T.
+
+  One solid line per attack (SNN target, SNN references), the ANN as a
+  dashed horizontal line and, for `mixed_attacks`, the SNN target with ANN
+  references dotted.
+
+  Args:
+    results: {(setting, dropout): AttackResults}, settings "ann",
+      "snn_T{t}", "snn_T{t}_ann_refs" and, when present, "ann_matched_T{t}"
+      (the ANN checkpoint at the SNN's test accuracy, drawn with triangles).
+    timesteps: the T values.
+    attacks: attack names to draw.
+    mixed_attacks: attacks that use references (drawn with ANN ones too).
+    dropout: which input-dropout setting to draw.
+    axes: two Axes; new ones when None.
+  """
+  ts = list(timesteps)
+
+  def draw(ax, metric, label):
+    for i, attack in enumerate(attacks):
+      def value(setting):
+        r = results[setting, dropout].get(attack)
+        return r.auc if metric == "auc" else r.tpr_at_fpr(0.01)
+      color = f"C{i}"
+      ax.plot(ts, [value(f"snn_T{t}") for t in ts], "o-", color=color,
+              label=f"{attack}, SNN refs")
+      if attack in mixed_attacks:
+        ax.plot(ts, [value(f"snn_T{t}_ann_refs") for t in ts], "s:",
+                color=color, label=f"{attack}, ANN refs")
+      ax.axhline(value("ann"), color=color, linestyle="--", linewidth=1,
+                 label=f"{attack}, ANN")
+      if all((f"ann_matched_T{t}", dropout) in results for t in ts):
+        ax.plot(ts, [value(f"ann_matched_T{t}") for t in ts], "^--",
+                color=color, alpha=0.6,
+                label=f"{attack}, ANN at the SNN's accuracy")
+    ax.set_xticks(ts)
+    ax.set_xlabel("Timesteps T")
+    ax.set_ylabel(label)
+    ax.grid(alpha=0.3)
+
+  def right(ax):
+    draw(ax, "tpr", "TPR at 1% FPR")
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1))
+
+  return plotting.two_panels(
+      lambda ax: draw(ax, "auc", "MIA AUC"), right, axes=axes,
+      title=f"{title}: membership leakage of the SNN against T "
+            f"({'with' if dropout else 'without'} input-dropout calibration)")
+
+
+def plot_accuracy_sops(accuracy: Mapping, sops: Mapping, ann_macs: float,
+                       timesteps: Sequence[int], *, axes=None,
+                       title: str = ""):
+  """SNN test accuracy (left, the ANN dashed) and synaptic operations per
+  example (right, the ANN's MACs dashed) against T.
+
+  Args:
+    accuracy: {"ann": acc, t: acc, ...}.
+    sops: {t: mean SOPs per example}.
+    ann_macs: the ANN's multiply-accumulates per example.
+    timesteps: the T values.
+    axes: two Axes; new ones when None.
+  """
+  ts = list(timesteps)
+
+  def left(ax):
+    ax.plot(ts, [accuracy[t] for t in ts], "o-", label="SNN")
+    ax.axhline(accuracy["ann"], color="grey", linestyle="--", label="ANN")
+    ax.set_ylabel("Test accuracy")
+
+  def right(ax):
+    ax.plot(ts, [sops[t] for t in ts], "o-", label="SNN SOPs")
+    ax.axhline(ann_macs, color="grey", linestyle="--", label="ANN MACs")
+    ax.set_ylabel("Operations per example")
+
+  def panel(draw):
+    def fn(ax):
+      draw(ax)
+      ax.set_xticks(ts)
+      ax.set_xlabel("Timesteps T")
+      ax.legend(fontsize="small")
+      ax.grid(alpha=0.3)
+    return fn
+
+  return plotting.two_panels(
+      panel(left), panel(right), axes=axes,
+      title=f"{title}: calibrated SNN accuracy and synaptic operations")
+
+
+def write(result, out: fs.PathLike) -> None:
+  """Tables, results and figures of an SnnMiaResult."""
+  out = fs.path(out)
+  write_csv(result.table(), out / "results.csv", index=False,
+            float_format="%.6g")
+  write_csv(result.cell_table(), out / "table.csv")
+  for metric in ("auc", "tpr_at_1%_fpr", "tpr_at_0.1%_fpr", "tpr_at_0%_fpr"):
+    name = metric.replace("%", "pct").replace(".", "_")
+    write_csv(result.wide_table(metric), out / f"table_{name}.csv",
+              float_format="%.4f")
+  io.atomic_write_json(out / "summary.json", {
+      "accuracy": {m: {str(k): v for k, v in a.items()}
+                   for m, a in result.accuracy.items()},
+      "sops_per_example": {m: {str(k): v for k, v in s.items()}
+                           for m, s in result.sops.items()},
+      "ann_macs_per_example": result.ann_macs,
+      "matched_accuracy": {m: {str(t): v for t, v in d.items()}
+                           for m, d in result.matched.items()},
+      "checkpoint_accuracy": {m: {str(e): a for e, a in d.items()}
+                              for m, d in result.checkpoint_accuracy.items()}})
+  for (model, setting, dropout), res in result.attacks.items():
+    tag = "dropout" if dropout else "plain"
+    res.save(out / "attacks" / f"{model}_{setting}_{tag}")
+  from tfmia.attacks.registry import ATTACKS
+  timesteps = list(result.config.timesteps)
+  attacks = list(result.config.attacks)
+  with_refs = [a for a in attacks if ATTACKS[a].references]  # Attack-P: none
+  roc_attack = next((a for a in ("rmia", "confidence_ratio") if a in attacks),
+                    attacks[0])
+  for model in result.config.models:
+    plotting.save_figure(
+        plot_leakage_vs_timesteps(
+            {(s, d): res for (m, s, d), res in result.attacks.items()
+             if m == model}, timesteps, attacks, mixed_attacks=with_refs,
+            title=model),
+        out / f"{model}_auc_tpr_vs_T.png")
+    curves = {"ANN": result.attacks[model, "ann", False].get(roc_attack)}
+    for t in timesteps:
+      curves[f"SNN T={t}"] = result.attacks[model, f"snn_T{t}", False].get(
+          roc_attack)
+    fig = plotting.plot_roc(curves, log_scale=True)
+    fig.axes[0].set_title(f"{model}: {roc_attack}, ANN vs SNN")
+    plotting.save_figure(fig, out / f"{model}_roc_loglog.png")
+    plotting.save_figure(
+        plot_accuracy_sops(result.accuracy[model], result.sops[model],
+                           result.ann_macs[model], timesteps, title=model),
+        out / f"{model}_accuracy_sops_vs_T.png")
