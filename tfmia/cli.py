@@ -551,8 +551,10 @@ def build_parser() -> argparse.ArgumentParser:
   rb.add_argument("--examples", type=_positive_int, default=500,
                   help="test examples attacked (the first N)")
   rb.add_argument("--snn-timesteps", type=_positive_int, default=None,
-                  help="convert the ANN to an SNN with T timesteps first "
-                       "(data-driven thresholds on 512 training images)")
+                  help="convert the ANN to an SNN with T timesteps first, as "
+                       "the SNN variant does (tfmia.variants.SnnVariant: "
+                       "data-driven thresholds on 512 random training "
+                       "images), without calibration")
   rb.add_argument("--label-only", type=_positive_int, default=None,
                   metavar="N",
                   help="also run the label-only membership attacks (gap, "

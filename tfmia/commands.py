@@ -142,67 +142,97 @@ def train(args: argparse.Namespace) -> int:
   return 0
 
 
+def _accuracy(model, data) -> tuple[float, float]:
+  """(train, test) accuracy of `model`, through the model adapter."""
+  import numpy as np
+  from tfmia.models.adapter import predict_logits
+  x = np.concatenate([data.x_train, data.x_test])
+  pred = predict_logits(model, x, batch_size=1024).argmax(1)
+  n = len(data.x_train)
+  return (float(np.mean(pred[:n] == data.y_train)),
+          float(np.mean(pred[n:] == data.y_test)))
+
+
 def prune(args: argparse.Namespace) -> int:
   import os
 
-  import numpy as np
-  import tensorflow as tf
-
-  from tfmia.training import defenses
-
-  from tfmia.variants import pruning
+  from tfmia import variants
+  from tfmia.training import TrainConfig, defenses
   from tfmia.training.loop import load_run
+  from tfmia.variants import pruning
   # Settings are checked before the run is loaded or anything trains.
   pruning.check_pruner(args.pruner, args.sparsity)
   defense = defenses.Defense(args.defense, args.defense_arg, delta=args.delta)
   model, data, record = load_run(args.run, data_dir=args.data_dir)
   pruning.check_pruner(args.pruner, args.sparsity, model)
-  from tfmia.training import TrainConfig
   train_cfg = io.from_dict(TrainConfig, record["train"], "train")
   finetune = train_cfg.replace(
       epochs=args.epochs or max(1, train_cfg.epochs // 2))
-  label = (f"pruned_{args.pruner}_{args.sparsity:g}"
-           + ("" if defense.name == "none" else f"_{defense.label()}"))
-  out = args.out or fs.path(args.run) / label
+  # Pruned and fine-tuned on the run's members, as every pruned variant is.
+  variant = variants.PrunedVariant(
+      pruner=args.pruner, sparsity=args.sparsity, finetune=finetune,
+      defense=defense, seed=train_cfg.seed)
+  out = fs.path(args.out or fs.path(args.run) / f"pruned_{variant.label()}")
   io.check_output_dir(out, "--out")
-
-  def accuracy(m):
-    x = np.concatenate([data.x_train, data.x_test])
-    pred = m.predict(x, batch_size=1024, verbose=0).argmax(1)
-    n = len(data.x_train)
-    return (float(np.mean(pred[:n] == data.y_train)),
-            float(np.mean(pred[n:] == data.y_test)))
-
-  before = accuracy(model)
-  tf.keras.utils.set_random_seed(train_cfg.seed)
-  res = pruning.prune_and_finetune(model, data, args.pruner, args.sparsity,
-                                   finetune, defense)
-  after = accuracy(res.model)
-  with io.atomic_path(fs.path(out) / "model.keras", suffix=".keras") as tmp:
-    res.model.save(os.fspath(tmp))
-  io.atomic_write_json(fs.path(out) / "prune.json", {
+  before = _accuracy(model, data)
+  # Writes model.keras and the variant's prune.json (sparsity, parameters,
+  # FLOPs, ε, history); the command's record below replaces the latter,
+  # adding the run, the settings and the accuracies.
+  pruned = variant.make(model, data, out / variants.MODEL_FILE,
+                        name=record["model"]["builder"])
+  after = _accuracy(pruned, data)
+  info = io.read_json(out / variants.PRUNE_INFO_FILE)
+  io.atomic_write_json(out / variants.PRUNE_INFO_FILE, {
       "run": os.fspath(args.run), "pruner": args.pruner,
       "sparsity": args.sparsity, "defense": defense, "finetune": finetune,
-      "stats": res.stats, "epsilon": res.epsilon,
+      "stats": info["stats"], "epsilon": info["epsilon"],
       "accuracy_before": {"train": before[0], "test": before[1]},
       "accuracy_after": {"train": after[0], "test": after[1]},
-      "history": res.history.metrics})
-  print(pruning.describe(res.stats))
+      "history": info["history"]})
+  print(pruning.describe(pruning.PruneStats(**info["stats"])))
   print(f"Accuracy (train / test): {before[0]:.4f} / {before[1]:.4f} before, "
         f"{after[0]:.4f} / {after[1]:.4f} after {finetune.epochs} epochs of "
         f"fine-tuning" + ("" if defense.name == "none"
                           else f" with {defense.label()}"))
-  if res.epsilon is not None:
-    print(f"DP-SGD: epsilon = {res.epsilon:.3f} at delta = {defense.delta:g} "
-          f"({defense.accountant.upper()} accounting, Poisson sampling)")
+  if info["epsilon"] is not None:
+    print(f"DP-SGD: epsilon = {info['epsilon']:.3f} at delta = "
+          f"{defense.delta:g} ({defense.accountant.upper()} accounting, "
+          "Poisson sampling)")
   print(f"Pruned model and prune.json are in {out}/")
   return 0
+
+
+def _label_only(model, data, n: int, seed: int) -> list:
+  """The label-only membership attacks (label_gap and label_boundary,
+  through the attack registry) on the first `n` members and `n` test
+  non-members: their summaries."""
+  import dataclasses
+
+  import numpy as np
+
+  from tfmia import robustness as rob
+  from tfmia.attacks import AttackConfig, AttackSignals, run_attacks
+  from tfmia.models.adapter import predict_logits
+  from tfmia.signals import Signals
+  x = np.concatenate([data.x_train[:n], data.x_test[:n]])
+  y = np.concatenate([data.y_train[:n], data.y_test[:n]])
+  # The target's signals: its logits and its distances to the boundary.
+  target = dataclasses.replace(
+      Signals.from_logits(predict_logits(model, x), y),
+      boundary_distance=rob.boundary_distances(
+          model, x, y, rob.BoundaryConfig(seed=seed)))
+  res = run_attacks(["label_gap", "label_boundary"],
+                    AttackSignals(target=target), AttackConfig(seed=seed),
+                    is_member=np.arange(len(y)) < len(data.y_train[:n]))
+  return [r.summary() for r in res.results]
 
 
 def robustness(args: argparse.Namespace) -> int:
   import os
 
   from tfmia import robustness as rob
+  from tfmia import variants
+  from tfmia.training.calibration import CalibrationConfig
   from tfmia.training.loop import load_run
   # Settings are checked before anything is loaded.
   attacks = rob.check_attacks(args.attacks)
@@ -223,9 +253,10 @@ def robustness(args: argparse.Namespace) -> int:
             if args.transfer_from is not None else None)
   what = record["model"]["builder"]
   if args.snn_timesteps:
-    from tfmia import snn
-    model = snn.convert(model, data.x_train[:512],
-                        timesteps=args.snn_timesteps, seed=args.seed)
+    snn = variants.SnnVariant(timesteps=args.snn_timesteps,
+                              calibration=CalibrationConfig(epochs=0),
+                              seed=args.seed)
+    model = snn.apply(model, data, name=what)
     what = f"{what} SNN (T = {args.snn_timesteps})"
   x, y = data.x_test[:args.examples], data.y_test[:args.examples]
   print(f"Robustness of {what} on {len(y)} test examples: "
@@ -243,22 +274,9 @@ def robustness(args: argparse.Namespace) -> int:
                ["setting", "attack", "accuracy", "ci_low", "ci_high"])
   if args.label_only:
     n = args.label_only
-    mx, my = data.x_train[:n], data.y_train[:n]
-    nx, ny = data.x_test[:n], data.y_test[:n]
-    print(f"Label-only membership attacks on {len(my)} members and "
-          f"{len(ny)} non-members")
-    import numpy as np
-    from tfmia.attacks import registry
-    from tfmia.signals import Signals
-    gap = registry.run_attacks(
-        ["label_gap"], registry.AttackSignals(target=Signals.from_logits(
-            model.predict(np.concatenate([mx, nx]), verbose=0),
-            np.concatenate([my, ny]))),
-        registry.AttackConfig(seed=args.seed),
-        is_member=np.arange(len(my) + len(ny)) < len(my)).results[0]
-    boundary = rob.label_only_boundary(
-        model, (mx, my), (nx, ny), rob.BoundaryConfig(seed=args.seed))
-    summaries = [r.summary() for r in (gap, boundary)]
+    print(f"Label-only membership attacks on {len(data.y_train[:n])} "
+          f"members and {len(data.y_test[:n])} non-members")
+    summaries = _label_only(model, data, n, args.seed)
     io.atomic_write_json(fs.path(out) / "label_only.json",
                          {"results": summaries})
     _print_table(pd.DataFrame(summaries),
