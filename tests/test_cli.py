@@ -31,12 +31,107 @@ def test_help_lists_commands(capsys):
                                   ["reference", "status", "--help"],
                                   ["audit", "--help"], ["prune", "--help"],
                                   ["robustness", "--help"],
-                                  ["case-study", "snn-mia", "--help"]])
+                                  ["reference", "sbatch", "--help"]])
 def test_every_command_has_help(argv, capsys):
   with pytest.raises(SystemExit) as e:
     cli.main(argv)
   assert e.value.code == 0
   assert "usage: tfmia" in capsys.readouterr().out
+
+
+STUDIES = ("architectures", "snn-mia", "pruning", "snn-robustness",
+           "dp-audit")
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_every_case_study_has_help(study, capsys):
+  with pytest.raises(SystemExit) as e:
+    cli.main(["case-study", study, "--help"])
+  assert e.value.code == 0
+  out = capsys.readouterr().out
+  assert f"usage: tfmia case-study {study}" in out
+  for flag in ("--out", "--overwrite", "--no-progress", "--quick",
+               "--executor", "--address", "--dataset", "--seed"):
+    assert flag in out, flag
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_every_case_study_is_registered_once_with_its_own_main(study,
+                                                                capsys):
+  """A study folder's cli.py is what `tfmia case-study` registers, and its
+  `main` (what case_studies/<name>.py runs) takes the same flags."""
+  import importlib
+  module = importlib.import_module(
+      f"tfmia.studies.{study.replace('-', '_')}.cli")
+  assert module in cli.STUDIES and module.NAME == study
+  with pytest.raises(SystemExit) as e:
+    module.main(["--help"])
+  assert e.value.code == 0
+  assert f"usage: tfmia case-study {study}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "--out", "x"], ["attack", "--run", "x"],
+    ["prune", "--run", "x", "--pruner", "slim", "--sparsity", "0.5"],
+    ["robustness", "--run", "x"], ["reference", "init", "x"],
+    ["reference", "train", "--config", "x"],
+    ["reference", "status", "--config", "x"],
+    ["reference", "sbatch", "--config", "x"], ["audit", "--list"],
+    *[["case-study", s] for s in STUDIES]])
+def test_every_command_takes_no_progress(argv):
+  args = cli.build_parser().parse_args([*argv, "--no-progress"])
+  assert args.no_progress
+
+
+# (canonical flag, old name) in each command that had the old name.
+ALIASES = [
+    (["case-study", "pruning"], "--num-references", "--num-shadows", "3"),
+    (["case-study", "snn-robustness"], "--num-references", "--references",
+     "4"),
+    (["case-study", "snn-robustness"], "--examples", "--attack-examples",
+     "20"),
+    (["case-study", "dp-audit"], "--num-references", "--references", "0"),
+    (["reference", "init", "cfg.json"], "--num-references", "--num-models",
+     "6"),
+    (["reference", "train", "--config", "c"], "--num-references",
+     "--num-models", "6"),
+    (["reference", "status", "--config", "c"], "--num-references",
+     "--num-models", "6"),
+    (["reference", "sbatch", "--config", "c"], "--num-references",
+     "--num-models", "6"),
+    (["audit", "--config", "c"], "--num-references", "--num-models", "2"),
+]
+
+
+@pytest.mark.parametrize("command, flag, alias, value", ALIASES)
+def test_old_flag_names_parse_as_the_new_ones(command, flag, alias, value,
+                                              capsys):
+  parser = cli.build_parser()
+  canonical = parser.parse_args([*command, flag, value])
+  old = parser.parse_args([*command, alias, value])
+  assert vars(old) == vars(canonical)
+  assert f"{alias} is an alias of {flag}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, flag, alias, value", ALIASES)
+def test_old_flag_names_are_hidden_but_noted(command, flag, alias, value,
+                                             capsys):
+  del value
+  with pytest.raises(SystemExit):
+    cli.main([*command[:2 if command[0] != "audit" else 1], "--help"])
+  text = " ".join(capsys.readouterr().out.split())
+  assert f"{alias}: alias of {flag}; will be removed" in text
+  assert text.count(alias) == 1      # in the note only: no entry of its own
+
+
+def test_sbatch_writes_the_new_flag_name(tmp_path):
+  config = tmp_path / "cfg.json"
+  assert cli.main(["reference", "init", str(config), "--dataset", "digits",
+                   "--num-references", "2"]) == 0
+  out = tmp_path / "job.sh"
+  assert cli.main(["reference", "sbatch", "--config", str(config), "--out",
+                   str(out), "--num-models", "4"]) == 0
+  assert "--num-references 4" in out.read_text()
 
 
 @pytest.mark.skipif(not TFMIA.exists(), reason="console script not installed")
@@ -180,7 +275,7 @@ def test_reference_and_audit_commands(tmp_path, capsys):
   cfg = tmp_path / "cfg.json"
   refs = tmp_path / "refs"
   assert cli.main(["reference", "init", str(cfg), "--dataset", "digits",
-                   "--model", "dense", "--epochs", "2", "--num-models", "2",
+                   "--model", "dense", "--epochs", "2", "--num-references", "2",
                    "--train-size", "300", "--test-size", "150",
                    "--reference-dir", str(refs)]) == 0
   assert cli.main(["reference", "init", str(cfg)]) == 2   # exists

@@ -22,7 +22,7 @@ def test_cli_quick_study_on_digits_writes_a_table_and_figures(tmp_path,
   out = tmp_path / "dpa"
   assert cli.main(["case-study", "dp-audit", "--quick", "--epochs", "2",
                    "--canaries", "100", "--epsilons", "inf,4",
-                   "--references", "2", "--out", str(out),
+                   "--num-references", "2", "--out", str(out),
                    "--no-progress"]) == 0
   for name in ("results.csv", "results.json", "dp_audit.png", "guesses.png",
                "config.json"):

@@ -1,0 +1,352 @@
+"""What every `tfmia` command shares: argument types, the flags defined
+once, the executor they name, and running a parsed command.
+
+A command module (`tfmia/commands/<name>.py`, `tfmia/studies/<name>/cli.py`)
+adds its flags with these helpers, so that one concept has one flag name,
+type and help everywhere, and its `handle(args)` only turns them into a
+config and calls the library. Nothing here imports a command or a study.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+import zipfile
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from tfmia.infra import fs
+
+# ---------------------------------------------------------------------------
+# Argument types
+
+
+def csv(text: str) -> tuple[str, ...]:
+  """'a,b' -> ('a', 'b'); empty items are refused."""
+  items = tuple(t.strip() for t in text.split(","))
+  if not text.strip() or not all(items):
+    raise argparse.ArgumentTypeError(
+        f"expected comma-separated names, none empty. Received: {text!r}")
+  return items
+
+
+def positive_int(text: str) -> int:
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(
+        f"expected a positive integer. Received: {text!r}") from None
+  if value < 1:
+    raise argparse.ArgumentTypeError(
+        f"expected a positive integer. Received: {text!r}")
+  return value
+
+
+def seed_csv(text: str) -> tuple[int, ...]:
+  """'0,1,2' -> (0, 1, 2): distinct non-negative integers."""
+  try:
+    seeds = tuple(int(t) for t in csv(text))
+  except (ValueError, argparse.ArgumentTypeError):
+    seeds = ()
+  if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+    raise argparse.ArgumentTypeError(
+        "expected distinct non-negative integers, e.g. 0,1,2. "
+        f"Received: {text!r}")
+  return seeds
+
+
+def int_csv(text: str) -> tuple[int, ...]:
+  """'1,2,4' -> (1, 2, 4); empty or non-integer items are refused."""
+  try:
+    return tuple(positive_int(t.strip()) for t in csv(text))
+  except argparse.ArgumentTypeError:
+    raise argparse.ArgumentTypeError(
+        "expected comma-separated positive integers, e.g. 1,2,4. "
+        f"Received: {text!r}") from None
+
+
+# ---------------------------------------------------------------------------
+# Flags
+
+
+class _Alias(argparse.Action):
+  """An old flag name kept for one release: stores into the new flag's
+  `dest` and says, on stderr, which flag replaces it."""
+
+  def __init__(self, option_strings, dest, canonical: str = "", **kwargs):
+    self.canonical = canonical
+    super().__init__(option_strings, dest, **kwargs)
+
+  def __call__(self, parser, namespace, values, option_string=None):
+    print(f"{parser.prog}: {option_string} is an alias of {self.canonical} "
+          f"and will be removed; use {self.canonical}.", file=sys.stderr)
+    setattr(namespace, self.dest, values)
+
+
+def add_renamed(p, flag: str, *, aliases: Sequence[str] = (), help: str,
+                **kwargs) -> None:
+  """`flag`, and each of `aliases` as a hidden old name of it (same `dest`,
+  type and default) that will be removed. `help` gains the old names."""
+  if aliases:
+    help += (f" ({', '.join(aliases)}: alias of {flag}; will be removed)")
+  action = p.add_argument(flag, help=help, **kwargs)
+  for alias in aliases:
+    p.add_argument(alias, dest=action.dest, type=action.type,
+                   metavar=action.metavar, action=_Alias, canonical=flag,
+                   default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+
+def add_num_references(p, *, aliases: Sequence[str] = (), type=int,
+                       default=None, help: str) -> None:
+  """--num-references: how many reference (shadow) models, everywhere."""
+  add_renamed(p, "--num-references", aliases=aliases, type=type,
+              default=default, metavar="K", help=help)
+
+
+def add_examples(p, *, aliases: Sequence[str] = (), default=None,
+                 help: str) -> None:
+  """--examples: how many examples an attack is run on, everywhere."""
+  add_renamed(p, "--examples", aliases=aliases, type=positive_int,
+              default=default, metavar="N", help=help)
+
+
+def add_data_args(p: argparse.ArgumentParser, *,
+                  default_dataset: Optional[str], sizes: bool = True,
+                  dataset_help: Optional[str] = None) -> None:
+  """--dataset, --data-dir, --download, (--train-size, --test-size) and
+  --seed, in a "data" group."""
+  g = p.add_argument_group("data")
+  g.add_argument("--dataset", default=default_dataset,
+                 help=dataset_help or (
+                     "'digits' (offline, bundled with scikit-learn) or a "
+                     "tensorflow-datasets name such as cifar10, cifar100, "
+                     "mnist, fashion_mnist, svhn_cropped (default: "
+                     f"{default_dataset})"))
+  add_data_dir(g, help="tensorflow-datasets data directory "
+                       "(default: $TFMIA_DATA_DIR, then tfds' own default)")
+  g.add_argument("--download", action="store_true",
+                 help="let tensorflow-datasets download a missing dataset")
+  if sizes:
+    g.add_argument("--train-size", type=positive_int, default=None,
+                   help="members: how many training examples to use; more "
+                        "than the train split holds is refused")
+    g.add_argument("--test-size", type=positive_int, default=None,
+                   help="non-members: how many test examples to use; more "
+                        "than the test split holds is refused")
+  add_seed(g)
+
+
+def add_data_dir(p, *, help: str = "override the tfds data directory "
+                                   "recorded in the run or config") -> None:
+  p.add_argument("--data-dir", default=None, help=help)
+
+
+def add_seed(p) -> None:
+  p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+
+
+def add_fallback_dataset(p) -> None:
+  p.add_argument("--fallback-dataset", default=None,
+                 help="dataset to use instead when --dataset is not "
+                      "available offline (e.g. digits)")
+
+
+def add_quick(p, *, help: str) -> None:
+  p.add_argument("--quick", action="store_true", help=help)
+
+
+def add_out(p, *, default: Optional[Path] = None, required: bool = False,
+            help: str) -> None:
+  p.add_argument("--out", type=fs.path, default=default, required=required,
+                 help=help)
+
+
+STUDY_OUT_HELP = ("output folder (default: {default}); it holds one study: a "
+                  "rerun with the same settings resumes, other settings are "
+                  "refused")
+
+
+def add_study_out(p, default: str) -> None:
+  """--out and --overwrite of a study's folder."""
+  add_out(p, default=Path(default), help=STUDY_OUT_HELP.format(
+      default=default))
+  add_overwrite(p, help="replace a study of other settings in --out")
+
+
+def add_overwrite(p, *, help: str) -> None:
+  p.add_argument("--overwrite", action="store_true", help=help)
+
+
+def add_no_progress(p) -> None:
+  p.add_argument("--no-progress", action="store_true",
+                 help="show no progress bars or progress lines")
+
+
+def add_seeds(p) -> None:
+  p.add_argument("--seeds", type=seed_csv, default=None,
+                 help="run once per seed (e.g. 0,1,2) in --out/seed_<s>/ "
+                      "and write seeds_summary.csv: per cell the mean and "
+                      "spread across seeds next to the bootstrap interval")
+
+
+def add_executor_args(p: argparse.ArgumentParser, units: str) -> None:
+  """--executor and --address: where the command's units of work run."""
+  p.add_argument("--executor", default="local", choices=("local", "ray"),
+                 help=f"local: one after another here (default); ray: "
+                      f"{units} as Ray tasks")
+  p.add_argument("--address", default=None,
+                 help="ray: the cluster ('auto': the one this machine is "
+                      "in; default: start a local one)")
+
+
+def add_verbose(p) -> None:
+  p.add_argument("-v", "--verbose", action="store_true",
+                 help="show tfmia's log messages")
+
+
+# ---------------------------------------------------------------------------
+# From flags to the library
+
+
+def executor_from(args: argparse.Namespace):
+  """The executor --executor / --address (and --max-retries, where the
+  command has it) name; None for the local default."""
+  retries = getattr(args, "max_retries", None)
+  if getattr(args, "executor", "local") == "local" and retries is None:
+    if getattr(args, "address", None) is not None:
+      raise ValueError("--address is for --executor ray.")
+    return None
+  from tfmia.infra import executors
+  return executors.make_executor(args.executor, address=args.address,
+                                 max_retries=retries,
+                                 progress=not args.no_progress)
+
+
+def available_dataset(args: argparse.Namespace) -> str:
+  """args.dataset, or args.fallback_dataset (saying so) when it is absent."""
+  from tfmia import data as tfdata
+  dataset = args.dataset
+  if not args.download and not tfdata.dataset_available(dataset, args.data_dir):
+    where = tfdata.resolve_data_dir(args.data_dir)
+    if not args.fallback_dataset:
+      raise ValueError(
+          f"Dataset {dataset!r} is not available offline in data_dir="
+          f"{where!r}. Pass --data-dir (or set ${tfdata.DATA_DIR_ENV}), "
+          f"--download, or --fallback-dataset digits.")
+    print(f"{dataset} was not found in data_dir={where!r}; running on "
+          f"{args.fallback_dataset!r} instead.")
+    dataset = args.fallback_dataset
+  return dataset
+
+
+def print_table(df, columns) -> None:
+  """`columns` of `df` (those it has), as aligned text."""
+  cols = [c for c in columns if c in df.columns]
+  print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+
+def over_seeds(run: Callable, config, args: argparse.Namespace, raw,
+               table_of: Callable, keys: Sequence[str]) -> int:
+  """A study once per seed (`--seeds`), then seeds_summary.csv: per cell
+  (`keys`) the spread across seeds beside the mean bootstrap interval."""
+
+  from tfmia.reporting.tables import write_csv
+  from tfmia.studies import seeds as seeds_lib
+  results = seeds_lib.run_over_seeds(
+      run, config, args.out, args.seeds, raw=raw, overwrite=args.overwrite,
+      progress=not args.no_progress)
+  table = seeds_lib.spread_table({s: table_of(r) for s, r in results.items()},
+                                 keys, ["auc", "tpr_at_1%_fpr"])
+  write_csv(table, args.out / seeds_lib.SUMMARY_FILE, index=False)
+  print()
+  print_table(table, [*keys, "num_seeds", "auc_mean", "auc_std",
+                      "auc_ci_low_mean", "auc_ci_high_mean",
+                      "tpr_at_1%_fpr_mean", "tpr_at_1%_fpr_std"])
+  print(f"\nPer seed: {args.out}/seed_<s>/; across seeds: "
+        f"{args.out / seeds_lib.SUMMARY_FILE}")
+  return 0
+
+
+# ---------------------------------------------------------------------------
+# Running a parsed command
+
+# Failures a user can meet and fix: bad settings or files (ValueError,
+# TypeError), missing, unreadable, read-only or full disks (OSError: also
+# PermissionError, IsADirectoryError, NotADirectoryError, tfmia.infra.io's
+# NoSpaceError), truncated archives (BadZipFile, EOFError) and a missing
+# optional dependency (ImportError). Anything else is a bug, and keeps its
+# traceback.
+EXPECTED_ERRORS = (ValueError, TypeError, OSError, zipfile.BadZipFile,
+                   EOFError, ImportError)
+
+
+def quiet_tensorflow() -> None:
+  """Silences TensorFlow's start-up noise (CUDA, TensorRT, oneDNN lines)."""
+  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+  import warnings
+  warnings.filterwarnings("ignore", category=DeprecationWarning)
+  import absl.logging
+  absl.logging.set_verbosity(absl.logging.ERROR)
+
+
+class _Stdout:
+  """Whatever sys.stdout is when a line is written (pytest and notebooks
+  replace it)."""
+
+  def write(self, text: str) -> int:
+    return sys.stdout.write(text)
+
+  def flush(self) -> None:
+    sys.stdout.flush()
+
+
+def add_command(subparsers, name: str, *, help: str, description: str,
+                add_arguments: Callable, handle: Callable
+                ) -> argparse.ArgumentParser:
+  """Subcommand `name`: its flags (`add_arguments(parser)`) and what it
+  runs (`handle(args) -> int`)."""
+  p = subparsers.add_parser(name, help=help, description=description)
+  add_arguments(p)
+  p.set_defaults(handle=handle)
+  return p
+
+
+def main_of(prog: str, add_arguments: Callable, handle: Callable,
+            description: str, argv: Optional[Sequence[str]] = None) -> int:
+  """A command as a program of its own (a case study's `main`): `prog`'s
+  flags, -v, and `run`."""
+  p = argparse.ArgumentParser(prog=prog, description=description)
+  add_verbose(p)
+  add_arguments(p)
+  p.set_defaults(handle=handle)
+  return run(p.parse_args(argv), prog)
+
+
+def run(args: argparse.Namespace, name: str) -> int:
+  """Runs the parsed command (`args.handle(args)`) and returns its exit
+  status: 2, with one line on stderr, for an error the user can fix.
+
+  Args:
+    args: parsed arguments, with `handle` and `verbose`.
+    name: what the error line starts with, e.g. "tfmia train".
+  """
+  logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                      format="%(levelname)s %(name)s: %(message)s")
+  from tfmia.infra import progress
+  progress.show(_Stdout())    # the library's progress lines
+  quiet_tensorflow()
+  try:
+    return args.handle(args) or 0
+  except EXPECTED_ERRORS as e:
+    if args.verbose:
+      traceback.print_exc()
+    print(f"{name}: error: {_one_line(e)}", file=sys.stderr)
+    return 2
+
+
+def _one_line(e: BaseException) -> str:
+  from tfmia.infra.io import describe_error
+  return " ".join(describe_error(e).split())

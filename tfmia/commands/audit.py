@@ -1,0 +1,133 @@
+"""`tfmia audit`: attack the target of a reference folder with many
+attacks, and write a report (or redraw one)."""
+
+from __future__ import annotations
+
+import argparse
+
+from tfmia import cliargs
+from tfmia.commands import reference
+from tfmia.infra import fs
+
+NAME = "audit"
+HELP = "attack a target with reference models; write a report"
+DESCRIPTION = ("Audit the target of a reference folder with many attacks. "
+               "Writes report.csv, roc_loglog.png, score_hist.png, "
+               "scores.npz, results.{json,npz} and config.json. With "
+               "--render, redraw an existing audit folder instead.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+  src = p.add_mutually_exclusive_group(required=True)
+  src.add_argument("--config", type=fs.path, help="reference config file")
+  src.add_argument("--render", type=fs.path, metavar="AUDIT_DIR",
+                   help="redraw report and figures of an audit folder")
+  src.add_argument("--list", action="store_true",
+                   help="list the attacks and what each is")
+  p.add_argument("--variant", default=None,
+                 help="audit a variant of the target: snn:T, "
+                      "snn:T1,T2,...,T (calibrated progressively), "
+                      "pruned:PRUNER:SPARSITY[:DEFENSE[:ARG]], or a chain "
+                      "joined by + (pruned:l1_structured:0.5+snn:4); made "
+                      "once per model and stored beside it")
+  p.add_argument("--reference-variant", default=None,
+                 help="the references' variant (default: --variant, i.e. "
+                      "an adaptive attack; 'none' for the trained "
+                      "references, i.e. non-adaptive)")
+  p.add_argument("--attacks", type=cliargs.csv, default=None,
+                 help="comma-separated attacks (default: rmia,lira,"
+                      "lira_offline,attack_p,attack_r,threshold); see "
+                      "`tfmia audit --list`")
+  cliargs.add_out(p, help="audit folder")
+  p.add_argument("--dir", type=fs.path, default=None,
+                 help="reference folder (default: the config's)")
+  cliargs.add_num_references(p, aliases=("--num-models",),
+                             help="use the first K reference models")
+  cliargs.add_data_dir(p, help="tfds data directory (overrides the "
+                               "config's)")
+  g = p.add_argument_group("signals")
+  g.add_argument("--augment", default="none",
+                 choices=("none", "flip", "flip_shift"),
+                 help="query-time augmentations (default: none)")
+  g.add_argument("--dropout-copies", type=int, default=0,
+                 help="input-dropout calibration: copies per example "
+                      "(0 = off; the SNN-MIA work uses 30)")
+  g.add_argument("--dropout-rate", type=float, default=0.01,
+                 help="fraction of pixels dropped per copy (default: 0.01)")
+  g = p.add_argument_group("attacks")
+  g.add_argument("--rmia-a", default="0.3",
+                 help="offline RMIA's a in [0, 1], or 'auto' to tune it by "
+                      "attacking a reference model (needs K >= 4)")
+  g.add_argument("--rmia-gamma", type=float, default=1.0)
+  g.add_argument("--rmia-population", type=int, default=None,
+                 help="number of population points z (default: all)")
+  g.add_argument("--lira-per-example-variance", action="store_true",
+                 help="per-example σ (needs >= 2 IN and OUT models each)")
+  cliargs.add_seed(g)
+  cliargs.add_no_progress(p)
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+  return cliargs.add_command(subparsers, NAME, help=HELP,
+                             description=DESCRIPTION,
+                             add_arguments=add_arguments, handle=handle)
+
+
+def _rmia_a(text: str):
+  if text == "auto":
+    return None
+  try:
+    return float(text)
+  except ValueError:
+    raise ValueError(f"--rmia-a must be a number in [0, 1] or 'auto'. "
+                     f"Received: {text!r}") from None
+
+
+def handle(args: argparse.Namespace) -> int:
+
+  from tfmia import variants
+  from tfmia.attacks.registry import ATTACKS, DEFAULT_ATTACKS, AttackConfig
+  from tfmia.audits import audit as audit_lib
+  from tfmia.infra import io
+  from tfmia.reporting import tables as reports
+  from tfmia.signals import SignalConfig
+  if args.list:
+    for name, spec in ATTACKS.items():
+      print(f"{name:26s} {spec.description}")
+    return 0
+  if args.render is not None:
+    res = reports.render_audit(args.render)
+    cliargs.print_table(reports.report(res), reports.PRINT_COLUMNS)
+    print(f"\nRedrew report.csv, roc_loglog.png and score_hist.png in "
+          f"{args.render}/")
+    return 0
+  if args.config is None:
+    raise ValueError("--config (or --render, or --list) is required.")
+  if args.out is None:
+    raise ValueError("--out is required with --config.")
+  io.check_output_dir(args.out, "--out")   # before any work
+  config = reference.config_from(args)
+  variant = (variants.from_spec(args.variant, train=config.train)
+             if args.variant is not None else None)
+  reference_variant = (variants.from_spec(args.reference_variant,
+                                          train=config.train)
+                       if args.reference_variant is not None else "same")
+  audit_config = audit_lib.AuditConfig(
+      attacks=args.attacks or DEFAULT_ATTACKS,
+      signals=SignalConfig(augmentations=args.augment,
+                           dropout_copies=args.dropout_copies,
+                           dropout_rate=args.dropout_rate, seed=args.seed),
+      attack=AttackConfig(rmia_a=_rmia_a(args.rmia_a),
+                          rmia_gamma=args.rmia_gamma,
+                          rmia_population=args.rmia_population,
+                          lira_fix_variance=not args.lira_per_example_variance,
+                          seed=args.seed))
+  res = audit_lib.audit_reference_folder(
+      config, audit_config, variant=variant,
+      reference_variant=reference_variant, out_dir=args.out,
+      directory=args.dir, progress=not args.no_progress)
+  print(f"Target: member accuracy {res.member_accuracy:.4f}, non-member "
+        f"{res.nonmember_accuracy:.4f}\n")
+  cliargs.print_table(reports.report(res), reports.PRINT_COLUMNS)
+  print(f"\nReport, figures and scores are in {args.out}/")
+  return 0
