@@ -7,7 +7,7 @@ A thin script over `tfmia case-study snn-mia`; it takes the same flags:
 
 import sys
 
-from tfmia import cli
+from tfmia.studies.snn_mia.cli import main
 
 if __name__ == "__main__":
-  sys.exit(cli.main(["case-study", "snn-mia", *sys.argv[1:]]))
+  sys.exit(main(sys.argv[1:]))
