@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from tfmia import models, snn
 from tfmia.snn import graph
+from tfmia.training import calibration
 from tfmia.snn.network import network_of
 
 L = tf.keras.layers
@@ -214,7 +215,8 @@ def test_calibration_trains_unfolded_batchnorm_on_batch_statistics():
       0.99 * before["moving_mean"] + 0.01 * conv.mean(axis=(0, 1, 2)),
       rtol=1e-4, atol=1e-6)
   net.set_synapses({bn: before})
-  snn.calibrate(kept, (x, y), snn.CalibrationConfig(epochs=1, batch_size=32))
+  calibration.calibrate(kept, (x, y),
+                        calibration.CalibrationConfig(epochs=1, batch_size=32))
   trained = net.params(bn)
   assert not np.allclose(trained["gamma"], before["gamma"])
   folded = snn.fold_batchnorm(kept)
