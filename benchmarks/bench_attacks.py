@@ -46,7 +46,7 @@ def _best_of(fn, repeats=3):
 
 
 def bench_rmia_speed(n=100_000, z=50_000, k=8, n_broadcast=2_000):
-  from tfmia.reference import membership_matrix
+  from tfmia.references import membership_matrix
   rng = np.random.default_rng(0)
   ref_is_member = membership_matrix(n, k, 0)
   tx, rx = rng.uniform(0.01, 1, n), rng.uniform(0.01, 1, (k, n))
@@ -106,7 +106,7 @@ def bench_bootstrap(n=100_000, num_resamples=1000):
 
 def bench_power(data_dir, workdir: Path):
   from tfmia.audits import audit
-  from tfmia import data as tfdata, reference
+  from tfmia import data as tfdata, references
   from tfmia.attacks.inputs import AttackConfig
   from tfmia.training import TrainConfig
   dataset = "cifar10"
@@ -116,13 +116,13 @@ def bench_power(data_dir, workdir: Path):
     dataset = "digits"
   size = dict(train_size=10_000, test_size=10_000) if dataset == "cifar10" \
       else dict(train_size=1_000, test_size=500)
-  config = reference.ReferenceConfig(
+  config = references.ReferenceConfig(
       data=tfdata.DataConfig(dataset=dataset, data_dir=data_dir, **size),
       model="conv", train=TrainConfig(epochs=20, batch_size=50),
       num_models=4, reference_dir=str(workdir / f"refs_{dataset}"))
   data = tfdata.prepare_data(config.data)
   start = time.perf_counter()
-  out = reference.train_references(config, data=data, progress=True)
+  out = references.train_references(config, data=data, progress=True)
   print(f"Trained {out['trained'] or 'nothing'} "
         f"({time.perf_counter() - start:.0f} s); reused {out['skipped']}.")
   rows = {}

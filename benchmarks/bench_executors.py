@@ -25,7 +25,7 @@ import numpy as np  # pylint: disable=g-import-not-at-top
 
 from tfmia.infra import executors
 
-from tfmia import reference
+from tfmia import references
 from tfmia.data import DataConfig
 from tfmia.training import TrainConfig
 
@@ -52,7 +52,7 @@ def main() -> None:
   a = p.parse_args()
   import ray  # pylint: disable=g-import-not-at-top
   tmp = Path(tempfile.mkdtemp(prefix="bench_executors_"))
-  config = reference.ReferenceConfig(
+  config = references.ReferenceConfig(
       data=DataConfig(dataset="digits", train_size=800, test_size=400),
       model="dense", model_kwargs={"depth": 2, "units": 256},
       train=TrainConfig(epochs=a.epochs, batch_size=32), num_models=4,
@@ -61,7 +61,7 @@ def main() -> None:
   print(f"Executors: target + 4 reference MLPs (2 x 256) on digits, "
         f"{a.epochs} epochs each; this machine has {os.cpu_count()} CPUs")
   start = time.perf_counter()
-  reference.train_references(config, progress=False)
+  references.train_references(config, progress=False)
   t_local = time.perf_counter() - start
   start = time.perf_counter()
   ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
@@ -69,7 +69,7 @@ def main() -> None:
   t_start = time.perf_counter() - start
   try:
     start = time.perf_counter()
-    reference.train_references(config, directory=tmp / "ray", progress=False,
+    references.train_references(config, directory=tmp / "ray", progress=False,
                                executor=executors.RayExecutor(max_retries=0))
     t_ray = time.perf_counter() - start
     ex = executors.RayExecutor(max_retries=0)
@@ -79,9 +79,9 @@ def main() -> None:
     t_unit = (time.perf_counter() - start) / 40
   finally:
     ray.shutdown()
-  same = all(_same_weights(tmp / "local" / n / reference.WEIGHTS_FILE,
-                           tmp / "ray" / n / reference.WEIGHTS_FILE)
-             for n in reference.job_names(4))
+  same = all(_same_weights(tmp / "local" / n / references.WEIGHTS_FILE,
+                           tmp / "ray" / n / references.WEIGHTS_FILE)
+             for n in references.job_names(4))
   print(f"   local executor, 5 models     {t_local:8.2f} s")
   print(f"   Ray, 2 workers, 5 models     {t_ray:8.2f} s   "
         f"({t_local / t_ray:.2f}x the local speed)")

@@ -51,10 +51,10 @@ def rng():
 @pytest.fixture(scope="session")
 def tiny_reference(tmp_path_factory):
   """(config, data) of a trained 4-reference-model folder on digits."""
-  from tfmia import reference
+  from tfmia import references
   from tfmia.data import prepare_data
   from tfmia_testing import tiny_reference_config
   config = tiny_reference_config(tmp_path_factory.mktemp("refs"), 4)
   data = prepare_data(config.data)
-  reference.train_references(config, data=data, progress=False)
+  references.train_references(config, data=data, progress=False)
   return config, data

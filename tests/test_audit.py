@@ -6,7 +6,7 @@ import pytest
 
 from tfmia.audits import audit
 
-from tfmia import reference
+from tfmia import references
 
 from tfmia.reporting import tables as reports
 from tfmia.attacks import registry
@@ -44,7 +44,7 @@ def test_end_to_end_audit_writes_the_report(audited):
   df = pd.read_csv(out / "report.csv")
   assert list(df.columns) == list(reports.REPORT_COLUMNS)
   assert list(df.attack) == list(ALL)
-  refs = reference.ReferenceSet.load(cfg.reference_dir)
+  refs = references.ReferenceSet.load(cfg.reference_dir)
   with np.load(out / "scores.npz") as f:
     np.testing.assert_array_equal(f["is_member"], refs.target_is_member)
     np.testing.assert_array_equal(f["rmia"], res.get("rmia").scores)
@@ -70,7 +70,7 @@ def test_scores_are_deterministic_and_signals_cached(audited):
   again = audit.audit_reference_folder(cfg, config, data=data, progress=False)
   for a, b in zip(res, again):
     np.testing.assert_array_equal(a.scores, b.scores, err_msg=a.attack)
-  cached = list((reference.ReferenceSet.load(cfg.reference_dir).directory
+  cached = list((references.ReferenceSet.load(cfg.reference_dir).directory
                  / "target" / "signals" / "base").glob("*.npz"))
   assert len(cached) == 2     # pool and population
 
@@ -78,7 +78,7 @@ def test_scores_are_deterministic_and_signals_cached(audited):
 def test_python_api_on_models_matches_the_folder_audit(tiny_reference, audited):
   cfg, data = tiny_reference
   *_, res, _ = audited
-  refs = reference.ReferenceSet.load(cfg.reference_dir)
+  refs = references.ReferenceSet.load(cfg.reference_dir)
   load = lambda n: refs.load_model(n, data.input_shape, data.num_classes)
   got = audit.audit(
       audit.Target(load("target"), data.x_train, data.y_train, refs.target_is_member),
@@ -93,7 +93,7 @@ def test_python_api_on_models_matches_the_folder_audit(tiny_reference, audited):
 
 def test_population_overlapping_members_is_refused(tiny_reference):
   cfg, data = tiny_reference
-  refs = reference.ReferenceSet.load(cfg.reference_dir)
+  refs = references.ReferenceSet.load(cfg.reference_dir)
   members = data.x_train[refs.target_is_member]
 
   def never(_):
@@ -108,7 +108,7 @@ def test_population_overlapping_members_is_refused(tiny_reference):
 
 def test_missing_inputs_are_refused_before_any_query(tiny_reference):
   cfg, data = tiny_reference
-  refs = reference.ReferenceSet.load(cfg.reference_dir)
+  refs = references.ReferenceSet.load(cfg.reference_dir)
 
   def never(_):
     raise AssertionError("queried a model before checking")
@@ -173,7 +173,7 @@ def test_boundary_distances_are_the_targets_on_the_pool_only(
   assert config.signals.boundary
   res = audit.audit_reference_folder(cfg, config, data=data, progress=False)
   assert calls == [len(data.x_train)]          # the target, on the pool
-  refs = reference.ReferenceSet.load(cfg.reference_dir)
+  refs = references.ReferenceSet.load(cfg.reference_dir)
   np.testing.assert_array_equal(res.get("label_boundary").scores,
                                 np.arange(len(data.x_train))[
                                     refs.evaluated if refs.evaluated

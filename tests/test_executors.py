@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tfmia import cli, reference
+from tfmia import cli, references
 
 from tfmia.infra import executors
 
@@ -69,15 +69,15 @@ def test_failing_unit_is_retried_then_reported_and_others_finish(
 def test_ray_and_local_train_bit_identical_reference_models(tmp_path,
                                                             ray_cluster):
   config = tiny_reference_config(tmp_path / "local", num_models=4, epochs=3)
-  local = reference.train_references(config, progress=False)
-  remote = reference.train_references(
+  local = references.train_references(config, progress=False)
+  remote = references.train_references(
       config, directory=tmp_path / "ray", progress=False,
       executor=executors.RayExecutor(max_retries=0))
-  names = reference.job_names(4)
+  names = references.job_names(4)
   assert sorted(local["trained"]) == sorted(remote["trained"]) == sorted(names)
   assert_same_weights(tmp_path / "local", tmp_path / "ray", names)
   # A rerun through Ray trains nothing.
-  again = reference.train_references(
+  again = references.train_references(
       config, directory=tmp_path / "ray", progress=False,
       executor=executors.RayExecutor())
   assert again["trained"] == [] and sorted(again["skipped"]) == sorted(names)
@@ -89,20 +89,20 @@ def test_killed_ray_driver_resumes_with_only_the_rest(tmp_path):
   io.atomic_write_json(tmp_path / "cfg.json", config)
   driver = textwrap.dedent(f"""
       from tfmia.infra import executors
-      from tfmia import reference
-      config = reference.ReferenceConfig.load({str(tmp_path / 'cfg.json')!r})
-      reference.train_references(config, progress=False,
+      from tfmia import references
+      config = references.ReferenceConfig.load({str(tmp_path / 'cfg.json')!r})
+      references.train_references(config, progress=False,
           executor=executors.RayExecutor(num_cpus=1, max_retries=0))
   """)
   proc = subprocess.Popen([sys.executable, "-c", driver], cwd=ROOT,
                           start_new_session=True,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  names = reference.job_names(4)
+  names = references.job_names(4)
   deadline = time.time() + 240
   try:
     while time.time() < deadline:
       done = [n for n in names
-              if (tmp_path / "refs" / n / reference.DONE_FILE).exists()]
+              if (tmp_path / "refs" / n / references.DONE_FILE).exists()]
       if done:
         break
       assert proc.poll() is None, "the driver exited before any model"
@@ -112,12 +112,12 @@ def test_killed_ray_driver_resumes_with_only_the_rest(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)   # the driver and its local cluster
     proc.wait()
   done = [n for n in names
-          if (tmp_path / "refs" / n / reference.DONE_FILE).exists()]
+          if (tmp_path / "refs" / n / references.DONE_FILE).exists()]
   assert 1 <= len(done) < len(names)
   ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
            configure_logging=False)
   try:
-    out = reference.train_references(config, progress=False,
+    out = references.train_references(config, progress=False,
                                      executor=executors.RayExecutor())
   finally:
     ray.shutdown()
@@ -127,22 +127,22 @@ def test_killed_ray_driver_resumes_with_only_the_rest(tmp_path):
 
 def test_shard_auto_reads_the_slurm_array_and_partitions_the_models(
     monkeypatch):
-  names = reference.job_names(6)          # 7 models
+  names = references.job_names(6)          # 7 models
   parts = []
   for task in range(5, 5 + 3):            # --array=5-7: 3 tasks
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", str(task))
     monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "5")
     monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "3")
-    parts.append(reference.shard_jobs(6, reference.parse_shard("auto")))
+    parts.append(references.shard_jobs(6, references.parse_shard("auto")))
   flat = [n for p in parts for n in p]
   assert sorted(flat) == sorted(names) and len(flat) == len(set(flat))
   assert parts[0] == ["target", "ref_002", "ref_005"]
   monkeypatch.delenv("SLURM_ARRAY_TASK_MIN")
   with pytest.raises(ValueError, match="missing: SLURM_ARRAY_TASK_MIN"):
-    reference.parse_shard("auto")
+    references.parse_shard("auto")
   monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "9")
   with pytest.raises(ValueError, match="outside the array"):
-    reference.parse_shard("auto")
+    references.parse_shard("auto")
 
 
 def test_sbatch_script_is_valid_bash_naming_config_and_array(tmp_path):
@@ -182,7 +182,7 @@ def test_variants_and_cells_through_ray_equal_local(tmp_path, ray_cluster):
   from tfmia.training.calibration import CalibrationConfig
   config = tiny_reference_config(tmp_path / "a", num_models=2, epochs=3)
   data = prepare_data(config.data)
-  reference.train_references(config, data=data, progress=False)
+  references.train_references(config, data=data, progress=False)
   shutil.copytree(tmp_path / "a", tmp_path / "b")
   snn = variants.SnnVariant(timesteps=2, calibration_samples=64,
                             calibration=CalibrationConfig(epochs=0))
@@ -191,7 +191,7 @@ def test_variants_and_cells_through_ray_equal_local(tmp_path, ray_cluster):
            "snn_ann_refs": audit.Cell(snn, None, name="snn_ann_refs")}
   out = {}
   for folder, ex in (("a", None), ("b", executors.RayExecutor(max_retries=0))):
-    refs = reference.ReferenceSet.load(tmp_path / folder)
+    refs = references.ReferenceSet.load(tmp_path / folder)
     assert variants.make_variants(refs, data, [snn], executor=ex) == \
         refs.model_names()
     out[folder] = audit.audit_cells(refs, data, cells, ("rmia", "threshold"),

@@ -12,7 +12,7 @@ from tfmia.audits import audit
 
 from tfmia.infra import fs, io, store
 
-from tfmia import reference, variants
+from tfmia import references, variants
 from tfmia.data import prepare_data
 
 from tfmia_testing import assert_same_weights, tiny_reference_config
@@ -92,18 +92,18 @@ def test_reference_models_variants_and_audit_on_a_url_equal_local(
   data = prepare_data(local_cfg.data)
   url_cfg = local_cfg.replace(reference_dir=str(ram / "refs"))
   for cfg in (local_cfg, url_cfg):
-    trained = reference.train_references(cfg, data=data, progress=False)
-    assert sorted(trained["trained"]) == sorted(reference.job_names(2))
-  again = reference.train_references(url_cfg, data=data, progress=False)
+    trained = references.train_references(cfg, data=data, progress=False)
+    assert sorted(trained["trained"]) == sorted(references.job_names(2))
+  again = references.train_references(url_cfg, data=data, progress=False)
   assert again["trained"] == []            # resumes from the URL's markers
   assert_same_weights(tmp_path / "refs", ram / "refs",
-                      reference.job_names(2))
+                      references.job_names(2))
   pruned = variants.PrunedVariant(
       pruner="l1_unstructured", sparsity=0.5,
       finetune=local_cfg.train.replace(epochs=1), seed=0)
   scores = {}
   for where in (tmp_path / "refs", ram / "refs"):
-    refs = reference.ReferenceSet.load(where)
+    refs = references.ReferenceSet.load(where)
     variants.make_variants(refs, data, [pruned], progress=False)
     cells = {"ann": audit.Cell(None, None, name="ann"),
              "pruned": audit.Cell(pruned, pruned, name="pruned")}

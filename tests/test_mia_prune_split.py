@@ -7,13 +7,13 @@ import pytest
 
 from tfmia.audits import audit
 
-from tfmia import reference
+from tfmia import references
 from tfmia.attacks import AttackSignals, run_attacks
 from tfmia.signals import Signals
 
 
 def test_split_proportions_and_disjointness():
-  s = reference.mia_prune_split(10_000, 3, seed=7)
+  s = references.mia_prune_split(10_000, 3, seed=7)
   t = s["target_is_member"], s["target_test"], s["target_dev"]
   # pretrain.py: half the data is the victim's; its test set is 45% of
   # that half, its dev set 18.18% of the rest: 22.5% / 22.5% / 5%.
@@ -26,13 +26,13 @@ def test_split_proportions_and_disjointness():
     assert not ((parts[0] | parts[1] | parts[2]) & victim).any()
   # Each shadow resplits the shadow half with its own random state.
   assert not np.array_equal(s["ref_is_member"][0], s["ref_is_member"][1])
-  again = reference.mia_prune_split(10_000, 3, seed=7)
+  again = references.mia_prune_split(10_000, 3, seed=7)
   for key in s:
     np.testing.assert_array_equal(s[key], again[key])
 
 
 def test_mia_prune_split_config_errors():
-  from tfmia.reference import ReferenceConfig
+  from tfmia.references import ReferenceConfig
   with pytest.raises(ValueError, match="`split` must be one of"):
     ReferenceConfig(split="halves")
   ReferenceConfig(split="mia_prune", num_models=5)  # any K, as mia_prune's 5
@@ -43,7 +43,7 @@ def test_mia_prune_split_config_errors():
 @pytest.fixture(scope="module")
 def split_folder(tmp_path_factory):
   from tfmia.data import DataConfig, prepare_data
-  from tfmia.reference import ReferenceConfig
+  from tfmia.references import ReferenceConfig
   from tfmia.training import TrainConfig
   config = ReferenceConfig(
       data=DataConfig(dataset="digits", train_size=600, test_size=50),
@@ -52,7 +52,7 @@ def split_folder(tmp_path_factory):
       split="mia_prune",
       reference_dir=str(tmp_path_factory.mktemp("split")))
   data = prepare_data(config.data)
-  reference.train_references(config, data=data, progress=False)
+  references.train_references(config, data=data, progress=False)
   return audit.load_reference_folder(config, data=data)
 
 

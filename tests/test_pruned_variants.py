@@ -8,7 +8,7 @@ import pytest
 
 from tfmia.audits import audit
 
-from tfmia import reference, variants
+from tfmia import references, variants
 from tfmia.training.defenses import Defense
 from tfmia.training.calibration import CalibrationConfig
 from tfmia.training import TrainConfig
@@ -36,7 +36,7 @@ def _tiny_resnet(input_shape, num_classes):
 def resnet_folder(tmp_path_factory):
   from tfmia import models
   from tfmia.data import DataConfig, prepare_data
-  from tfmia.reference import ReferenceConfig
+  from tfmia.references import ReferenceConfig
   if "test_tiny_resnet" not in models.available_models():
     models.register("test_tiny_resnet")(_tiny_resnet)
   config = ReferenceConfig(
@@ -45,8 +45,8 @@ def resnet_folder(tmp_path_factory):
       train=TrainConfig(epochs=2, batch_size=32), num_models=2,
       reference_dir=str(tmp_path_factory.mktemp("refs")))
   data = prepare_data(config.data)
-  reference.train_references(config, data=data, progress=False)
-  return reference.ReferenceSet.load(config.reference_dir), data
+  references.train_references(config, data=data, progress=False)
+  return references.ReferenceSet.load(config.reference_dir), data
 
 
 PRUNED = variants.PrunedVariant(

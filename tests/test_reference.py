@@ -8,40 +8,40 @@ import tensorflow as tf
 
 from tfmia.infra import io
 
-from tfmia import reference
-from tfmia.reference import ReferenceConfig, ReferenceSet
+from tfmia import references
+from tfmia.references import ReferenceConfig, ReferenceSet
 
 from tfmia_testing import tiny_reference_config
 
 
 def test_membership_matrix_properties():
-  m = reference.membership_matrix(11, 6, seed=3)
+  m = references.membership_matrix(11, 6, seed=3)
   assert m.shape == (6, 11) and m.dtype == bool
   np.testing.assert_array_equal(m.sum(axis=0), np.full(11, 3))  # IN for half
   for j in range(3):                                             # pairs
     np.testing.assert_array_equal(m[2 * j], ~m[2 * j + 1])
   # Adding models keeps the earlier rows; another seed changes them.
-  np.testing.assert_array_equal(reference.membership_matrix(11, 10, 3)[:6], m)
-  assert not np.array_equal(reference.membership_matrix(11, 6, 4), m)
-  t = reference.target_membership(11, 3)
+  np.testing.assert_array_equal(references.membership_matrix(11, 10, 3)[:6], m)
+  assert not np.array_equal(references.membership_matrix(11, 6, 4), m)
+  t = references.target_membership(11, 3)
   assert t.sum() == 5 and not any(np.array_equal(t, r) for r in m)
 
 
 @pytest.mark.parametrize("k", [0, 3, -2, 2.0])
 def test_membership_matrix_rejects_odd_or_bad_k(k):
   with pytest.raises(ValueError, match="num_models"):
-    reference.membership_matrix(10, k, 0)
+    references.membership_matrix(10, k, 0)
 
 
 def test_shards_partition_the_jobs():
   for n in (1, 2, 3, 9, 12):
-    parts = [reference.shard_jobs(8, (i, n)) for i in range(1, n + 1)]
+    parts = [references.shard_jobs(8, (i, n)) for i in range(1, n + 1)]
     flat = sorted(j for p in parts for j in p)
-    assert flat == sorted(reference.job_names(8))
-  assert reference.parse_shard("3/8") == (3, 8)
+    assert flat == sorted(references.job_names(8))
+  assert references.parse_shard("3/8") == (3, 8)
   for bad in ("0/8", "9/8", "3", "a/b"):
     with pytest.raises(ValueError, match="shard"):
-      reference.parse_shard(bad)
+      references.parse_shard(bad)
 
 
 def test_config_round_trip_and_errors(tmp_path):
@@ -92,34 +92,34 @@ def test_interrupted_run_resumes_and_corrupt_files_are_redone(tmp_path):
     if calls:
       raise KeyboardInterrupt("simulated interruption")
     calls.append(args[3])
-    return reference.train_one(*args, **kwargs)
+    return references.train_one(*args, **kwargs)
 
   with pytest.raises(KeyboardInterrupt):
-    reference.train_references(cfg, progress=False, train_fn=stop_after_first)
+    references.train_references(cfg, progress=False, train_fn=stop_after_first)
   assert calls == ["target"]
-  assert reference.is_complete(tmp_path / "refs" / "target", cfg.fingerprint())
+  assert references.is_complete(tmp_path / "refs" / "target", cfg.fingerprint())
   assert not (tmp_path / "refs" / "ref_000" / "done.json").exists()
 
-  out = reference.train_references(cfg, progress=False)
+  out = references.train_references(cfg, progress=False)
   assert out == {"trained": ["ref_000", "ref_001"], "skipped": ["target"],
                  "redone": {}}
 
   # A half-written weights file is detected and redone.
   w = tmp_path / "refs" / "ref_001" / "model.weights.h5"
   w.write_bytes(w.read_bytes()[:100])
-  assert not reference.is_complete(w.parent, cfg.fingerprint())
-  out = reference.train_references(cfg, progress=False)
+  assert not references.is_complete(w.parent, cfg.fingerprint())
+  out = references.train_references(cfg, progress=False)
   assert out["trained"] == ["ref_001"]
   assert "model.weights.h5 differs from when it was written (truncated: " \
       "100 of" in out["redone"]["ref_001"]
-  assert reference.is_complete(w.parent, cfg.fingerprint())
+  assert references.is_complete(w.parent, cfg.fingerprint())
   ReferenceSet.load(tmp_path / "refs")   # and the folder loads
 
 
 def test_shards_fill_one_folder(tmp_path):
   cfg = tiny_reference_config(tmp_path / "refs", 2, epochs=1)
-  a = reference.train_references(cfg, shard=(1, 2), progress=False)
-  b = reference.train_references(cfg, shard=(2, 2), progress=False)
+  a = references.train_references(cfg, shard=(1, 2), progress=False)
+  b = references.train_references(cfg, shard=(2, 2), progress=False)
   assert sorted(a["trained"] + b["trained"]) == ["ref_000", "ref_001", "target"]
   refs = ReferenceSet.load(tmp_path / "refs")
   assert refs.num_models == 2
@@ -127,9 +127,9 @@ def test_shards_fill_one_folder(tmp_path):
 
 def test_different_config_in_the_same_folder_is_refused(tmp_path):
   cfg = tiny_reference_config(tmp_path / "refs", 2, epochs=1)
-  reference.train_references(cfg, shard=(1, 3), progress=False)
+  references.train_references(cfg, shard=(1, 3), progress=False)
   with pytest.raises(ValueError, match="different configuration"):
-    reference.train_references(cfg.replace(seed=5), progress=False)
+    references.train_references(cfg.replace(seed=5), progress=False)
 
 
 def test_load_errors(tiny_reference, tmp_path):
@@ -182,15 +182,15 @@ def test_training_uses_the_active_strategy(tmp_path, monkeypatch):
   cfg = tiny_reference_config(tmp_path / "refs", 2, epochs=1)
   strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
   with strategy.scope():
-    reference.train_references(cfg, shard=(1, 3), progress=False)
+    references.train_references(cfg, shard=(1, 3), progress=False)
   assert seen and seen[0] is strategy
-  assert reference._strategy() is tf.distribute.get_strategy()  # one device
+  assert references.training._strategy() is tf.distribute.get_strategy()  # one device
 
 
 def test_growing_k_keeps_the_models_already_trained(tmp_path):
   cfg = tiny_reference_config(tmp_path / "refs", 2, epochs=1)
-  reference.train_references(cfg, progress=False)
-  out = reference.train_references(cfg.replace(num_models=4), progress=False)
+  references.train_references(cfg, progress=False)
+  out = references.train_references(cfg.replace(num_models=4), progress=False)
   assert out == {"trained": ["ref_002", "ref_003"],
                  "skipped": ["target", "ref_000", "ref_001"], "redone": {}}
   refs = ReferenceSet.load(tmp_path / "refs")

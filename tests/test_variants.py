@@ -9,7 +9,7 @@ import pytest
 
 from tfmia.audits import audit
 
-from tfmia import reference, variants
+from tfmia import references, variants
 from tfmia.training.calibration import CalibrationConfig
 from tfmia_testing import tiny_reference_config
 
@@ -21,8 +21,8 @@ def folder(tmp_path_factory):
   from tfmia.data import prepare_data
   config = tiny_reference_config(tmp_path_factory.mktemp("refs"), 2)
   data = prepare_data(config.data)
-  reference.train_references(config, data=data, progress=False)
-  return reference.ReferenceSet.load(config.reference_dir), data
+  references.train_references(config, data=data, progress=False)
+  return references.ReferenceSet.load(config.reference_dir), data
 
 
 def _snn(t=2, **kw):
@@ -184,7 +184,7 @@ def test_calibrated_variant_does_not_depend_on_process_history(folder,
     shutil.copytree(refs.directory, copy,
                     ignore=shutil.ignore_patterns("variants", "signals"))
     tf.keras.utils.set_random_seed(seed)
-    model = variants.load_model(reference.ReferenceSet.load(copy), "target",
+    model = variants.load_model(references.ReferenceSet.load(copy), "target",
                                 data, v)
     outputs.append(model.predict(data.x_test[:50], verbose=0))
   np.testing.assert_array_equal(outputs[0], outputs[1])

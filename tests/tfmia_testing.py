@@ -6,7 +6,7 @@ import numpy as np
 def tiny_reference_config(directory, num_models=2, **train):
   """A target and `num_models` reference MLPs on digits: seconds to train."""
   from tfmia.data import DataConfig
-  from tfmia.reference import ReferenceConfig
+  from tfmia.references import ReferenceConfig
   from tfmia.training import TrainConfig
   return ReferenceConfig(
       data=DataConfig(dataset="digits", train_size=400, test_size=200),
@@ -39,7 +39,7 @@ def assert_same_weights(folder_a, folder_b, names):
   in the two reference folders (either may be a URL)."""
   import h5py
   from tfmia.infra import fs, io
-  from tfmia import reference
+  from tfmia import references
 
   def read(path):
     out = {}
@@ -49,8 +49,8 @@ def assert_same_weights(folder_a, folder_b, names):
     return out
 
   for name in names:
-    a = read(fs.path(folder_a) / name / reference.WEIGHTS_FILE)
-    b = read(fs.path(folder_b) / name / reference.WEIGHTS_FILE)
+    a = read(fs.path(folder_a) / name / references.WEIGHTS_FILE)
+    b = read(fs.path(folder_b) / name / references.WEIGHTS_FILE)
     assert a.keys() == b.keys() and a, name
     for k in a:
       np.testing.assert_array_equal(a[k], b[k], err_msg=f"{name}:{k}")

@@ -331,7 +331,7 @@ def _authors_main_py(target_x, ref_out_x, target_z, ref_z, a, gamma, cut):
 @pytest.mark.parametrize("num_aug", [1, 2, 3])
 def test_rmia_authors_matches_their_main_py(num_aug):
   from tfmia.attacks import scores
-  from tfmia.reference import membership_matrix
+  from tfmia.references import membership_matrix
   rng = np.random.default_rng(num_aug)
   n, z, k = 60, 40, 6
   ref_is_member = membership_matrix(n, k, 0)

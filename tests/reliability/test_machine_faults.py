@@ -21,7 +21,7 @@ def _leftovers(folder):
 
 
 def test_full_disk_during_reference_train(tmp_path, capsys, full_disk):
-  from tfmia import reference
+  from tfmia import references
   from tfmia_testing import tiny_reference_config
   cfg = tiny_reference_config(tmp_path / "refs", epochs=1)
   path = tmp_path / "cfg.json"
@@ -37,7 +37,7 @@ def test_full_disk_during_reference_train(tmp_path, capsys, full_disk):
                          "--no-progress")
   assert rc == 0, err
   assert "Trained 3, skipped 0" in out
-  assert reference.status(cfg)[1] == []
+  assert references.status(cfg)[1] == []
 
 
 def test_full_disk_while_saving_a_weights_file(tmp_path, full_disk):

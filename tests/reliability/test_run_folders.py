@@ -113,16 +113,16 @@ def test_bad_model_option_writes_nothing(tmp_path, capsys):
 
 
 def test_bad_kwargs_leave_no_reference_folder(tmp_path):
-  from tfmia import reference
+  from tfmia import references
   from tfmia_testing import tiny_reference_config
   cfg = tiny_reference_config(tmp_path / "refs").replace(
       model_kwargs={"depth": 1, "width_multiplier": 2.0})
   with pytest.raises(ValueError, match="does not take width_multiplier"):
-    reference.train_references(cfg, progress=False)
+    references.train_references(cfg, progress=False)
   assert not (tmp_path / "refs").exists()
   cfg = cfg.replace(model_kwargs={"depth": "two"})
   with pytest.raises(ValueError, match="`depth` must be a positive int"):
-    reference.train_references(cfg, progress=False)
+    references.train_references(cfg, progress=False)
   assert not (tmp_path / "refs").exists()
 
 

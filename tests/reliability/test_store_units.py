@@ -90,13 +90,13 @@ def test_signal_cache_follows_the_weights(tiny_reference, tmp_path):
   """A retrained model (other weights, same config) never reuses the
   signals cached for the old one."""
   from tfmia.audits import audit
-  from tfmia import reference
+  from tfmia import references
   from tfmia.signals import SignalConfig
   from tfmia.training import loop
   config, data = tiny_reference
   refs_dir = tmp_path / "refs"
   shutil.copytree(config.reference_dir, refs_dir)
-  refs = reference.ReferenceSet.load(refs_dir)
+  refs = references.ReferenceSet.load(refs_dir)
   before = audit.model_signals(refs, data, "ref_000", None, "population",
                                SignalConfig())
   # Retrain ref_000 in place, as if with a changed training recipe: give it
@@ -105,10 +105,10 @@ def test_signal_cache_follows_the_weights(tiny_reference, tmp_path):
               refs_dir / "ref_000" / loop.WEIGHTS_FILE)
   store.mark_done(refs_dir / "ref_000" / "done.json",
                   config.fingerprint(),
-                  [refs_dir / "ref_000" / reference.MEMBER_FILE,
+                  [refs_dir / "ref_000" / references.MEMBER_FILE,
                    refs_dir / "ref_000" / loop.WEIGHTS_FILE],
                   member_accuracy=0.0, nonmember_accuracy=0.0)
-  refs = reference.ReferenceSet.load(refs_dir)
+  refs = references.ReferenceSet.load(refs_dir)
   after = audit.model_signals(refs, data, "ref_000", None, "population",
                               SignalConfig())
   other = audit.model_signals(refs, data, "ref_001", None, "population",

@@ -48,14 +48,14 @@ def test_architecture_rerun_with_other_epochs_is_refused(tmp_path, digits):
 
 def test_snn_study_refuses_other_settings_before_training(tmp_path, digits,
                                                           monkeypatch):
-  from tfmia import reference
+  from tfmia import references
   from tfmia.data import prepare_data
   cfg = snn_mia.SnnMiaConfig.quick_mode(
       dataset="digits", split_sizes=(len(digits.y_train), len(digits.y_test)))
   data = prepare_data(cfg.data_config(), raw=digits)
   def no_training(*a, **k):
     raise AssertionError("training started")
-  monkeypatch.setattr(reference, "train_references", no_training)
+  monkeypatch.setattr(references, "train_references", no_training)
   with pytest.raises(AssertionError, match="training started"):
     snn_mia.run(cfg, tmp_path, data=data, progress=False)   # claims the folder
   other = snn_mia.SnnMiaConfig.quick_mode(

@@ -52,13 +52,13 @@ def test_outputs(study):
 
 def test_rerun_resumes_without_training(study, monkeypatch):
   res, out = study
-  from tfmia import reference
+  from tfmia import references
   from tfmia.training import calibration
 
   def boom(*args, **kwargs):
     raise AssertionError("a finished model was trained again")
 
-  monkeypatch.setattr(reference, "train_one", boom)
+  monkeypatch.setattr(references.training, "train_one", boom)
   monkeypatch.setattr(calibration, "calibrate", boom)
   again = snn_mia.run(_config(), out, progress=False)
   pd.testing.assert_frame_equal(again.table(), res.table())
@@ -116,11 +116,11 @@ def test_mia_snn_protocol_end_to_end(tmp_path):
   assert "attack_p (target_confidence)" in wide.columns.get_level_values(0)
   # The target-confidence attack's scores are the target's confidences.
   from tfmia.audits import audit
-  from tfmia import reference, variants
-  refs = reference.ReferenceSet.load(tmp_path / "models" / "conv" / "ann")
+  from tfmia import references, variants
+  refs = references.ReferenceSet.load(tmp_path / "models" / "conv" / "ann")
   from tfmia.data import prepare_data
   data = prepare_data(cfg.data_config())
-  sig = audit.model_signals(refs, data, reference.TARGET, None, "pool",
+  sig = audit.model_signals(refs, data, references.TARGET, None, "pool",
                             cfg.signal_config())
   np.testing.assert_array_equal(
       res.attacks["conv", "ann", False].get("target_confidence").scores,
@@ -129,10 +129,10 @@ def test_mia_snn_protocol_end_to_end(tmp_path):
   # which the first 300 shuffled form the pool); accuracy on the target's
   # held-out half of the pool.
   assert len(data.y_train) == 300 and cfg.data_config().pool_test
-  held_out = ~refs.is_member_of(reference.TARGET)
+  held_out = ~refs.is_member_of(references.TARGET)
   right = sig.mean().probs[:, 0].argmax(1) == sig.labels
   assert res.accuracy["conv"]["ann"] == pytest.approx(right[held_out].mean())
-  snn1 = variants.load_model(refs, reference.TARGET, data,
+  snn1 = variants.load_model(refs, references.TARGET, data,
                              snn_mia.snn_variants(cfg)[1])
   from tfmia.snn import network_of
   assert network_of(snn1).surrogate == "boxcar"
@@ -150,8 +150,8 @@ def test_closest_checkpoint():
 
 def test_matched_accuracy_column(study):
   res, out = study
-  from tfmia import reference
-  refs = reference.ReferenceSet.load(out / "models" / "conv" / "ann")
+  from tfmia import references
+  refs = references.ReferenceSet.load(out / "models" / "conv" / "ann")
   assert refs.checkpoint_epochs("target") == list(range(1, 26))
   assert refs.checkpoint_epochs("ref_000") == []
   ckpt = res.checkpoint_accuracy["conv"]

@@ -24,7 +24,7 @@ def _tiny(**kw):
 
 
 def test_snn_robustness_study_end_to_end(tmp_path, monkeypatch):
-  from tfmia import reference
+  from tfmia import references
   from tfmia.data import prepare_data
   config = _tiny()
   data = prepare_data(config.data_config())
@@ -43,7 +43,7 @@ def test_snn_robustness_study_end_to_end(tmp_path, monkeypatch):
   # Each kind is a reference folder: the target and 2 references, trained
   # the kind's way (HIRE only for hire_snn), all on halves of one pool.
   for kind in study.MODELS:
-    refs = reference.ReferenceSet.load(tmp_path / "references" / kind)
+    refs = references.ReferenceSet.load(tmp_path / "references" / kind)
     assert refs.num_models == 2
     assert refs.ref_is_member.shape == (2, 120)
     assert (refs.config.hire is not None) == (kind == "hire_snn")
@@ -62,7 +62,7 @@ def test_snn_robustness_study_end_to_end(tmp_path, monkeypatch):
   # A rerun trains nothing and reports the same numbers.
   def boom(*a, **k):
     raise AssertionError("a finished model was trained again")
-  monkeypatch.setattr(reference, "train_one", boom)
+  monkeypatch.setattr(references.training, "train_one", boom)
   import tfmia.training
   monkeypatch.setattr(tfmia.training, "train_model", boom)
   again = study.run(config, tmp_path, data=data, progress=False)

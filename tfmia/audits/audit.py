@@ -33,7 +33,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from tfmia.models import adapter
-from tfmia import reference as ref_lib
+from tfmia import references as ref_lib
 from tfmia.infra import fs, io, store, validation
 from tfmia.reporting import tables as reports
 from tfmia import variants
@@ -390,7 +390,7 @@ def audit_reference_folder(reference_config,
   population overlap) before any model is queried.
 
   Args:
-    reference_config: the `tfmia.reference.ReferenceConfig` used to train.
+    reference_config: the `tfmia.references.ReferenceConfig` used to train.
     config: the audit settings.
     variant: the target's variant (None: the trained target).
     reference_variant: the references' variant: "same" (as the target),

@@ -82,7 +82,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def config_from(args: argparse.Namespace):
   """The reference config of --config, with --num-references and
   --data-dir applied."""
-  from tfmia.reference import ReferenceConfig
+  from tfmia.references import ReferenceConfig
   config = ReferenceConfig.load(args.config)
   if getattr(args, "num_references", None) is not None:
     config = config.replace(num_models=args.num_references)
@@ -99,7 +99,7 @@ def handle(args: argparse.Namespace) -> int:
 def _init(args: argparse.Namespace) -> int:
 
   from tfmia import data as tfdata
-  from tfmia import reference as ref
+  from tfmia import references as ref
   from tfmia.infra import io
   from tfmia.training import TrainConfig
   if args.path.exists() and not args.force:
@@ -119,7 +119,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-  from tfmia import reference as ref
+  from tfmia import references as ref
   config = config_from(args)
   directory = args.dir or fs.path(config.reference_dir)
   done, missing = ref.status(config, directory)
@@ -132,7 +132,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _sbatch(args: argparse.Namespace) -> int:
 
-  from tfmia import reference as ref
+  from tfmia import references as ref
   from tfmia.infra import executors, io
   config = config_from(args)
   tasks = args.tasks or len(ref.job_names(config.num_models))
@@ -159,7 +159,7 @@ def _sbatch(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
 
-  from tfmia import reference as ref
+  from tfmia import references as ref
   from tfmia.infra import executors
   config = config_from(args)
   directory = args.dir or fs.path(config.reference_dir)

@@ -143,7 +143,7 @@ def load_model(refs, name: str, data: ClassificationData,
   returned.
 
   Args:
-    refs: a `tfmia.reference.ReferenceSet`.
+    refs: a `tfmia.references.ReferenceSet`.
     name: the model.
     data: the folder's prepared data (its train split is the pool).
     variant: a `Variant`; None is the trained model itself.

@@ -30,7 +30,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from tfmia import models, reference
+from tfmia import models, references
 from tfmia.audits import audit as audit_lib
 from tfmia.audits import one_run as dp_audit
 from tfmia.data import ClassificationData, load_dataset, scale_pixels, shuffle
@@ -260,7 +260,7 @@ def rmia_bounds(config, data, source, target_dir, defense, out_dir) -> dict:
   """RMIA on the natural-canary model's canaries with K references (made
   here when missing; `run` makes them first, as executor units)."""
   canaries = _natural_canaries(config, data, source)
-  ref_member = reference.membership_matrix(canaries.num_canaries,
+  ref_member = references.membership_matrix(canaries.num_canaries,
                                            config.references, config.seed)
   refs = [_reference(config, data, canaries, ref_member[k], defense,
                      fs.path(out_dir) / f"ref_{k:03d}", k)
@@ -342,7 +342,7 @@ def run(config: DpAuditStudyConfig, out, *, raw=None, progress: bool = True,
            for _, name, defense, _ in plan for kind in config.canary_kinds]
   if config.references:
     canaries = _natural_canaries(config, data, source)
-    ref_member = reference.membership_matrix(canaries.num_canaries,
+    ref_member = references.membership_matrix(canaries.num_canaries,
                                              config.references, config.seed)
     units += [executors.Unit(
         f"{name} ref_{k:03d}", _reference_unit,

@@ -5,7 +5,7 @@ Machine-Learning-Security-Lab/mia_prune), in Keras.
 Does pruning raise a model's membership leakage, and which defense buys it
 back at what accuracy cost?
 
-1. Data as mia_prune's `pretrain.py` splits it (`reference.mia_prune_split`):
+1. Data as mia_prune's `pretrain.py` splits it (`references.mia_prune_split`):
    train and test are pooled; a victim half and a shadow half, each split
    into train (≈45%), test (45%) and dev (≈10%), the shadow half resplit for
    each shadow model. Every model early-stops on its dev set.
@@ -35,7 +35,7 @@ from typing import Optional
 
 import numpy as np
 
-from tfmia import reference, variants
+from tfmia import references, variants
 from tfmia.attacks.registry import MIA_PRUNE_ATTACKS, AttackConfig
 from tfmia.audits import audit
 from tfmia.data import DataConfig, prepare_data
@@ -147,7 +147,7 @@ class PruningStudyConfig:
                        early_stopping=True, patience=self.patience,
                        monitor="val_accuracy")
 
-  def reference_config(self, directory: Path) -> reference.ReferenceConfig:
+  def reference_config(self, directory: Path) -> references.ReferenceConfig:
     kwargs = ({} if self.width_multiplier == 1.0
               else {"width_multiplier": self.width_multiplier})
     if self.model.startswith("vgg"):
@@ -157,7 +157,7 @@ class PruningStudyConfig:
       # momentum 0.1, i.e. Keras' 0.9 (Keras' default, 0.99, lags far
       # behind on a few hundred steps and leaves the dev accuracy at chance).
       kwargs["batchnorm_momentum"] = 0.9
-    return reference.ReferenceConfig(
+    return references.ReferenceConfig(
         data=self.data_config(), model=self.model, model_kwargs=kwargs,
         train=self.train_config(), num_models=self.num_shadows,
         seed=self.seed, reference_dir=str(directory), split="mia_prune")
@@ -217,7 +217,7 @@ def _accuracy_interval(r) -> tuple[float, float, float]:
 def histogram_data(refs, data, variant, signals: SignalConfig) -> dict:
   """The target's true-class confidence and summed sensitivity on its
   members and on its test set (mia_prune's `divergence_plot.ipynb`)."""
-  sig = audit.model_signals(refs, data, reference.TARGET, variant, "pool",
+  sig = audit.model_signals(refs, data, references.TARGET, variant, "pool",
                             signals).mean()
   conf = sig.probs[np.arange(len(sig.labels)), 0, sig.labels]
   sens = (np.abs(sig.sensitivity).reshape(len(sig.labels), -1).sum(1)
@@ -248,7 +248,7 @@ def run(config: PruningStudyConfig, out: Path, *, progress: bool = True,
   if progress:
     progress_lib.say(f"Training the victim and {config.num_shadows} shadow "
                      "models (resumes finished ones)")
-  reference.train_references(ref_cfg, data=data, progress=progress,
+  references.train_references(ref_cfg, data=data, progress=progress,
                              executor=executor)
   refs, data = audit.load_reference_folder(ref_cfg, data=data)
   signals = SignalConfig(sensitivity="samia" in config.attacks,
@@ -261,12 +261,12 @@ def run(config: PruningStudyConfig, out: Path, *, progress: bool = True,
   test = refs.split_masks["target_test"]
 
   def test_accuracy(v):
-    sig = audit.model_signals(refs, data, reference.TARGET, v, "pool",
+    sig = audit.model_signals(refs, data, references.TARGET, v, "pool",
                               signals).mean()
     right = sig.probs[:, 0].argmax(1) == sig.labels
     return float(right[test].mean())
 
-  original = refs.load_model(reference.TARGET, data.input_shape,
+  original = refs.load_model(references.TARGET, data.input_shape,
                              data.num_classes)
   original_size = {"params": pruning.count_params(original)[0],
                    "nonzero_params": pruning.count_params(original)[1],
@@ -291,7 +291,7 @@ def run(config: PruningStudyConfig, out: Path, *, progress: bool = True,
   results = audit.audit_cells(refs, data, audit_cells, config.attacks, acfg,
                               executor=executor, progress=progress)
   for cell, key, v in cells:
-    info = (variants.prune_info(refs, reference.TARGET, v)
+    info = (variants.prune_info(refs, references.TARGET, v)
             if v is not None else None)
     acc = test_accuracy(v)
     for adaptive in ((False,) if v is None else (False, True)):

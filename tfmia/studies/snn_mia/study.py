@@ -6,7 +6,7 @@ data, at latencies T = 1, 2, 4 (and 3 when asked), compared with the ANN?
 For each architecture:
 
 1. A target ANN and K reference ANNs are trained on a pooled membership split
-   (`tfmia.reference`): each pool example is IN for half the references, and
+   (`tfmia.references`): each pool example is IN for half the references, and
    the target has its own half. The population is the test split.
 2. Every ANN is converted to an SNN (data-driven thresholds) and calibrated
    with surrogate gradients on its own training data at the first T; each
@@ -31,7 +31,7 @@ from typing import Optional
 
 import numpy as np
 
-from tfmia import reference, variants
+from tfmia import references, variants
 from tfmia.attacks import registry
 from tfmia.attacks.registry import AttackConfig
 from tfmia.audits import audit
@@ -258,8 +258,8 @@ class SnnMiaConfig:
     return tuple(kw.items())
 
   def reference_config(self, model: str, directory: Path
-                       ) -> reference.ReferenceConfig:
-    return reference.ReferenceConfig(
+                       ) -> references.ReferenceConfig:
+    return references.ReferenceConfig(
         data=self.data_config(), model=model,
         model_kwargs=self.model_kwargs(model),
         train=TrainConfig(
@@ -270,7 +270,7 @@ class SnnMiaConfig:
             batch_size=self.batch_size, augment=self.augment, seed=self.seed),
         num_models=self.num_references, seed=self.seed,
         reference_dir=str(directory),
-        checkpoints=(reference.TARGET,) if self.matched_accuracy else ())
+        checkpoints=(references.TARGET,) if self.matched_accuracy else ())
 
   def calibration_config(self):
     from tfmia.training.calibration import CalibrationConfig
@@ -394,7 +394,7 @@ def cells(config: SnnMiaConfig) -> dict:
   return out
 
 
-def checkpoint_accuracy(refs, data, name: str = reference.TARGET, *,
+def checkpoint_accuracy(refs, data, name: str = references.TARGET, *,
                         held_out: bool = False) -> dict:
   """{epoch: test accuracy} of model `name`'s per-epoch checkpoints: on the
   population (the test split), or with `held_out` on the pool examples the
@@ -463,9 +463,9 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
       progress_lib.say(f"{model}: training the target and "
                        f"{config.num_references} reference ANNs (resumes "
                        "finished ones)")
-    reference.train_references(ref_cfg, data=data, progress=progress,
+    references.train_references(ref_cfg, data=data, progress=progress,
                                executor=executor)
-    refs = reference.ReferenceSet.load(ref_cfg.reference_dir)
+    refs = references.ReferenceSet.load(ref_cfg.reference_dir)
     # Every variant of every model, in the seed study's order.
     variants.make_variants(refs, data, list(snns.values()),
                            executor=executor, progress=progress)
@@ -479,10 +479,10 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
     # With the test split pooled (the seed's split), test accuracy is taken
     # on the target's held-out half of the pool, as the seed does.
     plain = SignalConfig(seed=config.seed)
-    held_out = ~refs.is_member_of(reference.TARGET)
+    held_out = ~refs.is_member_of(references.TARGET)
     acc = {}
     for key, v in [("ann", None)] + list(snns.items()):
-      p = audit.model_signals(refs, data, reference.TARGET, v,
+      p = audit.model_signals(refs, data, references.TARGET, v,
                               "pool" if config.pool_test else "population",
                               plain).mean()
       right = p.probs[:, 0].argmax(1) == p.labels
@@ -507,7 +507,7 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
               refs, data, cell, config.attacks, acfg, progress=progress)
     sops[model] = {}
     for t, v in snns.items():
-      r = snn.simulate(variants.load_model(refs, reference.TARGET, data, v),
+      r = snn.simulate(variants.load_model(refs, references.TARGET, data, v),
                        data.x_test[:500])
       sops[model][t] = float(np.mean(r.sops))
       macs[model] = r.ann_macs

@@ -4,7 +4,7 @@ pooling and encoder sweep), joined to tfmia's privacy side:
 1. Three kinds of one architecture (HIRE-SNN's spiking VGG, direct input):
    the ANN twin (ReLU), a traditionally trained SNN (BPTT) and a HIRE-SNN
    (crafted input noise, `tfmia.training.hire`). Each kind is a reference
-   folder (`tfmia.reference`): a target and K reference models of that
+   folder (`tfmia.references`): a target and K reference models of that
    kind, each trained on its own half of the pool. The population (the test
    split) is never trained on.
 2. Each target is attacked with FGSM and PGD (ART, HIRE-SNN's settings)
@@ -35,7 +35,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from tfmia import models, reference, robustness
+from tfmia import models, references, robustness
 from tfmia.attacks import registry
 from tfmia.audits import audit
 from tfmia.data import DataConfig, prepare_data
@@ -199,11 +199,11 @@ class SnnRobustnessConfig:
                 **changes)
 
   def reference_config(self, kind: str, out: Path
-                       ) -> reference.ReferenceConfig:
+                       ) -> references.ReferenceConfig:
     """`kind`'s reference folder: the target and K references, all of it."""
     if kind not in MODELS:
       raise ValueError(f"`kind` must be one of {MODELS}. Received: {kind!r}")
-    return reference.ReferenceConfig(
+    return references.ReferenceConfig(
         data=self.data_config(),
         model="spiking_vgg_ann" if kind == "ann" else "spiking_vgg",
         model_kwargs=self.model_kwargs(), train=self.train_config(),
@@ -219,10 +219,10 @@ def _train_kind(config, kind, data, out: Path, progress: bool,
   if progress:
     progress_lib.say(f"Training {kind}: target and {config.references} "
                      "references")
-  reference.train_references(rc, data=data, progress=progress,
+  references.train_references(rc, data=data, progress=progress,
                              executor=executor)
   refs, _ = audit.load_reference_folder(rc, data=data)
-  target = refs.load_model(reference.TARGET, data.input_shape,
+  target = refs.load_model(references.TARGET, data.input_shape,
                            data.num_classes)
   return refs, target
 
@@ -350,7 +350,7 @@ def run(config: SnnRobustnessConfig, out, *, data=None,
   out = io.check_output_dir(out, "the output folder")
   data = data if data is not None else prepare_data(config.data_config())
   for kind in MODELS:    # a bad model setting fails before any training
-    reference.check_buildable(config.reference_config(kind, out), data)
+    references.check_buildable(config.reference_config(kind, out), data)
   store.claim(out, config, outputs=OUTPUTS + ("references", "sweep"),
               overwrite=overwrite, ignore=("data_dir", "download"),
               what="SNN-robustness study")
