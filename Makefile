@@ -31,7 +31,7 @@ test: setup
 	$(PY) -m pytest -q -n $(TEST_WORKERS) tests
 
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not slow" tests
 
 bench: setup
 	$(PY) benchmarks/bench_foundation.py

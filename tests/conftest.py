@@ -58,3 +58,17 @@ def tiny_reference(tmp_path_factory):
   data = prepare_data(config.data)
   references.train_references(config, data=data, progress=False)
   return config, data
+
+
+# Fixtures that train models (each takes 3 s or more on a 2-core CPU): a test
+# that uses one is slow too, so `make test-fast` leaves it to `make test`.
+TRAINING_FIXTURES = {"tiny_reference", "trained_run", "trained_conv",
+                     "audited", "folder", "toolbox", "study", "split_folder",
+                     "resnet_folder", "reference_copy", "cifar10_raw",
+                     "cifar10_data_dir", "finished"}
+
+
+def pytest_collection_modifyitems(config, items):
+  for item in items:
+    if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+      item.add_marker(pytest.mark.slow)

@@ -36,6 +36,7 @@ def audited(tiny_reference, tmp_path_factory):
   return cfg, data, config, res, out
 
 
+@pytest.mark.slow
 def test_end_to_end_audit_writes_the_report(audited):
   cfg, data, config, res, out = audited
   for f in ("report.csv", "roc_loglog.png", "score_hist.png", "config.json",
@@ -53,6 +54,7 @@ def test_end_to_end_audit_writes_the_report(audited):
   assert res.member_accuracy > res.nonmember_accuracy
 
 
+@pytest.mark.slow
 def test_render_redraws_without_recomputing(audited):
   *_, res, out = audited
   (out / "roc_loglog.png").unlink()
@@ -65,6 +67,7 @@ def test_render_redraws_without_recomputing(audited):
     reports.render_audit(out / "nowhere")
 
 
+@pytest.mark.slow
 def test_scores_are_deterministic_and_signals_cached(audited):
   cfg, data, config, res, _ = audited
   again = audit.audit_reference_folder(cfg, config, data=data, progress=False)

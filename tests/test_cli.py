@@ -134,6 +134,7 @@ def test_sbatch_writes_the_new_flag_name(tmp_path):
   assert "--num-references 4" in out.read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not TFMIA.exists(), reason="console script not installed")
 def test_console_script_is_quiet():
   proc = subprocess.run([str(TFMIA), "models"], capture_output=True, text=True,
@@ -144,6 +145,7 @@ def test_console_script_is_quiet():
     assert noise not in proc.stderr
 
 
+@pytest.mark.slow
 def test_train_then_attack_run(tmp_path, capsys):
   run = tmp_path / "run"
   assert cli.main(["train", "--model", "dense", "--dataset", "digits",
@@ -169,6 +171,7 @@ def test_train_then_attack_run(tmp_path, capsys):
   assert any(r["slice"] == "class=3" for r in res["results"])
 
 
+@pytest.mark.slow
 def test_train_then_prune_run(tmp_path, capsys):
   run = tmp_path / "run"
   assert cli.main(["train", "--model", "conv", "--dataset", "digits",
@@ -258,6 +261,7 @@ def test_case_study_missing_dataset(tmp_path, capsys):
   assert "--fallback-dataset digits" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_case_study_falls_back_to_digits(tmp_path, capsys):
   out = tmp_path / "o"
   assert cli.main(["case-study", "architectures", "--dataset", "cifar100",
@@ -271,6 +275,7 @@ def test_case_study_falls_back_to_digits(tmp_path, capsys):
   assert (out / "summary.csv").exists()
 
 
+@pytest.mark.slow
 def test_reference_and_audit_commands(tmp_path, capsys):
   cfg = tmp_path / "cfg.json"
   refs = tmp_path / "refs"

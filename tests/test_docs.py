@@ -1,3 +1,4 @@
+import pytest
 """The documentation: the site builds strictly, and the README stays a short
 front door whose links all resolve."""
 
@@ -16,6 +17,7 @@ _LINK = re.compile(r"!?\[[^\]]*\]\(\s*([^)\s]+)(?:\s+\"[^\"]*\")?\s*\)")
 _EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//|#)", re.IGNORECASE)
 
 
+@pytest.mark.slow
 def test_mkdocs_build_strict(tmp_path):
   env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
   proc = subprocess.run(

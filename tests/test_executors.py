@@ -48,6 +48,7 @@ def _attempt(directory, name, fail_times):
   return n
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["local", "ray"])
 def test_failing_unit_is_retried_then_reported_and_others_finish(
     kind, tmp_path, request):
@@ -66,6 +67,7 @@ def test_failing_unit_is_retried_then_reported_and_others_finish(
     report.raise_failures()
 
 
+@pytest.mark.slow
 def test_ray_and_local_train_bit_identical_reference_models(tmp_path,
                                                             ray_cluster):
   config = tiny_reference_config(tmp_path / "local", num_models=4, epochs=3)
@@ -83,6 +85,7 @@ def test_ray_and_local_train_bit_identical_reference_models(tmp_path,
   assert again["trained"] == [] and sorted(again["skipped"]) == sorted(names)
 
 
+@pytest.mark.slow
 def test_killed_ray_driver_resumes_with_only_the_rest(tmp_path):
   config = tiny_reference_config(tmp_path / "refs", num_models=4, epochs=3)
   from tfmia.infra import io
@@ -174,6 +177,7 @@ def test_bad_executor_settings_are_refused():
                                    executors.Unit("a", len, ((),))])
 
 
+@pytest.mark.slow
 def test_variants_and_cells_through_ray_equal_local(tmp_path, ray_cluster):
   import shutil
   from tfmia.audits import audit
@@ -203,6 +207,7 @@ def test_variants_and_cells_through_ray_equal_local(tmp_path, ray_cluster):
                                     out["b"][key].get(attack).scores)
 
 
+@pytest.mark.slow
 def test_dp_audit_study_through_ray_equals_local(tmp_path, ray_cluster):
   import pandas as pd
   from tfmia.studies import dp_audit as study
@@ -215,6 +220,7 @@ def test_dp_audit_study_through_ray_equals_local(tmp_path, ray_cluster):
   pd.testing.assert_frame_equal(local.table(), remote.table())
 
 
+@pytest.mark.slow
 def test_snn_robustness_sweep_through_ray_equals_local(tmp_path, ray_cluster):
   from tfmia.data import prepare_data
   from tfmia.studies import snn_robustness as study

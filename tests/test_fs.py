@@ -86,6 +86,7 @@ def test_a_file_where_the_url_folder_should_be_is_refused(ram):
     io.check_output_dir(ram / "f", "--out")
 
 
+@pytest.mark.slow
 def test_reference_models_variants_and_audit_on_a_url_equal_local(
     tmp_path, ram):
   local_cfg = tiny_reference_config(tmp_path / "refs", num_models=2, epochs=1)

@@ -56,6 +56,7 @@ def split_folder(tmp_path_factory):
   return audit.load_reference_folder(config, data=data)
 
 
+@pytest.mark.slow
 def test_audit_judges_the_victims_examples(split_folder):
   refs, data = split_folder
   res = audit.audit_cell(refs, data, audit.Cell(),
@@ -96,6 +97,7 @@ def test_shadow_attacks_learn_from_the_shadows_own_split():
                   ref_is_member=ref_is_member, ref_in_split=~in_split)
 
 
+@pytest.mark.slow
 def test_samia_sensitivity_is_computed_on_each_models_own_split(split_folder):
   from tfmia.signals import SignalConfig
   refs, data = split_folder

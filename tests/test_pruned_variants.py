@@ -55,6 +55,7 @@ PRUNED = variants.PrunedVariant(
     defense=Defense("ppb", 4.0))
 
 
+@pytest.mark.slow
 def test_pruned_resnet_as_snn_is_audited_end_to_end(resnet_folder):
   refs, data = resnet_folder
   snn = variants.SnnVariant(timesteps=2, source=PRUNED,
@@ -83,6 +84,7 @@ def _variant_settings(refs, name):
   return out
 
 
+@pytest.mark.slow
 def test_adaptive_attack_prunes_the_shadows_as_the_target(resnet_folder,
                                                           tmp_path):
   refs, data = resnet_folder

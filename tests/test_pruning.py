@@ -124,6 +124,7 @@ def test_flops_are_multiply_accumulates():
   assert pruning.count_flops(m) == 8 * 8 * 4 * 9 + 256 * 10
 
 
+@pytest.mark.slow
 def test_unstructured_pruning_reaches_the_sparsity_of_every_kernel(digits):
   from tfmia.data import DataConfig, prepare_data
   data = prepare_data(DataConfig(train_size=128, test_size=32), raw=digits)
@@ -197,6 +198,7 @@ def test_structured_pruners_refuse_models_they_cannot_prune():
   pruning.check_pruner("l1_unstructured", 0.5, mlp)  # any model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pruner", ["l1_unstructured", "l1_structured"])
 def test_privacy_callback_watches_the_fine_tuning(digits, pruner):
   from tfmia.data import DataConfig, prepare_data

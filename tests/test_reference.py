@@ -84,6 +84,7 @@ def test_hire_training_is_part_of_the_config(tmp_path):
     ReferenceConfig.from_dict({"hire": {"period": 2}})
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_and_corrupt_files_are_redone(tmp_path):
   cfg = tiny_reference_config(tmp_path / "refs", 2, epochs=1)
   calls = []
@@ -116,6 +117,7 @@ def test_interrupted_run_resumes_and_corrupt_files_are_redone(tmp_path):
   ReferenceSet.load(tmp_path / "refs")   # and the folder loads
 
 
+@pytest.mark.slow
 def test_shards_fill_one_folder(tmp_path):
   cfg = tiny_reference_config(tmp_path / "refs", 2, epochs=1)
   a = references.train_references(cfg, shard=(1, 2), progress=False)
@@ -187,6 +189,7 @@ def test_training_uses_the_active_strategy(tmp_path, monkeypatch):
   assert references.training._strategy() is tf.distribute.get_strategy()  # one device
 
 
+@pytest.mark.slow
 def test_growing_k_keeps_the_models_already_trained(tmp_path):
   cfg = tiny_reference_config(tmp_path / "refs", 2, epochs=1)
   references.train_references(cfg, progress=False)

@@ -85,6 +85,7 @@ def _toy_classifier(d=4):
   return model, x.astype("float32"), y
 
 
+@pytest.mark.slow
 def test_pgd_stays_in_the_ball_and_beats_fgsm():
   model, x, y = _toy_classifier()
   cfg = RobustnessConfig(eps=0.1, pgd_steps=10, pgd_step=0.02)
@@ -100,6 +101,7 @@ def test_pgd_stays_in_the_ball_and_beats_fgsm():
   assert res.clean[1] < res.clean[0] <= res.clean[2]
 
 
+@pytest.mark.slow
 def test_importing_art_leaves_logging_alone():
   # ART's import runs logging.config.dictConfig, which closes every
   # existing handler; absl's handler then closes its stream (under pytest:
@@ -148,6 +150,7 @@ def test_masked_gradients_are_reported():
   assert any("gradient check" in w for w in res.warnings)
 
 
+@pytest.mark.slow
 def test_black_box_transfer_uses_the_source_model():
   model, x, y = _toy_classifier()
   cfg = RobustnessConfig(eps=0.1)
@@ -159,6 +162,7 @@ def test_black_box_transfer_uses_the_source_model():
   assert res.black_box["fgsm"][0] > res.white_box["fgsm"][0]
 
 
+@pytest.mark.slow
 def test_gradients_flow_through_a_converted_snn_and_follow_the_surrogate():
   from tfmia import snn
   tf.keras.utils.set_random_seed(0)
@@ -232,6 +236,7 @@ def test_bad_attacks_and_eps_text_are_refused():
     robustness.evaluate(model, x * 255, y)
 
 
+@pytest.mark.slow
 def test_label_only_attacks_on_digits():
   # An overfit digits model: the gap attack's scores equal ART's
   # LabelOnlyGapAttack, and the decision-boundary attack runs end to end.

@@ -44,6 +44,7 @@ class _Counting:
     monkeypatch.setattr(variants.SnnVariant, "apply", apply)
 
 
+@pytest.mark.slow
 def test_made_once_and_stored_beside_its_source(folder, monkeypatch):
   refs, data = folder
   v = _snn(2)
@@ -169,6 +170,7 @@ def test_the_mia_snn_chain_runs_more_epochs_at_its_first_t():
     variants.SnnVariant.progressive((1, 2), first_epochs=-1)
 
 
+@pytest.mark.slow
 def test_calibrated_variant_does_not_depend_on_process_history(folder,
                                                               tmp_path):
   """The same variant made after different global seeds (as when the ANNs

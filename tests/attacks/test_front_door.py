@@ -23,6 +23,7 @@ def _signals(rng, n=200, k=4):
   return Signals.from_logits(logits, y), is_member
 
 
+@pytest.mark.slow
 def test_tf_privacy_attacks_match_the_backend(rng):
   sig, is_member = _signals(rng)
   names = ("logistic_regression", "threshold_entropy")
@@ -57,6 +58,7 @@ def test_threshold_is_negative_loss_with_tf_privacy_epsilon(rng):
                              backend.epsilon_lower_bound)
 
 
+@pytest.mark.slow
 def test_slices_match_tensorflow_privacy_names(rng):
   sig, is_member = _signals(rng)
   res = run_attacks(("threshold", "logistic_regression"),

@@ -18,6 +18,7 @@ def test_tokens():
     samia.samia_tokens(p, s[:, :1], [0, 1])
 
 
+@pytest.mark.slow
 def test_architecture_matches_mia_prune_for_ten_classes():
   """Layer shapes and the parameter count of mia_prune's `Transformer(
   input_dim=30)`, worked out from its code: BatchNorm1d(30) 60; fc1
@@ -70,6 +71,7 @@ def _one_class_sensitivity_toy(rng, n, c):
   return samia.samia_tokens(p, sens, y), member
 
 
+@pytest.mark.slow
 def test_flatten_readout_sees_which_class_a_class_blind_one_cannot():
   rng = np.random.default_rng(0)
   train, m_train = _one_class_sensitivity_toy(rng, 1200, 4)

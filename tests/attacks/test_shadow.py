@@ -76,6 +76,7 @@ def test_nn_features():
     shadow.nn_features("cnn", p, [1])
 
 
+@pytest.mark.slow
 def test_nn_attack_learns_and_is_deterministic():
   rng = np.random.default_rng(2)
   n = 400
@@ -92,6 +93,7 @@ def test_nn_attack_learns_and_is_deterministic():
   assert metrics.roc_auc_score(member, s1) > 0.99
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["nn", "samia"])
 def test_attack_network_is_trained_once_per_shadow_data(kind):
   """Many targets against the same shadows (the non-adaptive cells) train
@@ -293,6 +295,7 @@ def test_entropy_by_hand_and_not_confidence():
   assert conf[0] == conf[1]
 
 
+@pytest.mark.slow
 def test_trained_attacks_decide_as_their_networks_argmax():
   """mia_prune reports the NN attacks' and SAMIA's accuracy from the attack
   network's argmax; their scores are member log-odds, so that decision is

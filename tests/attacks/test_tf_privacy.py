@@ -20,6 +20,7 @@ def _leaky_input(rng, n=300, k=4):
   return AttackInput(l_in, y_in, l_out, y_out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", TF_PRIVACY_ATTACKS)
 def test_auc_parity_with_tensorflow_privacy(rng, attack, monkeypatch):
   n = 300
@@ -56,6 +57,7 @@ def test_threshold_scores_are_negative_loss(rng):
   assert r.auc > 0.6  # members have lower loss by construction
 
 
+@pytest.mark.slow
 def test_seeded_trained_attack_is_deterministic_and_restores_rng(rng):
   ai = _leaky_input(rng)
   np.random.seed(123)

@@ -43,6 +43,7 @@ def _sorted_gap(model, data):
                       - mean_sorted(data.x_test)).sum())
 
 
+@pytest.mark.slow
 def test_ppb_brings_member_and_nonmember_posteriors_closer(digits):
   from tfmia.data import DataConfig, prepare_data
   data = prepare_data(DataConfig(train_size=200, test_size=300), raw=digits)
@@ -59,6 +60,7 @@ def test_ppb_brings_member_and_nonmember_posteriors_closer(digits):
 
 @pytest.mark.parametrize("accountant, micro", [("rdp", False), ("pld", False),
                                                ("rdp", True)])
+@pytest.mark.slow
 def test_dp_epsilon_matches_tensorflow_privacys_statement(accountant, micro):
   from tensorflow_privacy.privacy.analysis import compute_dp_sgd_privacy_lib \
       as lib
@@ -77,6 +79,7 @@ def test_dp_epsilon_matches_tensorflow_privacys_statement(accountant, micro):
                              used_microbatching=micro) < ours
 
 
+@pytest.mark.slow
 def test_dp_training_falls_back_to_the_vectorised_optimizer(digits):
   # A layer fast clipping has no rule for (LayerNormalization): the model
   # trains with tensorflow-privacy's vectorised optimizer, one microbatch
@@ -124,6 +127,7 @@ def test_dp_training_with_mia_prunes_two_microbatches(digits):
         defenses.Defense("dp", 1.5, num_microbatches=2))
 
 
+@pytest.mark.slow
 def test_adversarial_regularisation_trains_the_classifier_alone(digits):
   from tfmia.data import DataConfig, prepare_data
   data = prepare_data(DataConfig(train_size=64, test_size=64), raw=digits)
@@ -156,6 +160,7 @@ def test_bad_defense_settings_are_refused(kwargs, match):
     defenses.Defense(**kwargs)
 
 
+@pytest.mark.slow
 def test_noise_for_epsilon_inverts_the_accountant():
   sigma = defenses.noise_for_epsilon(4.0, 1000, 50, 10, 1e-5)
   assert defenses.dp_epsilon(1000, 50, 10, sigma, 1e-5) == pytest.approx(

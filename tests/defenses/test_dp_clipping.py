@@ -130,6 +130,7 @@ def test_matches_tensorflow_privacys_fast_clipping_on_a_dense_model():
     np.testing.assert_allclose(np.asarray(a) / 8, b, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_one_noiseless_step_by_hand():
   model = _mixed_model()
   x, y = _data()
@@ -162,6 +163,7 @@ def test_noise_has_the_dp_sgd_scale():
   assert std == pytest.approx(3.0 * 2.0 / 8, rel=0.05)
 
 
+@pytest.mark.slow
 def test_masked_weights_stay_zero_under_adam_and_noise():
   model = _mixed_model()
   masks = pruning.magnitude_masks(model, 0.6)
@@ -185,6 +187,7 @@ def test_masked_weights_stay_zero_under_adam_and_noise():
                             masks={"nope": np.ones(1)})
 
 
+@pytest.mark.slow
 def test_magnitude_masks_match_tfmots_masks():
   model = _mixed_model()
   ours = pruning.magnitude_masks(model, 0.7)
@@ -219,6 +222,7 @@ def test_unsupported_layers_are_named():
     dp_clipping.FastDPModel(model, l2_norm_clip=1.0, noise_multiplier=1.0)
 
 
+@pytest.mark.slow
 def test_train_with_defense_uses_fast_clipping_and_keeps_bn_frozen(digits):
   from tfmia.data import DataConfig, prepare_data
   data = prepare_data(DataConfig(train_size=48, test_size=16), raw=digits)

@@ -78,6 +78,7 @@ def test_overlap_is_refused_before_training(digits, monkeypatch):
             canaries=dp_audit.CanaryConfig("natural", 100)))
 
 
+@pytest.mark.slow
 def test_one_run_audit_on_digits_is_recorded_and_recomputable(digits,
                                                               tmp_path):
   fixed, source = digits
@@ -109,6 +110,7 @@ def test_one_run_audit_on_digits_is_recorded_and_recomputable(digits,
                            config=config, out_dir=tmp_path / "a")
 
 
+@pytest.mark.slow
 def test_dp_training_reports_the_accountants_epsilon(digits):
   fixed, source = digits
   res = dp_audit.one_run_audit(
@@ -122,6 +124,7 @@ def test_dp_training_reports_the_accountants_epsilon(digits):
   assert res.bound.epsilon <= res.accountant_epsilon
 
 
+@pytest.mark.slow
 def test_any_users_keras_model_can_be_audited_from_one_run(digits):
   # The do-it-yourself path: draw canaries, train your own model your way,
   # score the canaries, bound ε. A Sequential model ending in a softmax and

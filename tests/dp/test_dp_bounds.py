@@ -98,6 +98,7 @@ def test_grid_and_uncorrected_maximum_match_ml_privacy_meter():
           audit.grid_correct[best]) == (k_neg, 400 - idx_pos, correct)
 
 
+@pytest.mark.slow
 def test_perfect_guesser_gives_a_large_bound_and_random_guesses_near_zero():
   rng = np.random.default_rng(0)
   member = rng.random(1000) < 0.5
@@ -113,6 +114,7 @@ def test_perfect_guesser_gives_a_large_bound_and_random_guesses_near_zero():
     assert noise.epsilon <= noise.uncorrected_epsilon
 
 
+@pytest.mark.slow
 def test_corrections_never_exceed_the_uncorrected_search():
   rng = np.random.default_rng(1)
   member = rng.random(900) < 0.5

@@ -62,6 +62,7 @@ def test_config_path_is_a_directory(tmp_path, capsys):
   assert_one_line_error(rc, err, tmp_path)
 
 
+@pytest.mark.slow
 def test_truncated_membership_npz(reference_copy, tmp_path, capsys):
   refs, cfg = reference_copy
   _truncate(refs / "membership.npz")
@@ -70,6 +71,7 @@ def test_truncated_membership_npz(reference_copy, tmp_path, capsys):
   assert_one_line_error(rc, err, "membership.npz", "not a readable npz")
 
 
+@pytest.mark.slow
 def test_truncated_results_npz(tmp_path, capsys, logits_file):
   out = tmp_path / "att"
   assert run_cli(capsys, "attack", "--logits", logits_file(), "--attacks",
@@ -123,6 +125,7 @@ def test_zero_one_is_member_is_accepted(logits_file, capsys, tmp_path):
   assert rc == 0, err
 
 
+@pytest.mark.slow
 def test_truncated_weights_of_a_run(trained_run, tmp_path, capsys):
   run = tmp_path / "run"
   shutil.copytree(trained_run, run)
@@ -131,6 +134,7 @@ def test_truncated_weights_of_a_run(trained_run, tmp_path, capsys):
   assert_one_line_error(rc, err, "model.weights.h5")
 
 
+@pytest.mark.slow
 def test_garbage_config_json_names_the_file(trained_run, tmp_path, capsys):
   run = tmp_path / "run"
   shutil.copytree(trained_run, run)

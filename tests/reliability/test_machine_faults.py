@@ -20,6 +20,7 @@ def _leftovers(folder):
   return [p for p in folder.rglob(".*") if p.is_file()]
 
 
+@pytest.mark.slow
 def test_full_disk_during_reference_train(tmp_path, capsys, full_disk):
   from tfmia import references
   from tfmia_testing import tiny_reference_config
@@ -95,6 +96,7 @@ def test_written_files_respect_the_umask(tmp_path, umask, mode):
     assert (tmp_path / name).stat().st_mode & 0o777 == mode, name
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_rerun_is_complete_and_identical(tmp_path):
   """`tfmia train` killed with SIGKILL mid-training leaves no done marker
   and no temporary files; the rerun gives what an uninterrupted run does."""

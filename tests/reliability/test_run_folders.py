@@ -45,6 +45,7 @@ def test_other_settings_refused_naming_the_difference(trained_run, tmp_path,
   assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == files
 
 
+@pytest.mark.slow
 def test_overwrite_clears_the_old_run(trained_run, tmp_path, capsys):
   run = _copy(trained_run, tmp_path)
   (run / "privacy" / "epoch_0009.json").write_text("{}")  # a stale leftover
@@ -56,6 +57,7 @@ def test_overwrite_clears_the_old_run(trained_run, tmp_path, capsys):
   assert json.loads((run / "config.json").read_text())["train"]["epochs"] == 1
 
 
+@pytest.mark.slow
 def test_killed_run_leaves_no_stale_epochs(trained_run, tmp_path, capsys):
   """A run killed before its done marker is trained again from scratch;
   per-epoch files of the killed attempt are not mixed in."""
@@ -79,6 +81,7 @@ def test_killed_run_leaves_no_stale_epochs(trained_run, tmp_path, capsys):
      "epoch_0002.npz differs"),
     (lambda r: (r / "done.json").write_text("garbage{"), "unreadable"),
 ])
+@pytest.mark.slow
 def test_corrupted_unit_is_redone_saying_why(trained_run, tmp_path, capsys,
                                              caplog, damage, reason):
   run = _copy(trained_run, tmp_path)
@@ -101,6 +104,7 @@ def test_attack_refuses_an_incomplete_run(trained_run, tmp_path, capsys):
   assert_one_line_error(rc, err, "model.weights.h5", "truncated")
 
 
+@pytest.mark.slow
 def test_bad_model_option_writes_nothing(tmp_path, capsys):
   out = tmp_path / "run"
   rc, _, err = run_cli(capsys, *TRAIN, "--out", out,

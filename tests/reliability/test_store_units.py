@@ -86,6 +86,7 @@ def test_claim_names_differences_and_overwrite_clears(tmp_path):
                                                        "keep.txt"]
 
 
+@pytest.mark.slow
 def test_signal_cache_follows_the_weights(tiny_reference, tmp_path):
   """A retrained model (other weights, same config) never reuses the
   signals cached for the old one."""

@@ -13,6 +13,7 @@ def _tiny(**kw):
   return architectures.ArchitectureStudyConfig(**settings)
 
 
+@pytest.mark.slow
 def test_architecture_study_redoes_only_the_corrupted_model(tmp_path, digits,
                                                             monkeypatch,
                                                             caplog):
@@ -35,6 +36,7 @@ def test_architecture_study_redoes_only_the_corrupted_model(tmp_path, digits,
                              .get("threshold").auc))
 
 
+@pytest.mark.slow
 def test_architecture_rerun_with_other_epochs_is_refused(tmp_path, digits):
   """The stale-epochs case: a rerun with --epochs 2 in a folder of a
   1-epoch study would have reported the old epochs; now it is refused."""

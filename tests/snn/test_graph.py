@@ -19,6 +19,7 @@ def _bn_model():
   return m
 
 
+@pytest.mark.slow
 def test_batchnorm_is_folded_exactly():
   m = _bn_model()
   nodes = graph.parse(m)
@@ -167,6 +168,7 @@ def test_subclassed_and_unbuilt_models_are_refused_by_name():
 # ---- BatchNorm kept as a layer for calibration -----------------------------
 
 
+@pytest.mark.slow
 def test_unfolded_batchnorm_matches_folded_and_folds_back():
   m = _bn_model()
   x = np.random.default_rng(2).random((16, 8, 8, 1)).astype(np.float32)
@@ -190,6 +192,7 @@ def test_unfolded_batchnorm_matches_folded_and_folds_back():
   assert snn.fold_batchnorm(folded) is folded
 
 
+@pytest.mark.slow
 def test_calibration_trains_unfolded_batchnorm_on_batch_statistics():
   m = _bn_model()
   rng = np.random.default_rng(3)

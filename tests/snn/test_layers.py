@@ -20,6 +20,7 @@ def _grads(model, x, y):
   return tape.gradient(loss, x).numpy()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("max_pool", ["gate", "avg"])
 def test_converted_conv_net_matches_the_simulator(trained_conv, digits_data,
                                                   max_pool):
@@ -63,6 +64,7 @@ def _residual_net():
   return tf.keras.Model(inp, L.Dense(10)(h))
 
 
+@pytest.mark.slow
 def test_converted_resnet_matches_and_trains_like_a_direct_snn(digits_data):
   ann = _residual_net()
   x, y = digits_data.x_train[:64], digits_data.y_train[:64]

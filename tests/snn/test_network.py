@@ -56,6 +56,7 @@ def test_synaptic_operations_by_hand():
   assert r.logits.shape == (5, 3)
 
 
+@pytest.mark.slow
 def test_converges_to_the_ann_as_t_grows(trained_conv, digits_data):
   x = digits_data.x_test[:300]
   ann = ann_predict(trained_conv, x)
@@ -68,6 +69,7 @@ def test_converges_to_the_ann_as_t_grows(trained_conv, digits_data):
   assert agree[256] > agree[8]
 
 
+@pytest.mark.slow
 def test_residual_block_converts_and_simulates():
   tf.keras.utils.set_random_seed(0)
   from tfmia import models
@@ -82,6 +84,7 @@ def test_residual_block_converts_and_simulates():
   assert np.corrcoef(got.ravel(), want.ravel())[0, 1] > 0.95
 
 
+@pytest.mark.slow
 def test_save_load_and_get_config_round_trip(trained_conv, digits_data,
                                              tmp_path):
   s = snn.convert(trained_conv, digits_data.x_train[:100], timesteps=4,
@@ -99,6 +102,7 @@ def test_save_load_and_get_config_round_trip(trained_conv, digits_data,
   assert again.get_config()["graph"] == a.get_config()["graph"]
 
 
+@pytest.mark.slow
 def test_with_timesteps_keeps_weights(trained_conv, digits_data):
   s = snn.convert(trained_conv, digits_data.x_train[:100], timesteps=2)
   s8 = snn.with_timesteps(s, 8)
@@ -107,6 +111,7 @@ def test_with_timesteps_keeps_weights(trained_conv, digits_data):
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_poisson_coding_is_deterministic_and_rate_coded(trained_conv,
                                                         digits_data):
   x = digits_data.x_test[:200]
@@ -138,6 +143,7 @@ def test_data_driven_threshold_known_answers():
   assert thresholds.fit_one_level_quantizer(np.zeros(5)) == (1.0, 0.5)
 
 
+@pytest.mark.slow
 def test_calibration_at_t1_beats_plain_conversion(trained_conv, digits_data):
   s = snn.convert(trained_conv, digits_data.x_train[:200], timesteps=1)
   x, y = digits_data.x_test, digits_data.y_test
@@ -238,6 +244,7 @@ def test_conversion_errors(trained_conv, digits_data):
     network_of(trained_conv)
 
 
+@pytest.mark.slow
 def test_spiking_model_works_with_privacy_metrics_and_audit(trained_conv,
                                                             digits_data):
   from tfmia.audits import audit

@@ -18,6 +18,7 @@ def toolbox(trained_conv, digits_data):
   conv.cleanup()
 
 
+@pytest.mark.slow
 def test_agrees_with_tfmia_simulator_at_t64(toolbox, trained_conv,
                                             digits_data):
   x = digits_data.x_test[:300]
@@ -65,6 +66,7 @@ def test_bad_inputs(trained_conv):
                                 timesteps=0)
 
 
+@pytest.mark.slow
 def test_a_sequential_model_converts_through_snntoolbox(toolbox, trained_conv,
                                                         digits_data):
   # The trained conv net's layers as a Sequential model: snntoolbox gives the

@@ -116,6 +116,7 @@ def _digits(n=200):
                                  test_size=100))
 
 
+@pytest.mark.slow
 def test_spiking_vgg_thresholds_from_data_training_and_saving(tmp_path):
   from tfmia.training import TrainConfig
   from tfmia.training.loop import train_model
@@ -181,6 +182,7 @@ def test_bad_spiking_options_are_refused(kwargs, match):
     spiking.LIF(4, leak=1.5)
 
 
+@pytest.mark.slow
 def test_hire_training_steps_and_noise():
   from tfmia.training import TrainConfig
   from tfmia.training.hire import (HireConfig,
@@ -251,6 +253,7 @@ def test_hire_training_steps_and_noise():
                  HireConfig())
 
 
+@pytest.mark.slow
 def test_sew_resnet_adds_spikes_and_trains():
   from tfmia.training import TrainConfig
   from tfmia.training.loop import train_model

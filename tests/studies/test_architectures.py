@@ -23,6 +23,7 @@ def finished(tmp_path_factory, digits):
   return out, result
 
 
+@pytest.mark.slow
 def test_outputs(finished):
   out, result = finished
   for name in FIGURES + ["results.json", "summary.csv", "config.json"]:
@@ -64,6 +65,7 @@ def test_rerun_skips_finished_models(finished, digits, monkeypatch):
       pytest.approx(result.outcomes["dense7"].privacy[-1].get("threshold").auc)
 
 
+@pytest.mark.slow
 def test_interrupted_model_is_redone(tmp_path, digits, monkeypatch):
   cfg = _tiny(epochs=1)
   study.run(cfg, tmp_path, raw=digits, progress=False)
@@ -117,6 +119,7 @@ def test_case_study_script_is_the_cli():
   assert "--quick" in proc.stdout
 
 
+@pytest.mark.slow
 def test_models_as_executor_units_give_the_same_study(finished, digits,
                                                       tmp_path):
   import pickle

@@ -17,6 +17,7 @@ from tfmia.studies.dp_audit import report
 from tfmia.studies.dp_audit import study as study_module
 
 
+@pytest.mark.slow
 def test_cli_quick_study_on_digits_writes_a_table_and_figures(tmp_path,
                                                               monkeypatch):
   out = tmp_path / "dpa"

@@ -38,6 +38,7 @@ def test_cells_follow_the_defended_pairs():
   assert config.reference_config("x").split == "mia_prune"
 
 
+@pytest.mark.slow
 def test_tiny_study_end_to_end(tmp_path, digits):
   config = study.PruningStudyConfig.quick_mode(
       split_sizes=(len(digits.y_train), len(digits.y_test)), image_size=8,

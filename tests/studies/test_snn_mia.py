@@ -21,6 +21,7 @@ def study(tmp_path_factory):
   return snn_mia.run(_config(), out, progress=False), out
 
 
+@pytest.mark.slow
 def test_outputs(study):
   res, out = study
   for f in ("config.json", "results.csv", "table.csv", "table_auc.csv",
@@ -50,6 +51,7 @@ def test_outputs(study):
   assert res.sops["conv"][2] > res.sops["conv"][1] > 0   # more steps, more spikes
 
 
+@pytest.mark.slow
 def test_rerun_resumes_without_training(study, monkeypatch):
   res, out = study
   from tfmia import references
@@ -98,6 +100,7 @@ def test_protocol_settings():
     snn_mia.SnnMiaConfig(calibration_recipe="long")
 
 
+@pytest.mark.slow
 def test_mia_snn_protocol_end_to_end(tmp_path):
   cfg = snn_mia.SnnMiaConfig.quick_mode(
       protocol="mia_snn", dataset="digits", models=("conv",), pool_size=300,

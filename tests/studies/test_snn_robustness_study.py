@@ -23,6 +23,7 @@ def _tiny(**kw):
   return study.SnnRobustnessConfig.quick_mode(**settings)
 
 
+@pytest.mark.slow
 def test_snn_robustness_study_end_to_end(tmp_path, monkeypatch):
   from tfmia import references
   from tfmia.data import prepare_data

@@ -22,6 +22,7 @@ def _cb(d, **kw):
   return PrivacyMetrics((d.x_train, d.y_train), (d.x_test, d.y_test), **kw)
 
 
+@pytest.mark.slow
 def test_history_every_n_epochs(small_digits, tmp_path):
   d = small_digits
   tf.keras.utils.set_random_seed(0)
@@ -57,6 +58,7 @@ def test_callback_auc_equals_direct_attack(small_digits):
       direct.get("threshold").auc, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_overfitting_model_leaks(small_digits):
   # 150 members, a wide MLP, 60 epochs: training loss ~0, so the loss
   # threshold attack must beat chance clearly.

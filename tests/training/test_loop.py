@@ -49,6 +49,7 @@ def test_training_learns(small_digits):
   assert res.history["val_accuracy"][-1] > 0.5  # chance is 0.1
 
 
+@pytest.mark.slow
 def test_same_seed_same_result(small_digits):
   cfg = TrainConfig(epochs=2, batch_size=32, seed=3, augment=True)
   a = train_model(_model(small_digits), small_digits, cfg).history
@@ -61,6 +62,7 @@ def test_same_seed_same_result(small_digits):
     dict(optimizer="rmsprop", lr_schedule="step"),
     dict(optimizer="adam", weight_decay=1e-4, augment=True),
 ])
+@pytest.mark.slow
 def test_optimizers_and_schedules_run(small_digits, overrides):
   cfg = TrainConfig(epochs=1, batch_size=64, **overrides)
   res = train_model(_model(small_digits), small_digits, cfg)
@@ -134,6 +136,7 @@ def test_augment_batch_flips_and_shifts_deterministically():
             np.array_equal(zero_shift[i], orig[:, ::-1]))
 
 
+@pytest.mark.slow
 def test_validation_batch_size_divides_by_the_timesteps():
   from tfmia import models
   from tfmia.training.loop import validation_batch_size
