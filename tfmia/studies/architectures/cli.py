@@ -6,6 +6,7 @@ import argparse
 from typing import Optional, Sequence
 
 from tfmia import cliargs
+from tfmia.studies import seeds_cli
 
 NAME = "architectures"
 HELP = "conv vs dense, depth 7 vs 4, and 4 classes (5 models)"
@@ -68,7 +69,7 @@ def handle(args: argparse.Namespace) -> int:
         f"{config.epochs} epochs, attacks every {config.every_n_epochs}: "
         f"{', '.join(config.attacks)}. Output: {args.out}/")
   if args.seeds:
-    return cliargs.over_seeds(study.run, config, args, raw,
+    return seeds_cli.over_seeds(study.run, config, args, raw,
                               lambda r: r.to_dataframe(), ["model", "attack"])
   result = study.run(config, args.out, raw=raw, progress=not args.no_progress,
                      overwrite=args.overwrite,

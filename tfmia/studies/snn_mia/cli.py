@@ -7,6 +7,7 @@ import json
 from typing import Optional, Sequence
 
 from tfmia import cliargs
+from tfmia.studies import seeds_cli
 
 NAME = "snn-mia"
 HELP = "membership leakage of ANNs converted to SNNs, at T = 1, 2, 4"
@@ -103,7 +104,7 @@ def handle(args: argparse.Namespace) -> int:
         f"{', '.join(map(str, config.timesteps))}, {config.num_references} "
         f"reference models. Output: {args.out}/")
   if args.seeds:
-    return cliargs.over_seeds(
+    return seeds_cli.over_seeds(
         study.run, config, args, raw, lambda r: r.table(),
         ["model", "dropout_calibration", "setting", "attack"])
   result = study.run(config, args.out, raw=raw, overwrite=args.overwrite,
