@@ -16,7 +16,8 @@
   tfmia robustness --run runs/conv --attacks fgsm,pgd,square --eps 8/255 [--snn-timesteps 4] [--transfer-from runs/conv_seed1]
   tfmia models
 
-Each command is a module with `add_parser(subparsers)` and `handle(args)`:
+Each command is a module with NAME, HELP, DESCRIPTION, `add_arguments(p)`
+and `handle(args)` (or its own `add_parser`, for subcommands of its own):
 the case studies' in `tfmia/studies/<name>/cli.py`, the others in
 `tfmia/commands/`. Adding a study is its folder and one line in STUDIES.
 Shared flags are defined once, in `tfmia.cliargs`.
@@ -51,9 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
                       description="Run a case study and write its plots.")
   studies = cs.add_subparsers(dest="study", metavar="STUDY", required=True)
   for study in STUDIES:
-    study.add_parser(studies)
+    cliargs.add_module(studies, study)
   for command in COMMANDS:
-    command.add_parser(sub)
+    cliargs.add_module(sub, command)
   return parser
 
 

@@ -292,6 +292,17 @@ def add_command(subparsers, name: str, *, help: str, description: str,
   return p
 
 
+def add_module(subparsers, module) -> argparse.ArgumentParser:
+  """The subcommand of a command module (`tfmia.commands.*`, a study's
+  `cli`): its NAME, HELP, DESCRIPTION, `add_arguments` and `handle`; a
+  module with subcommands of its own defines `add_parser` instead."""
+  if hasattr(module, "add_parser"):
+    return module.add_parser(subparsers)
+  return add_command(subparsers, module.NAME, help=module.HELP,
+                     description=module.DESCRIPTION,
+                     add_arguments=module.add_arguments, handle=module.handle)
+
+
 def main_of(prog: str, add_arguments: Callable, handle: Callable,
             description: str, argv: Optional[Sequence[str]] = None) -> int:
   """A command as a program of its own (a case study's `main`): `prog`'s

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from tfmia import cliargs
 
 NAME = "models"
+DESCRIPTION = None
 HELP = "list the model builders"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
   del p   # no flags
-
-
-def add_parser(subparsers) -> argparse.ArgumentParser:
-  return cliargs.add_command(subparsers, NAME, help=HELP, description=None,
-                             add_arguments=add_arguments, handle=handle)
 
 
 def handle(args: argparse.Namespace) -> int:

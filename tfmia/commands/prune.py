@@ -42,12 +42,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
   cliargs.add_no_progress(p)
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-  return cliargs.add_command(subparsers, NAME, help=HELP,
-                             description=DESCRIPTION,
-                             add_arguments=add_arguments, handle=handle)
-
-
 def _accuracy(model, data) -> tuple[float, float]:
   """(train, test) accuracy of `model`, through the model adapter."""
 

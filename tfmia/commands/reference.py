@@ -73,12 +73,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     cliargs.add_no_progress(a)
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-  return cliargs.add_command(subparsers, NAME, help=HELP,
-                             description=DESCRIPTION,
-                             add_arguments=add_arguments, handle=handle)
-
-
 def config_from(args: argparse.Namespace):
   """The reference config of --config, with --num-references and
   --data-dir applied."""

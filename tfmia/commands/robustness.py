@@ -55,12 +55,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
   cliargs.add_no_progress(p)
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-  return cliargs.add_command(subparsers, NAME, help=HELP,
-                             description=DESCRIPTION,
-                             add_arguments=add_arguments, handle=handle)
-
-
 def _label_only(model, data, n: int, seed: int) -> list:
   """The label-only membership attacks (label_gap and label_boundary,
   through the attack registry) on the first `n` members and `n` test

@@ -41,12 +41,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
   cliargs.add_no_progress(p)
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-  return cliargs.add_command(subparsers, NAME, help=HELP,
-                             description=DESCRIPTION,
-                             add_arguments=add_arguments, handle=handle)
-
-
 def _model_kwargs(args) -> dict:
   return ({"width_multiplier": args.width_multiplier}
           if args.width_multiplier is not None else {})

@@ -49,12 +49,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
   cliargs.add_no_progress(p)
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-  return cliargs.add_command(subparsers, NAME, help=HELP,
-                             description=DESCRIPTION,
-                             add_arguments=add_arguments, handle=handle)
-
-
 def _epsilon(text: str):
   if text.lower() in ("inf", "none", "nondp"):
     return None
