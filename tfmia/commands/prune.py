@@ -47,11 +47,11 @@ def _accuracy(model, data) -> tuple[float, float]:
 
   import numpy as np
   from tfmia.models.adapter import predict_logits
+  from tfmia.results import accuracy
   x = np.concatenate([data.x_train, data.x_test])
-  pred = predict_logits(model, x, batch_size=1024).argmax(1)
+  logits = predict_logits(model, x, batch_size=1024)
   n = len(data.x_train)
-  return (float(np.mean(pred[:n] == data.y_train)),
-          float(np.mean(pred[n:] == data.y_test)))
+  return accuracy(logits[:n], data.y_train), accuracy(logits[n:], data.y_test)
 
 
 def handle(args: argparse.Namespace) -> int:

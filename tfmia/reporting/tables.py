@@ -15,7 +15,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from tfmia.infra import fs, io
+from tfmia.infra import fs, io, store
 
 from tfmia.reporting import plots as plotting
 from tfmia.results import ENTIRE_DATASET, AttackResults
@@ -69,7 +69,7 @@ def write_audit(results: AttackResults, out_dir: PathLike, config,
   report.csv, roc_loglog.png and score_hist.png."""
   out_dir = fs.path(out_dir)
   out_dir.mkdir(parents=True, exist_ok=True)
-  io.atomic_write_json(out_dir / "config.json",
+  io.atomic_write_json(out_dir / store.CONFIG_FILE,
                        {"audit": config, **(extra_config or {})})
   results.save(out_dir / RESULTS_NAME)
   first = results.results[0]
@@ -99,7 +99,7 @@ def write_attack(results: AttackResults, out: PathLike, config: dict) -> None:
   """results.{json,npz}, summary.csv, roc.png and config.json in `out`."""
   out = fs.path(out)
   out.mkdir(parents=True, exist_ok=True)
-  io.atomic_write_json(out / "config.json", config)
+  io.atomic_write_json(out / store.CONFIG_FILE, config)
   results.save(out / RESULTS_NAME)
   write_csv(results.to_dataframe(), out / "summary.csv", index=False)
   whole = [r for r in results if r.slice == ENTIRE_DATASET] or list(results)

@@ -7,10 +7,11 @@ from tfmia.results.attack_results import (ENTIRE_DATASET, REPORTED_FPRS,
                                           Bootstrap, RocCurve, accuracy,
                                           accuracy_interval,
                                           bootstrap, correct,
+                                          decision_accuracy_interval,
                                           history_dataframe, load_history,
                                           save_history, tpr_name)
 
 __all__ = ["AttackResult", "AttackResults", "Bootstrap", "ENTIRE_DATASET",
            "REPORTED_FPRS", "RocCurve", "accuracy", "accuracy_interval",
-           "bootstrap", "correct",
+           "bootstrap", "correct", "decision_accuracy_interval",
            "history_dataframe", "load_history", "save_history", "tpr_name"]

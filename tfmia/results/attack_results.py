@@ -227,6 +227,23 @@ def accuracy_interval(correct) -> tuple[float, float, float]:
   return p, min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
+def decision_accuracy_interval(result: "AttackResult"
+                               ) -> tuple[float, float, float]:
+  """(accuracy, low, high): an attack's own balanced decision accuracy (at
+  its `decision_threshold`) and a 95% normal interval from its member and
+  non-member rates, as mia_prune reports it. (`accuracy_interval` gives the
+  Wilson interval of a plain accuracy.)"""
+  acc = result.decision_accuracy
+  if not np.isfinite(acc):
+    return acc, np.nan, np.nan
+  t = result.decision_threshold
+  p1 = np.mean(result.scores[result.is_member] >= t)
+  p2 = np.mean(result.scores[~result.is_member] < t)
+  se = 0.5 * np.sqrt(p1 * (1 - p1) / result.num_members
+                     + p2 * (1 - p2) / result.num_nonmembers)
+  return acc, acc - 1.96 * se, acc + 1.96 * se
+
+
 def tpr_name(fpr: float) -> str:
   return f"tpr_at_{fpr * 100:g}%_fpr"
 

@@ -215,14 +215,18 @@ def _load_model(config, data, weights):
 
 def _reference(config, data, canaries, is_member, defense, directory, k):
   """Reference model k (a store unit): fixed members plus its canaries."""
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   directory = fs.path(directory)
   weights = directory / dp_audit.WEIGHTS_FILE
   marker = directory / store.DONE_FILE
   fp = store.fingerprint({"config": config, "defense": defense, "k": k})
-  if store.is_done(marker, fp, [weights]):
-    return _load_model(config, data, weights)
-  store.clear(marker)
+  return store.unit(marker, fp, [weights], lambda: _train_reference(
+      config, data, canaries, is_member, defense, directory, weights, k),
+                    load=lambda: _load_model(config, data, weights))
+
+
+def _train_reference(config, data, canaries, is_member, defense, directory,
+                     weights, k):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
   x = np.concatenate([data.x_train, canaries.x[is_member]])
   y = np.concatenate([data.y_train, canaries.labels[is_member]])
   order = np.random.default_rng([config.seed, 2, k]).permutation(len(x))
@@ -234,7 +238,6 @@ def _reference(config, data, canaries, is_member, defense, directory, k):
   directory.mkdir(parents=True, exist_ok=True)
   with io.atomic_path(weights, suffix=".weights.h5") as tmp:
     trained.model.save_weights(tmp)
-  store.mark_done(marker, fp, [weights])
   return trained.model
 
 

@@ -41,6 +41,7 @@ from tfmia.audits import audit
 from tfmia.data import DataConfig, prepare_data
 from tfmia.infra import io
 from tfmia.infra import progress as progress_lib
+from tfmia.results import accuracy, decision_accuracy_interval
 from tfmia.signals import SignalConfig
 from tfmia.studies.pruning import report
 from tfmia.training import TrainConfig
@@ -200,20 +201,6 @@ class PruningStudyResult:
     return pd.DataFrame(list(self.rows))
 
 
-def _accuracy_interval(r) -> tuple[float, float, float]:
-  """The attack's own decision accuracy (balanced) and a 95% normal
-  interval from the member and non-member rates."""
-  acc = r.decision_accuracy
-  if not np.isfinite(acc):
-    return acc, np.nan, np.nan
-  t = r.decision_threshold
-  p1 = np.mean(r.scores[r.is_member] >= t)
-  p2 = np.mean(r.scores[~r.is_member] < t)
-  se = 0.5 * np.sqrt(p1 * (1 - p1) / r.num_members
-                     + p2 * (1 - p2) / r.num_nonmembers)
-  return acc, acc - 1.96 * se, acc + 1.96 * se
-
-
 def histogram_data(refs, data, variant, signals: SignalConfig) -> dict:
   """The target's true-class confidence and summed sensitivity on its
   members and on its test set (mia_prune's `divergence_plot.ipynb`)."""
@@ -263,8 +250,7 @@ def run(config: PruningStudyConfig, out: Path, *, progress: bool = True,
   def test_accuracy(v):
     sig = audit.model_signals(refs, data, references.TARGET, v, "pool",
                               signals).mean()
-    right = sig.probs[:, 0].argmax(1) == sig.labels
-    return float(right[test].mean())
+    return accuracy(sig.probs[test, 0], sig.labels[test])
 
   original = refs.load_model(references.TARGET, data.input_shape,
                              data.num_classes)
@@ -300,7 +286,7 @@ def run(config: PruningStudyConfig, out: Path, *, progress: bool = True,
         if r.slice != "entire_dataset":
           continue
         s = r.summary()
-        a, lo, hi = _accuracy_interval(r)
+        a, lo, hi = decision_accuracy_interval(r)
         rows.append({
             "cell": cell, "pruner": key[0] if key else "none",
             "sparsity": key[1] if key else 0.0,

@@ -39,6 +39,7 @@ from tfmia.data import DataConfig, prepare_data
 from tfmia.infra import io
 from tfmia.infra import progress as progress_lib
 from tfmia.signals import SignalConfig
+from tfmia.results import accuracy, correct
 from tfmia.studies.snn_mia import report
 from tfmia.training import TrainConfig
 
@@ -409,7 +410,7 @@ def checkpoint_accuracy(refs, data, name: str = references.TARGET, *,
     model = refs.load_checkpoint(name, epoch, data.input_shape,
                                  data.num_classes)
     logits = adapter.predict_logits(model, x)
-    out[epoch] = float(np.mean(logits.argmax(1) == y))
+    out[epoch] = accuracy(logits, y)
   return out
 
 
@@ -485,7 +486,7 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
       p = audit.model_signals(refs, data, references.TARGET, v,
                               "pool" if config.pool_test else "population",
                               plain).mean()
-      right = p.probs[:, 0].argmax(1) == p.labels
+      right = correct(p.probs[:, 0], p.labels)
       acc[key] = float(np.mean(right[held_out] if config.pool_test
                                else right))
     accuracy[model] = acc

@@ -252,21 +252,23 @@ def _sweep_model(config, pooling, encoder, data, members, folder: Path,
                              data.num_classes, **kwargs)
   train = config.train_config().replace(
       epochs=config.sweep_epochs or config.epochs)
-  weights, marker = folder / "model.weights.h5", folder / store.DONE_FILE
+  weights, marker = folder / store.WEIGHTS_FILE, folder / store.DONE_FILE
   fp = store.fingerprint({"model": kwargs, "train": train,
                           "members": np.flatnonzero(members).tolist()})
-  if store.is_done(marker, fp, [weights]):
-    return load_weights(model, weights)
-  if progress:
-    progress_lib.say(f"Sweep: training {pooling} pooling, {encoder} encoder")
-  store.clear(marker)
-  subset = data.replace(x_train=data.x_train[members],
-                        y_train=data.y_train[members])
-  train_model(model, subset, train.replace(verbose=1 if progress else 0))
-  folder.mkdir(parents=True, exist_ok=True)
-  save_weights(model, weights)
-  store.mark_done(marker, fp, [weights], pooling=pooling, encoder=encoder)
-  return model
+
+  def train_and_save():
+    if progress:
+      progress_lib.say(f"Sweep: training {pooling} pooling, {encoder} "
+                       "encoder")
+    train_model(model, data.members(members),
+                train.replace(verbose=1 if progress else 0))
+    folder.mkdir(parents=True, exist_ok=True)
+    save_weights(model, weights)
+    return model
+
+  return store.unit(marker, fp, [weights], train_and_save,
+                    load=lambda: load_weights(model, weights),
+                    info=dict(pooling=pooling, encoder=encoder))
 
 
 def _sweep_row(config, pooling, encoder, data, members, folder,
