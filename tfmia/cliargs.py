@@ -144,6 +144,13 @@ def add_data_dir(p, *, help: str = "override the tfds data directory "
   p.add_argument("--data-dir", default=None, help=help)
 
 
+def add_run(p, *, required: bool = True,
+            help: str = "a folder written by tfmia train") -> None:
+  """--run: a `tfmia train` run folder, the input of attack, prune and
+  robustness."""
+  p.add_argument("--run", type=fs.path, required=required, help=help)
+
+
 def add_seed(p) -> None:
   p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
 

@@ -16,8 +16,7 @@ DESCRIPTION = ("Attack a run folder written by `tfmia train`, or an npz "
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
   src = p.add_mutually_exclusive_group(required=True)
-  src.add_argument("--run", type=fs.path,
-                   help="a folder written by tfmia train")
+  cliargs.add_run(src, required=False)
   src.add_argument("--logits", type=fs.path,
                    help="npz with logits (n,k), labels (n,), is_member (n,)")
   p.add_argument("--attacks", type=cliargs.csv,

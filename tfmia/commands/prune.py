@@ -17,8 +17,7 @@ DESCRIPTION = ("Prune the model of a `tfmia train` run folder, fine-tune "
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-  p.add_argument("--run", type=fs.path, required=True,
-                 help="a folder written by tfmia train")
+  cliargs.add_run(p)
   p.add_argument("--pruner", required=True,
                  help="l1_unstructured, l1_structured, l2_structured or "
                       "slim")

@@ -19,8 +19,7 @@ DESCRIPTION = ("Adversarial robustness of the model of a `tfmia train` "
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-  p.add_argument("--run", type=fs.path, required=True,
-                 help="a folder written by tfmia train")
+  cliargs.add_run(p)
   p.add_argument("--attacks", type=cliargs.csv, default=("fgsm", "pgd"),
                  help="from fgsm, pgd, pgd_l2, apgd, autoattack, square")
   p.add_argument("--eps", default="8/255",
