@@ -1,4 +1,5 @@
-"""Spiking neural networks converted from Keras ANNs.
+"""Spiking neural networks: neurons and surrogates (`neurons`), the layers
+of directly trained SNNs (`direct`), and conversion from Keras ANNs.
 
     from tfmia import snn
     spiking = snn.convert(ann, calibration_data=x, timesteps=4,
