@@ -68,7 +68,25 @@ TRAINING_FIXTURES = {"tiny_reference", "trained_run", "trained_conv",
                      "cifar10_data_dir", "finished"}
 
 
+# The longest test files start first, so that on 2 workers the last minutes
+# are not one worker running a 3-minute study test alone (each file keeps
+# its own order, so module fixtures are built once).
+LONGEST_FIRST = ("tests/studies/test_snn_robustness_study.py",
+                 "tests/studies/test_snn_mia.py",
+                 "tests/test_executors.py",
+                 "tests/studies/test_architectures.py",
+                 "tests/reliability/test_studies.py")
+
+
+def _start_rank(item) -> int:
+  path = item.nodeid.split("::")[0]
+  path = path if path.startswith("tests/") else f"tests/{path}"
+  return (LONGEST_FIRST.index(path) if path in LONGEST_FIRST
+          else len(LONGEST_FIRST))
+
+
 def pytest_collection_modifyitems(config, items):
   for item in items:
     if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
       item.add_marker(pytest.mark.slow)
+  items.sort(key=_start_rank)   # stable: each file keeps its order
