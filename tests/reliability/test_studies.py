@@ -1,6 +1,8 @@
 """The studies' output folders: one study per folder, corrupted models
 redone, other settings refused before any training."""
 
+import shutil
+
 import pytest
 
 from tfmia.studies import architectures, snn_mia
@@ -13,11 +15,24 @@ def _tiny(**kw):
   return architectures.ArchitectureStudyConfig(**settings)
 
 
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory, digits):
+  """A finished tiny architecture study; each test works on its own copy."""
+  out = tmp_path_factory.mktemp("tiny_study") / "study"
+  return architectures.run(_tiny(), out, raw=digits, progress=False), out
+
+
+def _copy(study, tmp_path):
+  shutil.copytree(study[1], tmp_path, dirs_exist_ok=True)
+  return study[0]
+
+
 @pytest.mark.slow
 def test_architecture_study_redoes_only_the_corrupted_model(tmp_path, digits,
                                                             monkeypatch,
-                                                            caplog):
-  first = architectures.run(_tiny(), tmp_path, raw=digits, progress=False)
+                                                            caplog,
+                                                            tiny_study):
+  first = _copy(tiny_study, tmp_path)
   npz = tmp_path / "models" / "dense7" / "privacy" / "epoch_0001.npz"
   npz.write_bytes(npz.read_bytes()[:50])
   weights = tmp_path / "models" / "conv" / "model.weights.h5"
@@ -37,10 +52,11 @@ def test_architecture_study_redoes_only_the_corrupted_model(tmp_path, digits,
 
 
 @pytest.mark.slow
-def test_architecture_rerun_with_other_epochs_is_refused(tmp_path, digits):
+def test_architecture_rerun_with_other_epochs_is_refused(tmp_path, digits,
+                                                         tiny_study):
   """The stale-epochs case: a rerun with --epochs 2 in a folder of a
   1-epoch study would have reported the old epochs; now it is refused."""
-  architectures.run(_tiny(), tmp_path, raw=digits, progress=False)
+  _copy(tiny_study, tmp_path)
   with pytest.raises(ValueError, match="epochs: 1 -> 2"):
     architectures.run(_tiny(epochs=2), tmp_path, raw=digits, progress=False)
   res = architectures.run(_tiny(epochs=2), tmp_path, raw=digits,
