@@ -140,7 +140,7 @@ def audit_signals(signals: AttackSignals, is_member: np.ndarray,
   """Runs `config.attacks` on precomputed signals; writes the report."""
   is_member = _check_membership(is_member, signals.target.num_examples)
   results = run_attacks(config.attacks, signals, config.attack,
-                              is_member=is_member, model=model_name)
+                        is_member=is_member, model=model_name)
   if out_dir is not None:
     reports.write_audit(results, out_dir, config, extra_config)
   return results
@@ -341,9 +341,9 @@ def audit_cell(refs, data, cell: Cell, attacks: Sequence[str],
                         else refs.ref_is_member[refs.ref_in_split])))
   signals = cell_signals(refs, data, cell, attacks, progress=progress)
   return run_attacks(attacks, signals, attack_config,
-                           is_member=refs.target_is_member,
-                           model=cell.name or "target",
-                           evaluate=refs.evaluated)
+                     is_member=refs.target_is_member,
+                     model=cell.name or "target",
+                     evaluate=refs.evaluated)
 
 
 def _cell_unit(refs, data, cell, attacks, attack_config):
@@ -427,8 +427,8 @@ def audit_reference_folder(reference_config,
 def _run_on_split(logits, labels, is_member, attacks, slicing, seed, model):
   signals = AttackSignals(target=Signals.from_logits(logits, labels))
   return run_attacks(attacks, signals,
-                           AttackConfig(seed=seed, epsilon_lower_bound=True),
-                           is_member=is_member, slicing=slicing, model=model)
+                     AttackConfig(seed=seed, epsilon_lower_bound=True),
+                     is_member=is_member, slicing=slicing, model=model)
 
 
 def attack_run(run: PathLike, attacks: Sequence[str], *,

@@ -264,7 +264,7 @@ def rmia_bounds(config, data, source, target_dir, defense, out_dir) -> dict:
   here when missing; `run` makes them first, as executor units)."""
   canaries = _natural_canaries(config, data, source)
   ref_member = references.membership_matrix(canaries.num_canaries,
-                                           config.references, config.seed)
+                                            config.references, config.seed)
   refs = [_reference(config, data, canaries, ref_member[k], defense,
                      fs.path(out_dir) / f"ref_{k:03d}", k)
           for k in range(config.references)]
@@ -346,7 +346,7 @@ def run(config: DpAuditStudyConfig, out, *, raw=None, progress: bool = True,
   if config.references:
     canaries = _natural_canaries(config, data, source)
     ref_member = references.membership_matrix(canaries.num_canaries,
-                                             config.references, config.seed)
+                                              config.references, config.seed)
     units += [executors.Unit(
         f"{name} ref_{k:03d}", _reference_unit,
         (config, shared, canaries, ref_member[k], defense,

@@ -236,7 +236,7 @@ def run(config: PruningStudyConfig, out: Path, *, progress: bool = True,
     progress_lib.say(f"Training the victim and {config.num_shadows} shadow "
                      "models (resumes finished ones)")
   references.train_references(ref_cfg, data=data, progress=progress,
-                             executor=executor)
+                              executor=executor)
   refs, data = audit.load_reference_folder(ref_cfg, data=data)
   signals = SignalConfig(sensitivity="samia" in config.attacks,
                          seed=config.seed)

@@ -465,7 +465,7 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
                        f"{config.num_references} reference ANNs (resumes "
                        "finished ones)")
     references.train_references(ref_cfg, data=data, progress=progress,
-                               executor=executor)
+                                executor=executor)
     refs = references.ReferenceSet.load(ref_cfg.reference_dir)
     # Every variant of every model, in the seed study's order.
     variants.make_variants(refs, data, list(snns.values()),

@@ -220,7 +220,7 @@ def _train_kind(config, kind, data, out: Path, progress: bool,
     progress_lib.say(f"Training {kind}: target and {config.references} "
                      "references")
   references.train_references(rc, data=data, progress=progress,
-                             executor=executor)
+                              executor=executor)
   refs, _ = audit.load_reference_folder(rc, data=data)
   target = refs.load_model(references.TARGET, data.input_shape,
                            data.num_classes)
