@@ -18,7 +18,7 @@ from tfmia.signals import SignalConfig, Signals
 # tensorflow-privacy is tested in tests/attacks); logistic regression stands
 # in for them.
 ALL = tuple(n for n, s in registry.ATTACKS.items()
-            if not s.membership_labels and not s.boundary
+            if not s.membership_labels and "boundary_distance" not in s.signals
             ) + ("logistic_regression",)
 SMALL_SAMIA = dict(embed_dim=16, num_layers=1, num_heads=2, ff_dim=16,
                    head_units=8, epochs=3)
@@ -181,3 +181,45 @@ def test_boundary_distances_are_the_targets_on_the_pool_only(
                                 np.arange(len(data.x_train))[
                                     refs.evaluated if refs.evaluated
                                     is not None else slice(None)])
+
+
+def test_an_attack_entry_naming_an_optional_signal_gets_it_computed(
+    tiny_reference, monkeypatch):
+  # A new attack on an optional signal is a registry entry naming it; the
+  # audit switches the signal on, and the signal's registration decides
+  # which models compute it (here, re-registered for every model).
+  from tfmia import signals as signals_lib
+  from tfmia.attacks import registry as reg
+  cfg, data = tiny_reference
+  calls = []
+
+  def toy(forward, x, base, config, rows, *, progress=False):
+    calls.append(len(x))
+    return -base.loss[:, 0]
+  monkeypatch.setitem(signals_lib.OPTIONAL, "boundary_distance",
+                      signals_lib.OptionalSignal("boundary_distance",
+                                                 "boundary", toy))
+  monkeypatch.setitem(reg.ATTACKS, "toy", reg._Spec(
+      lambda s, c: s.target.boundary_distance,
+      signals=("boundary_distance",)))
+  config = AuditConfig(attacks=("toy", "threshold"))
+  assert config.signals.optional_names == ("boundary_distance",)
+  res = audit.audit_reference_folder(cfg, config, data=data, progress=False)
+  np.testing.assert_allclose(res.get("toy").scores,
+                             res.get("threshold").scores)
+  assert calls == [len(data.x_train)]   # references are not asked for it
+  with pytest.raises(ValueError, match="'toy' needs the optional signal"):
+    registry.check_needs(("toy",), registry.Provided(num_examples=3))
+
+
+def test_signal_config_switches_optional_signals():
+  c = SignalConfig()
+  assert c.optional_names == ()
+  both = c.with_signals(("sensitivity", "boundary_distance"))
+  assert both.sensitivity and both.boundary
+  assert both.optional_names == ("sensitivity", "boundary_distance")
+  assert both.for_other_models().optional_names == ("sensitivity",)
+  assert both.uses_rows and not c.uses_rows
+  assert c.with_signals(()) is c
+  with pytest.raises(ValueError, match="Unknown optional signal.*'margin'"):
+    c.with_signals(("margin",))

@@ -289,7 +289,8 @@ def test_label_only_attacks_on_digits():
                     config=cfg, progress=False)
   np.testing.assert_allclose(out.get("label_boundary").scores, dist,
                              rtol=1e-6)
-  with pytest.raises(ValueError, match="needs the target's decision-"):
+  with pytest.raises(ValueError, match="'label_boundary' needs the "
+                     "optional signal 'boundary_distance'"):
     registry.check_needs(["label_boundary"], registry.Provided(num_examples=30))
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 from tfmia.models import adapter
@@ -96,6 +96,35 @@ class SignalConfig:
     return dataclasses.replace(self, **changes)
 
   @property
+  def optional_names(self) -> tuple[str, ...]:
+    """The optional signals (`OPTIONAL`) this config computes."""
+    return tuple(name for name, o in OPTIONAL.items()
+                 if getattr(self, o.switch))
+
+  def with_signals(self, names) -> "SignalConfig":
+    """This config with the optional signals `names` switched on."""
+    unknown = [n for n in names if n not in OPTIONAL]
+    if unknown:
+      raise ValueError(f"Unknown optional signal(s) {unknown}. "
+                       f"Available: {', '.join(OPTIONAL)}")
+    off = [OPTIONAL[n].switch for n in names
+           if not getattr(self, OPTIONAL[n].switch)]
+    return self.replace(**{f: True for f in off}) if off else self
+
+  def for_other_models(self) -> "SignalConfig":
+    """This config with the target-only optional signals switched off: how
+    the reference models, and every model on the population, are queried."""
+    off = [o.switch for o in OPTIONAL.values()
+           if o.target_only and getattr(self, o.switch)]
+    return self.replace(**{f: False for f in off}) if off else self
+
+  @property
+  def uses_rows(self) -> bool:
+    """Whether an optional signal switched on honours `compute_signals`'s
+    `sensitivity_rows` (is computed only on the rows asked for)."""
+    return any(OPTIONAL[n].per_row for n in self.optional_names)
+
+  @property
   def augmentation_list(self) -> tuple[tuple[bool, int, int], ...]:
     """(flip, dx, dy) for each query augmentation; the identity first."""
     if self.augmentations == "none":
@@ -161,6 +190,9 @@ class Signals:
     boundary_distance: (N,) each example's L2 distance to the decision
       boundary (0 where misclassified), or None when not computed.
 
+  The last two are optional signals (`OPTIONAL`): a field here, a
+  `SignalConfig` switch and a registered computation each.
+
   With the input-dropout calibration each array is the mean over the dropped
   copies of that signal.
   """
@@ -180,14 +212,12 @@ class Signals:
       arr = getattr(self, name)
       if len(arr) != n:
         raise ValueError(f"`{name}` has {len(arr)} rows; expected {n}.")
-    if self.boundary_distance is not None and np.shape(
-        self.boundary_distance) != (n,):
-      raise ValueError("`boundary_distance` must be (N,). "
-                       f"Received: {np.shape(self.boundary_distance)}")
-    if self.sensitivity is not None and np.shape(self.sensitivity) != (
-        n, self.num_classes):
-      raise ValueError("`sensitivity` must be (N, C). "
-                       f"Received: {np.shape(self.sensitivity)}")
+    for name, o in OPTIONAL.items():
+      arr = getattr(self, name)
+      shape = (n, self.num_classes) if o.per_class else (n,)
+      if arr is not None and np.shape(arr) != shape:
+        raise ValueError(f"`{name}` must be {o.shape_name}. "
+                         f"Received: {np.shape(arr)}")
 
   @classmethod
   def from_logits(cls, logits, labels, sensitivity=None) -> "Signals":
@@ -225,17 +255,13 @@ class Signals:
   def take(self, index) -> "Signals":
     """The signals of examples `index` (an index array or boolean mask)."""
     return dataclasses.replace(self, **{
-        name: getattr(self, name)[index] for name in _ARRAYS},
-        sensitivity=None if self.sensitivity is None
-        else self.sensitivity[index],
-        boundary_distance=None if self.boundary_distance is None
-        else self.boundary_distance[index])
+        name: None if getattr(self, name) is None
+        else getattr(self, name)[index]
+        for name in _ARRAYS + tuple(OPTIONAL)})
 
   def save(self, path: Union[str, os.PathLike]) -> None:
-    arrays = {name: getattr(self, name) for name in _ARRAYS}
-    for name in ("sensitivity", "boundary_distance"):
-      if getattr(self, name) is not None:
-        arrays[name] = getattr(self, name)
+    arrays = {name: getattr(self, name) for name in _ARRAYS + tuple(OPTIONAL)
+              if getattr(self, name) is not None}
     io.atomic_save_npz(path, **arrays)
 
   @classmethod
@@ -357,7 +383,7 @@ def compute_signals(model, x: np.ndarray, y: np.ndarray,
                                batch_size=config.batch_size)
   augs = config.augmentation_list
   copies = max(config.dropout_copies, 1)
-  logits_all, derived_all, sens_all = [], [], []
+  logits_all, derived_all = [], []
   from tqdm.auto import tqdm
   desc = progress if isinstance(progress, str) else "signals"
   bar = tqdm(total=len(x), desc=desc, unit="ex", disable=not progress,
@@ -397,35 +423,105 @@ def compute_signals(model, x: np.ndarray, y: np.ndarray,
     logits_all.append(np.stack(per_aug_logits, axis=1))
     derived_all.append({k: np.stack([d[k] for d in per_aug], axis=1)
                         for k in per_aug[0]})
-    if config.sensitivity:
-      index = np.arange(start, start + len(xb))
-      rows = (np.ones(len(xb), bool) if sensitivity_rows is None
-              else sensitivity_rows[start:start + len(xb)])
-      sens = np.full((len(xb), logits_all[-1].shape[-1]), np.nan)
-      if rows.any():
-        sens[rows] = _sensitivity(forward, xb[rows], config, index[rows])
-      sens_all.append(sens)
     bar.update(len(xb))
   bar.close()
-  labels = as_labels(y_arr, "y", logits_all[0].shape[-1])
-  boundary = None
-  if config.boundary:
-    from tfmia import robustness  # pylint: disable=g-import-not-at-top
-    boundary = robustness.boundary_distances(
-        forward, x, labels, robustness.BoundaryConfig(
-            max_iter=config.boundary_max_iter,
-            max_eval=config.boundary_max_eval,
-            init_eval=config.boundary_init_eval, seed=config.seed))
-  out = Signals(labels=labels, logits=np.concatenate(logits_all),
-                sensitivity=np.concatenate(sens_all) if sens_all else None,
-                boundary_distance=boundary,
+  logits = np.concatenate(logits_all)
+  labels = as_labels(y_arr, "y", logits.shape[-1])
+  out = Signals(labels=labels, logits=logits,
                 **{k: np.concatenate([d[k] for d in derived_all])
                    for k in derived_all[0]})
+  out = dataclasses.replace(out, **{
+      name: OPTIONAL[name].compute(
+          forward, x, out, config,
+          sensitivity_rows if OPTIONAL[name].per_row else None,
+          progress=progress and f"{desc}: {name}")
+      for name in config.optional_names})
   return out.mean() if config.aggregate == "mean" else out
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
   return np.exp(log_softmax(np.asarray(logits, dtype=np.float64)))
+
+
+# ---------------------------------------------------------------------------
+# Optional signals: computed only when an attack needs them.
+
+
+@dataclasses.dataclass(frozen=True)
+class OptionalSignal:
+  """A signal `compute_signals` computes only when its switch is on.
+
+  An attack that needs it names it in its registry entry
+  (`tfmia.attacks.registry`); an audit then switches it on. Adding one takes
+  a `Signals` field, a `SignalConfig` switch and one `@optional_signal`
+  computation, all in this module.
+
+  Attributes:
+    name: the `Signals` field and the key in saved signals.
+    switch: the `SignalConfig` bool field that turns it on.
+    compute: (forward, x, base, config, rows, progress=) -> the signal's N
+      rows, where `forward` is the model's adapter, `base` the `Signals`
+      without the optional ones, and `rows` None or, for a `per_row`
+      signal, the (N,) bool rows to compute (the others NaN).
+    per_class: (N, C) rather than (N,).
+    per_row: honours `sensitivity_rows` (mia_prune computes it only on each
+      model's own split).
+    target_only: computed for the audited target on the attacked examples
+      only, not for reference models or on the population.
+  """
+
+  name: str
+  switch: str
+  compute: Callable
+  per_class: bool = False
+  per_row: bool = False
+  target_only: bool = False
+
+  @property
+  def shape_name(self) -> str:
+    return "(N, C)" if self.per_class else "(N,)"
+
+
+OPTIONAL: dict[str, OptionalSignal] = {}
+
+
+def optional_signal(name: str, switch: str, **kwargs):
+  """Registers the decorated function as optional signal `name`."""
+  def register(fn):
+    OPTIONAL[name] = OptionalSignal(name, switch, fn, **kwargs)
+    return fn
+  return register
+
+
+@optional_signal("sensitivity", "sensitivity", per_class=True, per_row=True)
+def _sensitivity_signal(forward, x, base: Signals, config: SignalConfig,
+                        rows, *, progress=False) -> np.ndarray:
+  """SAMIA's sensitivity of every row in `rows` (all when None), in the
+  batches of the main pass; NaN elsewhere."""
+  from tqdm.auto import tqdm
+  out = np.full((len(x), base.num_classes), np.nan)
+  for start in tqdm(range(0, len(x), config.batch_size),
+                    desc=progress or None, disable=not progress, leave=False):
+    xb = np.asarray(x[start:start + config.batch_size], dtype=np.float32)
+    index = np.arange(start, start + len(xb))
+    keep = (np.ones(len(xb), bool) if rows is None
+            else rows[start:start + len(xb)])
+    if keep.any():
+      out[index[keep]] = _sensitivity(forward, xb[keep], config, index[keep])
+  return out
+
+
+@optional_signal("boundary_distance", "boundary", target_only=True)
+def _boundary_signal(forward, x, base: Signals, config: SignalConfig, rows,
+                     *, progress=False) -> np.ndarray:
+  """The label-only attack's L2 distances to the decision boundary."""
+  del rows, progress
+  from tfmia import robustness  # pylint: disable=g-import-not-at-top
+  return robustness.boundary_distances(
+      forward, x, base.labels, robustness.BoundaryConfig(
+          max_iter=config.boundary_max_iter,
+          max_eval=config.boundary_max_eval,
+          init_eval=config.boundary_init_eval, seed=config.seed))
 
 
 def _sensitivity(forward, xb: np.ndarray, config: SignalConfig,

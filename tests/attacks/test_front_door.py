@@ -87,7 +87,7 @@ def test_needs_are_checked_without_signals():
   with pytest.raises(ValueError, match="'lira' needs at least one IN"):
     check_needs(("lira",), Provided(num_examples=2,
                                     ref_is_member=np.zeros((2, 2), bool)))
-  with pytest.raises(ValueError, match="'samia' needs sensitivity"):
+  with pytest.raises(ValueError, match="'samia' needs the optional signal 'sensitivity'"):
     check_needs(("samia",), Provided(num_examples=2, ref_is_member=some))
   with pytest.raises(ValueError, match="Unknown attack.*'lria'"):
     check_needs(("lria",), Provided(num_examples=2))

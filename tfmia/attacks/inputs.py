@@ -13,7 +13,7 @@ from tfmia.attacks import nn_attack
 from tfmia.attacks import samia as samia_lib
 from tfmia.attacks import scores
 from tfmia.infra.validation import as_bool_array
-from tfmia.signals import Signals
+from tfmia.signals import OPTIONAL, Signals
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,8 +122,8 @@ class Provided:
     ref_is_member: (K, N) bool membership of the reference models, or None.
     population: the target's signals on population data.
     reference_population: the references' signals on the population.
-    sensitivity: sensitivity signals (SAMIA).
-    boundary: the target's decision-boundary distances (label_boundary).
+    signals: the optional signals given (`tfmia.signals.OPTIONAL` names),
+      such as "sensitivity" (SAMIA) or "boundary_distance" (label_boundary).
     is_member: the target's ground-truth membership labels.
   """
 
@@ -131,13 +131,15 @@ class Provided:
   ref_is_member: Optional[np.ndarray] = None
   population: bool = False
   reference_population: bool = False
-  sensitivity: bool = False
-  boundary: bool = False
+  signals: frozenset = frozenset()
   is_member: bool = True
   # The shadow models' membership over the examples shadow-trained attacks
   # learn from, when that is not `ref_is_member` (mia_prune's split: the
   # attacked examples are the victim's, the shadows' own are elsewhere).
   shadow_is_member: Optional[np.ndarray] = None
+
+  def __post_init__(self):
+    object.__setattr__(self, "signals", frozenset(self.signals))
 
   @property
   def num_references(self) -> int:
@@ -152,6 +154,8 @@ class Provided:
                        if signals.num_references else None),
         population=signals.target_population is not None,
         reference_population=bool(signals.reference_population),
-        sensitivity=signals.target.sensitivity is not None and all(
-            r.sensitivity is not None for r in signals.references),
-        boundary=signals.target.boundary_distance is not None)
+        signals=frozenset(
+            name for name, o in OPTIONAL.items()
+            if getattr(signals.target, name) is not None and (
+                o.target_only or all(getattr(r, name) is not None
+                                     for r in signals.references))))

@@ -1,12 +1,14 @@
 """The registry of membership-inference attacks: each attack's score
 function and what it needs (reference models, IN/OUT counts, a population,
-sensitivity, the target's membership labels). `check_needs` checks those
+optional signals such as the sensitivity, the target's membership labels). `check_needs` checks those
 needs from what the caller provides (`Provided`), before any model is
 queried; `tfmia.attacks.run.run_attacks` is the one front door that runs
 them.
 
 Adding an attack is one score function in `scores.py` (pure numpy, higher =
-member) and one `_Spec` entry below.
+member) and one `_Spec` entry below. An attack that needs a signal tfmia
+does not compute yet adds it in `tfmia/signals.py` (`optional_signal`) and
+names it in its entry's `signals`: an audit then computes it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from tfmia.attacks import samia as samia_lib
 from tfmia.attacks import scores, shadow
 from tfmia.attacks.inputs import AttackConfig, AttackSignals, Provided
 from tfmia.results import correct
-from tfmia.signals import stack
+from tfmia.signals import OPTIONAL, stack
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,8 +34,7 @@ class _Spec:
   ref_population: bool = False  # needs the references on the population
   need_in: bool = False      # every example needs an IN model
   need_out: bool = False     # every example needs an OUT model
-  sensitivity: bool = False
-  boundary: bool = False     # the target's decision-boundary distances
+  signals: tuple = ()        # optional signals it reads (signals.OPTIONAL)
   shadow: bool = False       # trained / thresholded on shadow outputs
   membership_labels: bool = False  # trained on the target's own membership
                                    # (tensorflow-privacy's evaluation attacks)
@@ -231,7 +232,7 @@ ATTACKS: dict[str, _Spec] = {
                                    "correctly classified (ART's "
                                    "LabelOnlyGapAttack; labels only)"),
     "label_boundary": _Spec(
-        _label_boundary, boundary=True,
+        _label_boundary, signals=("boundary_distance",),
         description="label-only decision-boundary attack: L2 distance to "
                     "the boundary, found by HopSkipJump from predicted "
                     "labels (ART's LabelOnlyDecisionBoundary; labels only)"),
@@ -281,7 +282,7 @@ ATTACKS: dict[str, _Spec] = {
                      description="NN on the top-3 posteriors"),
     "nn_cls": _Spec(_nn("nn_cls"), **_SHADOW, decision_threshold=0.0,
                     description="NN on the posterior and the one-hot label"),
-    "samia": _Spec(_samia, **_SHADOW, sensitivity=True,
+    "samia": _Spec(_samia, **_SHADOW, signals=("sensitivity",),
                    decision_threshold=0.0,
                    description="SAMIA self-attention attack"),
 }
@@ -318,12 +319,10 @@ def check_names(names: Sequence[str]) -> tuple[str, ...]:
   return names
 
 
-def needs_sensitivity(names: Sequence[str]) -> bool:
-  return any(ATTACKS[n].sensitivity for n in check_names(names))
-
-
-def needs_boundary(names: Sequence[str]) -> bool:
-  return any(ATTACKS[n].boundary for n in check_names(names))
+def needed_signals(names: Sequence[str]) -> tuple[str, ...]:
+  """The optional signals (`tfmia.signals.OPTIONAL`) the attacks read."""
+  return tuple(dict.fromkeys(
+      sig for n in check_names(names) for sig in ATTACKS[n].signals))
 
 
 def needs_population(names: Sequence[str]) -> bool:
@@ -347,13 +346,11 @@ def check_needs(names: Sequence[str], provided: Provided) -> None:
     if spec.ref_population and not provided.reference_population:
       raise ValueError(f"Attack {name!r} needs every reference model's "
                        "signals on the population.")
-    if spec.sensitivity and not provided.sensitivity:
-      raise ValueError(f"Attack {name!r} needs sensitivity signals: compute "
-                       "them with SignalConfig(sensitivity=True).")
-    if spec.boundary and not provided.boundary:
-      raise ValueError(f"Attack {name!r} needs the target's decision-"
-                       "boundary distances: compute its signals with "
-                       "SignalConfig(boundary=True).")
+    for sig in spec.signals:
+      if sig not in provided.signals:
+        raise ValueError(
+            f"Attack {name!r} needs the optional signal {sig!r}: compute "
+            f"the signals with SignalConfig({OPTIONAL[sig].switch}=True).")
     if spec.membership_labels and not provided.is_member:
       raise ValueError(f"Attack {name!r} trains on the target's membership "
                        "labels; none given.")

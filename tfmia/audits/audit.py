@@ -63,12 +63,8 @@ class AuditConfig:
       object.__setattr__(self, "signals", SignalConfig(**self.signals))
     if isinstance(self.attack, dict):
       object.__setattr__(self, "attack", AttackConfig(**self.attack))
-    if registry.needs_sensitivity(self.attacks) and not self.signals.sensitivity:
-      object.__setattr__(self, "signals",
-                         self.signals.replace(sensitivity=True))
-    if registry.needs_boundary(self.attacks) and not self.signals.boundary:
-      object.__setattr__(self, "signals",
-                         self.signals.replace(boundary=True))
+    object.__setattr__(self, "signals", self.signals.with_signals(
+        registry.needed_signals(self.attacks)))
 
   def replace(self, **changes) -> "AuditConfig":
     return dataclasses.replace(self, **changes)
@@ -194,11 +190,10 @@ def audit(target: Target, references: Optional[References] = None,
       num_examples=len(x), ref_is_member=ref_is_member,
       population=population is not None,
       reference_population=population is not None and bool(refs),
-      sensitivity=config.signals.sensitivity,
-      boundary=config.signals.boundary))
+      signals=config.signals.optional_names))
 
-  # Boundary distances (HopSkipJump) are the target's, on the pool only.
-  sc, rest = config.signals, config.signals.replace(boundary=False)
+  # Target-only signals (boundary distances) are the target's, on the pool.
+  sc, rest = config.signals, config.signals.for_other_models()
   t_model = adapter.as_adapter(target.model, outputs=target.outputs)
   r_models = [adapter.as_adapter(m, outputs=references.outputs)
               for m in refs]
@@ -253,10 +248,12 @@ def model_signals(refs, data, name: str, variant: Optional[variants.Variant],
           else (data.x_test, data.y_test))
   # SAMIA's sensitivity (10 extra passes) only where it is used: with the
   # mia_prune split, on the model's own train and test sets, as there.
-  rows = (refs.own_split(name) if config.sensitivity and split == "pool"
+  rows = (refs.own_split(name) if config.uses_rows and split == "pool"
           else None)
   fp = store.fingerprint([variants.fingerprint(refs, name, variant), config,
                           split, len(x), row_hashes(x[:64]).tobytes().hex()]
+                         # (the tag predates other per-row signals; kept,
+                         # so caches written before stay valid)
                          + ([] if rows is None else ["own_split_sensitivity"]))
   folder = "base" if variant is None else variant.key()
   path = (fs.path(refs.directory) / name / SIGNALS_DIR / folder
@@ -281,16 +278,18 @@ def cell_signals(refs, data, cell: Cell, attacks: Sequence[str], *,
                        and in_pool is None else [])
   names = refs.reference_names() if registry.needs_references(attacks) else []
 
-  # The label-only boundary attack reads the target's distances on the
-  # pool; nothing else computes them (HopSkipJump queries the model often).
-  boundary = registry.needs_boundary(attacks) or cell.signals.boundary
+  # The optional signals the attacks read are switched on; the target-only
+  # ones (the boundary distances: HopSkipJump queries the model often) for
+  # the target on the pool alone.
+  config = cell.signals.with_signals(registry.needed_signals(attacks))
 
   def sig(name, variant, split):
     label = (f"{name} {variant.label() if variant else 'model'} {split}"
              if progress else False)
-    own = boundary and name == ref_lib.TARGET and split == "pool"
+    own = name == ref_lib.TARGET and split == "pool"
     return model_signals(refs, data, name, variant, split,
-                         cell.signals.replace(boundary=own), progress=label)
+                         config if own else config.for_other_models(),
+                         progress=label)
 
   target = {s: sig(ref_lib.TARGET, cell.target, s) for s in splits}
   ref_sig = {s: tuple(sig(n, cell.references, s) for n in names)
@@ -335,8 +334,9 @@ def audit_cell(refs, data, cell: Cell, attacks: Sequence[str],
   registry.check_needs(attacks, Provided(
       num_examples=int(judged.sum()),
       ref_is_member=refs.ref_is_member[:, judged], population=True,
-      reference_population=True, sensitivity=cell.signals.sensitivity,
-      boundary=True,      # `cell_signals` computes what the attacks need
+      reference_population=True,
+      # `cell_signals` computes the optional signals the attacks need.
+      signals=registry.needed_signals(attacks),
       shadow_is_member=(None if refs.ref_in_split is None
                         else refs.ref_is_member[refs.ref_in_split])))
   signals = cell_signals(refs, data, cell, attacks, progress=progress)
