@@ -69,7 +69,8 @@ def test_one_run_config_refuses_bad_input(kwargs, match):
 
 def test_overlap_is_refused_before_training(digits, monkeypatch):
   fixed, _ = digits
-  monkeypatch.setattr(dp_audit, "train_with_defense",
+  from tfmia import references
+  monkeypatch.setattr(references, "train_member_model",
                       lambda *a, **k: pytest.fail("trained"))
   with pytest.raises(ValueError, match="overlap"):
     dp_audit.one_run_audit(

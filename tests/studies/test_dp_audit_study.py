@@ -40,10 +40,10 @@ def test_cli_quick_study_on_digits_writes_a_table_and_figures(tmp_path,
       ("nondp", "mislabelled"), ("nondp", "natural"),
       ("eps4", "mislabelled"), ("eps4", "natural")}
   # Every model is a finished unit: a rerun trains nothing.
-  monkeypatch.setattr(dp_audit, "train_with_defense",
-                      lambda *a, **k: pytest.fail("retrained an audit model"))
-  monkeypatch.setattr(study_module, "train_with_defense",
-                      lambda *a, **k: pytest.fail("retrained a reference"))
+  # Every model, the audits' and the references', trains through here.
+  from tfmia import references
+  monkeypatch.setattr(references, "train_member_model",
+                      lambda *a, **k: pytest.fail("retrained a model"))
   config = study.DpAuditStudyConfig.quick_mode(
       epochs=2, num_canaries=100, epsilons=(None, 4.0), references=2)
   again = study.run(config, out, progress=False)

@@ -33,16 +33,15 @@ import time
 from typing import Optional, Union
 
 import numpy as np
-import tensorflow as tf
 
 from tfmia.infra import fs
 from tfmia.audits import audit as audit_lib
 from tfmia.results import accuracy, dp_bounds
 from tfmia.infra import io, store
-from tfmia import models
+from tfmia import models, references
 from tfmia.attacks import registry
 from tfmia.data import ClassificationData
-from tfmia.training.defenses import Defense, train_with_defense
+from tfmia.training.defenses import Defense
 from tfmia.training.config import TrainConfig
 
 CANARY_KINDS = ("mislabelled", "natural")
@@ -327,6 +326,18 @@ def one_run_audit(builder: str, model_kwargs: dict, data: ClassificationData,
       OneRunResult.from_dict(io.read_json(out / AUDIT_FILE))))
 
 
+def with_canaries(data: ClassificationData, canaries: Canaries,
+                  include: np.ndarray, rng: np.random.Generator
+                  ) -> ClassificationData:
+  """`data` with its train split (the fixed members) plus the canaries
+  where `include` holds, shuffled by `rng`: one canary model's members."""
+  x = np.concatenate([data.x_train, canaries.x[include]])
+  y = np.concatenate([np.asarray(data.y_train, np.int64),
+                      canaries.labels[include]])
+  order = rng.permutation(len(x))
+  return data.replace(x_train=x[order], y_train=y[order])
+
+
 def _train_and_score(builder, model_kwargs, data, canary_source,
                      train_config, defense, config, model_seed):
   """One one-run audit: (its result, the canaries, their scores, the
@@ -337,17 +348,13 @@ def _train_and_score(builder, model_kwargs, data, canary_source,
                            len(data.class_names), config.canaries,
                            fixed_x=data.x_train)
   inc = canaries.included
-  x = np.concatenate([data.x_train, canaries.x[inc]])
-  y = np.concatenate([np.asarray(data.y_train, np.int64),
-                      canaries.labels[inc]])
-  order = np.random.default_rng(config.canaries.seed + 1).permutation(len(x))
-  train = dataclasses.replace(data, x_train=x[order], y_train=y[order])
+  train = with_canaries(data, canaries, inc,
+                        np.random.default_rng(config.canaries.seed + 1))
   draw_seconds = time.perf_counter() - start
-  tf.keras.utils.set_random_seed(model_seed)
-  model = models.build_model(builder, data.x_train.shape[1:],
-                             len(data.class_names), **model_kwargs)
   t0 = time.perf_counter()
-  trained = train_with_defense(model, train, train_config, defense)
+  trained = references.train_member_model(
+      builder, model_kwargs, train, train_config, seed=model_seed,
+      defense=defense)
   train_seconds = time.perf_counter() - t0
   t1 = time.perf_counter()
   result = score_canaries(trained.model, canaries, config.attack,

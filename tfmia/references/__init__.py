@@ -35,8 +35,8 @@ from tfmia.references.training import (CHECKPOINTS_DIR, check_buildable,
                                        checkpoint_epochs, checkpoint_path,
                                        is_complete, job_names, parse_shard,
                                        read_membership, shard_jobs, status,
-                                       train_one, train_references,
-                                       unit_problem)
+                                       train_member_model, train_one,
+                                       train_references, unit_problem)
 
 __all__ = ["CHECKPOINTS_DIR", "CONFIG_FILE", "DONE_FILE", "MEMBERSHIP_FILE",
            "MEMBER_FILE", "ReferenceConfig", "ReferenceSet", "SPLITS",
@@ -44,4 +44,5 @@ __all__ = ["CHECKPOINTS_DIR", "CONFIG_FILE", "DONE_FILE", "MEMBERSHIP_FILE",
            "checkpoint_path", "is_complete", "job_names", "membership_matrix",
            "mia_prune_split", "model_index", "model_name", "parse_shard",
            "read_membership", "shard_jobs", "status", "target_membership",
-           "train_one", "train_references", "unit_problem"]
+           "train_member_model", "train_one", "train_references",
+           "unit_problem"]

@@ -115,14 +115,59 @@ def _init_seed(config: ReferenceConfig, name: str) -> int:
   return config.seed * 100_003 + index
 
 
+def train_member_model(builder: str, model_kwargs: dict,
+                       members: ClassificationData, train_config, *,
+                       seed: int, defense=None, hire=None, callbacks=(),
+                       out_dir=None, extra_config=None):
+  """Builds model `builder` with its weights seeded by `seed` and trains it
+  on `members.x_train`, validating on `members.x_test`: the one place tfmia
+  trains a model on a subset of examples (a reference folder's models, the
+  one-run audits' canary models, a study's own models).
+
+  Args:
+    builder, model_kwargs: a registered model builder and its options.
+    members: the data the model trains on (e.g. `data.members(mask)`).
+    train_config: a `tfmia.training.TrainConfig`.
+    seed: seeds Keras (`tf.keras.utils.set_random_seed`) before the build.
+    defense: a `tfmia.training.defenses.Defense` (e.g. DP-SGD); None trains
+      plainly. hire: a `HireConfig` trains a spiking model with HIRE-SNN's
+      input noise instead.
+    callbacks, out_dir, extra_config: as `tfmia.training.train_model`
+      (`out_dir` only without a defense).
+
+  Returns:
+    The training's result: `.model` (trained) and `.history`; with a
+    defense, also `.epsilon` (`DefendedTraining`).
+  """
+  import tensorflow as tf
+  from tfmia.training import train_model
+  if defense is not None and hire is not None:
+    raise ValueError("`defense` and `hire` cannot be combined.")
+  if defense is not None and out_dir is not None:
+    raise ValueError("`out_dir` is for training without a defense.")
+  tf.keras.utils.set_random_seed(seed)
+  model = models.build_model(builder, members.input_shape,
+                             members.num_classes, **dict(model_kwargs))
+  if hire is not None:
+    from tfmia.training.hire import train_hire
+    return train_hire(model, members, train_config, hire,
+                      callbacks=callbacks, out_dir=out_dir,
+                      extra_config=extra_config)
+  if defense is not None:
+    from tfmia.training.defenses import train_with_defense
+    return train_with_defense(model, members, train_config, defense,
+                              callbacks=callbacks)
+  return train_model(model, members, train_config, out_dir=out_dir,
+                     callbacks=callbacks, extra_config=extra_config)
+
+
 def train_one(config: ReferenceConfig, data: ClassificationData,
               is_member: np.ndarray, name: str, model_dir: Path, *,
               progress: bool = True,
               validation: Optional[np.ndarray] = None) -> dict:
   """Trains one model on data.x_train[is_member] and marks it complete. It
   validates on data.x_train[validation] (its non-members when None)."""
-  import tensorflow as tf
-  from tfmia.training import EpochProgress, train_model
+  from tfmia.training import EpochProgress
   is_member = np.asarray(is_member, dtype=bool)
   val = ~is_member if validation is None else np.asarray(validation, bool)
   subset = data.members(is_member, validation=val)
@@ -137,18 +182,10 @@ def train_one(config: ReferenceConfig, data: ClassificationData,
   if keep:
     callbacks.append(_checkpoint_callback(model_dir))
   with strategy.scope():
-    tf.keras.utils.set_random_seed(_init_seed(config, name))
-    model = models.build_model(config.model, data.input_shape,
-                               data.num_classes, **dict(config.model_kwargs))
-    extra = {"reference": config, "name": name}
-    if config.hire is not None:
-      from tfmia.training.hire import train_hire
-      result = train_hire(model, subset, config.train, config.hire,
-                          callbacks=callbacks, out_dir=model_dir,
-                          extra_config=extra)
-    else:
-      result = train_model(model, subset, config.train, out_dir=model_dir,
-                           callbacks=callbacks, extra_config=extra)
+    result = train_member_model(
+        config.model, config.model_kwargs, subset, config.train,
+        seed=_init_seed(config, name), hire=config.hire, callbacks=callbacks,
+        out_dir=model_dir, extra_config={"reference": config, "name": name})
   hist = result.history
   files = [model_dir / MEMBER_FILE, model_dir / WEIGHTS_FILE]
   if keep:

@@ -39,8 +39,7 @@ from tfmia.infra import progress as progress_lib
 from tfmia.results import dp_bounds
 from tfmia.studies.dp_audit import report
 from tfmia.training import TrainConfig
-from tfmia.training.defenses import (Defense, noise_for_epsilon,
-                                     train_with_defense)
+from tfmia.training.defenses import Defense, noise_for_epsilon
 from tfmia.training.loop import load_weights
 
 OUTPUTS = ("results.csv", "results.json", "dp_audit.png", "guesses.png",
@@ -226,15 +225,11 @@ def _reference(config, data, canaries, is_member, defense, directory, k):
 
 def _train_reference(config, data, canaries, is_member, defense, directory,
                      weights, k):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  x = np.concatenate([data.x_train, canaries.x[is_member]])
-  y = np.concatenate([data.y_train, canaries.labels[is_member]])
-  order = np.random.default_rng([config.seed, 2, k]).permutation(len(x))
-  train = data.replace(x_train=x[order], y_train=y[order])
-  tf.keras.utils.set_random_seed(config.seed + 1 + k)
-  model = models.build_model(config.model, data.x_train.shape[1:],
-                             len(data.class_names), **dict(config.model_kwargs))
-  trained = train_with_defense(model, train, config.train_config(), defense)
+  train = dp_audit.with_canaries(
+      data, canaries, is_member, np.random.default_rng([config.seed, 2, k]))
+  trained = references.train_member_model(
+      config.model, config.model_kwargs, train, config.train_config(),
+      seed=config.seed + 1 + k, defense=defense)
   directory.mkdir(parents=True, exist_ok=True)
   with io.atomic_path(weights, suffix=".weights.h5") as tmp:
     trained.model.save_weights(tmp)

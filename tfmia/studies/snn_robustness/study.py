@@ -242,14 +242,9 @@ def _sweep_model(config, pooling, encoder, data, members, folder: Path,
   """The sweep's SNN with `pooling` and `encoder`, trained by BPTT on the
   target's members; loaded instead when its folder holds it complete
   (`done.json` matches the settings and the weights' hash)."""
-  import tensorflow as tf
   from tfmia.infra import store
-  from tfmia.training import train_model
   from tfmia.training.loop import load_weights, save_weights
-  tf.keras.utils.set_random_seed(config.seed)
   kwargs = config.model_kwargs(pooling=pooling, encoder=encoder)
-  model = models.build_model("spiking_vgg", data.input_shape,
-                             data.num_classes, **kwargs)
   train = config.train_config().replace(
       epochs=config.sweep_epochs or config.epochs)
   weights, marker = folder / store.WEIGHTS_FILE, folder / store.DONE_FILE
@@ -260,14 +255,18 @@ def _sweep_model(config, pooling, encoder, data, members, folder: Path,
     if progress:
       progress_lib.say(f"Sweep: training {pooling} pooling, {encoder} "
                        "encoder")
-    train_model(model, data.members(members),
-                train.replace(verbose=1 if progress else 0))
+    model = references.train_member_model(
+        "spiking_vgg", kwargs, data.members(members),
+        train.replace(verbose=1 if progress else 0), seed=config.seed).model
     folder.mkdir(parents=True, exist_ok=True)
     save_weights(model, weights)
     return model
 
-  return store.unit(marker, fp, [weights], train_and_save,
-                    load=lambda: load_weights(model, weights),
+  def load():
+    return load_weights(models.build_model(
+        "spiking_vgg", data.input_shape, data.num_classes, **kwargs), weights)
+
+  return store.unit(marker, fp, [weights], train_and_save, load=load,
                     info=dict(pooling=pooling, encoder=encoder))
 
 
