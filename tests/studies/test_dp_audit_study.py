@@ -11,10 +11,8 @@ import pytest
 
 from tfmia import cli
 
-from tfmia.audits import one_run as dp_audit
 from tfmia.studies import dp_audit as study
 from tfmia.studies.dp_audit import report
-from tfmia.studies.dp_audit import study as study_module
 
 
 @pytest.mark.slow

@@ -34,7 +34,7 @@ def test_check_seeds():
 
 
 def test_cli_runs_each_seed_in_its_folder(tmp_path, monkeypatch, capsys):
-  from tfmia.results import AttackResult, AttackResults
+  from tfmia.results import AttackResult
   from tfmia.studies import architectures
   seen = []
 
