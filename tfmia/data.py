@@ -9,6 +9,7 @@ the same arrays can be shown as images and fed to a model.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 from typing import Optional, Sequence, Union
@@ -394,3 +395,24 @@ def prepare_data(config: DataConfig, *, raw: Optional[ClassificationData] = None
   data = shuffle(data, seed=config.seed)
   data = subset(data, train_size=config.train_size, test_size=config.test_size)
   return scale_pixels(data, config.scaling)
+
+
+def row_hashes(x: np.ndarray) -> np.ndarray:
+  """One 16-byte digest per example, to detect shared examples by value.
+
+  Rows are hashed in a canonical form (float32, -0.0 as 0.0), so a float64
+  or uint8 copy of an example hashes as the example does.
+  """
+  x = np.ascontiguousarray(np.asarray(x, dtype=np.float32) + np.float32(0.0))
+  return np.array([hashlib.blake2b(row.tobytes(), digest_size=16).digest()
+                   for row in x.reshape(len(x), -1)])
+
+
+def check_population(member_x: np.ndarray, population_x: np.ndarray) -> None:
+  """Raises if any population example is also a target member."""
+  shared = np.isin(row_hashes(population_x), row_hashes(member_x))
+  if shared.any():
+    raise ValueError(
+        f"`population` overlaps the target's members: {int(shared.sum())} of "
+        f"{len(population_x)} population examples are training examples of "
+        "the target. Population data must be data the target never saw.")

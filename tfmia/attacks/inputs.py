@@ -112,6 +112,17 @@ class AttackSignals:
   def num_references(self) -> int:
     return len(self.references)
 
+  def take(self, index) -> "AttackSignals":
+    """These signals on the attacked examples `index` of the N (the
+    populations unchanged)."""
+    return AttackSignals(
+        target=self.target.take(index),
+        references=tuple(r.take(index) for r in self.references),
+        ref_is_member=(np.asarray(self.ref_is_member)[:, index]
+                       if self.num_references else None),
+        target_population=self.target_population,
+        reference_population=self.reference_population)
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Provided:

@@ -89,13 +89,8 @@ def run_attacks(attacks: Sequence[str], signals: AttackSignals,
                     f"Received: {type(signals).__name__}")
   n = signals.target.num_examples
   is_member = as_bool_array(is_member, "is_member", (n,))
-  if evaluate is None:
-    evaluate = np.ones(n, bool)
-  evaluate = np.asarray(evaluate)
-  if evaluate.dtype != bool or evaluate.shape != (n,):
-    raise ValueError(f"`evaluate` must be a bool array of shape ({n},). "
-                     f"Received: shape={evaluate.shape}, "
-                     f"dtype={evaluate.dtype}")
+  evaluate = (np.ones(n, bool) if evaluate is None
+              else as_bool_array(evaluate, "evaluate", (n,)))
   judged = is_member[evaluate]
   if judged.all() or not judged.any():
     raise ValueError("`is_member` must hold both members and non-members.")
@@ -103,7 +98,7 @@ def run_attacks(attacks: Sequence[str], signals: AttackSignals,
   if not evaluate.all():
     # Attacks score the evaluated examples only; shadow-trained attacks
     # still learn from every reference model's own examples (`full`).
-    signals = _restrict(signals, np.flatnonzero(evaluate))
+    signals = signals.take(np.flatnonzero(evaluate))
     is_member = is_member[evaluate]
   provided = Provided.of(signals)
   if full.num_references:
@@ -147,14 +142,3 @@ def run_attacks(attacks: Sequence[str], signals: AttackSignals,
       results=tuple(results), model=model, epoch=epoch,
       member_accuracy=_accuracy(signals.target, is_member),
       nonmember_accuracy=_accuracy(signals.target, ~is_member))
-
-
-def _restrict(s: AttackSignals, idx: np.ndarray) -> AttackSignals:
-  """`s` on the examples `idx` of its N (populations unchanged)."""
-  return AttackSignals(
-      target=s.target.take(idx),
-      references=tuple(r.take(idx) for r in s.references),
-      ref_is_member=(np.asarray(s.ref_is_member)[:, idx]
-                     if s.num_references else None),
-      target_population=s.target_population,
-      reference_population=s.reference_population)

@@ -24,7 +24,6 @@ it once.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
 import zlib
@@ -32,6 +31,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
+from tfmia import data as data_lib
 from tfmia.models import adapter
 from tfmia import references as ref_lib
 from tfmia.infra import fs, io, store, validation
@@ -103,27 +103,6 @@ class References:
   outputs: str = "auto"
 
 
-def row_hashes(x: np.ndarray) -> np.ndarray:
-  """One 16-byte digest per example, to detect shared examples by value.
-
-  Rows are hashed in a canonical form (float32, -0.0 as 0.0), so a float64
-  or uint8 copy of an example hashes as the example does.
-  """
-  x = np.ascontiguousarray(np.asarray(x, dtype=np.float32) + np.float32(0.0))
-  return np.array([hashlib.blake2b(row.tobytes(), digest_size=16).digest()
-                   for row in x.reshape(len(x), -1)])
-
-
-def check_population(member_x: np.ndarray, population_x: np.ndarray) -> None:
-  """Raises if any population example is also a target member."""
-  shared = np.isin(row_hashes(population_x), row_hashes(member_x))
-  if shared.any():
-    raise ValueError(
-        f"`population` overlaps the target's members: {int(shared.sum())} of "
-        f"{len(population_x)} population examples are training examples of "
-        "the target. Population data must be data the target never saw.")
-
-
 def _check_membership(is_member, n: int) -> np.ndarray:
   return validation.as_membership(is_member, "is_member", n)
 
@@ -185,7 +164,7 @@ def audit(target: Target, references: Optional[References] = None,
   if population is not None:
     if len(population) != 2 or len(population[0]) != len(population[1]):
       raise ValueError("`population` must be an (x, y) pair of equal length.")
-    check_population(x[is_member], np.asarray(population[0]))
+    data_lib.check_population(x[is_member], np.asarray(population[0]))
   registry.check_needs(config.attacks, Provided(
       num_examples=len(x), ref_is_member=ref_is_member,
       population=population is not None,
@@ -251,7 +230,8 @@ def model_signals(refs, data, name: str, variant: Optional[variants.Variant],
   rows = (refs.own_split(name) if config.uses_rows and split == "pool"
           else None)
   fp = store.fingerprint([variants.fingerprint(refs, name, variant), config,
-                          split, len(x), row_hashes(x[:64]).tobytes().hex()]
+                          split, len(x),
+                          data_lib.row_hashes(x[:64]).tobytes().hex()]
                          # (the tag predates other per-row signals; kept,
                          # so caches written before stay valid)
                          + ([] if rows is None else ["own_split_sensitivity"]))
@@ -310,17 +290,18 @@ def cell_signals(refs, data, cell: Cell, attacks: Sequence[str], *,
 def load_reference_folder(reference_config, *, directory=None, data=None,
                           num_models=None):
   """(ReferenceSet, prepared data), checked against each other."""
-  from tfmia.data import prepare_data
-  directory = fs.path(directory or reference_config.reference_dir)
-  refs = ref_lib.ReferenceSet.load(directory, config=reference_config,
-                                   num_models=num_models)
-  data = data if data is not None else prepare_data(reference_config.data)
+  refs = ref_lib.ReferenceSet.load(
+      directory or reference_config.reference_dir, config=reference_config,
+      num_models=num_models)
+  data = data if data is not None else data_lib.prepare_data(
+      reference_config.data)
   n = refs.ref_is_member.shape[1]
   if len(data.x_train) != n:
     raise ValueError(f"The data's pool has {len(data.x_train)} examples but "
-                     f"the membership matrix in {directory} covers {n}.")
+                     f"the membership matrix in {refs.directory} covers "
+                     f"{n}.")
   if refs.population_in_pool is None:
-    check_population(data.x_train[refs.target_is_member], data.x_test)
+    data_lib.check_population(data.x_train[refs.target_is_member], data.x_test)
   return refs, data
 
 

@@ -40,6 +40,7 @@ from tfmia.results import accuracy, dp_bounds
 from tfmia.infra import io, store
 from tfmia import models, references
 from tfmia.attacks import registry
+from tfmia import data as data_lib
 from tfmia.data import ClassificationData
 from tfmia.training.defenses import Defense
 from tfmia.training.config import TrainConfig
@@ -106,8 +107,8 @@ class Canaries:
 def check_disjoint(canary_x: np.ndarray, fixed_x: np.ndarray) -> None:
   """Raises when a canary is also one of the fixed members: its inclusion
   would then not be random, and the bound would not hold."""
-  shared = np.isin(audit_lib.row_hashes(canary_x),
-                   audit_lib.row_hashes(fixed_x))
+  shared = np.isin(data_lib.row_hashes(canary_x),
+                   data_lib.row_hashes(fixed_x))
   if shared.any():
     raise ValueError(
         f"The canaries overlap the training set's fixed members: "

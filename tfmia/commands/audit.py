@@ -78,23 +78,28 @@ def _rmia_a(text: str):
 
 
 def handle(args: argparse.Namespace) -> int:
+  if args.list:
+    from tfmia.attacks.registry import ATTACKS
+    for name, spec in ATTACKS.items():
+      print(f"{name:26s} {spec.description}")
+    return 0
+  if args.render is None:
+    return _audit(args)
+  from tfmia.reporting import tables as reports
+  res = reports.render_audit(args.render)
+  cliargs.print_table(reports.report(res), reports.PRINT_COLUMNS)
+  print(f"\nRedrew report.csv, roc_loglog.png and score_hist.png in "
+        f"{args.render}/")
+  return 0
 
+
+def _audit(args: argparse.Namespace) -> int:
   from tfmia import variants
-  from tfmia.attacks.registry import ATTACKS, DEFAULT_ATTACKS, AttackConfig
+  from tfmia.attacks.registry import DEFAULT_ATTACKS, AttackConfig
   from tfmia.audits import audit as audit_lib
   from tfmia.infra import io
   from tfmia.reporting import tables as reports
   from tfmia.signals import SignalConfig
-  if args.list:
-    for name, spec in ATTACKS.items():
-      print(f"{name:26s} {spec.description}")
-    return 0
-  if args.render is not None:
-    res = reports.render_audit(args.render)
-    cliargs.print_table(reports.report(res), reports.PRINT_COLUMNS)
-    print(f"\nRedrew report.csv, roc_loglog.png and score_hist.png in "
-          f"{args.render}/")
-    return 0
   if args.config is None:
     raise ValueError("--config (or --render, or --list) is required.")
   if args.out is None:

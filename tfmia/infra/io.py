@@ -214,6 +214,12 @@ def atomic_write_json(path: PathLike, obj: Any) -> None:
     tmp.write_text(json.dumps(to_jsonable(obj), indent=2, allow_nan=True))
 
 
+def atomic_write_csv(df, path: PathLike, **kwargs) -> None:
+  """Writes a pandas DataFrame as CSV (`df.to_csv(**kwargs)`), atomically."""
+  with atomic_path(path, suffix=".csv") as tmp:
+    df.to_csv(tmp, **kwargs)
+
+
 def atomic_write_bytes(path: PathLike, data: bytes) -> None:
   with atomic_path(path) as tmp:
     with open(tmp, "wb") as f:

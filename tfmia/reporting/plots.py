@@ -237,11 +237,17 @@ def plot_sample_images(images: np.ndarray, labels: np.ndarray,
 
 def save_figure(fig, path: Union[str, os.PathLike], dpi: int = 120) -> None:
   """Saves a figure atomically and closes it."""
+  save_figures({path: fig}, dpi=dpi)
+
+
+def save_figures(figures: dict, dpi: int = 120) -> None:
+  """Saves each {path: figure} atomically and closes it."""
   import matplotlib.pyplot as plt
-  suffix = os.path.splitext(os.fspath(path))[1] or ".png"
-  with io.atomic_path(path, suffix=suffix) as tmp:
-    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-  plt.close(fig)
+  for path, fig in figures.items():
+    suffix = os.path.splitext(os.fspath(path))[1] or ".png"
+    with io.atomic_path(path, suffix=suffix) as tmp:
+      fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
 
 
 def plot_score_histograms(results: Union[AttackResults, Sequence[AttackResult]],

@@ -1,5 +1,5 @@
 """Reports: the tables, figures and summaries of `tfmia audit`, `attack`,
-`train` and `robustness`, drawn from results, and `write_csv` for all.
+`train` and `robustness`, drawn from results, and `tfmia.infra.io.atomic_write_csv` for all.
 
 Nothing here computes a result: each writer takes result objects (and the
 config to record) and writes files atomically; the figures come from
@@ -34,12 +34,6 @@ PRINT_COLUMNS = ("attack", "auc", "auc_ci_low", "auc_ci_high",
 RESULTS_NAME = "results"
 
 
-def write_csv(df, path: PathLike, **kwargs) -> None:
-  """Writes a DataFrame as CSV, atomically."""
-  with io.atomic_path(path, suffix=".csv") as tmp:
-    df.to_csv(tmp, **kwargs)
-
-
 # ---------------------------------------------------------------------------
 # One audit: tfmia audit, audit.audit, audit.audit_signals
 
@@ -54,13 +48,14 @@ def report(results: AttackResults):
 
 def _draw_audit(results: AttackResults, out_dir: Path) -> None:
   entire = [r for r in results if r.slice == ENTIRE_DATASET]
-  fig = plotting.plot_roc(entire, log_scale=True)
-  fig.axes[0].set_title(f"{results.model}: membership inference, log-log ROC")
-  plotting.save_figure(fig, out_dir / "roc_loglog.png")
-  plotting.save_figure(plotting.plot_score_histograms(entire),
-                       out_dir / "score_hist.png")
-  write_csv(report(results), out_dir / "report.csv", index=False,
-            float_format="%.6g")
+  table = report(results)
+  roc = plotting.plot_roc(entire, log_scale=True)
+  roc.axes[0].set_title(f"{results.model}: membership inference, log-log ROC")
+  plotting.save_figures({out_dir / "roc_loglog.png": roc,
+                         out_dir / "score_hist.png":
+                         plotting.plot_score_histograms(entire)})
+  io.atomic_write_csv(table, out_dir / "report.csv", index=False,
+                      float_format="%.6g")
 
 
 def write_audit(results: AttackResults, out_dir: PathLike, config,
@@ -101,7 +96,7 @@ def write_attack(results: AttackResults, out: PathLike, config: dict) -> None:
   out.mkdir(parents=True, exist_ok=True)
   io.atomic_write_json(out / store.CONFIG_FILE, config)
   results.save(out / RESULTS_NAME)
-  write_csv(results.to_dataframe(), out / "summary.csv", index=False)
+  io.atomic_write_csv(results.to_dataframe(), out / "summary.csv", index=False)
   whole = [r for r in results if r.slice == ENTIRE_DATASET] or list(results)
   plotting.save_figure(plotting.plot_roc_pair(whole), out / "roc.png")
 
@@ -132,7 +127,7 @@ def write_robustness(result, out: PathLike, record: Optional[dict] = None,
   out = fs.path(out)
   io.atomic_write_json(out / "robustness.json",
                        {"result": result, **(record or {})})
-  write_csv(pd.DataFrame(result.rows()), out / "robustness.csv", index=False,
-            float_format="%.4f")
+  io.atomic_write_csv(pd.DataFrame(result.rows()), out / "robustness.csv",
+                      index=False, float_format="%.4f")
   plotting.save_figure(plotting.plot_robustness(result.rows(), title=title),
                        out / "robustness.png")

@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 from typing import Callable, Sequence
 
+from tfmia.infra import io
 from tfmia import cliargs
-from tfmia.reporting.tables import write_csv
 from tfmia.studies import seeds as seeds_lib
 
 
@@ -22,7 +22,7 @@ def over_seeds(run: Callable, config, args: argparse.Namespace, raw,
       progress=not args.no_progress)
   table = seeds_lib.spread_table({s: table_of(r) for s, r in results.items()},
                                  keys, ["auc", "tpr_at_1%_fpr"])
-  write_csv(table, args.out / seeds_lib.SUMMARY_FILE, index=False)
+  io.atomic_write_csv(table, args.out / seeds_lib.SUMMARY_FILE, index=False)
   print()
   cliargs.print_table(table, [*keys, "num_seeds", "auc_mean", "auc_std",
                       "auc_ci_low_mean", "auc_ci_high_mean",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from tfmia.infra import fs, io
 from tfmia.reporting import plots as plotting
-from tfmia.reporting.tables import write_csv
 
 
 def write(result, raw, out: fs.PathLike, experiments) -> None:
@@ -33,7 +32,7 @@ def write(result, raw, out: fs.PathLike, experiments) -> None:
   fig = plotting.plot_sample_images(raw.x_train[:16], raw.y_train[:16],
                                     raw.class_names, pixel_max=raw.pixel_max)
   plotting.save_figure(fig, out / "sample_data.png")
-  write_csv(result.to_dataframe(), out / "summary.csv", index=False)
+  io.atomic_write_csv(result.to_dataframe(), out / "summary.csv", index=False)
   io.atomic_write_json(out / "results.json", {
       "config": result.config,
       "models": {n: {"final": o.final_row(),

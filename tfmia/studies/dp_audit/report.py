@@ -10,7 +10,6 @@ import numpy as np
 
 from tfmia.infra import fs, io
 from tfmia.reporting import plots as plotting
-from tfmia.reporting.tables import write_csv
 
 # Each bound's legend label and marker.
 BOUNDS = {"one_run_mislabelled": ("one-run, mislabelled canaries", "o"),
@@ -91,8 +90,8 @@ def plot_epsilon_vs_guesses(bounds: Mapping, *,
 def write_tables(result, out: fs.PathLike) -> None:
   """results.csv and results.json of a DpAuditStudyResult."""
   out = fs.path(out)
-  write_csv(result.table(), out / "results.csv", index=False,
-            float_format="%.4f")
+  io.atomic_write_csv(result.table(), out / "results.csv", index=False,
+                      float_format="%.4f")
   io.atomic_write_json(out / "results.json", {
       "rows": list(result.rows),
       "audits": [{"model": m, "canaries": k, **a.to_dict()}

@@ -9,7 +9,6 @@ import numpy as np
 
 from tfmia.infra import fs, io
 from tfmia.reporting import plots as plotting
-from tfmia.reporting.tables import write_csv
 
 
 def summary_table(table):
@@ -134,9 +133,11 @@ def write(result, out: fs.PathLike) -> None:
   summary.json, histograms.npz and the three figures."""
   out = fs.path(out)
   table = result.table()
-  write_csv(table, out / "results.csv", index=False, float_format="%.6g")
+  io.atomic_write_csv(table, out / "results.csv", index=False,
+                      float_format="%.6g")
   summary = summary_table(table)
-  write_csv(summary, out / "table.csv", index=False, float_format="%.4f")
+  io.atomic_write_csv(summary, out / "table.csv", index=False,
+                      float_format="%.4f")
   io.atomic_write_json(out / "summary.json",
                        {"cells": summary.to_dict(orient="records")})
   io.atomic_save_npz(out / "histograms.npz", **result.histograms)

@@ -7,7 +7,6 @@ from typing import Mapping, Sequence
 
 from tfmia.infra import fs, io
 from tfmia.reporting import plots as plotting
-from tfmia.reporting.tables import write_csv
 
 
 def plot_leakage_vs_timesteps(results: Mapping, timesteps: Sequence[int],
@@ -107,13 +106,13 @@ def plot_accuracy_sops(accuracy: Mapping, sops: Mapping, ann_macs: float,
 def write(result, out: fs.PathLike) -> None:
   """Tables, results and figures of an SnnMiaResult."""
   out = fs.path(out)
-  write_csv(result.table(), out / "results.csv", index=False,
-            float_format="%.6g")
-  write_csv(result.cell_table(), out / "table.csv")
+  io.atomic_write_csv(result.table(), out / "results.csv", index=False,
+                      float_format="%.6g")
+  io.atomic_write_csv(result.cell_table(), out / "table.csv")
   for metric in ("auc", "tpr_at_1%_fpr", "tpr_at_0.1%_fpr", "tpr_at_0%_fpr"):
     name = metric.replace("%", "pct").replace(".", "_")
-    write_csv(result.wide_table(metric), out / f"table_{name}.csv",
-              float_format="%.4f")
+    io.atomic_write_csv(result.wide_table(metric), out / f"table_{name}.csv",
+                        float_format="%.4f")
   io.atomic_write_json(out / "summary.json", {
       "accuracy": {m: {str(k): v for k, v in a.items()}
                    for m, a in result.accuracy.items()},

@@ -8,7 +8,6 @@ import numpy as np
 
 from tfmia.infra import fs, io
 from tfmia.reporting import plots as plotting
-from tfmia.reporting.tables import write_csv
 
 
 def plot_privacy_models(table, *, title: str = "Membership leakage"):
@@ -101,11 +100,12 @@ def write(result, out: fs.PathLike) -> None:
   privacy.png and sparsity.png of an SnnRobustnessResult."""
   out = fs.path(out)
   table = result.table()
-  write_csv(table, out / "results.csv", index=False, float_format="%.4f")
-  write_csv(result.privacy_table(), out / "privacy.csv", index=False,
-            float_format="%.4f")
-  write_csv(result.sweep_table(), out / "sweep.csv", index=False,
-            float_format="%.4f")
+  io.atomic_write_csv(table, out / "results.csv", index=False,
+                      float_format="%.4f")
+  io.atomic_write_csv(result.privacy_table(), out / "privacy.csv", index=False,
+                      float_format="%.4f")
+  io.atomic_write_csv(result.sweep_table(), out / "sweep.csv", index=False,
+                      float_format="%.4f")
   io.atomic_write_json(out / "results.json", {
       "rows": list(result.rows), "privacy": list(result.privacy),
       "sweep": list(result.sweep)})
