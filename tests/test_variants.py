@@ -202,3 +202,30 @@ def test_a_variant_kind_must_define_its_methods():
 
   with pytest.raises(TypeError, match="abstract"):
     Half()
+
+
+def test_a_kind_without_arguments_or_storage_is_one_class(monkeypatch):
+  # A new kind is one module: a Variant subclass and its spec parser; one
+  # that is not stored needs no save/load, and its spec may take no argument.
+  import dataclasses
+  from typing import ClassVar
+  from tfmia.variants import base
+
+  @dataclasses.dataclass(frozen=True)
+  class Halved(base.Variant):
+    kind: ClassVar[str] = "halved"
+    stored: ClassVar[bool] = False
+
+    def label(self):
+      return "halved"
+
+    def apply(self, model, members, *, name):
+      return model
+
+  monkeypatch.setitem(base._SPECS, "halved",
+                      ("halved", lambda arg, text, source, train: Halved()))
+  assert isinstance(base.from_spec("halved"), Halved)
+  with pytest.raises(TypeError, match="halved variant is not stored"):
+    Halved().save(None, None)
+  with pytest.raises(ValueError, match="timesteps must be integers"):
+    base.from_spec("snn")

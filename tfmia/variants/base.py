@@ -89,13 +89,13 @@ class Variant(abc.ABC):
   def apply(self, model, members: ClassificationData, *, name: str):
     """See the class docstring."""
 
-  @abc.abstractmethod
   def save(self, model, path: Path) -> None:
-    """See the class docstring."""
+    """See the class docstring. A kind that is not `stored` needs none."""
+    raise TypeError(f"A {self.kind} variant is not stored.")
 
-  @abc.abstractmethod
   def load(self, path: Path):
-    """See the class docstring."""
+    """See the class docstring. A kind that is not `stored` needs none."""
+    raise TypeError(f"A {self.kind} variant is not stored.")
 
   def make(self, model, members: ClassificationData, path: Path, *,
            name: str):
@@ -246,7 +246,8 @@ def from_spec(text: str, *, train=None) -> Optional[Variant]:
   for part in str(text).split("+"):
     part = part.strip()
     kind, _, arg = part.partition(":")
-    if kind not in _SPECS or not arg:
+    if kind not in _SPECS:
       raise ValueError(f"`variant` must be {spec_help()}. Received: {part!r}")
+    # A kind's parser checks its own arguments (a kind may take none).
     variant = _SPECS[kind][1](arg, part, variant, train)
   return variant

@@ -4,7 +4,6 @@ from its reference folder's per-epoch weights."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import ClassVar
 
 from tfmia.data import ClassificationData
@@ -41,13 +40,3 @@ class CheckpointVariant(Variant):
       raise ValueError("CheckpointVariant needs the reference folder.")
     return refs.load_checkpoint(name, self.epoch, members.input_shape,
                                 members.num_classes)
-
-  # The reference folder already holds a checkpoint's weights: `load_model`
-  # reads them from there, and never stores a copy.
-  def save(self, model, path: Path) -> None:
-    raise TypeError("A checkpoint is read from its reference folder, not "
-                    "stored as a variant.")
-
-  def load(self, path: Path):
-    raise TypeError("A checkpoint is read from its reference folder, not "
-                    "stored as a variant.")
