@@ -83,12 +83,6 @@ class GPath(os.PathLike):
       raise ValueError(f"Cannot join {other!r} to {self}")
     return GPath(f"{self._scheme}://{posixpath.join(self._rest, other)}")
 
-  def joinpath(self, *parts: PathLike) -> "GPath":
-    out = self
-    for p in parts:
-      out = out / p
-    return out
-
   @property
   def name(self) -> str:
     return posixpath.basename(self._rest)
@@ -96,10 +90,6 @@ class GPath(os.PathLike):
   @property
   def suffix(self) -> str:
     return pathlib.PurePosixPath(self.name or "x").suffix
-
-  @property
-  def stem(self) -> str:
-    return pathlib.PurePosixPath(self.name or "x").stem if self.name else ""
 
   @property
   def parent(self) -> "GPath":
@@ -112,9 +102,6 @@ class GPath(os.PathLike):
       p = p.parent
       out.append(p)
     return tuple(out)
-
-  def with_name(self, name: str) -> "GPath":
-    return self.parent / name
 
   def with_suffix(self, suffix: str) -> "GPath":
     stem = self.name[: len(self.name) - len(self.suffix)] if self.suffix \
@@ -133,12 +120,6 @@ class GPath(os.PathLike):
 
   def resolve(self) -> "GPath":
     return self
-
-  def expanduser(self) -> "GPath":
-    return self
-
-  def is_absolute(self) -> bool:
-    return True
 
   # --- I/O through tf.io.gfile ------------------------------------------
   def exists(self) -> bool:
