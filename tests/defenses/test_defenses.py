@@ -169,3 +169,48 @@ def test_noise_for_epsilon_inverts_the_accountant():
   assert defenses.noise_for_epsilon(1.0, 1000, 50, 10, 1e-5) > sigma
   with pytest.raises(ValueError, match="target_epsilon"):
     defenses.noise_for_epsilon(float("inf"), 1000, 50, 10, 1e-5)
+
+
+def test_ppb_loss_on_probabilities_equals_it_on_logits():
+  z = tf.constant(np.random.default_rng(0).normal(size=(8, 5)), tf.float32)
+  y = tf.constant([0, 1, 2, 3, 4, 0, 1, 2])
+  on_logits = defenses.PpbLoss(2.0)(y, z)
+  on_probs = defenses.PpbLoss(2.0, from_logits=False)(y, tf.nn.softmax(z))
+  np.testing.assert_allclose(on_probs, on_logits, rtol=1e-5)
+
+
+@pytest.mark.parametrize("defense", [defenses.Defense("ppb", 2.0),
+                                     defenses.Defense("adv", 1.0)])
+def test_a_softmax_model_is_defended_as_its_logits_twin(digits, defense):
+  from tfmia.data import DataConfig, prepare_data
+  data = prepare_data(DataConfig(train_size=96, test_size=48), raw=digits)
+
+  def build(activation):
+    tf.keras.utils.set_random_seed(0)
+    return tf.keras.Sequential([
+        tf.keras.layers.Flatten(input_shape=data.input_shape),
+        tf.keras.layers.Dense(16, activation="relu"),
+        tf.keras.layers.Dense(10, activation=activation)])
+  config = TrainConfig(epochs=2, batch_size=32, seed=3)
+  a = defenses.train_with_defense(build(None), data, config, defense)
+  b = defenses.train_with_defense(build("softmax"), data, config, defense)
+  np.testing.assert_allclose(b.history["loss"], a.history["loss"], rtol=1e-3)
+
+
+def test_dp_on_a_softmax_model_uses_the_vectorised_optimizer(digits):
+  # Fast clipping needs the pre-softmax outputs, so a softmax model takes
+  # tensorflow-privacy's path, with the loss on probabilities.
+  from tfmia.data import DataConfig, prepare_data
+  from tfmia.training import dp_clipping
+  data = prepare_data(DataConfig(train_size=64, test_size=32), raw=digits)
+  tf.keras.utils.set_random_seed(0)
+  model = tf.keras.Sequential([
+      tf.keras.layers.Flatten(input_shape=data.input_shape),
+      tf.keras.layers.Dense(10, activation="softmax", name="out")])
+  assert dp_clipping.unsupported_layers(model) == ["out (a softmax output)"]
+  out = defenses.train_with_defense(
+      model, data, TrainConfig(epochs=1, batch_size=16, optimizer="sgd",
+                               learning_rate=0.1),
+      defenses.Defense("dp", 1.0))
+  assert np.isfinite(out.history["loss"]).all()
+  assert not out.model.loss.get_config()["from_logits"]

@@ -148,3 +148,30 @@ def test_validation_batch_size_divides_by_the_timesteps():
     snn = models.build_model("spiking_vgg", (8, 8, 1), 3, depth=5,
                              timesteps=t, width_multiplier=0.25, hidden=32)
     assert validation_batch_size(snn, 64) == expected
+
+
+def _twins(d, seed=0):
+  """The same network twice, with the same initial weights: once ending in
+  logits, once in a softmax."""
+  def build(activation):
+    tf.keras.utils.set_random_seed(seed)
+    return tf.keras.Sequential([
+        tf.keras.layers.Flatten(input_shape=d.input_shape),
+        tf.keras.layers.Dense(32, activation="relu"),
+        tf.keras.layers.Dense(d.num_classes, activation=activation)])
+  return build(None), build("softmax")
+
+
+def test_a_softmax_model_trains_as_its_logits_twin(small_digits):
+  # Cross-entropy on softmax(z) probabilities is cross-entropy on logits z:
+  # trained on the right loss, the two follow the same path.
+  logits_model, softmax_model = _twins(small_digits)
+  assert loop.classification_loss(logits_model).get_config()["from_logits"]
+  assert not loop.classification_loss(
+      softmax_model).get_config()["from_logits"]
+  cfg = TrainConfig(epochs=3, batch_size=32, seed=1)
+  a = train_model(logits_model, small_digits, cfg)
+  b = train_model(softmax_model, small_digits, cfg)
+  np.testing.assert_allclose(b.history["loss"], a.history["loss"], rtol=1e-4)
+  np.testing.assert_allclose(b.history["val_accuracy"],
+                             a.history["val_accuracy"])

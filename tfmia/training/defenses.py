@@ -129,20 +129,34 @@ def ppb_penalty(logits: tf.Tensor) -> tf.Tensor:
   return tf.math.divide_no_nan(kl, tf.cast(half, tf.float32))
 
 
-class PpbLoss(tf.keras.losses.Loss):
-  """Cross-entropy on logits plus λ·`ppb_penalty` of the batch."""
+def as_logits(outputs: tf.Tensor, from_logits: bool) -> tf.Tensor:
+  """Logits for a model's outputs: themselves, or the log of probabilities
+  (softmax(log p) = p, so every logits-based quantity is unchanged)."""
+  if from_logits:
+    return outputs
+  return tf.math.log(tf.clip_by_value(tf.cast(outputs, tf.float32),
+                                      1e-12, 1.0))
 
-  def __init__(self, lam: float = DEFAULT_ARG, name: str = "ppb_loss"):
+
+class PpbLoss(tf.keras.losses.Loss):
+  """Cross-entropy plus λ·`ppb_penalty` of the batch, on logits or (with
+  `from_logits=False`) on a softmax model's probabilities."""
+
+  def __init__(self, lam: float = DEFAULT_ARG, name: str = "ppb_loss",
+               from_logits: bool = True):
     super().__init__(name=name)
     self.lam = float(lam)
+    self.from_logits = bool(from_logits)
 
   def call(self, y_true, y_pred):
+    logits = as_logits(y_pred, self.from_logits)
     ce = tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(
-        tf.reshape(y_true, [-1]), y_pred, from_logits=True))
-    return ce + self.lam * ppb_penalty(y_pred)
+        tf.reshape(y_true, [-1]), logits, from_logits=True))
+    return ce + self.lam * ppb_penalty(logits)
 
   def get_config(self):
-    return {"lam": self.lam, "name": self.name}
+    return {"lam": self.lam, "name": self.name,
+            "from_logits": self.from_logits}
 
 
 # ---------------------------------------------------------------------------
@@ -171,7 +185,9 @@ class AdversarialRegularization(tf.keras.Model):
     super().__init__(inputs=classifier.inputs, outputs=classifier.outputs,
                      name=classifier.name)
     from tfmia.models import miafc
+    from tfmia.models.adapter import ends_in_softmax
     self.num_classes = int(classifier.output_shape[-1])
+    self._probabilities = bool(ends_in_softmax(classifier))
     self.inference = miafc(2 * self.num_classes, seed=seed)
     # mia_prune: Adam at 1e-3 with weight decay 5e-4 for the inference model.
     self.inference_optimizer = tf.keras.optimizers.AdamW(
@@ -185,8 +201,10 @@ class AdversarialRegularization(tf.keras.Model):
     self._nx = tf.constant(nonmembers[0])
     self._ny = tf.constant(np.asarray(nonmembers[1]).reshape(-1), tf.int64)
 
-  def _features(self, logits, y):
-    return tf.concat([tf.nn.softmax(logits, axis=-1),
+  def _features(self, outputs, y):
+    probs = (outputs if self._probabilities
+             else tf.nn.softmax(outputs, axis=-1))
+    return tf.concat([probs,
                       tf.one_hot(y, self.num_classes)], axis=-1)
 
   def _sample(self, x, y):
@@ -366,7 +384,8 @@ def train_with_defense(model: tf.keras.Model, data: ClassificationData,
   BatchNormalization trainable layers; otherwise with tensorflow-privacy's
   vectorised optimizer.
   """
-  from tfmia.training.loop import train_model
+  from tfmia.models.adapter import ends_in_softmax
+  from tfmia.training.loop import classification_loss, train_model
   if not isinstance(defense, Defense):
     raise TypeError("`defense` must be a tfmia.training.defenses.Defense. "
                     f"Received: {type(defense).__name__}")
@@ -379,7 +398,8 @@ def train_with_defense(model: tf.keras.Model, data: ClassificationData,
     return DefendedTraining(r.model, r.history)
   if defense.name == "ppb":
     r = train_model(model, data, config, callbacks=callbacks,
-                    loss=PpbLoss(defense.arg))
+                    loss=PpbLoss(defense.arg,
+                                 from_logits=not ends_in_softmax(model)))
     return DefendedTraining(r.model, r.history)
   if defense.name == "adv":
     wrapped = AdversarialRegularization(
@@ -404,9 +424,8 @@ def train_with_defense(model: tf.keras.Model, data: ClassificationData,
   else:
     r = train_model(model, data, config, callbacks=callbacks,
                     optimizer=dp_optimizer(config, defense, steps),
-                    loss=tf.keras.losses.SparseCategoricalCrossentropy(
-                        from_logits=True,
-                        reduction=tf.keras.losses.Reduction.NONE),
+                    loss=classification_loss(
+                        model, reduction=tf.keras.losses.Reduction.NONE),
                     drop_remainder=micro)
   eps = dp_epsilon(len(data.x_train), config.batch_size, r.history.epochs,
                    float(defense.arg), defense.delta, defense.accountant,

@@ -65,6 +65,10 @@ def unsupported_layers(model: tf.keras.Model) -> list:
             and not layer.renorm and layer.virtual_batch_size is None)
     if not ok:
       bad.append(f"{layer.name} ({kind.__name__})")
+    elif getattr(layer, "activation", None) is not None and (
+        getattr(layer.activation, "__name__", "") == "softmax"):
+      # Its per-example norms need the pre-softmax outputs (logits).
+      bad.append(f"{layer.name} (a softmax output)")
   return bad
 
 

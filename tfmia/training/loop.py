@@ -121,14 +121,23 @@ def validation_batch_size(model: tf.keras.Model, batch_size: int) -> int:
   return max(batch_size, 1024 if t == 1 else 512 // t)
 
 
+def classification_loss(model: tf.keras.Model, **kwargs):
+  """Sparse cross-entropy for `model`'s outputs: on logits, unless its last
+  layer applies a softmax (`tfmia.models.adapter.ends_in_softmax`), when
+  the outputs are probabilities. Every training path takes its loss here."""
+  from tfmia.models.adapter import ends_in_softmax
+  return tf.keras.losses.SparseCategoricalCrossentropy(
+      from_logits=not ends_in_softmax(model), **kwargs)
+
+
 def compile_model(model: tf.keras.Model, config: TrainConfig, steps_per_epoch: int,
                   *, optimizer: Optional[tf.keras.optimizers.Optimizer] = None,
                   loss: Optional[tf.keras.losses.Loss] = None) -> None:
-  """Compiles `model` for logits output with `config`'s optimizer."""
+  """Compiles `model` with `config`'s optimizer and, unless `loss` is given,
+  the cross-entropy its outputs need (`classification_loss`)."""
   model.compile(
       optimizer=optimizer or make_optimizer(config, steps_per_epoch),
-      loss=loss or tf.keras.losses.SparseCategoricalCrossentropy(
-          from_logits=True),
+      loss=loss or classification_loss(model),
       metrics=["accuracy"])
 
 
