@@ -365,3 +365,81 @@ def test_snn_robustness_refuses_an_unknown_sweep_design(tmp_path, capsys):
               "--out", str(tmp_path / "sr")])
   assert e.value.code == 2
   assert "--sweep-design" in capsys.readouterr().err
+
+
+def test_version_and_the_callback_at_the_top(capsys):
+  import tfmia
+  with pytest.raises(SystemExit) as e:
+    cli.main(["--version"])
+  assert e.value.code == 0
+  assert capsys.readouterr().out.strip() == f"tfmia {tfmia.__version__}"
+  from tfmia import PrivacyMetrics
+  from tfmia.audits.callback import PrivacyMetrics as owner
+  assert PrivacyMetrics is owner
+  with pytest.raises(AttributeError, match="no attribute 'Privacy'"):
+    tfmia.Privacy   # pylint: disable=pointless-statement
+
+
+def test_a_wrong_tensorflow_is_named_at_import(monkeypatch):
+  import tfmia
+  monkeypatch.setattr(tfmia, "_installed_tensorflow", lambda: "2.20.0")
+  with pytest.raises(ImportError, match="needs TensorFlow 2.15 .*found "
+                     "TensorFlow 2.20.0.*tensorflow==2.15.1"):
+    tfmia._check_stack()
+  monkeypatch.setattr(tfmia, "_installed_tensorflow", lambda: None)
+  with pytest.raises(ImportError, match="not installed.*and-cuda"):
+    tfmia._check_stack()
+
+
+@pytest.mark.slow
+def test_import_is_quiet():
+  # TensorFlow's C++ start-up lines and ART's warnings stay out of a user's
+  # terminal; `import tfmia` alone does not even load TensorFlow.
+  env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+  light = subprocess.run(
+      [sys.executable, "-c", "import sys, tfmia; "
+       "print('tensorflow' in sys.modules)"],
+      capture_output=True, text=True, env=env, check=True)
+  assert light.stdout.strip() == "False" and light.stderr == ""
+  heavy = subprocess.run(
+      [sys.executable, "-c", "import tfmia.audits.audit, tfmia.robustness, "
+       "tfmia.snn.convert"], capture_output=True, text=True, env=env,
+      check=True)
+  assert heavy.stderr == ""
+
+
+def test_a_missing_extra_is_named_with_its_install_line(monkeypatch):
+  from tfmia.infra import extras
+  real = extras.importlib.import_module
+
+  def missing(name, *a):
+    if name in extras.EXTRAS:
+      raise ImportError(f"No module named {name!r}")
+    return real(name, *a)
+  monkeypatch.setattr(extras.importlib, "import_module", missing)
+  for module, (package, extra) in extras.EXTRAS.items():
+    with pytest.raises(ImportError, match=f"needs {package}.*"
+                       f"pip install 'tfmia\\[{extra}\\]'"):
+      extras.require(module, "This step")
+  from tfmia.infra import executors
+  with pytest.raises(ImportError, match="Ray executor needs ray"):
+    executors.RayExecutor()
+
+
+def test_install_metadata_gives_ranges_and_extras(monkeypatch):
+  # pip install . must not pin (and so downgrade) what a user already has.
+  import runpy
+  import setuptools
+  seen = {}
+  monkeypatch.setattr(setuptools, "setup", lambda **kw: seen.update(kw))
+  runpy.run_path(str(Path(__file__).parents[1] / "setup.py"))
+  assert not [r for r in seen["install_requires"] if "==" in r]
+  names = " ".join(seen["install_requires"])
+  for light in ("snntoolbox", "ray", "adversarial", "model-optimization",
+                "pytest", "execnet", "mkdocs"):
+    assert light not in names
+  assert set(seen["extras_require"]) >= {"snn", "prune", "robust", "ray",
+                                         "all", "docs", "dev"}
+  assert seen["python_requires"] == ">=3.11,<3.12"
+  import tfmia
+  assert seen["version"] == tfmia.__version__

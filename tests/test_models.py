@@ -117,3 +117,30 @@ def test_wrn_28_2_has_ml_privacy_meters_parameter_count():
   assert sum("_proj" in l.name for l in model.layers) == 3
   with pytest.raises(ValueError, match="6n"):
     models.build_model("wrn", (32, 32, 3), 10, depth=20)
+
+
+def test_builder_options_may_be_positional_or_keyword(monkeypatch):
+  # Options as Keras layers take them: `width=64` after the two shape
+  # arguments, keyword-only or not, or `**kwargs`.
+  from tfmia.models import zoo
+  monkeypatch.setattr(zoo, "_REGISTRY", dict(zoo._REGISTRY))
+
+  @models.register("plain_opts")
+  def plain(input_shape, num_classes, width=8, depth=1):
+    return tf.keras.Sequential([
+        tf.keras.layers.Flatten(input_shape=input_shape),
+        *[tf.keras.layers.Dense(width, "relu") for _ in range(depth)],
+        tf.keras.layers.Dense(num_classes)])
+
+  @models.register("any_opts")
+  def anything(input_shape, num_classes, **kwargs):
+    return plain(input_shape, num_classes, **kwargs)
+
+  assert models.options("plain_opts") == ("width", "depth")
+  m = models.build_model("plain_opts", (8, 8, 1), 10, width=4, depth=2)
+  assert m.layers[1].units == 4 and len(m.layers) == 4
+  models.build_model("any_opts", (8, 8, 1), 10, width=4)
+  with pytest.raises(ValueError, match="does not take heigth .*width, depth"):
+    models.build_model("plain_opts", (8, 8, 1), 10, heigth=2)
+  with pytest.raises(TypeError, match="must take \\(input_shape, num_classes"):
+    models.register("bad_opts")(lambda width=8: None)

@@ -63,6 +63,16 @@ def test_config_round_trip_and_errors(tmp_path):
     ReferenceConfig(num_models=3)
   with pytest.raises(FileNotFoundError):
     ReferenceConfig.load(tmp_path / "missing.json")
+  # save writes the builder options as the dict users write by hand.
+  opts = cfg.replace(model="dense", model_kwargs={"units": 8, "depth": 1})
+  opts.save(tmp_path / "opts.json")
+  assert json.loads((tmp_path / "opts.json").read_text())[
+      "model_kwargs"] == {"units": 8, "depth": 1}
+  assert ReferenceConfig.load(tmp_path / "opts.json") == opts
+  plain = cfg.replace(model_kwargs=())
+  plain.save(tmp_path / "plain.json")
+  assert json.loads((tmp_path / "plain.json").read_text())[
+      "model_kwargs"] == {}
 
 
 def test_hire_training_is_part_of_the_config(tmp_path):

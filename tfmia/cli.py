@@ -29,6 +29,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
+import tfmia
 from tfmia import cliargs
 from tfmia.commands import (attack, audit, models, prune, reference,
                             robustness, train)
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(
       prog="tfmia",
       description="Membership-inference case studies for Keras models.")
+  parser.add_argument("--version", action="version",
+                      version=f"tfmia {tfmia.__version__}")
   cliargs.add_verbose(parser)
   sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
   cs = sub.add_parser("case-study", help="run a case study and write its plots",

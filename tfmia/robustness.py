@@ -36,6 +36,7 @@ from typing import Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfmia.infra import extras
 from tfmia.infra import progress as progress_lib
 from tfmia.results import accuracy, accuracy_interval
 from tfmia.results import correct as correct_of
@@ -146,7 +147,7 @@ def import_art():
   logging._handlers.clear()
   del logging._handlerList[:]
   try:
-    import art
+    art = extras.require("art", "Evasion and label-only attacks")
   finally:
     logging._handlers.update(handlers)
     logging._handlerList[:0] = handler_list

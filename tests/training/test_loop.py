@@ -175,3 +175,33 @@ def test_a_softmax_model_trains_as_its_logits_twin(small_digits):
   np.testing.assert_allclose(b.history["loss"], a.history["loss"], rtol=1e-4)
   np.testing.assert_allclose(b.history["val_accuracy"],
                              a.history["val_accuracy"])
+
+
+def test_a_softmax_builder_trains_as_plain_keras_does(small_digits):
+  # The reference-training path against plain Keras `fit` on probabilities,
+  # full-batch SGD (so the shuffle order cannot matter): the same weights.
+  from tfmia import references
+  d = small_digits.replace(x_train=small_digits.x_train[:64],
+                           y_train=small_digits.y_train[:64])
+  config = TrainConfig(epochs=3, batch_size=64, optimizer="sgd",
+                       learning_rate=0.5, momentum=0.0)
+  if "softmax_mlp_for_test" not in models.available_models():
+    models.register("softmax_mlp_for_test")(_softmax_mlp)
+  ours = references.train_member_model("softmax_mlp_for_test", {}, d, config,
+                                       seed=7).model
+  tf.keras.utils.set_random_seed(7)
+  plain = _softmax_mlp(d.input_shape, d.num_classes)
+  plain.compile(tf.keras.optimizers.SGD(0.5),
+                tf.keras.losses.SparseCategoricalCrossentropy(
+                    from_logits=False))
+  plain.fit(d.x_train, d.y_train, batch_size=64, epochs=3, shuffle=False,
+            verbose=0)
+  for a, b in zip(ours.get_weights(), plain.get_weights()):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def _softmax_mlp(input_shape, num_classes):
+  return tf.keras.Sequential([
+      tf.keras.layers.Flatten(input_shape=input_shape),
+      tf.keras.layers.Dense(16, activation="relu"),
+      tf.keras.layers.Dense(num_classes, activation="softmax")])

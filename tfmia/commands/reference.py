@@ -94,7 +94,6 @@ def _init(args: argparse.Namespace) -> int:
 
   from tfmia import data as tfdata
   from tfmia import references as ref
-  from tfmia.infra import io
   from tfmia.training import TrainConfig
   if args.path.exists() and not args.force:
     raise ValueError(f"{args.path} exists; pass --force to overwrite it.")
@@ -106,7 +105,7 @@ def _init(args: argparse.Namespace) -> int:
       model=args.model, train=TrainConfig(epochs=args.epochs),
       num_models=args.num_references, seed=args.seed,
       reference_dir=args.reference_dir)
-  io.atomic_write_json(args.path, config)
+  config.save(args.path)
   print(f"Wrote {args.path}. Edit it, then run: tfmia reference train "
         f"--config {args.path}")
   return 0

@@ -198,12 +198,8 @@ class RayExecutor:
 
   def __init__(self, address: Optional[str] = None, max_retries: int = 2,
                num_cpus: Optional[int] = None, progress: bool = False):
-    try:
-      import ray  # pylint: disable=g-import-not-at-top,unused-import
-    except ImportError as e:  # pragma: no cover
-      raise ImportError("The Ray executor needs `ray` (pinned in "
-                        "requirements.txt): pip install -r requirements.txt"
-                        ) from e
+    from tfmia.infra import extras  # pylint: disable=g-import-not-at-top
+    extras.require("ray", "The Ray executor")
     self.address = address
     self.max_retries = _check_retries(max_retries)
     self.num_cpus = num_cpus

@@ -24,10 +24,24 @@ POOLINGS = ("max", "avg")
 
 
 def register(name: str):
-  """Decorator: registers a builder under `name`."""
+  """Decorator: registers a builder under `name`.
+
+  A builder is `fn(input_shape, num_classes, ...)` returning a Keras model
+  that ends in logits or in a softmax. Its options are the parameters after
+  those two, keyword-only or not (`def mlp(input_shape, num_classes,
+  width=64)`), or anything with `**kwargs`.
+  """
   def wrap(fn):
     if name in _REGISTRY:
       raise ValueError(f"A model builder named {name!r} is already registered.")
+    positional = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD,
+                                p.VAR_POSITIONAL)]
+    if len(positional) < 2 and not any(p.kind is p.VAR_POSITIONAL
+                                       for p in positional):
+      raise TypeError(f"Model builder {name!r} must take (input_shape, "
+                      "num_classes, ...) as its first two arguments. "
+                      f"Received: {fn.__name__}{inspect.signature(fn)}")
     _REGISTRY[name] = fn
     return fn
   return wrap
@@ -45,14 +59,20 @@ def get_builder(name: str) -> Callable[..., tf.keras.Model]:
 
 
 def options(name: str) -> tuple[str, ...]:
-  """The keyword options builder `name` takes."""
-  params = inspect.signature(get_builder(name)).parameters.values()
-  return tuple(p.name for p in params if p.kind is p.KEYWORD_ONLY)
+  """The options builder `name` takes: its parameters after `input_shape`
+  and `num_classes`, keyword-only or not."""
+  params = list(inspect.signature(get_builder(name)).parameters.values())
+  return tuple(p.name for i, p in enumerate(params)
+               if p.kind is p.KEYWORD_ONLY
+               or (p.kind is p.POSITIONAL_OR_KEYWORD and i >= 2))
 
 
 def check_kwargs(name: str, kwargs: dict) -> None:
   """Raises, naming the option, when builder `name` does not take one of
   `kwargs` (checked without building anything)."""
+  params = inspect.signature(get_builder(name)).parameters.values()
+  if any(p.kind is p.VAR_KEYWORD for p in params):
+    return   # **kwargs: the builder checks its own options
   takes = options(name)
   unknown = sorted(set(kwargs) - set(takes))
   if unknown:

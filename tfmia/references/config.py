@@ -91,6 +91,16 @@ class ReferenceConfig:
   def from_dict(cls, d: dict) -> "ReferenceConfig":
     return io.from_dict(cls, d, "reference config")
 
+  def to_dict(self) -> dict:
+    """The config as JSON-ready values, `model_kwargs` as a dict."""
+    d = io.to_jsonable(self)
+    d["model_kwargs"] = dict(io.to_jsonable(dict(self.model_kwargs)))
+    return d
+
+  def save(self, path: Union[str, os.PathLike]) -> None:
+    """Writes the config as JSON (atomically); `load` reads it back."""
+    io.atomic_write_json(path, self.to_dict())
+
   @classmethod
   def load(cls, path: Union[str, os.PathLike]) -> "ReferenceConfig":
     path = fs.path(path)

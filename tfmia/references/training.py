@@ -338,7 +338,7 @@ def train_references(config: ReferenceConfig, *,
   if (directory / CONFIG_FILE).exists():
     old = ReferenceConfig.load(directory / CONFIG_FILE)
     saved = config.replace(num_models=max(old.num_models, config.num_models))
-  io.atomic_write_json(directory / CONFIG_FILE, saved)
+  saved.save(directory / CONFIG_FILE)
   fingerprint = config.fingerprint()
   train_fn = train_fn or train_one
   out = {"trained": [], "skipped": [], "redone": {}}

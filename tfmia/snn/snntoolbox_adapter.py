@@ -211,6 +211,8 @@ def convert_with_snntoolbox(ann: tf.keras.Model, x_norm: np.ndarray, *,
                        f"{workdir}")
     workdir.mkdir(parents=True, exist_ok=True)
   _np_bool_alias()
+  from tfmia.infra import extras  # pylint: disable=g-import-not-at-top
+  extras.require("snntoolbox", "Conversion with snntoolbox")
   from snntoolbox.bin.utils import import_target_sim, update_setup  # pylint: disable=g-import-not-at-top
   from snntoolbox.conversion.utils import normalize_parameters
   from snntoolbox.parsing.model_libs import keras_input_lib

@@ -35,6 +35,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from tfmia.infra import extras
+
 PRUNERS = ("l1_unstructured", "l1_structured", "l2_structured", "slim")
 STRUCTURED = ("l1_structured", "l2_structured", "slim")
 
@@ -163,7 +165,7 @@ def wrap_unstructured(model: tf.keras.Model, sparsity: float) -> tf.keras.Model:
   Dense layer, set to mask `sparsity` of each kernel at the first training
   step and keep those masks. Train it with `unstructured_callbacks()`, then
   `strip` it."""
-  import tensorflow_model_optimization as tfmot
+  tfmot = extras.require("tensorflow_model_optimization", "Pruning")
   check_pruner("l1_unstructured", sparsity)
   # Masks are computed at steps 0 and 1 only (tfmot cannot stop at step 0),
   # then kept: the one-shot masks of NNI's LevelPruner, up to one update.
@@ -211,13 +213,13 @@ def _copy_into_wrapped(wrapped: tf.keras.Model, model: tf.keras.Model) -> None:
 
 
 def unstructured_callbacks() -> list:
-  import tensorflow_model_optimization as tfmot
+  tfmot = extras.require("tensorflow_model_optimization", "Pruning")
   return [tfmot.sparsity.keras.UpdatePruningStep()]
 
 
 def strip(wrapped: tf.keras.Model) -> tf.keras.Model:
   """The plain Keras model inside tfmot's wrappers (masked weights kept)."""
-  import tensorflow_model_optimization as tfmot
+  tfmot = extras.require("tensorflow_model_optimization", "Pruning")
   return tfmot.sparsity.keras.strip_pruning(wrapped)
 
 
