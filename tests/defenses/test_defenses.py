@@ -183,7 +183,7 @@ def test_ppb_loss_on_probabilities_equals_it_on_logits():
                                      defenses.Defense("adv", 1.0)])
 def test_a_softmax_model_is_defended_as_its_logits_twin(digits, defense):
   from tfmia.data import DataConfig, prepare_data
-  data = prepare_data(DataConfig(train_size=96, test_size=48), raw=digits)
+  data = prepare_data(DataConfig(train_size=64, test_size=32), raw=digits)
 
   def build(activation):
     tf.keras.utils.set_random_seed(0)
@@ -191,7 +191,7 @@ def test_a_softmax_model_is_defended_as_its_logits_twin(digits, defense):
         tf.keras.layers.Flatten(input_shape=data.input_shape),
         tf.keras.layers.Dense(16, activation="relu"),
         tf.keras.layers.Dense(10, activation=activation)])
-  config = TrainConfig(epochs=2, batch_size=32, seed=3)
+  config = TrainConfig(epochs=1, batch_size=32, seed=3)
   a = defenses.train_with_defense(build(None), data, config, defense)
   b = defenses.train_with_defense(build("softmax"), data, config, defense)
   np.testing.assert_allclose(b.history["loss"], a.history["loss"], rtol=1e-3)
