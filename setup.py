@@ -44,6 +44,7 @@ CORE = [
     "matplotlib>=3.5,<4",
     "statsmodels>=0.13,<1",
     "tqdm>=4.60",
+    "PyYAML>=5.4,<7",
 ]
 # The optional parts, at the versions tested with TF 2.15 (see
 # requirements.txt for why each).

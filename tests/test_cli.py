@@ -443,3 +443,107 @@ def test_install_metadata_gives_ranges_and_extras(monkeypatch):
   assert seen["python_requires"] == ">=3.11,<3.12"
   import tfmia
   assert seen["version"] == tfmia.__version__
+
+
+def test_attack_saved_probabilities_losses_and_a_population(tmp_path, capsys):
+  # The same model's outputs saved three ways give the same threshold
+  # attack; a population file feeds attack_p.
+  rng = np.random.default_rng(1)
+  logits = rng.normal(size=(120, 4))
+  labels = rng.integers(0, 4, 120)
+  is_member = np.arange(120) < 60
+  logits[is_member, labels[is_member]] += 2
+  z = logits - logits.max(1, keepdims=True)
+  probs = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+  loss = -np.log(probs[np.arange(120), labels])
+  for kind, arr in (("logits", logits), ("probabilities", probs),
+                    ("loss", loss)):
+    np.savez(tmp_path / f"{kind}.npz", **{kind: arr}, labels=labels,
+             is_member=is_member)
+  pop = rng.normal(size=(50, 4))
+  np.savez(tmp_path / "pop.npz", logits=pop, labels=rng.integers(0, 4, 50))
+  aucs = {}
+  for kind in ("logits", "probabilities", "loss"):
+    assert cli.main(["attack", "--logits", str(tmp_path / f"{kind}.npz"),
+                     "--attacks", "threshold", "--out",
+                     str(tmp_path / f"o_{kind}")]) == 0
+    aucs[kind] = json.loads((tmp_path / f"o_{kind}" / "results.json")
+                            .read_text())["results"][0]["auc"]
+  assert aucs["probabilities"] == pytest.approx(aucs["logits"], abs=1e-12)
+  assert aucs["loss"] == pytest.approx(aucs["logits"], abs=1e-12)
+  assert cli.main(["attack", "--logits", str(tmp_path / "logits.npz"),
+                   "--population", str(tmp_path / "pop.npz"), "--attacks",
+                   "attack_p,threshold", "--out", str(tmp_path / "p")]) == 0
+  capsys.readouterr()
+  assert cli.main(["attack", "--logits", str(tmp_path / "loss.npz"),
+                   "--attacks", "threshold_entropy"]) == 2
+  assert "need the whole output vector" in capsys.readouterr().err
+  assert cli.main(["attack", "--logits", str(tmp_path / "logits.npz"),
+                   "--attacks", "attack_p"]) == 2
+  assert "'attack_p' needs the target's signals on population" in (
+      capsys.readouterr().err)
+
+
+def test_every_command_reads_a_config_file_and_flags_win(tmp_path, capsys):
+  rng = np.random.default_rng(2)
+  logits = rng.normal(size=(60, 3))
+  labels = rng.integers(0, 3, 60)
+  np.savez(tmp_path / "o.npz", logits=logits, labels=labels,
+           is_member=np.arange(60) < 30)
+  # YAML, with a flag's own name or its dest, lists for comma lists, and
+  # the required source given by the file.
+  (tmp_path / "cf.yaml").write_text(
+      f"logits: {tmp_path / 'o.npz'}\nattacks: [threshold, label_gap]\n"
+      f"by_class: true\nout: {tmp_path / 'from_file'}\n")
+  assert cli.main(["attack", "--cf", str(tmp_path / "cf.yaml")]) == 0
+  saved = json.loads((tmp_path / "from_file" / "config.json").read_text())
+  assert saved["attacks"] == ["threshold", "label_gap"]
+  assert saved["slicing"]["by_class"] is True
+  # A flag given on the command line wins over the file.
+  assert cli.main(["attack", "--cf", str(tmp_path / "cf.yaml"), "--out",
+                   str(tmp_path / "from_flag"), "--attacks", "threshold"]
+                  ) == 0
+  saved = json.loads((tmp_path / "from_flag" / "config.json").read_text())
+  assert saved["attacks"] == ["threshold"]
+  capsys.readouterr()
+  # Unknown keys and bad values are named with the file, before any work.
+  (tmp_path / "bad.json").write_text('{"atacks": "threshold"}')
+  assert cli.main(["attack", "--cf", str(tmp_path / "bad.json")]) == 2
+  err = capsys.readouterr().err
+  assert "bad.json: unknown setting 'atacks'" in err and "attacks" in err
+  (tmp_path / "bad2.yaml").write_text("by-class: 3\n")
+  assert cli.main(["attack", "--logits", str(tmp_path / "o.npz"), "--cf",
+                   str(tmp_path / "bad2.yaml")]) == 2
+  assert "'by-class' must be true or false" in capsys.readouterr().err
+
+
+def test_config_show_prints_what_cf_reads(tmp_path, capsys):
+  import yaml
+  assert cli.main(["config", "show", "case-study", "dp-audit"]) == 0
+  shown = yaml.safe_load(capsys.readouterr().out)
+  assert shown["seed"] == 0 and "num-references" in shown
+  assert cli.main(["config", "show", "reference"]) == 2
+  assert "has subcommands of its own" in capsys.readouterr().err
+  assert cli.main(["config", "show", "nope"]) == 2
+  assert "No command 'nope'" in capsys.readouterr().err
+  # What it prints is a file --cf takes back.
+  assert cli.main(["config", "show", "attack"]) == 0
+  (tmp_path / "attack.yaml").write_text(capsys.readouterr().out)
+  with pytest.raises(SystemExit):   # argparse: the file names no source
+    cli.main(["attack", "--cf", str(tmp_path / "attack.yaml")])
+  assert "one of the arguments --run --logits is required" in (
+      capsys.readouterr().err)
+
+
+def test_attack_says_what_it_runs_unless_no_progress(tmp_path, capsys):
+  rng = np.random.default_rng(3)
+  np.savez(tmp_path / "o.npz", logits=rng.normal(size=(40, 3)),
+           labels=rng.integers(0, 3, 40), is_member=np.arange(40) < 20)
+  assert cli.main(["attack", "--logits", str(tmp_path / "o.npz"),
+                   "--attacks", "threshold", "--by-class"]) == 0
+  assert "Running threshold, sliced by class on 40 examples" in (
+      capsys.readouterr().out)
+  assert cli.main(["attack", "--logits", str(tmp_path / "o.npz"),
+                   "--attacks", "threshold", "--out", str(tmp_path / "q"),
+                   "--no-progress"]) == 0
+  assert "Running" not in capsys.readouterr().out

@@ -31,8 +31,8 @@ from typing import Optional, Sequence
 
 import tfmia
 from tfmia import cliargs
-from tfmia.commands import (attack, audit, models, prune, reference,
-                            robustness, train)
+from tfmia.commands import (attack, audit, config, models, prune,
+                            reference, robustness, train)
 from tfmia.studies.architectures import cli as architectures
 from tfmia.studies.dp_audit import cli as dp_audit
 from tfmia.studies.pruning import cli as pruning
@@ -40,7 +40,8 @@ from tfmia.studies.snn_mia import cli as snn_mia
 from tfmia.studies.snn_robustness import cli as snn_robustness
 
 STUDIES = (architectures, snn_mia, pruning, snn_robustness, dp_audit)
-COMMANDS = (train, attack, prune, robustness, reference, audit, models)
+COMMANDS = (train, attack, prune, robustness, reference, audit, models,
+            config)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,11 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     cliargs.add_module(studies, study)
   for command in COMMANDS:
     cliargs.add_module(sub, command)
+  parser.set_defaults(_top=parser)   # `tfmia config show` reads it
   return parser
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-  args = build_parser().parse_args(argv)
+  args = cliargs.parse(build_parser(), argv)
   return cliargs.run(args, f"tfmia {args.command}")
 
 

@@ -291,11 +291,161 @@ class _Stdout:
 def add_command(subparsers, name: str, *, help: str, description: str,
                 add_arguments: Callable, handle: Callable
                 ) -> argparse.ArgumentParser:
-  """Subcommand `name`: its flags (`add_arguments(parser)`) and what it
-  runs (`handle(args) -> int`)."""
+  """Subcommand `name`: its flags (`add_arguments(parser)`), `--cf FILE`
+  and what it runs (`handle(args) -> int`)."""
   p = subparsers.add_parser(name, help=help, description=description)
   add_arguments(p)
+  add_config_file(p)
   p.set_defaults(handle=handle)
+  return p
+
+
+# ---------------------------------------------------------------------------
+# --cf: every command's flags from a YAML or JSON file
+
+
+def add_config_file(p: argparse.ArgumentParser) -> None:
+  """`--cf FILE`: this command's settings from a YAML or JSON file, keyed
+  by flag name (`num-references` or `num_references`); flags given on the
+  command line win. `tfmia config show COMMAND` prints the keys and their
+  defaults."""
+  p.add_argument("--cf", type=fs.path, default=None, metavar="FILE",
+                 help="settings from a YAML or JSON file (keys: the flag "
+                      "names; flags given here win; see `tfmia config "
+                      "show`)")
+  p.set_defaults(_parser=p)
+
+
+_NOT_SETTINGS = ("help", "version", "cf", "handle", "_parser")
+
+
+def settings(p: argparse.ArgumentParser) -> dict:
+  """{dest: action} of the settings a config file may give `p` (each
+  setting's current flag, not its old aliases)."""
+  out = {}
+  for a in p._actions:   # pylint: disable=protected-access
+    if (a.dest not in _NOT_SETTINGS and a.option_strings
+        and a.dest != argparse.SUPPRESS and not isinstance(a, _Alias)):
+      out.setdefault(a.dest, a)
+  return out
+
+
+def _setting(action, value, where: str):
+  """`value` from a config file as the flag would give it."""
+  if isinstance(action, (argparse._StoreTrueAction,  # pylint: disable=protected-access
+                         argparse._StoreFalseAction)):  # pylint: disable=protected-access
+    if not isinstance(value, bool):
+      raise ValueError(f"{where} must be true or false. Received: "
+                       f"{value!r}")
+    return value
+  if value is None:
+    return None
+  if isinstance(value, (list, tuple)):
+    value = ",".join(str(v) for v in value)
+  if action.type is not None:
+    try:
+      value = action.type(str(value))
+    except (TypeError, ValueError, argparse.ArgumentTypeError) as e:
+      raise ValueError(f"{where}: {e}") from None
+  if action.choices is not None and value not in action.choices:
+    raise ValueError(f"{where} must be one of {list(action.choices)}. "
+                     f"Received: {value!r}")
+  return value
+
+
+def config_defaults(p: argparse.ArgumentParser, path) -> dict:
+  """The defaults `--cf path` gives parser `p`, checked like its flags; an
+  unknown key is named with the file."""
+  from tfmia.infra import io  # pylint: disable=g-import-not-at-top
+  raw = io.read_config(path)
+  known = settings(p)
+  out = {}
+  for key, value in raw.items():
+    dest = str(key).replace("-", "_")
+    if dest not in known:
+      raise ValueError(
+          f"{path}: unknown setting {key!r} for `{p.prog}`. Known: "
+          f"{', '.join(k.replace('_', '-') for k in sorted(known))}")
+    out[dest] = _setting(known[dest], value, f"{path}: {key!r}")
+  return out
+
+
+def _leaf(parser: argparse.ArgumentParser, argv: Sequence[str]):
+  """The subcommand parser `argv` names (its leading words), or None."""
+  p, words = parser, [t for t in argv if not t.startswith("-")]
+  for word in words:
+    subs = [a for a in p._actions  # pylint: disable=protected-access
+            if isinstance(a, argparse._SubParsersAction)]  # pylint: disable=protected-access
+    if not subs:
+      break
+    if word not in subs[0].choices:
+      return None
+    p = subs[0].choices[word]
+  return p
+
+
+def _cf_path(argv: Sequence[str]):
+  for i, t in enumerate(argv):
+    if t == "--cf" and i + 1 < len(argv):
+      return argv[i + 1]
+    if t.startswith("--cf="):
+      return t[len("--cf="):]
+  return None
+
+
+def parse(parser: argparse.ArgumentParser,
+          argv: Optional[Sequence[str]]) -> argparse.Namespace:
+  """`parser.parse_args(argv)`, with a command's `--cf FILE` read first as
+  its defaults (so flags given in `argv` win, and a required flag may come
+  from the file)."""
+  argv = list(sys.argv[1:] if argv is None else argv)
+  path = _cf_path(argv)
+  if path is None:
+    return parser.parse_args(argv)
+  sub = _leaf(parser, argv)
+  if sub is None or sub.get_default("_parser") is not sub:
+    # The words did not name the command plainly: let argparse find it.
+    sub = getattr(parser.parse_args(argv), "_parser", None)
+    if sub is None:
+      return parser.parse_args(argv)
+  try:
+    defaults = config_defaults(sub, fs.path(path))
+  except (ValueError, OSError) as e:
+    error = e
+
+    def fail(_):   # reported by `run`, as any other bad setting
+      raise error
+    # Parse without the file's checks, so the error names the file.
+    for action in sub._actions:  # pylint: disable=protected-access
+      action.required = False
+    for group in sub._mutually_exclusive_groups:  # pylint: disable=protected-access
+      group.required = False
+    args = parser.parse_args(argv)
+    args.handle = fail
+    return args
+  sub.set_defaults(**defaults)
+  # A required flag (or one of a required group) the file gives is given.
+  for action in sub._actions:  # pylint: disable=protected-access
+    if defaults.get(action.dest) is not None:
+      action.required = False
+  for group in sub._mutually_exclusive_groups:  # pylint: disable=protected-access
+    if any(defaults.get(a.dest) is not None for a in group._group_actions):  # pylint: disable=protected-access
+      group.required = False
+  return parser.parse_args(argv)
+
+
+def subcommand(parser: argparse.ArgumentParser,
+               words: Sequence[str]) -> argparse.ArgumentParser:
+  """The parser of the command `words` (e.g. ["case-study", "pruning"])."""
+  p = parser
+  for i, word in enumerate(words):
+    subs = [a for a in p._actions  # pylint: disable=protected-access
+            if isinstance(a, argparse._SubParsersAction)]  # pylint: disable=protected-access
+    if not subs or word not in subs[0].choices:
+      known = ", ".join(subs[0].choices) if subs else "none"
+      raise ValueError(f"No command {' '.join(words[:i + 1])!r}. "
+                       f"Known here: {known}")
+    p = subs[0].choices[word]
   return p
 
 
@@ -317,8 +467,9 @@ def main_of(prog: str, add_arguments: Callable, handle: Callable,
   p = argparse.ArgumentParser(prog=prog, description=description)
   add_verbose(p)
   add_arguments(p)
+  add_config_file(p)
   p.set_defaults(handle=handle)
-  return run(p.parse_args(argv), prog)
+  return run(parse(p, argv), prog)
 
 
 def run(args: argparse.Namespace, name: str) -> int:
@@ -332,7 +483,10 @@ def run(args: argparse.Namespace, name: str) -> int:
   logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                       format="%(levelname)s %(name)s: %(message)s")
   from tfmia.infra import progress
-  progress.show(_Stdout())    # the library's progress lines
+  if getattr(args, "no_progress", False):
+    progress.hide()
+  else:
+    progress.show(_Stdout())    # the library's progress lines
   quiet_tensorflow()
   try:
     return args.handle(args) or 0

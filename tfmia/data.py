@@ -25,7 +25,9 @@ DATA_DIR_ENV = "TFMIA_DATA_DIR"
 # Image-classification datasets from tensorflow-datasets that tfmia is tested
 # with; any other tfds dataset with `image` and `label` features also loads.
 TFDS_DATASETS = ("cifar10", "cifar100", "mnist", "fashion_mnist", "svhn_cropped")
-OFFLINE_DATASETS = ("digits",)
+# Always offline: scikit-learn's digits as 8x8 images or as 64 flat
+# features, and a generated Purchase100-like tabular set.
+OFFLINE_DATASETS = ("digits", "digits_flat", "purchase_synthetic")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -34,9 +36,10 @@ class ClassificationData:
 
   Attributes:
     name: dataset name, e.g. "cifar10".
-    x_train: (n_train, H, W, C) images.
+    x_train: (n_train, H, W, C) images, or (n_train, ...) flat, tabular or
+      sequence inputs.
     y_train: (n_train,) integer labels in [0, num_classes).
-    x_test: (n_test, H, W, C) images.
+    x_test: (n_test, ...), as x_train.
     y_test: (n_test,) integer labels.
     class_names: one name per class; its length is the class count.
     pixel_max: the largest possible raw pixel value (255 for uint8 images),
@@ -54,9 +57,10 @@ class ClassificationData:
   def __post_init__(self):
     for split in ("train", "test"):
       x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
-      if x.ndim != 4:
-        raise ValueError(f"`x_{split}` must have shape (n, H, W, C). "
-                         f"Received: shape={x.shape}")
+      if x.ndim < 2:
+        raise ValueError(f"`x_{split}` must have shape (n, ...): images "
+                         "(n, H, W, C), or flat, tabular or sequence "
+                         f"inputs. Received: shape={x.shape}")
       if len(x) != len(y):
         raise ValueError(f"`x_{split}` and `y_{split}` differ in length. "
                          f"Received: {len(x)} and {len(y)}")
@@ -152,10 +156,12 @@ def dataset_available(name: str, data_dir: Optional[str] = None) -> bool:
 def load_dataset(name: str, *, data_dir: Optional[str] = None,
                  download: bool = False, test_fraction: float = 0.5,
                  seed: int = 0) -> ClassificationData:
-  """Loads an image-classification dataset into memory.
+  """Loads a classification dataset into memory.
 
   Args:
-    name: "digits" (scikit-learn's bundled 8x8 digits, always offline) or any
+    name: "digits" (scikit-learn's bundled 8x8 digits, always offline),
+      "digits_flat" (the same as 64 flat features), "purchase_synthetic"
+      (`purchase_synthetic`, a generated Purchase100-like tabular set) or any
       tensorflow-datasets image-classification name, e.g. "cifar10",
       "cifar100", "mnist", "fashion_mnist", "svhn_cropped".
     data_dir: the tfds data directory; defaults to $TFMIA_DATA_DIR, then to
@@ -176,6 +182,13 @@ def load_dataset(name: str, *, data_dir: Optional[str] = None,
     raise ValueError(f"`name` must be a dataset name. Received: name={name!r}")
   if name == "digits":
     return _load_digits(test_fraction=test_fraction, seed=seed)
+  if name == "digits_flat":
+    d = _load_digits(test_fraction=test_fraction, seed=seed)
+    return d.replace(name="digits_flat",
+                     x_train=d.x_train.reshape(len(d.x_train), -1),
+                     x_test=d.x_test.reshape(len(d.x_test), -1))
+  if name == "purchase_synthetic":
+    return purchase_synthetic()
   return _load_tfds(name, data_dir=resolve_data_dir(data_dir),
                     download=download)
 
@@ -193,6 +206,29 @@ def _load_digits(*, test_fraction: float, seed: int) -> ClassificationData:
   return ClassificationData(
       name="digits", x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te,
       class_names=tuple(str(i) for i in range(10)), pixel_max=16.0)
+
+
+def purchase_synthetic(num_examples: int = 10_000, num_features: int = 600,
+                       num_classes: int = 100, test_fraction: float = 0.2,
+                       seed: int = 0) -> ClassificationData:
+  """A generated stand-in for Purchase100 (Shokri et al., S&P 2017: 600
+  binary "bought this item" features, 100 classes from clustering the
+  customers): each class has a profile of purchase probabilities drawn from
+  Beta(0.3, 3) (most items rarely bought), and each customer's features are
+  Bernoulli draws from their class's profile. Classes are balanced. The
+  default is what `load_dataset("purchase_synthetic")` gives, the same on
+  every machine."""
+  rng = np.random.default_rng([seed, 100])
+  profiles = rng.beta(0.3, 3.0, size=(num_classes, num_features))
+  y = np.arange(num_examples) % num_classes
+  rng.shuffle(y)
+  x = (rng.random((num_examples, num_features)) < profiles[y]).astype(
+      np.uint8)
+  n_test = int(round(num_examples * test_fraction))
+  return ClassificationData(
+      name="purchase_synthetic", x_train=x[n_test:], y_train=y[n_test:],
+      x_test=x[:n_test], y_test=y[:n_test],
+      class_names=tuple(str(i) for i in range(num_classes)), pixel_max=1.0)
 
 
 def _load_tfds(name: str, *, data_dir: Optional[str],
@@ -322,8 +358,9 @@ def scale_pixels(data: ClassificationData,
   if mode == "symmetric":
     x_tr, x_te = 2.0 * x_tr - 1.0, 2.0 * x_te - 1.0
   elif mode == "standardize":
-    mean = x_tr.mean(axis=(0, 1, 2), keepdims=True)
-    std = x_tr.std(axis=(0, 1, 2), keepdims=True) + 1e-7
+    axes = tuple(range(x_tr.ndim - 1))   # per channel, or per feature
+    mean = x_tr.mean(axis=axes, keepdims=True)
+    std = x_tr.std(axis=axes, keepdims=True) + 1e-7
     x_tr, x_te = (x_tr - mean) / std, (x_te - mean) / std
   return data.replace(x_train=x_tr, x_test=x_te, pixel_max=1.0)
 
@@ -349,7 +386,7 @@ def train_test_membership(data: ClassificationData) -> MembershipSplit:
 class DataConfig:
   """How to load and prepare a dataset. Saved with every experiment."""
 
-  dataset: str = "digits"          # "digits" or a tfds image-classification name
+  dataset: str = "digits"          # an OFFLINE_DATASETS name or a tfds one
   data_dir: Optional[str] = None   # tfds data dir; $TFMIA_DATA_DIR when None
   download: bool = False           # let tfds download a missing dataset
   classes: Optional[int] = None    # keep the first k classes; None keeps all

@@ -29,12 +29,14 @@ from typing import Callable, Optional, Union
 import numpy as np
 from tfmia.models import adapter
 from tfmia.infra import io
-from tfmia.infra.validation import as_labels
+from tfmia.infra.validation import as_int_labels, as_labels
 
 AUGMENTATIONS = ("none", "flip", "flip_shift")
 AGGREGATES = ("mean", "keep")
 DROPOUT_MASKS = ("shared", "mia_snn")
 _ARRAYS = ("labels", "logits", "probs", "confidence", "loss", "scaled_logit")
+# What saved model outputs can be (`Signals.from_outputs`).
+OUTPUT_KINDS = ("logits", "probabilities", "loss")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,6 +234,46 @@ class Signals:
     return cls(labels=labels, logits=logits, sensitivity=sensitivity,
                **_derived(logits, labels))
 
+  @classmethod
+  def from_outputs(cls, outputs, labels, kind: str,
+                   num_classes: Optional[int] = None) -> "Signals":
+    """Signals of saved model outputs of `kind` (`OUTPUT_KINDS`):
+
+    - "logits": (N, C) or (N, A, C);
+    - "probabilities": rows of a softmax, used as logits through their log
+      (clipped at float32's smallest normal, as the model adapter does);
+    - "loss": (N,) per-example cross-entropy. Only the true class's
+      probability p = exp(−loss) is known, so the other C − 1 classes share
+      1 − p evenly (C = `num_classes`, or the labels' largest + 1): loss,
+      confidence and LiRA's φ are exact, the rest of the vector is not
+      (`tfmia.attacks.registry.LOSS_ONLY_ATTACKS` read only
+      the exact ones).
+    """
+    if kind not in OUTPUT_KINDS:
+      raise ValueError(f"`outputs` must be one of {OUTPUT_KINDS}. "
+                       f"Received: {kind!r}")
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if kind == "probabilities":
+      if outputs.min() < 0 or not np.allclose(outputs.sum(axis=-1), 1.0,
+                                              atol=1e-3):
+        raise ValueError("`probabilities` rows must be non-negative and sum "
+                         "to 1.")
+      outputs = np.log(np.clip(outputs, np.finfo(np.float32).tiny, None))
+    elif kind == "loss":
+      if outputs.ndim != 1 or (outputs < 0).any():
+        raise ValueError("`loss` must be (N,) non-negative per-example "
+                         f"losses. Received: shape={outputs.shape}")
+      labels = as_int_labels(labels, "labels")
+      k = num_classes or int(labels.max()) + 1
+      if k < 2:
+        raise ValueError("`num_classes` must be >= 2 for losses.")
+      p = np.exp(-outputs)
+      rest = np.log(np.clip((1.0 - p) / (k - 1), 1e-300, None))
+      logits = np.repeat(rest[:, None], k, axis=1)
+      logits[np.arange(len(p)), labels] = -outputs
+      outputs = logits
+    return cls.from_logits(outputs, labels)
+
   @property
   def num_examples(self) -> int:
     return len(self.labels)
@@ -351,7 +393,9 @@ def compute_signals(model, x: np.ndarray, y: np.ndarray,
       (functional, Sequential, subclassed, spiking), a callable mapping a
       float32 batch (B, H, W, ch) to (B, C) outputs, or an adapter.
     outputs: "auto", "logits" or "probabilities" (see `tfmia.models.adapter`).
-    x: (N, H, W, ch) scaled inputs.
+    x: (N, ...) scaled inputs: images (N, H, W, ch), or flat, tabular or
+      sequence inputs (without augmentations or input dropout, which work
+      on images).
     y: (N,) true classes.
     config: augmentations, input-dropout calibration, sensitivity, batch size.
     progress: show a tqdm bar; a string is used as its description.
@@ -366,9 +410,16 @@ def compute_signals(model, x: np.ndarray, y: np.ndarray,
     Signals with A = number of augmentations (1 when `aggregate="mean"`).
   """
   x = np.asarray(x)
-  if x.ndim != 4:
-    raise ValueError(f"`x` must be (N, H, W, channels) images. "
+  if x.ndim < 2:
+    raise ValueError("`x` must be (N, ...) inputs, one row per example. "
                      f"Received: shape={x.shape}")
+  if x.ndim != 4:   # flat, tabular or sequence inputs
+    for name, on in (("augmentations", config.augmentations != "none"),
+                     ("dropout_copies", config.dropout_copies > 0)):
+      if on:
+        raise ValueError(f"SignalConfig `{name}` works on (N, H, W, C) "
+                         f"images; these inputs are {x.shape[1:]}. Turn "
+                         "it off.")
   if len(x) != len(y):
     raise ValueError(f"`x` and `y` must have the same length. "
                      f"Received: {len(x)} and {len(y)}")

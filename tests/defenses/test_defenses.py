@@ -180,7 +180,7 @@ def test_ppb_loss_on_probabilities_equals_it_on_logits():
 
 
 @pytest.mark.parametrize("defense", [defenses.Defense("ppb", 2.0),
-                                     defenses.Defense("adv", 1.0)])
+                                     defenses.Defense("adv", 1.0, inference_steps=1)])
 def test_a_softmax_model_is_defended_as_its_logits_twin(digits, defense):
   from tfmia.data import DataConfig, prepare_data
   data = prepare_data(DataConfig(train_size=64, test_size=32), raw=digits)

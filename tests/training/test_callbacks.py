@@ -70,14 +70,46 @@ def test_overfitting_model_leaks(small_digits):
   assert cb.history[0].get("threshold").auc > 0.6
 
 
-def test_state_resets_on_train_begin(small_digits):
+def test_a_second_fit_appends_and_reset_forgets(small_digits):
   d = small_digits
   m = models.dense(d.input_shape, d.num_classes, depth=1)
   cb = _cb(d)
-  cfg = TrainConfig(epochs=2, batch_size=64)
-  train_model(m, d, cfg, callbacks=[cb])
-  train_model(m, d, cfg, callbacks=[cb])
-  assert [h.epoch for h in cb.history] == [1, 2]
+  m.compile("adam", tf.keras.losses.SparseCategoricalCrossentropy(
+      from_logits=True))
+  m.fit(d.x_train, d.y_train, epochs=2, verbose=0, callbacks=[cb])
+  m.fit(d.x_train, d.y_train, epochs=4, initial_epoch=2, verbose=0,
+        callbacks=[cb])
+  assert [h.epoch for h in cb.history] == [1, 2, 3, 4]
+  cb.reset()
+  assert cb.history == []
+
+
+def test_keras_history_has_one_value_per_epoch(small_digits):
+  # Evaluated every 2 epochs of 3: NaN at epochs 1 and 3, the AUC at 2.
+  d = small_digits
+  m = models.dense(d.input_shape, d.num_classes, depth=1)
+  m.compile("adam", tf.keras.losses.SparseCategoricalCrossentropy(
+      from_logits=True))
+  cb = _cb(d, every_n_epochs=2)
+  h = m.fit(d.x_train, d.y_train, epochs=3, verbose=0, callbacks=[cb])
+  auc = h.history["mia_threshold_auc"]
+  assert len(auc) == len(h.history["loss"]) == 3
+  assert np.isnan(auc[0]) and np.isnan(auc[2])
+  assert auc[1] == pytest.approx(cb.history[0].get("threshold").auc)
+
+
+def test_datasets_and_one_hot_labels_are_read_once(small_digits):
+  d = small_digits
+  onehot = np.eye(d.num_classes)[d.y_train]
+  batched = tf.data.Dataset.from_tensor_slices(
+      (d.x_train, onehot)).batch(32)
+  flat = tf.data.Dataset.from_tensor_slices((d.x_test, d.y_test))
+  cb = PrivacyMetrics(batched, flat)
+  np.testing.assert_array_equal(cb.y_member, d.y_train)
+  np.testing.assert_array_equal(cb.x_member, d.x_train)
+  np.testing.assert_array_equal(cb.y_nonmember, d.y_test)
+  with pytest.raises(ValueError, match="2-D but not one-hot"):
+    PrivacyMetrics((d.x_train, onehot * 2), (d.x_test, d.y_test))
 
 
 @pytest.mark.parametrize("kwargs, match", [

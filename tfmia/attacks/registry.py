@@ -301,6 +301,12 @@ for _name, _desc in _TFP_DESCRIPTIONS.items():
   ATTACKS[_name] = _Spec(None, membership_labels=True, description=_desc)
 DEFAULT_ATTACKS = ("rmia", "lira", "lira_offline", "attack_p", "attack_r",
                    "threshold")
+# The attacks that read only the loss, the true-class confidence or LiRA's
+# φ: what per-example losses alone can feed (`Signals.from_outputs`).
+LOSS_ONLY_ATTACKS = ("threshold", "attack_p", "attack_r", "lira",
+                     "lira_offline", "rmia", "rmia_online",
+                     "target_confidence", "reference_fraction",
+                     "confidence_ratio")
 
 
 def check_names(names: Sequence[str]) -> tuple[str, ...]:

@@ -35,6 +35,7 @@ from tfmia import data as data_lib
 from tfmia.models import adapter
 from tfmia import references as ref_lib
 from tfmia.infra import fs, io, store, validation
+from tfmia.infra import progress as progress_lib
 from tfmia.reporting import tables as reports
 from tfmia import variants
 from tfmia.attacks import registry
@@ -405,8 +406,15 @@ def audit_reference_folder(reference_config,
 # A `tfmia train` run folder, or saved logits
 
 
-def _run_on_split(logits, labels, is_member, attacks, slicing, seed, model):
-  signals = AttackSignals(target=Signals.from_logits(logits, labels))
+def _run_on_split(target: Signals, is_member, attacks, slicing, seed, model,
+                  population: Optional[Signals] = None):
+  slices = [n for n, on in (("class", slicing.by_class),
+                            ("correctness",
+                             slicing.by_classification_correctness)) if on]
+  progress_lib.say(f"Running {', '.join(attacks)}"
+                   + (f", sliced by {' and '.join(slices)}" if slices else "")
+                   + f" on {target.num_examples} examples")
+  signals = AttackSignals(target=target, target_population=population)
   return run_attacks(attacks, signals,
                      AttackConfig(seed=seed, epsilon_lower_bound=True),
                      is_member=is_member, slicing=slicing, model=model)
@@ -420,40 +428,80 @@ def attack_run(run: PathLike, attacks: Sequence[str], *,
   from tfmia.attacks.tf_privacy import SlicingConfig
   from tfmia.training.loop import load_run
   attacks = registry.check_names(attacks)
+  progress_lib.say(f"Loading the run in {run}")
   model, data, record = load_run(run, data_dir=data_dir)
+  progress_lib.say(f"Querying the model on {len(data.y_train)} members and "
+                   f"{len(data.y_test)} non-members")
   fn = adapter.ModelAdapter(model)
   logits = np.concatenate([fn(data.x_train), fn(data.x_test)])
   labels = np.concatenate([data.y_train, data.y_test])
   is_member = np.arange(len(labels)) < len(data.y_train)
-  res = _run_on_split(logits, labels, is_member, attacks,
+  res = _run_on_split(Signals.from_logits(logits, labels), is_member, attacks,
                       slicing or SlicingConfig(), seed,
                       record["model"]["builder"])
   return res, {"run": os.fspath(run), "data": record["data"],
                "model": record["model"]}
 
 
-def attack_logits_file(path: PathLike, attacks: Sequence[str], *,
-                       slicing=None, seed: int = 0
-                       ) -> tuple[AttackResults, dict]:
-  """Attacks saved outputs: an npz with `logits` (N, C), `labels` (N,) and
-  `is_member` (N,)."""
-  from tfmia.attacks.tf_privacy import SlicingConfig
-  attacks = registry.check_names(attacks)
+def _outputs_npz(path: PathLike, outputs: str, what: str, *, member=True):
+  """(outputs kind, Signals, is_member or None) of an npz of saved model
+  outputs: one of `signals.OUTPUT_KINDS` as its key, and `labels`."""
+  from tfmia.signals import OUTPUT_KINDS
   path = fs.path(path)
   if not path.is_file():
-    raise FileNotFoundError(f"`logits` file not found. Received: {path}")
+    raise FileNotFoundError(f"{what} not found. Received: {path}")
   f = io.load_npz(path)
-  missing = {"logits", "labels", "is_member"} - set(f)
+  if outputs == "auto":
+    held = [k for k in OUTPUT_KINDS if k in f]
+    if len(held) != 1:
+      raise ValueError(f"{path} must hold one of {', '.join(OUTPUT_KINDS)} "
+                       "(or pass --outputs to say which). Received keys: "
+                       f"{sorted(f)}")
+    outputs = held[0]
+  need = {outputs, "labels"} | ({"is_member"} if member else set())
+  missing = need - set(f)
   if missing:
-    raise ValueError(f"{path} must hold logits, labels and is_member; "
-                     f"missing {sorted(missing)}. "
-                     f"Received keys: {sorted(f)}")
-  logits, labels = f["logits"], f["labels"]
+    raise ValueError(f"{path} must hold {', '.join(sorted(need))}; missing "
+                     f"{sorted(missing)}. Received keys: {sorted(f)}")
   try:
-    is_member = validation.as_membership(f["is_member"], "is_member",
-                                         len(labels))
+    signals = Signals.from_outputs(f[outputs], f["labels"], outputs)
+    is_member = (validation.as_membership(f["is_member"], "is_member",
+                                          len(f["labels"]))
+                 if member else None)
   except ValueError as e:
     raise ValueError(f"{path}: {e}") from None
-  res = _run_on_split(logits, labels, is_member, attacks,
-                      slicing or SlicingConfig(), seed, "")
-  return res, {"logits": os.fspath(path)}
+  return outputs, signals, is_member
+
+
+def attack_logits_file(path: PathLike, attacks: Sequence[str], *,
+                       outputs: str = "auto",
+                       population: Optional[PathLike] = None,
+                       slicing=None, seed: int = 0
+                       ) -> tuple[AttackResults, dict]:
+  """Attacks saved outputs: an npz with the target's `logits` (N, C),
+  `probabilities` (N, C) or `loss` (N,), its `labels` (N,) and `is_member`
+  (N,). `outputs` says which (default: the one the file holds).
+  `population`: an npz of the same kind of outputs and `labels` on data the
+  target never saw, for the attacks that need one (Attack-P)."""
+  from tfmia.attacks.tf_privacy import SlicingConfig
+  attacks = registry.check_names(attacks)
+  kind, target, is_member = _outputs_npz(path, outputs, "`logits` file")
+  if kind == "loss":
+    full = [a for a in attacks if a not in registry.LOSS_ONLY_ATTACKS]
+    if full:
+      raise ValueError(
+          f"Attack(s) {full} need the whole output vector; per-example "
+          "losses feed only "
+          f"{', '.join(a for a in registry.LOSS_ONLY_ATTACKS)}.")
+  pop = None
+  if population is not None:
+    _, pop, _ = _outputs_npz(population, kind, "`population` file",
+                             member=False)
+  registry.check_needs(attacks, Provided(
+      num_examples=target.num_examples, population=pop is not None))
+  res = _run_on_split(target, is_member, attacks, slicing or SlicingConfig(),
+                      seed, "", population=pop)
+  source = {"logits": os.fspath(path), "outputs": kind}
+  if population is not None:
+    source["population"] = os.fspath(population)
+  return res, source

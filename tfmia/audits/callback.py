@@ -31,16 +31,37 @@ from tfmia.signals import Signals
 logger = logging.getLogger(__name__)
 
 
+def _from_dataset(data: tf.data.Dataset, name: str):
+  """(x, y) numpy arrays from a dataset of (x, y) elements, batched (its
+  leading dimension unknown) or not; read once."""
+  spec = data.element_spec
+  if not isinstance(spec, tuple) or len(spec) < 2:
+    raise ValueError(f"`{name}` must be a dataset of (x, y) elements. "
+                     f"Received: element_spec={spec}")
+  parts = [(np.asarray(e[0]), np.asarray(e[1]))
+           for e in data.as_numpy_iterator()]
+  if not parts:
+    raise ValueError(f"`{name}` is empty.")
+  join = np.concatenate if spec[0].shape.rank and spec[0].shape[0] is None \
+      else np.stack
+  return join([p[0] for p in parts]), join([p[1] for p in parts])
+
+
 def _check_xy(data, name: str):
-  if not isinstance(data, (tuple, list)) or len(data) != 2:
-    raise ValueError(f"`{name}` must be an (x, y) pair. "
-                     f"Received: {type(data).__name__}")
-  x, y = np.asarray(data[0]), np.asarray(data[1])
+  """(x, y) numpy arrays with integer labels, from an (x, y) pair or a
+  `tf.data.Dataset`; labels may be integers or one-hot rows."""
+  if isinstance(data, tf.data.Dataset):
+    x, y = _from_dataset(data, name)
+  elif isinstance(data, (tuple, list)) and len(data) == 2:
+    x, y = np.asarray(data[0]), np.asarray(data[1])
+  else:
+    raise ValueError(f"`{name}` must be an (x, y) pair or a tf.data.Dataset "
+                     f"of (x, y). Received: {type(data).__name__}")
   if len(x) == 0:
     raise ValueError(f"`{name}` is empty.")
   if len(x) != len(y):
     raise ValueError(f"`{name}` has {len(x)} inputs but {len(y)} labels.")
-  y = validation.as_int_labels(y, f"{name} labels")
+  y = validation.as_class_labels(y, f"{name} labels")
   validation.check_finite(x, f"{name} inputs")
   return x, y
 
@@ -60,6 +81,11 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
                         population_data=(x_pop, y_pop))
     model.fit(x_tr, y_tr, epochs=10, callbacks=[cb])
     cb.history[-1].get("threshold").auc
+
+  Data may be (x, y) pairs or `tf.data.Dataset`s of (x, y) (read once, at
+  construction), with integer or one-hot labels. Keras' `History` gets
+  `mia_<attack>_auc` at every epoch, NaN at those not evaluated. A second
+  `fit` appends to `history`; `reset()` empties it.
 
   Args:
     member_data: (x, y) the model trains on.
@@ -143,7 +169,8 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
                            f"{int(y.min())} to {int(y.max())}")
 
   def on_train_begin(self, logs=None):
-    self.history = []
+    # A second `fit` appends to `history` (`reset()` empties it); pass
+    # `initial_epoch` to `fit` to go on numbering the epochs.
     self.check_model(self.model)
     self._prepare()
     if self.tensorboard_dir is not None:
@@ -161,8 +188,17 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
       if self.population is not None:
         self._tensors.append(tf.constant(self.population[0]))
 
+  def reset(self) -> None:
+    """Forgets the results of earlier fits."""
+    self.history = []
+
   def on_epoch_end(self, epoch, logs=None):
     if (epoch + 1) % self.every_n_epochs:
+      # NaN where not evaluated, so Keras' History has one value per epoch
+      # for every key and tabulates against `loss`.
+      if logs is not None:
+        for attack in self.attacks:
+          logs[f"mia_{attack}_auc"] = float("nan")
       return
     results = self.evaluate(epoch + 1)
     self.history.append(results)

@@ -9,16 +9,27 @@ from tfmia.infra import fs
 
 NAME = "attack"
 HELP = "attack a trained model or saved logits"
-DESCRIPTION = ("Attack a run folder written by `tfmia train`, or an npz "
-               "holding `logits`, `labels` and `is_member`. Writes "
-               "summary.csv, results.{json,npz}, roc.png and config.json.")
+DESCRIPTION = ("Attack a run folder written by `tfmia train`, or an npz of "
+               "a model's saved outputs (logits, probabilities or losses) "
+               "with `labels` and `is_member`. Writes summary.csv, "
+               "results.{json,npz}, roc.png and config.json.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
   src = p.add_mutually_exclusive_group(required=True)
   cliargs.add_run(src, required=False)
-  src.add_argument("--logits", type=fs.path,
-                   help="npz with logits (n,k), labels (n,), is_member (n,)")
+  src.add_argument("--logits", type=fs.path, metavar="NPZ",
+                   help="npz of saved outputs: logits (n,k), probabilities "
+                        "(n,k) or loss (n,), with labels (n,) and "
+                        "is_member (n,)")
+  p.add_argument("--outputs", default="auto",
+                 choices=("auto", "logits", "probabilities", "loss"),
+                 help="what the --logits npz holds (default: the one of "
+                      "logits, probabilities, loss it has); losses feed "
+                      "only the attacks that read the loss or p_y")
+  p.add_argument("--population", type=fs.path, metavar="NPZ",
+                 help="npz of the same outputs and labels on data the "
+                      "target never saw, for attack_p")
   p.add_argument("--attacks", type=cliargs.csv,
                  default=("threshold", "threshold_entropy",
                           "logistic_regression"))
@@ -51,13 +62,18 @@ def handle(args: argparse.Namespace) -> int:
     raise NotADirectoryError(20, "--run must be a folder written by "
                              "`tfmia train`, but this is a file",
                              str(args.run))
+  if args.run is not None and (args.population is not None
+                               or args.outputs != "auto"):
+    raise ValueError("--outputs and --population go with --logits; a run "
+                     "is attacked on its own train and test splits.")
   io.check_output_dir(out, "--out")   # before any work
   if args.run is not None:
     res, source = audit_lib.attack_run(args.run, attacks, slicing=slicing,
                                        seed=args.seed, data_dir=args.data_dir)
   else:
-    res, source = audit_lib.attack_logits_file(args.logits, attacks,
-                                               slicing=slicing, seed=args.seed)
+    res, source = audit_lib.attack_logits_file(
+        args.logits, attacks, outputs=args.outputs,
+        population=args.population, slicing=slicing, seed=args.seed)
   reports.write_attack(res, out, {"source": source, "attacks": attacks,
                                   "slicing": slicing, "seed": args.seed})
   cliargs.print_table(res.to_dataframe(),

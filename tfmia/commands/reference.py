@@ -47,9 +47,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
   init.add_argument("--reference-dir", default="references")
   init.add_argument("--force", action="store_true", help="overwrite PATH")
   cliargs.add_no_progress(init)
+  cliargs.add_config_file(init)
   for name, helptext in ACTIONS:
     a = actions.add_parser(name, help=helptext, description=helptext + ".")
     add_config_arguments(a)
+    cliargs.add_config_file(a)
     if name == "train":
       a.add_argument("--shard", default=None,
                      help="i/N: train only part i of N (1-based), e.g. 3/8; "

@@ -239,6 +239,30 @@ def read_json(path: PathLike) -> Any:
                      f"{e}") from None
 
 
+CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def read_config(path: PathLike) -> dict:
+  """A config file's mapping: JSON, or YAML (.yaml / .yml); a ValueError
+  naming the file when it is neither, or not a mapping."""
+  path = fs.path(path)
+  if not path.is_file():
+    raise FileNotFoundError(f"Config file not found: {path}")
+  if path.suffix.lower() in (".yaml", ".yml"):
+    import yaml  # pylint: disable=g-import-not-at-top
+    try:
+      out = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+      raise ValueError(f"{path} is not valid YAML: "
+                       f"{' '.join(str(e).split())}") from None
+  else:   # .json, or any other name: JSON
+    out = read_json(path)
+  if not isinstance(out, dict):
+    raise ValueError(f"{path} must hold a mapping of settings. Received: "
+                     f"{type(out).__name__}")
+  return out
+
+
 def atomic_save_npz(path: PathLike, **arrays: np.ndarray) -> None:
   with atomic_path(path, suffix=".npz") as tmp:
     np.savez_compressed(tmp, **arrays)

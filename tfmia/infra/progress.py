@@ -32,3 +32,11 @@ def show(stream=None) -> None:
   logger.addHandler(handler)
   logger.setLevel(logging.INFO)
   logger.propagate = False
+
+
+def hide() -> None:
+  """Stops printing progress lines (what `show` started)."""
+  for h in list(logger.handlers):
+    if getattr(h, "_tfmia_progress", False):
+      logger.removeHandler(h)
+  logger.setLevel(logging.WARNING)

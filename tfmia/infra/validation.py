@@ -55,6 +55,21 @@ def as_int_labels(arr, name: str) -> np.ndarray:
   return out
 
 
+def as_class_labels(arr, name: str) -> np.ndarray:
+  """(n,) integer labels from integer labels, an (n, 1) column, or one-hot
+  (n, k) rows (as Keras' categorical losses take them)."""
+  out = np.asarray(arr)
+  if out.ndim == 2 and out.shape[1] == 1:
+    out = out[:, 0]
+  elif out.ndim == 2:
+    if not (np.isin(out, (0, 1)).all() and (out.sum(axis=1) == 1).all()):
+      raise ValueError(f"`{name}` is 2-D but not one-hot: each row must "
+                       f"hold a single 1 and zeros. Received: shape="
+                       f"{out.shape}")
+    out = out.argmax(axis=1)
+  return as_int_labels(out, name)
+
+
 def as_labels(arr, name: str, num_classes: int) -> np.ndarray:
   """Returns integer labels of shape (n,); raises on values outside [0, k)."""
   out = as_int_labels(arr, name)

@@ -68,9 +68,7 @@ class ReferenceConfig:
         (str(k), v) for k, v in (self.model_kwargs.items()
                                  if isinstance(self.model_kwargs, dict)
                                  else self.model_kwargs)))
-    if self.model not in models.available_models():
-      raise ValueError(f"`model` must be one of {models.available_models()}. "
-                       f"Received: model={self.model!r}")
+    models.get_builder(self.model)   # a registered or an importable one
     if self.split not in SPLITS:
       raise ValueError(f"`split` must be one of {SPLITS}. "
                        f"Received: split={self.split!r}")
@@ -107,7 +105,7 @@ class ReferenceConfig:
     if not path.is_file():
       raise FileNotFoundError(f"Config file not found: {path}")
     try:
-      return cls.from_dict(io.read_json(path))
+      return cls.from_dict(io.read_config(path))
     except (TypeError, ValueError) as e:
       if str(path) in str(e):
         raise

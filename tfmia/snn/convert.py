@@ -8,6 +8,7 @@ from typing import Optional, Union
 import numpy as np
 import tensorflow as tf
 
+from tfmia.infra import progress as progress_lib
 from tfmia.infra import tf_logging as _tf  # noqa: F401  (quiet retracing warnings)
 from tfmia.snn import graph as graph_lib
 from tfmia.snn import thresholds as thr
@@ -124,7 +125,7 @@ def convert(ann: tf.keras.Model, calibration_data: np.ndarray, *,
   nodes = graph_lib.parse(ann, fold_batchnorm=fold_batchnorm)
   input_shape = tuple(nodes[0].config["shape"])
   x = np.asarray(calibration_data, dtype=np.float32)
-  if x.ndim != 4 or x.shape[1:] != input_shape or len(x) == 0:
+  if x.shape[1:] != input_shape or len(x) == 0:
     raise ValueError(f"`calibration_data` must be (M, {', '.join(map(str, input_shape))}) "
                      f"inputs of the ANN. Received: shape={x.shape}")
   if max_pool == "gate":
@@ -134,6 +135,9 @@ def convert(ann: tf.keras.Model, calibration_data: np.ndarray, *,
         raise graph_lib.UnsupportedLayerError(
             f"Layer {n.name!r}: max_pool='gate' needs pool_size == strides "
             "and 'valid' padding; convert with max_pool='avg'.")
+  progress_lib.say(f"Converting {ann.name} to a spiking network at "
+                   f"T={timesteps} ({thresholds} thresholds from {len(x)} "
+                   "examples)")
   acts = ann_activations(nodes, input_shape, x, batch_size=batch_size,
                          seed=seed)
   values = {}

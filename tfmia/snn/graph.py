@@ -217,9 +217,9 @@ def parse(model: tf.keras.Model, *, fold_batchnorm: bool = True
     output_softmax = layer is last
     if isinstance(layer, L.InputLayer):
       shape = tuple(layer.get_config()["batch_input_shape"][1:])
-      if len(shape) != 3:
-        raise _unsupported(layer, f"inputs must be images (H, W, C); got "
-                                  f"shape {shape}")
+      if len(shape) not in (1, 3) or None in shape:
+        raise _unsupported(layer, "inputs must be images (H, W, C) or flat "
+                                  f"features (F,); got shape {shape}")
       add(Node(layer.name, "input", [], {"shape": list(shape)}), layer.name)
     elif isinstance(layer, (L.Conv2D, L.Dense)) and type(layer) in (
         L.Conv2D, L.Dense):

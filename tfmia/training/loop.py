@@ -183,6 +183,10 @@ def train_model(model: tf.keras.Model, data: ClassificationData,
     raise ValueError("`data` pixels must be scaled to floats first "
                      "(tfmia.data.scale_pixels). "
                      f"Received: dtype={data.x_train.dtype}")
+  if config.augment and data.x_train.ndim != 4:
+    raise ValueError("TrainConfig `augment` flips and shifts (N, H, W, C) "
+                     f"images; these inputs are {data.input_shape}. Turn it "
+                     "off.")
   if out_dir is not None:
     out_dir = fs.path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
