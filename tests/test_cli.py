@@ -200,6 +200,12 @@ def test_train_then_prune_run(tmp_path, capsys):
   import tensorflow as tf
   model = tf.keras.models.load_model(out / "model.keras", compile=False)
   assert model.get_layer("conv1").filters == 16
+  # The pruned folder is attacked as the run is: on the run's data.
+  assert cli.main(["attack", "--run", str(out), "--attacks", "threshold"]
+                  ) == 0
+  saved = json.loads((out / "attack" / "config.json").read_text())
+  assert saved["source"]["model"]["variant"]["pruner"] == "l1_structured"
+  capsys.readouterr()
 
   # Robustness of the same run, converted to an SNN, black-box from itself.
   for argv, msg in ((["--eps", "2"], "`eps` must be a number in [0, 1]"),
@@ -547,3 +553,31 @@ def test_attack_says_what_it_runs_unless_no_progress(tmp_path, capsys):
                    "--attacks", "threshold", "--out", str(tmp_path / "q"),
                    "--no-progress"]) == 0
   assert "Running" not in capsys.readouterr().out
+
+
+def test_audit_your_saved_model_on_your_data(tmp_path, capsys):
+  # Flat inputs, one-hot labels, a softmax model saved by plain Keras.
+  import tensorflow as tf
+  from sklearn.datasets import load_digits
+  x, y = load_digits(return_X_y=True)
+  x = (x / 16.0).astype("float32")
+  tf.keras.utils.set_random_seed(0)
+  model = tf.keras.Sequential([tf.keras.Input((64,)),
+                               tf.keras.layers.Dense(64, activation="relu"),
+                               tf.keras.layers.Dense(10, activation="softmax")])
+  model.compile("adam", "sparse_categorical_crossentropy")
+  model.fit(x[:300], y[:300], epochs=30, verbose=0)
+  model.save(tmp_path / "mine.keras")
+  np.savez(tmp_path / "mine.npz", x=x[:600], y=np.eye(10)[y[:600]],
+           is_member=np.arange(600) < 300, x_population=x[600:900],
+           y_population=y[600:900])
+  assert cli.main(["audit", "--model", str(tmp_path / "mine.keras"),
+                   "--data", str(tmp_path / "mine.npz"), "--out",
+                   str(tmp_path / "a"), "--no-progress"]) == 0
+  out = capsys.readouterr().out
+  assert "threshold" in out and "attack_p" in out
+  report = (tmp_path / "a" / "report.csv").read_text()
+  assert report.startswith("attack,auc") and "attack_p" in report
+  assert cli.main(["audit", "--model", str(tmp_path / "mine.keras"),
+                   "--out", str(tmp_path / "b")]) == 2
+  assert "--model and --data go together" in capsys.readouterr().err

@@ -255,6 +255,7 @@ def print_table(df, columns) -> None:
   print(df[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
+
 # ---------------------------------------------------------------------------
 # Running a parsed command
 

@@ -89,6 +89,39 @@ class Target:
   outputs: str = "auto"
 
 
+def load_target(model_path: PathLike, data_path: PathLike
+                ) -> tuple[Target, Optional[tuple]]:
+  """(Target, population or None) from a saved Keras model (.keras or .h5)
+  and an npz of the examples it is attacked on: `x`, `y` and `is_member`
+  (N,), and optionally `x_population`, `y_population` (data it never saw,
+  for Attack-P). Checked before the model is loaded."""
+  data_path, model_path = fs.path(data_path), fs.path(model_path)
+  f = io.load_npz(data_path)
+  missing = {"x", "y", "is_member"} - set(f)
+  if missing:
+    raise ValueError(f"{data_path} must hold x, y and is_member; missing "
+                     f"{sorted(missing)}. Received keys: {sorted(f)}")
+  pop_keys = {"x_population", "y_population"} & set(f)
+  if len(pop_keys) == 1:
+    raise ValueError(f"{data_path} holds {pop_keys.pop()} without its pair.")
+  try:
+    is_member = validation.as_membership(f["is_member"], "is_member",
+                                         len(f["y"]))
+    y = validation.as_class_labels(f["y"], "y")
+  except ValueError as e:
+    raise ValueError(f"{data_path}: {e}") from None
+  if not model_path.exists():
+    raise FileNotFoundError(f"--model not found. Received: {model_path}")
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  with io.local_file(model_path) as local:
+    model = tf.keras.models.load_model(os.fspath(local), compile=False)
+  population = ((f["x_population"],
+                 validation.as_class_labels(f["y_population"],
+                                            "y_population"))
+                if pop_keys else None)
+  return Target(model, f["x"], y, is_member), population
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class References:
   """K reference models queried on the target's N examples.
@@ -104,17 +137,14 @@ class References:
   outputs: str = "auto"
 
 
-def _check_membership(is_member, n: int) -> np.ndarray:
-  return validation.as_membership(is_member, "is_member", n)
-
-
 def audit_signals(signals: AttackSignals, is_member: np.ndarray,
                   config: AuditConfig = AuditConfig(), *,
                   out_dir: Optional[PathLike] = None,
                   model_name: str = "target",
                   extra_config: Optional[dict] = None) -> AttackResults:
   """Runs `config.attacks` on precomputed signals; writes the report."""
-  is_member = _check_membership(is_member, signals.target.num_examples)
+  is_member = validation.as_membership(is_member, "is_member",
+                                       signals.target.num_examples)
   results = run_attacks(config.attacks, signals, config.attack,
                         is_member=is_member, model=model_name)
   if out_dir is not None:
@@ -152,7 +182,8 @@ def audit(target: Target, references: Optional[References] = None,
   if len(x) != len(y):
     raise ValueError(f"`target.x` and `target.y` differ in length: "
                      f"{len(x)} and {len(y)}")
-  is_member = _check_membership(target.is_member, len(x))
+  is_member = validation.as_membership(target.is_member, "is_member",
+                                       len(x))
   validation.check_finite(x, "target.x")
   if population is not None:
     validation.check_finite(np.asarray(population[0]), "population x")
@@ -420,16 +451,38 @@ def _run_on_split(target: Signals, is_member, attacks, slicing, seed, model,
                      is_member=is_member, slicing=slicing, model=model)
 
 
+def _load_attackable(run, data_dir, load_run):
+  """(model, data, record) of a `tfmia train` run, or of the folder `tfmia
+  prune` wrote from one (its model.keras and prune.json, which names the
+  run whose data it is attacked on: the run's members and non-members)."""
+  run = fs.path(run)
+  info_path = run / variants.PRUNE_INFO_FILE
+  if not (info_path.is_file() and (run / variants.MODEL_FILE).is_file()):
+    return load_run(run, data_dir=data_dir)
+  info = io.read_json(info_path)
+  source = next((p for p in (fs.path(info.get("run", "")), run.parent)
+                 if (p / store.CONFIG_FILE).is_file()), None)
+  if source is None:
+    raise FileNotFoundError(f"{info_path} names the run {info.get('run')!r}, "
+                            "which is not there (nor is the folder above).")
+  _, data, record = load_run(source, data_dir=data_dir)
+  model = variants.PrunedVariant().load(run / variants.MODEL_FILE)
+  record = {**record, "model": {**record["model"], "variant": {
+      k: info.get(k) for k in ("pruner", "sparsity", "defense")}}}
+  return model, data, record
+
+
 def attack_run(run: PathLike, attacks: Sequence[str], *,
                slicing=None, seed: int = 0, data_dir=None
                ) -> tuple[AttackResults, dict]:
-  """Attacks the model of a `tfmia train` run: its train split (members)
-  against its test split. Returns the results and a record of the source."""
+  """Attacks the model of a `tfmia train` run (or of the folder `tfmia
+  prune` wrote from one): its train split (members) against its test split.
+  Returns the results and a record of the source."""
   from tfmia.attacks.tf_privacy import SlicingConfig
   from tfmia.training.loop import load_run
   attacks = registry.check_names(attacks)
   progress_lib.say(f"Loading the run in {run}")
-  model, data, record = load_run(run, data_dir=data_dir)
+  model, data, record = _load_attackable(run, data_dir, load_run)
   progress_lib.say(f"Querying the model on {len(data.y_train)} members and "
                    f"{len(data.y_test)} non-members")
   fn = adapter.ModelAdapter(model)

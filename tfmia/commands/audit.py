@@ -24,6 +24,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="redraw report and figures of an audit folder")
   src.add_argument("--list", action="store_true",
                    help="list the attacks and what each is")
+  src.add_argument("--model", type=fs.path, metavar="MODEL",
+                   help="your saved Keras model (.keras / .h5), audited on "
+                        "--data with the attacks that need no reference "
+                        "models (for those, train a reference folder)")
+  p.add_argument("--data", type=fs.path, metavar="NPZ",
+                 help="with --model: x, y, is_member (and optionally "
+                      "x_population, y_population)")
   p.add_argument("--variant", default=None,
                  help="audit a variant of the target: snn:T, "
                       "snn:T1,T2,...,T (calibrated progressively), "
@@ -83,6 +90,8 @@ def handle(args: argparse.Namespace) -> int:
     for name, spec in ATTACKS.items():
       print(f"{name:26s} {spec.description}")
     return 0
+  if args.model is not None:
+    return _audit_model(args)
   if args.render is None:
     return _audit(args)
   from tfmia.reporting import tables as reports
@@ -93,18 +102,45 @@ def handle(args: argparse.Namespace) -> int:
   return 0
 
 
+def _signals(args: argparse.Namespace):
+  from tfmia.signals import SignalConfig
+  return SignalConfig(augmentations=args.augment,
+                      dropout_copies=args.dropout_copies,
+                      dropout_rate=args.dropout_rate, seed=args.seed)
+
+
+def _check_out(args: argparse.Namespace) -> None:
+  from tfmia.infra import io
+  if args.out is None:
+    raise ValueError("--out is required with --config or --model.")
+  if (args.model is None) != (args.data is None):
+    raise ValueError("--model and --data go together.")
+  io.check_output_dir(args.out, "--out")   # before any work
+
+
+def _audit_model(args: argparse.Namespace) -> int:
+  """Your saved model on your data, with the attacks that need no
+  reference models."""
+  from tfmia.attacks.registry import AttackConfig
+  from tfmia.audits import audit as audit_lib
+  _check_out(args)
+  target, population = audit_lib.load_target(args.model, args.data)
+  res = audit_lib.audit(
+      target, population=population, config=audit_lib.AuditConfig(
+          attacks=args.attacks or (("threshold", "attack_p")
+                                   if population is not None
+                                   else ("threshold",)),
+          signals=_signals(args), attack=AttackConfig(seed=args.seed)),
+      out_dir=args.out, progress=not args.no_progress)
+  return _show(res, args.out)
+
+
 def _audit(args: argparse.Namespace) -> int:
+  """The target of a reference folder, with its reference models."""
   from tfmia import variants
   from tfmia.attacks.registry import DEFAULT_ATTACKS, AttackConfig
   from tfmia.audits import audit as audit_lib
-  from tfmia.infra import io
-  from tfmia.reporting import tables as reports
-  from tfmia.signals import SignalConfig
-  if args.config is None:
-    raise ValueError("--config (or --render, or --list) is required.")
-  if args.out is None:
-    raise ValueError("--out is required with --config.")
-  io.check_output_dir(args.out, "--out")   # before any work
+  _check_out(args)
   config = reference.config_from(args)
   variant = (variants.from_spec(args.variant, train=config.train)
              if args.variant is not None else None)
@@ -112,10 +148,7 @@ def _audit(args: argparse.Namespace) -> int:
                                           train=config.train)
                        if args.reference_variant is not None else "same")
   audit_config = audit_lib.AuditConfig(
-      attacks=args.attacks or DEFAULT_ATTACKS,
-      signals=SignalConfig(augmentations=args.augment,
-                           dropout_copies=args.dropout_copies,
-                           dropout_rate=args.dropout_rate, seed=args.seed),
+      attacks=args.attacks or DEFAULT_ATTACKS, signals=_signals(args),
       attack=AttackConfig(rmia_a=_rmia_a(args.rmia_a),
                           rmia_gamma=args.rmia_gamma,
                           rmia_population=args.rmia_population,
@@ -125,8 +158,13 @@ def _audit(args: argparse.Namespace) -> int:
       config, audit_config, variant=variant,
       reference_variant=reference_variant, out_dir=args.out,
       directory=args.dir, progress=not args.no_progress)
+  return _show(res, args.out)
+
+
+def _show(res, out) -> int:
+  from tfmia.reporting import tables as reports
   print(f"Target: member accuracy {res.member_accuracy:.4f}, non-member "
         f"{res.nonmember_accuracy:.4f}\n")
   cliargs.print_table(reports.report(res), reports.PRINT_COLUMNS)
-  print(f"\nReport, figures and scores are in {args.out}/")
+  print(f"\nReport, figures and scores are in {out}/")
   return 0
