@@ -566,7 +566,7 @@ def test_audit_your_saved_model_on_your_data(tmp_path, capsys):
                                tf.keras.layers.Dense(64, activation="relu"),
                                tf.keras.layers.Dense(10, activation="softmax")])
   model.compile("adam", "sparse_categorical_crossentropy")
-  model.fit(x[:300], y[:300], epochs=30, verbose=0)
+  model.fit(x[:300], y[:300], epochs=10, verbose=0)
   model.save(tmp_path / "mine.keras")
   np.savez(tmp_path / "mine.npz", x=x[:600], y=np.eye(10)[y[:600]],
            is_member=np.arange(600) < 300, x_population=x[600:900],

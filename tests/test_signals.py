@@ -229,7 +229,11 @@ def test_errors():
     SignalConfig(augmentations="rotate")
   with pytest.raises(ValueError, match="dropout_rate"):
     SignalConfig(dropout_rate=1.0)
-  with pytest.raises(ValueError, match=r"\(N, H, W, channels\)"):
-    compute_signals(_linear_model(), np.zeros((3, 16)), [0, 0, 0])
+  with pytest.raises(ValueError, match="one row per example"):
+    compute_signals(_linear_model(), np.zeros(3), [0, 0, 0])
+  # Flat inputs are fine; the image-only options say so by name.
+  with pytest.raises(ValueError, match="`augmentations` works on .*images"):
+    compute_signals(_linear_model(), np.zeros((3, 16)), [0, 0, 0],
+                    SignalConfig(augmentations="flip"))
   with pytest.raises(TypeError, match="callable"):
     compute_signals(42, np.zeros((3, 4, 4, 1)), [0, 0, 0], progress=False)
