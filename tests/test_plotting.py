@@ -71,7 +71,11 @@ def test_roc_curve_and_diagonal(log_scale):
   dx, dy = ax.lines[1].get_data()
   np.testing.assert_array_equal(dx, dy)  # the diagonal
   assert ax.get_xscale() == ("log" if log_scale else "linear")
-  assert "AUC=0.833" in ax.get_legend().get_texts()[0].get_text()
+  texts = [t.get_text() for t in ax.get_legend().get_texts()]
+  assert "AUC=0.833" in texts[0] and texts[-1] == "chance"
+  # Log-log axes are read at low FPR: the legend names those TPRs.
+  low = f"TPR@0.1%={r.tpr_at_fpr(0.001):.3f}, @1%={r.tpr_at_fpr(0.01):.3f}"
+  assert (low in texts[0]) == log_scale
 
 
 def test_roc_pair_linear_and_loglog():

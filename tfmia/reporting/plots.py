@@ -164,19 +164,24 @@ def plot_roc(results: Union[AttackResult, Sequence[AttackResult],
   floor = 1.0
   for i, (label, r) in enumerate(results.items()):
     # Ten colours, then the same colours dashed, then dotted.
+    # Log-log axes are read at low FPR: the legend gives those TPRs too.
+    tail = (f", TPR@0.1%={r.tpr_at_fpr(0.001):.3f}, "
+            f"@1%={r.tpr_at_fpr(0.01):.3f}" if log_scale else "")
     ax.plot(r.roc.fpr, r.roc.tpr, color=f"C{i % 10}",
             linestyle=("-", "--", ":")[(i // 10) % 3],
-            label=f"{label}, AUC={r.auc:.3f}")
+            label=f"{label}, AUC={r.auc:.3f}{tail}")
     floor = min(floor, 1.0 / max(r.num_nonmembers, 1))
   if log_scale:
     grid = np.logspace(np.log10(floor), 0, 100)
-    ax.plot(grid, grid, color="grey", linestyle="--", linewidth=0.8)
+    ax.plot(grid, grid, color="grey", linestyle="--", linewidth=0.8,
+            label="chance")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(floor, 1)
     ax.set_ylim(floor, 1)
   else:
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8)
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=0.8,
+            label="chance")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
   ax.set_xlabel("False positive rate")
