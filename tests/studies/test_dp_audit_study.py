@@ -94,10 +94,16 @@ def test_dp_audit_plot_puts_no_dp_at_infinity_and_draws_the_diagonal():
   fig = report.plot_dp_audit(table)
   ax = fig.axes[0]
   inf_x = 1.25 * 4.0
-  pts = ax.collections[1].get_offsets()          # after the shaded region
-  np.testing.assert_allclose(pts[:, 0], [inf_x, 4.0, 1.0])
-  np.testing.assert_allclose(pts[:, 1], [2.5, 0.5, 0.1])
+  first = ax.collections[1].get_offsets()        # after the shaded region
+  second = ax.collections[2].get_offsets()
+  # Side by side around each model's accountant ε, so equal bounds (the 0s)
+  # do not hide each other.
+  np.testing.assert_allclose((first[:, 0] + second[:, 0]) / 2,
+                             [inf_x, 4.0, 1.0])
+  assert (second[:, 0] > first[:, 0]).all()
+  np.testing.assert_allclose(first[:, 1], [2.5, 0.5, 0.1])
   diag = ax.lines[0]
   np.testing.assert_allclose(diag.get_xdata(), diag.get_ydata())
+  assert diag.get_xdata().max() == 4.0       # not drawn to the ∞ column
   assert [t.get_text() for t in ax.get_xticklabels()][-1] == "∞ (no DP)"
   plt.close(fig)

@@ -21,9 +21,11 @@ BOUNDS = {"one_run_mislabelled": ("one-run, mislabelled canaries", "o"),
 def plot_dp_audit(table, *, title: str = "Empirical ε lower bounds against "
                   "the accountant's ε"):
   """Each model's empirical ε lower bounds (y) at its accountant ε (x), with
-  the diagonal: DP forbids any point above it. Models without DP sit at
-  the right edge, at "∞". `table` has accountant_epsilon and any of
-  BOUNDS' columns, one row per model."""
+  the diagonal: DP forbids any point above it. Models without DP sit in a
+  column of their own at the right, "∞", past a dotted break; the diagonal
+  stops at the largest finite ε. Each bound is drawn slightly to the side
+  so that equal values do not hide each other. `table` has
+  accountant_epsilon and any of BOUNDS' columns, one row per model."""
   fig, ax = plotting.figure_axes(figsize=(6, 4.6))
   acc = [a if a is not None and np.isfinite(a) else np.nan
          for a in table["accountant_epsilon"]]
@@ -34,15 +36,23 @@ def plot_dp_audit(table, *, title: str = "Empirical ε lower bounds against "
                          if v is not None and np.isfinite(v)])
   inf_x = 1.25 * max(top, highest)
   xs = [a if np.isfinite(a) else inf_x for a in acc]
-  line = np.linspace(0, inf_x, 50)
+  # The diagonal (and the region DP forbids) stops at the largest finite
+  # ε: "no DP" is a separate column past a break, not a point on the axis.
+  line = np.linspace(0, top, 50)
   ax.plot(line, line, color="grey", linestyle="--", linewidth=1,
           label="ε̂ = accountant ε")
   ax.fill_between(line, line, 1.1 * inf_x, color="red", alpha=0.06,
                   linewidth=0)
+  if any(x == inf_x for x in xs):
+    ax.axvline(0.5 * (top + inf_x), color="grey", linewidth=0.8,
+               linestyle=":")
+  # Each bound a little to the side, so equal values (often 0) stay visible.
+  width = 0.025 * inf_x
   for i, c in enumerate(cols):
     label, marker = BOUNDS[c]
-    ax.scatter(xs, table[c], marker=marker, s=45, color=f"C{i}", label=label,
-               zorder=3)
+    shift = (i - (len(cols) - 1) / 2) * width
+    ax.scatter([x + shift for x in xs], table[c], marker=marker, s=45,
+               color=f"C{i}", label=label, zorder=3, alpha=0.9)
   ticks = sorted(set(x for x in xs if x != inf_x))
   if any(x == inf_x for x in xs):
     ax.set_xticks(ticks + [inf_x])
