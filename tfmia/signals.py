@@ -241,7 +241,7 @@ class Signals:
 
     - "logits": (N, C) or (N, A, C);
     - "probabilities": rows of a softmax, used as logits through their log
-      (clipped at float32's smallest normal, as the model adapter does);
+      (`tfmia.models.adapter.log_probabilities`);
     - "loss": (N,) per-example cross-entropy. Only the true class's
       probability p = exp(−loss) is known, so the other C − 1 classes share
       1 − p evenly (C = `num_classes`, or the labels' largest + 1): loss,
@@ -258,7 +258,7 @@ class Signals:
                                               atol=1e-3):
         raise ValueError("`probabilities` rows must be non-negative and sum "
                          "to 1.")
-      outputs = np.log(np.clip(outputs, np.finfo(np.float32).tiny, None))
+      outputs = adapter.log_probabilities(outputs)
     elif kind == "loss":
       if outputs.ndim != 1 or (outputs < 0).any():
         raise ValueError("`loss` must be (N,) non-negative per-example "

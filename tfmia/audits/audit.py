@@ -112,9 +112,8 @@ def load_target(model_path: PathLike, data_path: PathLike
     raise ValueError(f"{data_path}: {e}") from None
   if not model_path.exists():
     raise FileNotFoundError(f"--model not found. Received: {model_path}")
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  with io.local_file(model_path) as local:
-    model = tf.keras.models.load_model(os.fspath(local), compile=False)
+  from tfmia import models  # pylint: disable=g-import-not-at-top
+  model = models.load_saved_model(model_path)
   population = ((f["x_population"],
                  validation.as_class_labels(f["y_population"],
                                             "y_population"))

@@ -10,11 +10,11 @@ interface every model kind is queried through (`tfmia.models.adapter`).
 
 from tfmia.models.zoo import (POOLINGS, available_models, build_model,
                               check_kwargs, cifarnet, conv, dense, get_builder,
-                              miafc, options, register, resnet18, resnet20,
-                              sew_resnet, spiking_vgg, spiking_vgg_ann, vgg11,
-                              vgg16, wrn)
+                              load_saved_model, miafc, options, register,
+                              resnet18, resnet20, sew_resnet, spiking_vgg,
+                              spiking_vgg_ann, vgg11, vgg16, wrn)
 
 __all__ = ["POOLINGS", "available_models", "build_model", "check_kwargs",
-           "cifarnet", "conv", "dense", "get_builder", "miafc", "options",
-           "register", "resnet18", "resnet20", "sew_resnet", "spiking_vgg",
+           "cifarnet", "conv", "dense", "get_builder", "load_saved_model",
+           "miafc", "options", "register", "resnet18", "resnet20", "sew_resnet", "spiking_vgg",
            "spiking_vgg_ann", "vgg11", "vgg16", "wrn"]

@@ -56,6 +56,12 @@ def _output_layer(model: tf.keras.Model):
   return None
 
 
+def log_probabilities(probs) -> np.ndarray:
+  """Logits for probabilities: their log, clipped at float32's smallest
+  normal (what a float32 softmax can return), so log p >= -87.3."""
+  return np.log(np.clip(np.asarray(probs, np.float64), _MIN_PROB, None))
+
+
 def ends_in_softmax(model) -> Optional[bool]:
   """True if `model`'s last layer applies a softmax, False if it does not,
   None when the structure does not tell (subclassed models, callables).
@@ -167,7 +173,7 @@ class ModelAdapter:
       out.append(y)
     out = np.concatenate(out).astype(np.float64)
     if self.outputs == "probabilities":
-      out = np.log(np.clip(out, _MIN_PROB, None))
+      out = log_probabilities(out)
     return out
 
 

@@ -98,6 +98,15 @@ def check_kwargs(name: str, kwargs: dict) -> None:
         + ", ".join(f"{k}={kwargs[k]!r}" for k in unknown))
 
 
+def load_saved_model(path) -> tf.keras.Model:
+  """A Keras model saved whole (.keras / .h5), local or at a URL, without
+  its compile state."""
+  import os
+  from tfmia.infra import io
+  with io.local_file(path) as local:
+    return tf.keras.models.load_model(os.fspath(local), compile=False)
+
+
 def build_model(name: str, input_shape: Sequence[int], num_classes: int,
                 **kwargs) -> tf.keras.Model:
   """Builds the registered model `name`; kwargs go to its builder."""

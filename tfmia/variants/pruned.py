@@ -106,11 +106,8 @@ class PrunedVariant(Variant):
       model.save(os.fspath(tmp))
 
   def load(self, path: Path):
-    import os
-
-    import tensorflow as tf
-    with io.local_file(path) as local:
-      return tf.keras.models.load_model(os.fspath(local), compile=False)
+    from tfmia import models
+    return models.load_saved_model(path)
 
 
 def prune_info(refs, name: str, variant: PrunedVariant) -> dict:
