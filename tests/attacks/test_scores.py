@@ -163,6 +163,37 @@ def test_lira_by_hand():
   np.testing.assert_allclose(s, [np.log(0.5)])   # log Φ(0)
 
 
+def test_lira_follows_the_paper_equations():
+  """Carlini et al., S&P 2022, worked by hand from the paper's text.
+
+  Algorithm 1, lines 10-13 (per-example mean and variance) and line 15, the
+  Gaussian form of Eq. (2): OUT confidences {0, 2} give mu_out = 1,
+  sigma_out = 1; IN confidences {3, 5} give mu_in = 4, sigma_in = 1. At
+  phi = 1: log Lambda = log N(1; 4, 1) - log N(1; 1, 1) = -4.5.
+  Eq. (4), the offline one-sided test: Lambda = 1 - Pr[Z > phi] with
+  Z ~ N(mu_out, sigma_out^2); at phi = mu_out + 1 that is Phi(1).
+  """
+  ref = np.array([[0.0], [3.0], [2.0], [5.0]])
+  ref_is_member = np.array([[False], [True], [False], [True]])
+  kw = dict(fix_variance=False, center="mean")
+  online = scores.lira_scores(np.array([1.0]), ref, ref_is_member, online=True, **kw)
+  np.testing.assert_allclose(online, [-4.5])
+  offline = scores.lira_scores(np.array([2.0]), ref, ref_is_member, online=False, **kw)
+  # 1 - Pr[Z > 2] for Z ~ N(1, 1) is 0.8413447460685429 (Phi(1)).
+  np.testing.assert_allclose(np.exp(offline), [0.8413447460685429])
+
+
+def test_logit_scaling_is_the_papers_stable_form():
+  """Section VI-A: phi_stable = log f(x)_y - log sum_{y' != y} f(x)_{y'}."""
+  from tfmia import signals
+  p = np.array([[0.7, 0.2, 0.1]])
+  logits = np.log(p)
+  np.testing.assert_allclose(signals.scaled_logit(logits, np.array([0])),
+                             [np.log(0.7 / 0.3)])
+  np.testing.assert_allclose(signals.scaled_logit(logits, np.array([2])),
+                             [np.log(0.1 / 0.9)])
+
+
 def test_lira_errors():
   ref_is_member = np.array([[True, False], [False, True]])
   with pytest.raises(ValueError, match="at least 2 IN"):

@@ -329,9 +329,11 @@ def lira_scores(target, ref, ref_is_member, *, online: bool = True,
   Per augmentation the log-likelihood is taken, then averaged over
   augmentations.
 
-  Online: score = log N(φ; μ_in, σ_in²) − log N(φ; μ_out, σ_out²), which is
+  Online (Algorithm 1, line 15; Eq. (2) in Gaussian form):
+  score = log N(φ; μ_in, σ_in²) − log N(φ; μ_out, σ_out²), which is
   minus tensorflow-privacy's `compute_score_lira(option="both")`.
-  Offline, one-sided (the paper's test): score = log Φ((φ − μ_out)/σ_out),
+  Offline, one-sided (the paper's Eq. (4), Λ = 1 − Pr[Z > φ]):
+  score = log Λ = log Φ((φ − μ_out)/σ_out),
   large when φ sits above the OUT distribution. Offline, two-sided:
   score = −log N(φ; μ_out, σ_out²), which equals tensorflow-privacy's
   `option="out"` score (that is lower-means-member) negated.
