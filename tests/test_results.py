@@ -103,22 +103,67 @@ def test_tied_scores_keep_every_operating_point():
   assert r.auc == pytest.approx(7 / 9)   # 3 + 2.5 + 1.5 of 9 pairs (ties: half)
 
 
-def test_ppv_matches_tensorflow_privacy():
-  from tensorflow_privacy.privacy.privacy_tests.membership_inference_attack \
-      import data_structures as ds
-  rng = np.random.default_rng(0)
-  is_member = np.r_[np.ones(30, bool), np.zeros(90, bool)]
-  scores = rng.normal(size=120) + is_member
+def test_ppv_at_an_operating_point_by_hand():
+  # Members score {9, 7, 5, 3}, non-members {8, 6, 4, 2, 1, 0, -1, -2}: 4 of
+  # 12 are members (prior 1/3). At FPR <= 1/8 the threshold 7 calls two
+  # members and one non-member member: TPR 1/2, FPR 1/8.
+  is_member = np.r_[np.ones(4, bool), np.zeros(8, bool)]
+  scores = np.r_[9, 7, 5, 3, 8, 6, 4, 2, 1, 0, -1, -2.0]
   r = AttackResult("a", "s", scores, is_member)
-  from sklearn import metrics
-  fpr, tpr, thr = metrics.roc_curve(is_member, scores)
-  theirs = ds.RocCurve(tpr=tpr, fpr=fpr, thresholds=thr,
-                       test_train_ratio=90 / 30).get_ppv()
-  assert r.ppv() == pytest.approx(theirs)      # the experiment's prior, 1/4
-  assert r.ppv(0.5) == pytest.approx(ds.RocCurve(
-      tpr=tpr, fpr=fpr, thresholds=thr, test_train_ratio=1.0).get_ppv())
+  assert r.operating_point(1 / 8) == (0.5, 0.125)
+  # PPV = (1/3 * 1/2) / (1/3 * 1/2 + 2/3 * 1/8) = 2/3: two of the three.
+  assert r.ppv(1 / 8) == pytest.approx(2 / 3)
+  # At prior 1/2: 0.25 / (0.25 + 0.0625) = 0.8.
+  assert r.ppv(1 / 8, prior=0.5) == pytest.approx(0.8)
+  # Below 1/8 the attack calls only the top member: PPV 1.
+  assert r.ppv(0.0) == pytest.approx(1.0)
   with pytest.raises(ValueError, match="prior"):
-    r.ppv(1.0)
+    r.ppv(prior=1.0)
+
+
+def test_ppv_is_not_one_for_a_powerless_attack():
+  """tensorflow-privacy's PPV, the largest over every threshold, is 1 as
+  soon as the single highest score is a member's; at 1% FPR an attack with
+  AUC near 0.5 has a PPV near the prior."""
+  rng = np.random.default_rng(0)
+  is_member = np.r_[np.ones(2000, bool), np.zeros(2000, bool)]
+  scores = rng.normal(size=4000)
+  scores[0] = 10.0                     # the top score is a member's
+  r = AttackResult("a", "s", scores, is_member)
+  assert abs(r.auc - 0.5) < 0.03
+  assert 0.3 < r.ppv() < 0.75
+  row = r.summary()
+  assert row["ppv_at_1%_fpr"] == r.ppv() and row["ppv_prior"] == 0.5
+  # Undefined where nothing is called a member: all members score lowest.
+  low = AttackResult("a", "s", np.r_[0, 0, 1, 1.0], np.r_[1, 1, 0, 0] > 0)
+  assert np.isnan(low.ppv(0.0))
+
+
+def test_one_epsilon_with_its_delta_and_confidence():
+  is_member = np.r_[np.ones(200, bool), np.zeros(200, bool)]
+  scores = np.r_[np.full(200, 1.0), np.zeros(200)]
+  r = AttackResult("a", "s", scores, is_member, epsilon_lower_bounds=(2.0, 1.5))
+  row = r.summary()
+  assert row["epsilon_lower_bound"] == 2.0 == r.epsilon
+  assert (row["epsilon_delta"], row["epsilon_confidence"]) == (0.0, 0.95)
+  plain = AttackResult("a", "s", scores, is_member).summary()
+  assert np.isnan(plain["epsilon_lower_bound"]) and np.isnan(plain["epsilon_delta"])
+
+
+def test_tables_have_no_empty_columns():
+  """`tfmia attack` on a logits file has no epoch, no accuracies of its own
+  and no ε: those columns are left out, not written empty."""
+  from tfmia.results import AttackResults
+  is_member = np.r_[np.ones(20, bool), np.zeros(20, bool)]
+  res = AttackResults(results=(AttackResult("a", "entire_dataset",
+                                            -np.arange(40.0), is_member),))
+  df = res.to_dataframe()
+  assert not {"epoch", "member_accuracy", "epsilon_lower_bound",
+              "epsilon_delta", "decision_accuracy"} & set(df.columns)
+  assert not df.isna().all().any()
+  from tfmia.reporting import tables
+  rep = tables.report(res)
+  assert "decision_accuracy" not in rep.columns and "ppv_at_1%_fpr" in rep.columns
 
 
 def test_bootstrap_is_exact_on_each_resample():
@@ -158,4 +203,4 @@ def test_confidence_intervals():
   perfect = AttackResult("a", "s", [1, 1, 0, 0], [1, 1, 0, 0])
   assert perfect.confidence_intervals["auc"] == (1.0, 1.0)
   row = r.summary()
-  assert row["auc_ci_low"] == ci["auc"][0] and "ppv" in row
+  assert row["auc_ci_low"] == ci["auc"][0] and "ppv_at_1%_fpr" in row

@@ -54,8 +54,8 @@ def test_threshold_is_negative_loss_with_tf_privacy_epsilon(rng):
   # No probability here is below tensorflow-privacy's 1e-8 clip, so its
   # threshold attack and ours agree exactly, ε included.
   assert res.auc == pytest.approx(backend.auc, abs=1e-12)
-  np.testing.assert_allclose(res.epsilon_lower_bound,
-                             backend.epsilon_lower_bound)
+  np.testing.assert_allclose(res.epsilon_lower_bounds,
+                             backend.epsilon_lower_bounds)
 
 
 @pytest.mark.slow

@@ -44,7 +44,7 @@ def test_auc_parity_with_tensorflow_privacy(rng, attack, monkeypatch):
   ref = theirs.single_attack_results[0]
   assert ours.auc == pytest.approx(ref.get_auc(), abs=1e-12)
   assert ours.advantage == pytest.approx(ref.get_attacker_advantage(), abs=1e-12)
-  np.testing.assert_allclose(ours.epsilon_lower_bound,
+  np.testing.assert_allclose(ours.epsilon_lower_bounds,
                              ref.get_epsilon_lower_bound())
   assert ours.num_members == n and ours.num_nonmembers == n
 

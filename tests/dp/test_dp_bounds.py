@@ -223,7 +223,7 @@ def test_epsilon_per_epoch_plot_skips_epochs_without_a_bound():
   def at(epoch, eps):
     return AttackResults(results=(AttackResult("threshold", "entire_dataset",
                                                scores, member,
-                                               epsilon_lower_bound=eps),),
+                                               epsilon_lower_bounds=eps),),
                          epoch=epoch, member_accuracy=1.0,
                          nonmember_accuracy=0.5)
   fig = plotting.plot_privacy_over_epochs(

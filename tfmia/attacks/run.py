@@ -45,7 +45,7 @@ def _result(name: str, slice_name: str, scores_: np.ndarray,
          if config.epsilon_lower_bound else ())
   spec = ATTACKS.get(name)
   return AttackResult(attack=name, slice=slice_name, scores=scores_,
-                      is_member=is_member, epsilon_lower_bound=eps,
+                      is_member=is_member, epsilon_lower_bounds=eps,
                       decision_threshold=spec.decision_threshold
                       if spec is not None else None)
 

@@ -271,7 +271,7 @@ def run_tf_privacy(attack_input: AttackInput, *,
     results.append(AttackResult(
         attack=names[r.attack_type], slice=slice_name(r.slice_spec),
         scores=scores, is_member=is_member,
-        epsilon_lower_bound=tuple(np.asarray(r.get_epsilon_lower_bound()))))
+        epsilon_lower_bounds=tuple(np.asarray(r.get_epsilon_lower_bound()))))
   return AttackResults(results=tuple(results), model=model, epoch=epoch,
                        member_accuracy=attack_input.member_accuracy,
                        nonmember_accuracy=attack_input.nonmember_accuracy)

@@ -78,7 +78,7 @@ def handle(args: argparse.Namespace) -> int:
                                   "slicing": slicing, "seed": args.seed})
   cliargs.print_table(res.to_dataframe(),
                       ["attack", "slice", "auc", "auc_ci_low", "auc_ci_high",
-                       "advantage", "tpr_at_0.1%_fpr", "tpr_at_1%_fpr", "ppv",
+                       "advantage", "tpr_at_0.1%_fpr", "tpr_at_1%_fpr", "ppv_at_1%_fpr",
                        "epsilon_lower_bound"])
   print(f"\nResults are in {out}/")
   return 0

@@ -25,12 +25,14 @@ REPORT_COLUMNS = ("attack", "auc", "auc_ci_low", "auc_ci_high",
                   "tpr_at_0.1%_fpr", "tpr_at_0.1%_fpr_ci_low",
                   "tpr_at_0.1%_fpr_ci_high", "tpr_at_1%_fpr",
                   "tpr_at_1%_fpr_ci_low", "tpr_at_1%_fpr_ci_high",
-                  "tpr_at_0%_fpr", "balanced_accuracy", "advantage", "ppv",
-                  "decision_accuracy")
+                  "tpr_at_0%_fpr", "balanced_accuracy", "advantage",
+                  "ppv_at_1%_fpr", "ppv_prior", "decision_accuracy",
+                  "epsilon_lower_bound", "epsilon_delta",
+                  "epsilon_confidence")
 # What the CLI prints of a report (report.csv has every column).
 PRINT_COLUMNS = ("attack", "auc", "auc_ci_low", "auc_ci_high",
                  "tpr_at_0.1%_fpr", "tpr_at_1%_fpr", "tpr_at_1%_fpr_ci_low",
-                 "tpr_at_1%_fpr_ci_high", "ppv")
+                 "tpr_at_1%_fpr_ci_high", "ppv_at_1%_fpr")
 RESULTS_NAME = "results"
 
 
@@ -39,11 +41,14 @@ RESULTS_NAME = "results"
 
 
 def report(results: AttackResults):
-  """One row per attack (entire dataset): the report.csv table."""
+  """One row per attack (entire dataset): the report.csv table. A column
+  empty in every row (`decision_accuracy` when no attack decides, the ε
+  columns when no bound was computed) is left out."""
   import pandas as pd
   rows = [{c: r.summary()[c] for c in REPORT_COLUMNS}
           for r in results if r.slice == ENTIRE_DATASET]
-  return pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
+  return pd.DataFrame(rows, columns=list(REPORT_COLUMNS)).dropna(
+      axis=1, how="all")
 
 
 def _draw_audit(results: AttackResults, out_dir: Path) -> None:

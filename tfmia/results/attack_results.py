@@ -25,6 +25,13 @@ from tfmia.infra import io
 
 ENTIRE_DATASET = "entire_dataset"
 REPORTED_FPRS = (0.0, 0.001, 0.01)
+# The operating point at which tables report the positive predictive value.
+PPV_FPR = 0.01
+# What `AttackResult.epsilon` is a lower bound at: tensorflow-privacy's
+# settings (δ = 0; its α = 0.05, so 95% confidence, without correcting for
+# the search over thresholds).
+EPSILON_DELTA = 0.0
+EPSILON_CONFIDENCE = 0.95
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,8 +53,10 @@ class AttackResult:
       "correctly_classified=True".
     scores: (n,) float membership scores; higher means member.
     is_member: (n,) bool ground truth.
-    epsilon_lower_bound: tensorflow-privacy's top epsilon lower bounds for this
-      attack, where it computes them; empty otherwise.
+    epsilon_lower_bounds: tensorflow-privacy's top-5 ε lower bounds for this
+      attack (δ = 0, 95% confidence, Bailey's bound, over every threshold),
+      where they were computed; empty otherwise. `epsilon` is their largest,
+      the one ε tables show (with `EPSILON_DELTA` and `EPSILON_CONFIDENCE`).
     decision_threshold: for attacks that decide (Song–Mittal's thresholds
       chosen on shadow data: scores are margins), the score at and above
       which the attack itself says "member"; None otherwise.
@@ -57,7 +66,7 @@ class AttackResult:
   slice: str
   scores: np.ndarray
   is_member: np.ndarray
-  epsilon_lower_bound: tuple[float, ...] = ()
+  epsilon_lower_bounds: tuple[float, ...] = ()
   decision_threshold: Optional[float] = None
 
   def __post_init__(self):
@@ -74,8 +83,8 @@ class AttackResult:
                        f"{is_member.size}")
     object.__setattr__(self, "scores", scores)
     object.__setattr__(self, "is_member", is_member)
-    object.__setattr__(self, "epsilon_lower_bound",
-                       tuple(float(e) for e in self.epsilon_lower_bound))
+    object.__setattr__(self, "epsilon_lower_bounds",
+                       tuple(float(e) for e in self.epsilon_lower_bounds))
     if self.decision_threshold is not None:
       object.__setattr__(self, "decision_threshold",
                          float(self.decision_threshold))
@@ -134,19 +143,32 @@ class AttackResult:
     return float(0.5 * (np.mean(self.scores[self.is_member] >= t)
                         + np.mean(self.scores[~self.is_member] < t)))
 
-  def ppv(self, prior: Optional[float] = None) -> float:
-    """Positive predictive value, as tensorflow-privacy reports it: the
-    largest TP / (TP + FP) over thresholds, at membership prior `prior`
-    (default: this experiment's, members / examples). Where TPR = FPR = 0
-    it is the prior (Jayaraman et al., 2021)."""
+  def operating_point(self, fpr: float) -> tuple[float, float]:
+    """(tpr, fpr) of the threshold `tpr_at_fpr(fpr)` reads: the largest TPR
+    whose FPR is at most `fpr`, and the smallest FPR that reaches it."""
+    tpr = self.tpr_at_fpr(fpr)
+    ok = (self.roc.fpr <= fpr) & (self.roc.tpr >= tpr)
+    return tpr, float(self.roc.fpr[ok].min()) if ok.any() else 0.0
+
+  def ppv(self, fpr: float = PPV_FPR, prior: Optional[float] = None) -> float:
+    """Positive predictive value at one operating point: the share of
+    members among the examples the attack calls members, at the threshold
+    of `operating_point(fpr)`, when a fraction `prior` of the examples
+    queried are members:
+
+        PPV = prior·TPR / (prior·TPR + (1 − prior)·FPR).
+
+    `prior` defaults to this experiment's (members / examples). NaN where
+    the attack calls no example a member at that threshold (TPR = FPR = 0),
+    where PPV is undefined. This replaces tensorflow-privacy's PPV, the
+    largest ratio over every threshold, which is 1 whenever the single
+    highest score is a member's, whatever the attack's power."""
     prior = self.num_members / self.is_member.size if prior is None else prior
     if not 0.0 < prior < 1.0:
       raise ValueError(f"`prior` must be in (0, 1). Received: prior={prior}")
-    tpr, fpr = self.roc.tpr, self.roc.fpr
-    num, den = tpr * prior, tpr * prior + fpr * (1.0 - prior)
-    both_zero = (tpr == 0) & (fpr == 0)
-    ppv = np.divide(num, den, out=np.zeros_like(den), where=den != 0)
-    return float(np.max(np.where(both_zero, prior, ppv)))
+    tpr, at = self.operating_point(fpr)
+    den = prior * tpr + (1.0 - prior) * at
+    return float(prior * tpr / den) if den > 0 else float("nan")
 
   def bootstrap(self, num_resamples: int = 1000, seed: int = 0
                 ) -> "Bootstrap":
@@ -165,7 +187,8 @@ class AttackResult:
   @property
   def epsilon(self) -> float:
     """The largest epsilon lower bound, or NaN where none was computed."""
-    return max(self.epsilon_lower_bound) if self.epsilon_lower_bound else np.nan
+    return (max(self.epsilon_lower_bounds) if self.epsilon_lower_bounds
+            else np.nan)
 
   def epsilon_bound(self, delta: float = 0.0, confidence: float = 0.95,
                     method: str = "bailey") -> float:
@@ -195,9 +218,13 @@ class AttackResult:
       row[tpr_name(f)] = self.tpr_at_fpr(f)
     for name, (lo, hi) in self.confidence_intervals.items():
       row[f"{name}_ci_low"], row[f"{name}_ci_high"] = lo, hi
-    row["ppv"] = self.ppv()
+    row[ppv_name(PPV_FPR)] = self.ppv()
+    row["ppv_prior"] = self.num_members / self.is_member.size
     row["decision_accuracy"] = self.decision_accuracy
+    computed = bool(self.epsilon_lower_bounds)
     row["epsilon_lower_bound"] = self.epsilon
+    row["epsilon_delta"] = EPSILON_DELTA if computed else np.nan
+    row["epsilon_confidence"] = EPSILON_CONFIDENCE if computed else np.nan
     return row
 
 
@@ -246,6 +273,10 @@ def decision_accuracy_interval(result: "AttackResult"
 
 def tpr_name(fpr: float) -> str:
   return f"tpr_at_{fpr * 100:g}%_fpr"
+
+
+def ppv_name(fpr: float) -> str:
+  return f"ppv_at_{fpr * 100:g}%_fpr"
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -376,7 +407,9 @@ class AttackResults:
                    f"Have: {[(r.attack, r.slice) for r in self.results]}")
 
   def to_dataframe(self):
-    """One row per (attack, slice), with the model, epoch and accuracies."""
+    """One row per (attack, slice), with the model, epoch and accuracies.
+    A column empty in every row (no epoch, no ε computed, no attack that
+    decides) is left out."""
     import pandas as pd
     rows = []
     for r in self.results:
@@ -385,7 +418,7 @@ class AttackResults:
              "nonmember_accuracy": self.nonmember_accuracy}
       row.update(r.summary())
       rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).dropna(axis=1, how="all")
 
   # ---- persistence: metadata and metrics in JSON, arrays in npz -----------
 
@@ -394,7 +427,7 @@ class AttackResults:
             "member_accuracy": self.member_accuracy,
             "nonmember_accuracy": self.nonmember_accuracy,
             "results": [dict(r.summary(),
-                             epsilon_lower_bound=list(r.epsilon_lower_bound),
+                             epsilon_lower_bounds=list(r.epsilon_lower_bounds),
                              decision_threshold=r.decision_threshold)
                         for r in self.results]}
 
@@ -418,7 +451,7 @@ class AttackResults:
           AttackResult(attack=m["attack"], slice=m["slice"],
                        scores=arrays[f"scores_{i}"],
                        is_member=arrays[f"is_member_{i}"],
-                       epsilon_lower_bound=tuple(m["epsilon_lower_bound"]),
+                       epsilon_lower_bounds=tuple(_bounds(m)),
                        decision_threshold=m.get("decision_threshold"))
           for i, m in enumerate(meta["results"]))
     except (KeyError, TypeError) as e:
@@ -429,6 +462,15 @@ class AttackResults:
                                         meta.get("train_accuracy")),
                nonmember_accuracy=meta.get("nonmember_accuracy",
                                            meta.get("test_accuracy")))
+
+
+def _bounds(meta: dict) -> list:
+  """The top-k ε bounds of one saved result (older files named them
+  `epsilon_lower_bound`)."""
+  if "epsilon_lower_bounds" in meta:
+    return meta["epsilon_lower_bounds"]
+  old = meta["epsilon_lower_bound"]
+  return old if isinstance(old, list) else []
 
 
 def history_dataframe(history: Iterable[AttackResults]):

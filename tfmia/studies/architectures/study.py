@@ -183,7 +183,8 @@ class ModelOutcome:
           "tpr_at_1%_fpr": r.tpr_at_fpr(0.01),
           "tpr_at_1%_fpr_ci_low": r.confidence_intervals["tpr_at_1%_fpr"][0],
           "tpr_at_1%_fpr_ci_high": r.confidence_intervals["tpr_at_1%_fpr"][1],
-          "tpr_at_0.1%_fpr": r.tpr_at_fpr(0.001), "ppv": r.ppv(),
+          "tpr_at_0.1%_fpr": r.tpr_at_fpr(0.001),
+          "ppv_at_1%_fpr": r.ppv(), "ppv_prior": r.num_members / r.is_member.size,
           "train_seconds": self.seconds})
     return rows
 
