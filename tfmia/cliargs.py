@@ -161,6 +161,26 @@ def add_fallback_dataset(p) -> None:
                       "available offline (e.g. digits)")
 
 
+# Settings that say where the data and randomness come from, not how the
+# study runs: changing them keeps a study in its mode.
+_NOT_A_MODE_CHANGE = ("dataset", "data_dir", "download", "seed")
+
+
+def mode_label(quick: bool, overrides: dict) -> str:
+  """How a study announces its settings: "quick mode" or "full mode", and
+  the settings changed from that mode's, so that `--epochs 1` is not
+  announced as the full mode."""
+  base = "quick mode" if quick else "full mode"
+  changed = {k: v for k, v in overrides.items()
+             if k not in _NOT_A_MODE_CHANGE}
+  if not changed:
+    return base
+  def show(v):
+    return ",".join(map(str, v)) if isinstance(v, (tuple, list)) else v
+  return base + " settings, changed: " + ", ".join(
+      f"{k}={show(v)}" for k, v in changed.items())
+
+
 def add_quick(p, *, help: str) -> None:
   p.add_argument("--quick", action="store_true", help=help)
 

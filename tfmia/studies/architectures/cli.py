@@ -58,8 +58,8 @@ def handle(args: argparse.Namespace) -> int:
   if args.quick:
     config = study.ArchitectureStudyConfig.quick_mode(
         split_sizes=(len(raw.y_train), len(raw.y_test)), **overrides)
-  mode = "quick" if config.quick else "full"
-  print(f"Architecture case study ({mode} mode) on {dataset}: 5 models, "
+  mode = cliargs.mode_label(config.quick, overrides)
+  print(f"Architecture case study ({mode}) on {dataset}: 5 models, "
         f"{config.epochs} epochs, attacks every {config.every_n_epochs}: "
         f"{', '.join(config.attacks)}. Output: {args.out}/")
   if args.seeds:

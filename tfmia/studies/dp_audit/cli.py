@@ -83,8 +83,8 @@ def handle(args: argparse.Namespace) -> int:
                      f"in data_dir={tfdata.resolve_data_dir(args.data_dir)!r}."
                      " Pass --data-dir, or --dataset digits.")
   io.check_output_dir(args.out, "--out")
-  mode = "quick" if config.quick else "full"
-  print(f"DP-audit case study ({mode} mode) on {config.dataset}: "
+  mode = cliargs.mode_label(config.quick, overrides)
+  print(f"DP-audit case study ({mode}) on {config.dataset}: "
         f"{len(config.epsilons)} models, {config.num_canaries} canaries of "
         f"each kind ({', '.join(config.canary_kinds)}), δ = {config.delta:g}. "
         f"Output: {args.out}/", flush=True)

@@ -73,8 +73,8 @@ def handle(args: argparse.Namespace) -> int:
         image_size=raw.x_train.shape[1], **overrides)
   else:
     config = study.PruningStudyConfig(**overrides)
-  mode = "quick" if config.quick else "full"
-  print(f"Pruning study ({mode} mode) on {dataset}: {config.model}, "
+  mode = cliargs.mode_label(config.quick, overrides)
+  print(f"Pruning study ({mode}) on {dataset}: {config.model}, "
         f"pruners {', '.join(config.pruners)} at "
         f"{', '.join(f'{s:g}' for s in config.sparsities)}, "
         f"{config.num_shadows} shadow models. Output: {args.out}/")

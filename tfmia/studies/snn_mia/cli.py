@@ -91,8 +91,8 @@ def handle(args: argparse.Namespace) -> int:
     config = study.SnnMiaConfig.quick_mode(
         split_sizes=(len(raw.y_train), len(raw.y_test)),
         image_size=raw.x_train.shape[1], protocol=args.protocol, **overrides)
-  mode = "quick" if config.quick else "full"
-  print(f"SNN membership-inference study ({mode} mode, protocol "
+  mode = cliargs.mode_label(config.quick, overrides)
+  print(f"SNN membership-inference study ({mode}; protocol "
         f"{config.protocol}) on {dataset}: "
         f"{', '.join(config.models)}, T = "
         f"{', '.join(map(str, config.timesteps))}, {config.num_references} "

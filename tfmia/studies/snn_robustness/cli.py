@@ -72,7 +72,7 @@ def handle(args: argparse.Namespace) -> int:
   else:
     config = study.SnnRobustnessConfig(**overrides)
   io.check_output_dir(args.out, "--out")
-  print(f"SNN robustness study ({'quick' if config.quick else 'full'} mode) "
+  print(f"SNN robustness study ({cliargs.mode_label(config.quick, overrides)}) "
         f"on {dataset}: spiking VGG-{config.depth}, T = {config.timesteps}, "
         f"ANN / SNN / HIRE-SNN; {', '.join(config.attacks)} at "
         f"eps = {config.eps:.4g}. Output: {args.out}/")
