@@ -38,6 +38,130 @@ def _integer_epochs(ax):
   ax.set_xlabel("Epoch")
 
 
+CI_NOTE = "bars and bands: 95% CI"
+
+
+def tight_layout(fig) -> None:
+  """`fig.tight_layout()`, leaving room under a suptitle for the top tick
+  labels, which stand half above their axes."""
+  fig.tight_layout(rect=(0, 0, 1, 0.96) if fig._suptitle is not None
+                   else None)
+
+
+def legend_outside(ax, *, fontsize="small", **kwargs):
+  """The legend to the right of `ax`, where it covers no data (figures are
+  saved with a tight bounding box, so it stays in the picture)."""
+  return ax.legend(fontsize=fontsize, loc="upper left",
+                   bbox_to_anchor=(1.02, 1), borderaxespad=0, **kwargs)
+
+
+def chance_line(ax, y: float, label: str = "chance", **kwargs):
+  """A dotted grey horizontal line at `y`, labelled `label` in the legend."""
+  kwargs = {"color": "grey", "linewidth": 0.9, "linestyle": ":", **kwargs}
+  return ax.axhline(y, label=label, **kwargs)
+
+
+_OFFSETS = [(dx * r, dy * r) for r in (5, 12, 20, 30)
+            for dx, dy in ((1, 1), (1, -1), (-1, 1), (-1, -1), (1, 0),
+                           (-1, 0), (0, 1), (0, -1))]
+
+
+def label_points(ax, xs, ys, labels, *, fontsize=8):
+  """Writes each label beside its point, moving it round the point until it
+  overlaps no text already on the figure. Call it after `tight_layout`:
+  positions are chosen in the figure's final layout."""
+  fig = ax.figure
+  fig.canvas.draw()
+  renderer = fig.canvas.get_renderer()
+  taken = [b for _, b in text_boxes(fig)]
+  for x, y, label in zip(xs, ys, labels):
+    if not (np.isfinite(x) and np.isfinite(y)):
+      continue
+    for dx, dy in _OFFSETS:
+      t = ax.annotate(label, (x, y), xytext=(dx, dy),
+                      textcoords="offset points", fontsize=fontsize,
+                      ha="left" if dx > 0 else "right" if dx < 0 else "center",
+                      va="bottom" if dy > 0 else "top" if dy < 0 else "center")
+      box = t.get_window_extent(renderer)
+      if not any(box.overlaps(b) for b in taken):
+        break
+      if (dx, dy) != _OFFSETS[-1]:
+        t.remove()
+    taken.append(box)
+
+
+def text_boxes(fig) -> list:
+  """(text, display bounding box) of every visible, non-empty text on the
+  figure: titles, labels, tick labels, annotations, and each legend as one
+  box."""
+  from matplotlib import text as mtext
+  fig.canvas.draw()
+  renderer = fig.canvas.get_renderer()
+  out = []
+  legends = [a.get_legend() for a in fig.axes if a.get_legend()] + \
+      list(fig.legends)
+  inside = {id(t) for lg in legends for t in lg.get_texts()}
+  inside |= {id(lg.get_title()) for lg in legends}
+  # Ticks outside the axis' view keep their labels but are not drawn.
+  for ax in fig.axes:
+    for axis in (ax.xaxis, ax.yaxis):
+      lo, hi = sorted(axis.get_view_interval())
+      span = 1e-9 * max(abs(lo), abs(hi), 1.0)
+      for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+        if not lo - span <= tick.get_loc() <= hi + span:
+          inside |= {id(tick.label1), id(tick.label2)}
+  for t in fig.findobj(mtext.Text):
+    if id(t) in inside or not t.get_visible() or not t.get_text().strip():
+      continue
+    if t.axes is not None and not t.axes.get_visible():
+      continue
+    out.append((t.get_text(), t.get_window_extent(renderer)))
+  for lg in legends:
+    if lg.get_visible():
+      out.append(("<legend>", lg.get_window_extent(renderer)))
+  return out
+
+
+def overlapping_texts(fig, tolerance: float = 1.0) -> list:
+  """Pairs of texts on `fig` whose boxes intersect by more than `tolerance`
+  pixels each way (boxes that only touch do not count); empty when none
+  do."""
+  boxes = text_boxes(fig)
+  return [(a, b) for i, (a, ba) in enumerate(boxes)
+          for b, bb in boxes[i + 1:]
+          if min(ba.x1, bb.x1) - max(ba.x0, bb.x0) > tolerance
+          and min(ba.y1, bb.y1) - max(ba.y0, bb.y0) > tolerance]
+
+
+def points_under_legends(fig) -> int:
+  """How many drawn data points (line vertices and markers, scatter points,
+  bar tops) lie under a legend of `fig`. Reference lines drawn across the
+  axes (`axhline`) are not data."""
+  from matplotlib import collections as mcollections
+  fig.canvas.draw()
+  renderer = fig.canvas.get_renderer()
+  count = 0
+  for ax in fig.axes:
+    lg = ax.get_legend()
+    if lg is None or not lg.get_visible():
+      continue
+    box = lg.get_window_extent(renderer)
+    pts = [np.column_stack(l.get_data()).astype(float) for l in ax.lines
+           if l.get_transform() is ax.transData]
+    pts += [np.asarray(c.get_offsets(), float) for c in ax.collections
+            if isinstance(c, mcollections.PathCollection)]   # scatter
+    pts += [np.array([[p.get_x() + p.get_width() / 2,
+                       p.get_y() + p.get_height()]])
+            for p in ax.patches if p.get_height() > 0]
+    for p in pts:
+      if not len(p):
+        continue
+      xy = ax.transData.transform(p)
+      xy = xy[np.all(np.isfinite(xy), axis=1)]
+      count += int(box.count_contains(xy))
+  return count
+
+
 def plot_training_curve(histories: Mapping[str, "TrainingHistory"], *,
                         metric: str = "accuracy", ax=None):
   """Train (solid) and validation (dashed) `metric` per epoch, per model.
@@ -61,7 +185,7 @@ def plot_training_curve(histories: Mapping[str, "TrainingHistory"], *,
               label=f"{name} validation")
   _integer_epochs(ax)
   ax.set_ylabel(metric.capitalize())
-  ax.legend(fontsize="small")
+  legend_outside(ax)
   ax.grid(alpha=0.3)
   return fig
 
@@ -75,17 +199,23 @@ def plot_training_history(histories: Mapping[str, "TrainingHistory"], *,
       axes=axes, title=title)
 
 
-def two_panels(left, right, *, axes, title, figsize=(11, 4)):
-  """Draws `left(ax)` and `right(ax)` side by side; returns the Figure."""
+def two_panels(left, right, *, axes, title, figsize=(11, 4),
+               shared_legend: bool = True):
+  """Draws `left(ax)` and `right(ax)` side by side; returns the Figure.
+  With `shared_legend` the panels show the same lines, so only the right
+  one keeps its legend (outside the axes)."""
   import matplotlib.pyplot as plt
   if axes is None:
     _, axes = plt.subplots(1, 2, figsize=figsize)
   fig = axes[0].figure
   left(axes[0])
   right(axes[1])
+  if (shared_legend and axes[0].get_legend() is not None
+      and axes[1].get_legend() is not None):
+    axes[0].get_legend().remove()
   if title:
     fig.suptitle(title)
-  fig.tight_layout()
+  tight_layout(fig)
   return fig
 
 
@@ -123,14 +253,17 @@ def plot_privacy_over_epochs(
               marker="o", markersize=3, label=f"{name} · {attack}")
       if band and metric == "auc":
         lo, hi = zip(*(h.get(attack, slice).confidence_intervals["auc"]
-                       for h in history))
+                       for h in history
+                       if np.isfinite(getattr(h.get(attack, slice), metric))))
         ax.fill_between(epochs, lo, hi, color=f"C{i}", alpha=0.15,
                         linewidth=0)
-  if metric == "auc":
-    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+  if metric in ("auc", "balanced_accuracy", "advantage"):
+    chance_line(ax, 0.0 if metric == "advantage" else 0.5)
   _integer_epochs(ax)
-  ax.set_ylabel(METRIC_LABELS[metric])
-  ax.legend(fontsize="small")
+  ax.set_ylabel(METRIC_LABELS[metric]
+                + (" (band: 95% bootstrap CI)" if band and metric == "auc"
+                   else ""))
+  legend_outside(ax)
   ax.grid(alpha=0.3)
   return fig
 
@@ -162,14 +295,22 @@ def plot_roc(results: Union[AttackResult, Sequence[AttackResult],
                else r.attack: r for r in results}
   fig, ax = figure_axes(ax)
   floor = 1.0
+  drawn = []
   for i, (label, r) in enumerate(results.items()):
+    # Two attacks that rank every example alike (attack_p and threshold,
+    # often) draw one curve: say so, and dash the second over the first.
+    same = next((l for l, q in drawn if np.array_equal(q.roc.fpr, r.roc.fpr)
+                 and np.array_equal(q.roc.tpr, r.roc.tpr)), None)
+    drawn.append((label, r))
     # Ten colours, then the same colours dashed, then dotted.
     # Log-log axes are read at low FPR: the legend gives those TPRs too.
     tail = (f", TPR@0.1%={r.tpr_at_fpr(0.001):.3f}, "
             f"@1%={r.tpr_at_fpr(0.01):.3f}" if log_scale else "")
     ax.plot(r.roc.fpr, r.roc.tpr, color=f"C{i % 10}",
-            linestyle=("-", "--", ":")[(i // 10) % 3],
-            label=f"{label}, AUC={r.auc:.3f}{tail}")
+            linestyle=(0, (4, 3)) if same else ("-", "--", ":")[(i // 10) % 3],
+            linewidth=2.2 if same else 1.5,
+            label=f"{label}, AUC={r.auc:.3f}{tail}"
+            + (f" (same curve as {same})" if same else ""))
     floor = min(floor, 1.0 / max(r.num_nonmembers, 1))
   if log_scale:
     grid = np.logspace(np.log10(floor), 0, 100)
@@ -186,10 +327,7 @@ def plot_roc(results: Union[AttackResult, Sequence[AttackResult],
     ax.set_ylim(0, 1)
   ax.set_xlabel("False positive rate")
   ax.set_ylabel("True positive rate")
-  if len(results) > 6:   # many curves: keep the legend off the plot
-    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1))
-  else:
-    ax.legend(fontsize="small", loc="lower right")
+  legend_outside(ax, fontsize="x-small" if len(results) > 6 else "small")
   ax.grid(alpha=0.3)
   return fig
 
@@ -290,7 +428,7 @@ def plot_score_histograms(results: Union[AttackResults, Sequence[AttackResult]],
             label="members", color="C3")
     ax.set_title(f"{r.attack}  (AUC {r.auc:.3f})", fontsize=9)
     ax.set_xlabel("score (higher = member)", fontsize=8)
-    ax.legend(fontsize="x-small")
+  legend_outside(axes[min(n, ncols) - 1], fontsize="x-small")
   fig.tight_layout()
   return fig
 
@@ -331,10 +469,10 @@ def plot_robustness_models(table, *, title: str = "Accuracy under attack"):
   ax.set_xticks(np.arange(len(groups)))
   ax.set_xticklabels(["clean" if s == "clean" else f"{a}\n{s}"
                       for s, a in groups])
-  ax.set_ylabel("accuracy")
+  ax.set_ylabel("accuracy (bars: 95% CI)")
   ax.set_ylim(0, 1)
   ax.grid(alpha=0.3, axis="y")
-  ax.legend(fontsize=8)
+  legend_outside(ax, fontsize=8)
   ax.set_title(title)
   fig.tight_layout()
   return fig

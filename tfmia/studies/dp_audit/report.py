@@ -19,7 +19,7 @@ BOUNDS = {"one_run_mislabelled": ("one-run, mislabelled canaries", "o"),
 
 
 def plot_dp_audit(table, *, title: str = "Empirical ε lower bounds against "
-                  "the accountant's ε"):
+                  "the accountant's ε", confidence: float = 0.95):
   """Each model's empirical ε lower bounds (y) at its accountant ε (x), with
   the diagonal: DP forbids any point above it. Models without DP sit in a
   column of their own at the right, "∞", past a dotted break; the diagonal
@@ -60,9 +60,9 @@ def plot_dp_audit(table, *, title: str = "Empirical ε lower bounds against "
   ax.set_xlim(0, 1.08 * inf_x)
   ax.set_ylim(0, 1.08 * inf_x)
   ax.set_xlabel("accountant ε (RDP)")
-  ax.set_ylabel("empirical ε lower bound")
+  ax.set_ylabel(f"empirical ε lower bound ({confidence:.0%} confidence)")
   ax.grid(alpha=0.3)
-  ax.legend(fontsize=8, loc="upper left")
+  plotting.legend_outside(ax, fontsize=8)
   ax.set_title(title, fontsize=10)
   fig.tight_layout()
   return fig
@@ -81,19 +81,19 @@ def plot_epsilon_vs_guesses(bounds: Mapping, *,
   for i, (name, b) in enumerate(bounds.items()):
     guesses = np.asarray(b.grid_k_neg) + np.asarray(b.grid_k_pos)
     correct = np.asarray(b.grid_correct)
-    axes[0].scatter(guesses, b.grid_epsilon, s=10, alpha=0.5, color=f"C{i}",
-                    label=f"{name}: ε̂ = {b.epsilon:.2f}")
+    axes[0].scatter(guesses, b.grid_epsilon, s=10, alpha=0.5, color=f"C{i}")
     axes[1].scatter(guesses, correct / np.maximum(guesses, 1), s=10,
-                    alpha=0.5, color=f"C{i}", label=name)
+                    alpha=0.5, color=f"C{i}",
+                    label=f"{name}: ε̂ = {b.epsilon:.2f}")
   axes[0].set_ylabel("ε̂ (each point uncorrected)")
   axes[1].set_ylabel("accuracy of the guesses")
-  axes[1].axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
+  plotting.chance_line(axes[1], 0.5)
   for ax in axes:
     ax.set_xlabel("number of guesses (k− + k+)")
     ax.grid(alpha=0.3)
-  axes[0].legend(fontsize=7)
+  plotting.legend_outside(axes[1], fontsize=7)
   fig.suptitle(title)
-  fig.tight_layout()
+  plotting.tight_layout(fig)
   return fig
 
 
@@ -111,7 +111,9 @@ def write_tables(result, out: fs.PathLike) -> None:
 def write_figures(result, out: fs.PathLike) -> None:
   """dp_audit.png and guesses.png of a DpAuditStudyResult."""
   out = fs.path(out)
-  plotting.save_figure(plot_dp_audit(result.table()), out / "dp_audit.png")
+  plotting.save_figure(plot_dp_audit(result.table(),
+                                    confidence=result.config.confidence),
+                       out / "dp_audit.png")
   plotting.save_figure(plot_epsilon_vs_guesses(
       {f"{m} · {k}": a.bound for (m, k), a in result.audits.items()}),
       out / "guesses.png")

@@ -42,64 +42,95 @@ def summary_table(table):
   return pd.DataFrame(rows)
 
 
+def _errors(rows, col):
+  """(2, n) distances from `col` to its 95% interval, zeros where the
+  summary has none."""
+  y = np.asarray(rows[col], float)
+  if f"{col}_ci_low" not in rows:
+    return np.zeros((2, len(y)))
+  lo = np.asarray(rows[f"{col}_ci_low"], float)
+  hi = np.asarray(rows[f"{col}_ci_high"], float)
+  return np.nan_to_num(np.vstack([y - lo, hi - y]))
+
+
 def plot_attack_vs_sparsity(summary):
   """Attack strength against sparsity, one line per pruner (no defense):
-  the strongest mia_prune attack's accuracy, and RMIA's AUC; solid
-  non-adaptive, dashed adaptive. Sparsity 0 is the original model."""
+  the strongest mia_prune attack's accuracy, and RMIA's AUC, each with its
+  95% interval; solid non-adaptive, dashed adaptive. Sparsity 0 is the
+  original model; 0.5 is chance for both."""
   import matplotlib.pyplot as plt
   fig, axes = plt.subplots(1, 2, figsize=(11, 4))
   plain = summary[summary["defense"] == "none"]
   original = plain[plain["pruner"] == "none"]
+  pruners = [p for p in plain["pruner"].unique() if p != "none"]
   for ax, col, label in ((axes[0], "attack_accuracy",
-                          "attack accuracy (best mia_prune attack)"),
+                          "best mia_prune attack's accuracy"),
                          (axes[1], "rmia_auc", "RMIA AUC")):
     if col not in summary:
       ax.set_visible(False)
       continue
-    for i, pruner in enumerate(p for p in plain["pruner"].unique()
-                               if p != "none"):
+    for i, pruner in enumerate(pruners):
       for adaptive, style in ((False, "-"), (True, "--")):
         g = plain[(plain["pruner"] == pruner)
                   & (plain["adaptive"] == adaptive)].sort_values("sparsity")
-        x = [0.0] + list(g["sparsity"])
-        y = list(original[col]) [:1] + list(g[col])
-        ax.plot(x, y, style, marker="o", color=f"C{i}",
-                label=f"{pruner}{' (adaptive)' if adaptive else ''}")
+        rows = pd_concat(original.iloc[:1], g)
+        # Side by side, so the intervals of the two variants do not hide
+        # each other.
+        dx = (i * 2 + adaptive - len(pruners) + 0.5) * 0.006
+        ax.errorbar(np.asarray([0.0] + list(g["sparsity"])) + dx, rows[col],
+                    yerr=_errors(rows, col), fmt=style, marker="o",
+                    markersize=4, capsize=2, color=f"C{i}",
+                    label=f"{pruner}{' (adaptive)' if adaptive else ''}")
+    plotting.chance_line(ax, 0.5)
     ax.set_xlabel("sparsity (0 = original)")
     ax.set_ylabel(label)
     ax.grid(alpha=0.3)
-  axes[0].legend(fontsize=8)
-  fig.suptitle("Membership leakage after pruning")
-  fig.tight_layout()
+  visible = [ax for ax in axes if ax.get_visible()]
+  if visible:
+    plotting.legend_outside(visible[-1], fontsize=8)
+  fig.suptitle("Membership leakage after pruning (bars: 95% CI)")
+  plotting.tight_layout(fig)
   return fig
+
+
+def pd_concat(first, rest):
+  import pandas as pd
+  return pd.concat([first, rest], ignore_index=True)
 
 
 def plot_privacy_tradeoff(summary):
   """Test accuracy against attack strength for each defense at the
-  defended cells (adaptive attacks), ε written beside DP-SGD's points."""
+  defended cells (adaptive attacks), with 95% intervals; ε written beside
+  DP-SGD's points, placed so that no two labels overlap; 0.5 is the
+  attack's chance level."""
   import matplotlib.pyplot as plt
   fig, ax = plt.subplots(figsize=(6.5, 4.5))
   pruned = summary[(summary["pruner"] != "none") & summary["adaptive"]]
   defended = pruned[pruned["defense"] != "none"]["cell"]
   keys = {c.rsplit("_", 1)[0] for c in defended}
   y = "attack_accuracy" if "attack_accuracy" in summary else "rmia_auc"
+  labels = []
   for i, d in enumerate(sorted(pruned["defense"].unique())):
     g = pruned[(pruned["defense"] == d)
                & pruned["cell"].map(lambda c: c.rsplit("_", 1)[0] in keys)]
-    ax.scatter(g["test_accuracy"], g[y], color=f"C{i}", label=d, s=40)
+    ax.errorbar(g["test_accuracy"], g[y], yerr=_errors(g, y), fmt="o",
+                color=f"C{i}", label=d, markersize=6, capsize=2)
     for _, r in g.iterrows():
       if r["epsilon"] is not None and np.isfinite(r["epsilon"] or np.nan):
-        ax.annotate(f"ε={r['epsilon']:.1f}", (r["test_accuracy"], r[y]),
-                    fontsize=8, xytext=(4, 4), textcoords="offset points")
+        labels.append((r["test_accuracy"], r[y], f"ε={r['epsilon']:.1f}"))
   orig = summary[summary["pruner"] == "none"]
   ax.scatter(orig["test_accuracy"], orig[y], marker="*", s=120, color="k",
-             label="original")
+             label="original", zorder=3)
+  plotting.chance_line(ax, 0.5, label="attack chance")
   ax.set_xlabel("test accuracy")
-  ax.set_ylabel(y.replace("_", " "))
+  ax.set_ylabel(y.replace("_", " ") + " (bars: 95% CI)")
   ax.set_title("Privacy–accuracy trade-off of the defenses (adaptive)")
   ax.grid(alpha=0.3)
-  ax.legend(fontsize=8)
+  plotting.legend_outside(ax, fontsize=8)
   fig.tight_layout()
+  if labels:
+    xs, ys, texts = zip(*labels)
+    plotting.label_points(ax, xs, ys, texts)
   return fig
 
 
@@ -123,7 +154,10 @@ def plot_member_histograms(hist):
       ax.hist(m, bins=bins, alpha=0.6, label="members", log=True)
       ax.hist(n, bins=bins, alpha=0.6, label="non-members", log=True)
       ax.set_title(f"{'original' if row == 0 else label}: {what}")
-      ax.legend(fontsize=8)
+  for ax in axes[0, ::-1]:
+    if ax.get_visible():          # one legend, outside the top-right panel
+      plotting.legend_outside(ax, fontsize=8)
+      break
   fig.tight_layout()
   return fig
 

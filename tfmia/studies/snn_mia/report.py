@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import numpy as np
+
 from tfmia.infra import fs, io
 from tfmia.reporting import plots as plotting
 
@@ -31,35 +33,54 @@ def plot_leakage_vs_timesteps(results: Mapping, timesteps: Sequence[int],
     axes: two Axes; new ones when None.
   """
   ts = list(timesteps)
+  floor = [1.0]
 
   def draw(ax, metric, label):
+    key = "auc" if metric == "auc" else "tpr_at_1%_fpr"
+
+    def point(setting):
+      r = results[setting, dropout].get(attack)
+      floor[0] = min(floor[0], 1.0 / max(r.num_nonmembers, 1))
+      v = r.auc if metric == "auc" else r.tpr_at_fpr(0.01)
+      lo, hi = r.confidence_intervals[key]
+      return v, lo, hi
+
+    def line(settings, fmt, **kw):
+      v, lo, hi = (np.asarray(a, float) for a in
+                   zip(*(point(s_) for s_ in settings)))
+      ax.errorbar(ts, v, yerr=np.vstack([v - lo, hi - v]), fmt=fmt,
+                  capsize=2, markersize=5, **kw)
+
     for i, attack in enumerate(attacks):
-      def value(setting):
-        r = results[setting, dropout].get(attack)
-        return r.auc if metric == "auc" else r.tpr_at_fpr(0.01)
       color = f"C{i}"
-      ax.plot(ts, [value(f"snn_T{t}") for t in ts], "o-", color=color,
-              label=f"{attack}, SNN refs")
+      line([f"snn_T{t}" for t in ts], "o-", color=color,
+           label=f"{attack}, SNN refs")
       if attack in mixed_attacks:
-        ax.plot(ts, [value(f"snn_T{t}_ann_refs") for t in ts], "s:",
-                color=color, label=f"{attack}, ANN refs")
-      ax.axhline(value("ann"), color=color, linestyle="--", linewidth=1,
+        line([f"snn_T{t}_ann_refs" for t in ts], "s:", color=color,
+             label=f"{attack}, ANN refs")
+      v, lo, hi = point("ann")
+      ax.axhline(v, color=color, linestyle="--", linewidth=1,
                  label=f"{attack}, ANN")
+      ax.axhspan(lo, hi, color=color, alpha=0.08, linewidth=0)
       if all((f"ann_matched_T{t}", dropout) in results for t in ts):
-        ax.plot(ts, [value(f"ann_matched_T{t}") for t in ts], "^--",
-                color=color, alpha=0.6,
-                label=f"{attack}, ANN at the SNN's accuracy")
+        line([f"ann_matched_T{t}" for t in ts], "^--", color=color,
+             alpha=0.6, label=f"{attack}, ANN at the SNN's accuracy")
+    plotting.chance_line(ax, 0.5 if metric == "auc" else 0.01)
+    if metric != "auc":
+      # TPR at low FPR is read on a log axis; 0 sits at the floor, one
+      # non-member's share.
+      ax.set_yscale("log")
+      ax.set_ylim(bottom=floor[0] / 2, top=1.0)
     ax.set_xticks(ts)
     ax.set_xlabel("Timesteps T")
-    ax.set_ylabel(label)
+    ax.set_ylabel(label + " (bars and bands: 95% CI)")
     ax.grid(alpha=0.3)
 
-  def right(ax):
-    draw(ax, "tpr", "TPR at 1% FPR")
-    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.02, 1))
-
   return plotting.two_panels(
-      lambda ax: draw(ax, "auc", "MIA AUC"), right, axes=axes,
+      lambda ax: draw(ax, "auc", "MIA AUC"),
+      lambda ax: (draw(ax, "tpr", "TPR at 1% FPR"),
+                  plotting.legend_outside(ax, fontsize="x-small")),
+      axes=axes,
       title=f"{title}: membership leakage of the SNN against T "
             f"({'with' if dropout else 'without'} input-dropout calibration)")
 
@@ -94,12 +115,12 @@ def plot_accuracy_sops(accuracy: Mapping, sops: Mapping, ann_macs: float,
       draw(ax)
       ax.set_xticks(ts)
       ax.set_xlabel("Timesteps T")
-      ax.legend(fontsize="small")
+      ax.legend(fontsize="small", loc="best")
       ax.grid(alpha=0.3)
     return fn
 
   return plotting.two_panels(
-      panel(left), panel(right), axes=axes,
+      panel(left), panel(right), axes=axes, shared_legend=False,
       title=f"{title}: calibrated SNN accuracy and synaptic operations")
 
 

@@ -39,15 +39,15 @@ def plot_privacy_models(table, *, title: str = "Membership leakage"):
       ax.bar(pos, val, width, capsize=3, label=m, color=f"C{j}",
              yerr=np.vstack([np.clip(val - lo, 0, None),
                              np.clip(hi - val, 0, None)]))
-    if metric == "auc":
-      ax.axhline(0.5, color="grey", lw=1, ls="--")
+    plotting.chance_line(ax, 0.5 if metric == "auc" else 0.01)
     ax.set_xticks(np.arange(len(attacks)))
     ax.set_xticklabels(attacks)
-    ax.set_ylabel(metric.replace("_", " "))
+    ax.set_ylabel({"auc": "MIA AUC", "tpr_at_1%_fpr": "TPR at 1% FPR"}[metric]
+                  + " (bars: 95% CI)")
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=8)
+  plotting.legend_outside(axes[0][-1], fontsize=8)
   fig.suptitle(title)
-  fig.tight_layout()
+  plotting.tight_layout(fig)
   return fig
 
 
@@ -73,9 +73,6 @@ def plot_gradient_sparsity(table, *, attack: str = "pgd",
       if beats is not None and np.isfinite(beats) and beats > 0:
         ax.scatter(r["zero_input_gradient"], r[col], s=180,
                    facecolors="none", edgecolors="red", linewidths=1.5)
-      ax.annotate(f"{r['pooling']}/{r['encoder']}",
-                  (r["zero_input_gradient"], r[col]), fontsize=7,
-                  xytext=(4, 3), textcoords="offset points")
     ax.set_xlabel("fraction of zero input-gradient entries")
     ax.set_ylabel(label)
     ax.set_xlim(-0.05, 1.05)
@@ -88,9 +85,15 @@ def plot_gradient_sparsity(table, *, attack: str = "pgd",
                 for i, e in enumerate(encoders)]
              + [Line2D([], [], marker="o", ls="", mfc="none", mec="red",
                        markersize=10, label="Square beats PGD")])
-  axes[1].legend(handles=handles, fontsize=8, loc="center")
+  plotting.legend_outside(axes[1], handles=handles, fontsize=8)
   fig.suptitle(title)
-  fig.tight_layout()
+  plotting.tight_layout(fig)
+  for ax, col in ((axes[0], attack), (axes[1], "clean")):
+    if len(table):
+      plotting.label_points(ax, table["zero_input_gradient"], table[col],
+                            [f"{p}/{e}" for p, e in
+                             zip(table["pooling"], table["encoder"])],
+                            fontsize=7)
   return fig
 
 
