@@ -224,6 +224,69 @@ def audit(target: Target, references: Optional[References] = None,
   return audit_signals(signals, is_member, config, out_dir=out_dir)
 
 
+def reference_data(target: Target, population: Optional[tuple] = None
+                   ) -> data_lib.ClassificationData:
+  """The target's N attacked examples as the reference models' pool (the
+  train split, as given: no scaling) and the population, if any, as the
+  test split. The class count is the target's output width (or the labels'
+  largest + 1)."""
+  x, y = np.asarray(target.x), np.asarray(target.y)
+  px, py = population if population is not None else (x[:0], y[:0])
+  width = getattr(target.model, "output_shape", None)
+  num_classes = max(int(y.max()) + 1,
+                    int(np.max(py)) + 1 if len(py) else 0,
+                    int(width[-1]) if isinstance(width, tuple) and width[-1]
+                    else 0)
+  return data_lib.ClassificationData(
+      name="your data", x_train=x, y_train=y, x_test=np.asarray(px),
+      y_test=np.asarray(py),
+      class_names=tuple(str(c) for c in range(num_classes)), pixel_max=1.0)
+
+
+def data_digest(x: np.ndarray, y: np.ndarray) -> str:
+  """A short hash of the examples and labels: what a reference folder
+  trained on your data records as its dataset, so that other data makes a
+  different fingerprint."""
+  import hashlib  # pylint: disable=g-import-not-at-top
+  h = hashlib.sha256()
+  for a in (np.ascontiguousarray(x), np.ascontiguousarray(y)):
+    h.update(str((a.dtype, a.shape)).encode())
+    h.update(a.tobytes())
+  return h.hexdigest()[:16]
+
+
+def audit_with_references(target: Target, reference_config,
+                          directory: PathLike, *,
+                          population: Optional[tuple] = None,
+                          config: AuditConfig = AuditConfig(),
+                          out_dir: Optional[PathLike] = None,
+                          progress: bool = True) -> AttackResults:
+  """Audits your own trained `target` with reference models that tfmia
+  trains for it: K models of `reference_config.model` (a registered builder
+  or "mypkg.module:function") on complementary random halves of the
+  target's N examples (`ref_lib.train_reference_models`, resumable in
+  `directory`), then `audit`. `reference_config.data` only names the data
+  for the fingerprint (`data_digest`); the examples are used as given."""
+  registry.check_needs(config.attacks, Provided(
+      num_examples=len(target.x),
+      ref_is_member=ref_lib.membership_matrix(
+          len(target.x), reference_config.num_models, reference_config.seed),
+      population=population is not None,
+      reference_population=population is not None,
+      signals=config.signals.optional_names))     # before any training
+  is_member = validation.as_membership(target.is_member, "is_member",
+                                       len(target.x))
+  if population is not None:
+    data_lib.check_population(np.asarray(target.x)[is_member],
+                              np.asarray(population[0]))
+  data = reference_data(target, population)
+  models, ref_is_member = ref_lib.train_reference_models(
+      reference_config, data, directory, progress=progress)
+  return audit(target, References(tuple(models), ref_is_member),
+               population=population, config=config, out_dir=out_dir,
+               progress=progress)
+
+
 # ---------------------------------------------------------------------------
 # Reference folders: cells over variants
 

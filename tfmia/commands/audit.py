@@ -26,11 +26,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="list the attacks and what each is")
   src.add_argument("--model", type=fs.path, metavar="MODEL",
                    help="your saved Keras model (.keras / .h5), audited on "
-                        "--data with the attacks that need no reference "
-                        "models (for those, train a reference folder)")
+                        "--data; with --builder, tfmia trains reference "
+                        "models for it (RMIA, LiRA, Attack-R), otherwise "
+                        "only the attacks that need none run")
   p.add_argument("--data", type=fs.path, metavar="NPZ",
                  help="with --model: x, y, is_member (and optionally "
                       "x_population, y_population)")
+  own = p.add_argument_group(
+      "reference models for your --model (trained on random halves of "
+      "--data's examples, resumable in --dir, default OUT/references)")
+  own.add_argument("--builder", default=None, metavar="BUILDER",
+                   help="the references' architecture: a registered builder "
+                        "or mypkg.module:function(input_shape, num_classes, "
+                        "...)")
+  own.add_argument("--builder-options", default=None, metavar="JSON",
+                   help='the builder\'s options, e.g. \'{"width": 128}\'')
+  own.add_argument("--epochs", type=cliargs.positive_int, default=10)
+  own.add_argument("--batch-size", type=cliargs.positive_int, default=50)
+  own.add_argument("--optimizer", default="adam")
+  own.add_argument("--learning-rate", type=float, default=1e-3)
   p.add_argument("--variant", default=None,
                  help="audit a variant of the target: snn:T, "
                       "snn:T1,T2,...,T (calibrated progressively), "
@@ -47,9 +61,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       "`tfmia audit --list`")
   cliargs.add_out(p, help="audit folder")
   p.add_argument("--dir", type=fs.path, default=None,
-                 help="reference folder (default: the config's)")
+                 help="reference folder (default: the config's; with "
+                      "--model --builder, OUT/references)")
   cliargs.add_num_references(p, aliases=("--num-models",),
-                             help="use the first K reference models")
+                             help="use the first K reference models (with "
+                                  "--model --builder: train K, default 4)")
   cliargs.add_data_dir(p, help="tfds data directory (overrides the "
                                "config's)")
   g = p.add_argument_group("signals")
@@ -90,6 +106,9 @@ def handle(args: argparse.Namespace) -> int:
     for name, spec in ATTACKS.items():
       print(f"{name:26s} {spec.description}")
     return 0
+  if args.model is None and args.builder is not None:
+    raise ValueError("--builder trains reference models for your --model; "
+                     "a reference folder (--config) names its own builder.")
   if args.model is not None:
     return _audit_model(args)
   if args.render is None:
@@ -118,19 +137,70 @@ def _check_out(args: argparse.Namespace) -> None:
   io.check_output_dir(args.out, "--out")   # before any work
 
 
+def _builder_options(text):
+  import json
+  if text is None:
+    return {}
+  try:
+    value = json.loads(text)
+  except ValueError:
+    value = None
+  if not isinstance(value, dict):
+    raise ValueError("--builder-options must be a JSON object, e.g. "
+                     f"'{{\"width\": 128}}'. Received: {text!r}")
+  return value
+
+
+def _own_reference_config(args: argparse.Namespace, target):
+  """The ReferenceConfig of the references trained for your --model."""
+  from tfmia.audits import audit as audit_lib
+  from tfmia.data import DataConfig
+  from tfmia.references import ReferenceConfig
+  from tfmia.training.config import TrainConfig
+  return ReferenceConfig(
+      data=DataConfig(dataset="npz:" + audit_lib.data_digest(target.x,
+                                                             target.y)),
+      model=args.builder, model_kwargs=_builder_options(args.builder_options),
+      train=TrainConfig(optimizer=args.optimizer,
+                        learning_rate=args.learning_rate, epochs=args.epochs,
+                        batch_size=args.batch_size, seed=args.seed),
+      num_models=args.num_references or 4, seed=args.seed)
+
+
 def _audit_model(args: argparse.Namespace) -> int:
-  """Your saved model on your data, with the attacks that need no
-  reference models."""
-  from tfmia.attacks.registry import AttackConfig
+  """Your saved model on your data: with --builder, with reference models
+  tfmia trains for it; otherwise with the attacks that need none."""
+  from tfmia.attacks.registry import DEFAULT_ATTACKS, AttackConfig
   from tfmia.audits import audit as audit_lib
   _check_out(args)
+  if args.builder_options is not None and args.builder is None:
+    raise ValueError("--builder-options goes with --builder.")
   target, population = audit_lib.load_target(args.model, args.data)
-  res = audit_lib.audit(
-      target, population=population, config=audit_lib.AuditConfig(
-          attacks=args.attacks or (("threshold", "attack_p")
-                                   if population is not None
-                                   else ("threshold",)),
-          signals=_signals(args), attack=AttackConfig(seed=args.seed)),
+  with_pop = population is not None
+  if args.builder is None:
+    default = ("threshold", "attack_p") if with_pop else ("threshold",)
+  else:
+    default = tuple(a for a in DEFAULT_ATTACKS
+                    if with_pop or a not in ("rmia", "attack_p"))
+  config = audit_lib.AuditConfig(
+      attacks=args.attacks or default, signals=_signals(args),
+      attack=AttackConfig(rmia_a=_rmia_a(args.rmia_a),
+                          rmia_gamma=args.rmia_gamma,
+                          rmia_population=args.rmia_population,
+                          lira_fix_variance=not args.lira_per_example_variance,
+                          seed=args.seed))
+  if args.builder is None:
+    res = audit_lib.audit(target, population=population, config=config,
+                          out_dir=args.out, progress=not args.no_progress)
+    return _show(res, args.out)
+  ref_config = _own_reference_config(args, target)
+  directory = args.dir or args.out / "references"
+  if not args.no_progress:
+    print(f"Training {ref_config.num_models} reference models "
+          f"({args.builder}, {args.epochs} epochs) on halves of the "
+          f"{len(target.x)} examples in {directory}/ (resumable)")
+  res = audit_lib.audit_with_references(
+      target, ref_config, directory, population=population, config=config,
       out_dir=args.out, progress=not args.no_progress)
   return _show(res, args.out)
 

@@ -36,6 +36,7 @@ from tfmia.references.training import (CHECKPOINTS_DIR, check_buildable,
                                        is_complete, job_names, parse_shard,
                                        read_membership, shard_jobs, status,
                                        train_member_model, train_one,
+                                       train_reference_models,
                                        train_references, unit_problem)
 
 __all__ = ["CHECKPOINTS_DIR", "CONFIG_FILE", "DONE_FILE", "MEMBERSHIP_FILE",

@@ -382,6 +382,50 @@ def train_references(config: ReferenceConfig, *,
   return out
 
 
+def train_reference_models(config: ReferenceConfig, data: ClassificationData,
+                           directory: Union[str, os.PathLike], *,
+                           progress: bool = True):
+  """K reference models on complementary random halves of `data.x_train`,
+  for a target trained elsewhere (your own saved model): no target is
+  trained. The pool is `data.x_train` as given (no scaling), so it must be
+  the examples the target is attacked on, preprocessed as the target saw
+  them.
+
+  Resumable like `train_references`: each model is a store unit, skipped
+  when complete, redone when interrupted or corrupted; a folder holding
+  models of another configuration is refused.
+
+  Returns:
+    (models, ref_is_member): the K trained Keras models and the (K, N)
+    membership matrix (`membership_matrix(N, K, config.seed)`).
+  """
+  from tfmia.training.loop import load_weights  # pylint: disable=g-import-not-at-top
+  if config.split != "pairs":
+    raise ValueError("Reference models for your own target come in "
+                     "complementary pairs (split='pairs'). Received: "
+                     f"split={config.split!r}")
+  directory = fs.path(directory)
+  _check_folder_config(directory, config)
+  models.check_kwargs(config.model, dict(config.model_kwargs))
+  check_buildable(config, data)
+  io.check_output_dir(directory, "the reference folder")
+  ref_is_member = membership_matrix(len(data.x_train), config.num_models,
+                                    config.seed)
+  config.save(directory / CONFIG_FILE)
+  fingerprint = config.fingerprint()
+  trained = []
+  for k in range(config.num_models):
+    name = model_name(k)
+    if unit_problem(directory / name, fingerprint) is not None:
+      train_one(config, data, ref_is_member[k], name, directory / name,
+                progress=progress)
+    trained.append(load_weights(
+        models.build_model(config.model, data.input_shape, data.num_classes,
+                           **dict(config.model_kwargs)),
+        directory / name / WEIGHTS_FILE))
+  return trained, ref_is_member
+
+
 def status(config: ReferenceConfig,
            directory: Optional[Union[str, os.PathLike]] = None
            ) -> tuple[list[str], list[str]]:
