@@ -7,7 +7,6 @@ published figures' did (labels that collided, legends over bars)."""
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import pytest
 
 from tfmia.reporting import plots as plotting
 from tfmia.results import AttackResult, AttackResults
@@ -187,3 +186,4 @@ def test_dp_audit_figures_name_the_confidence_and_keep_clear():
   fig = report.plot_dp_audit(table, confidence=0.9)
   assert "90% confidence" in fig.axes[0].get_ylabel()
   _clean(fig)
+

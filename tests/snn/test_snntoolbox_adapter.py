@@ -12,8 +12,14 @@ from tfmia_testing import ann_predict
 
 @pytest.fixture(scope="module")
 def toolbox(trained_conv, digits_data):
+  import matplotlib
+  before = dict(matplotlib.rcParams)
   conv = snn.convert_with_snntoolbox(trained_conv, digits_data.x_train[:200],
                                      timesteps=64, batch_size=100)
+  # snntoolbox's set-up sets matplotlib's rcParams for its own plots
+  # (xx-large fonts); the user's figures must not change with a conversion.
+  changed = {k for k, v in matplotlib.rcParams.items() if before.get(k) != v}
+  assert changed == set(), changed
   yield conv
   conv.cleanup()
 

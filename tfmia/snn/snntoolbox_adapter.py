@@ -236,7 +236,10 @@ def convert_with_snntoolbox(ann: tf.keras.Model, x_norm: np.ndarray, *,
       percentile=percentile, poisson=poisson))
   seconds = {}
   log = _io.StringIO()
-  with contextlib.redirect_stdout(log):
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  # snntoolbox's update_setup sets matplotlib's rcParams for its own plots
+  # (xx-large fonts): the context restores them for the user's figures.
+  with contextlib.redirect_stdout(log), matplotlib.rc_context():
     config = update_setup(str(workdir / "config.ini"))
     start = time.perf_counter()
     loaded = keras_input_lib.load(str(workdir), "ann")
