@@ -24,16 +24,26 @@ ray = pytest.importorskip("ray")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture()
-def ray_cluster(monkeypatch):
-  # Ray's workers import this module (for `_attempt`) by name.
-  monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-      [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
-  ray.init(num_cpus=2, object_store_memory=150 * 1024 * 1024,
-           include_dashboard=False, log_to_driver=False,
-           configure_logging=False)
+@pytest.fixture(scope="module")
+def _ray_for_this_module():
+  """One local cluster for the module's Ray tests (started by the first
+  that needs it; its workers, TensorFlow loaded, serve the next ones)."""
   yield
-  ray.shutdown()
+  if ray.is_initialized():
+    ray.shutdown()
+
+
+@pytest.fixture()
+def ray_cluster(_ray_for_this_module, monkeypatch):
+  if not ray.is_initialized():
+    # Ray's workers import this module (for `_attempt`) by name; they take
+    # the environment of the cluster's start.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+    ray.init(num_cpus=2, object_store_memory=150 * 1024 * 1024,
+             include_dashboard=False, log_to_driver=False,
+             configure_logging=False)
+  yield
 
 
 def _attempt(directory, name, fail_times):
@@ -87,6 +97,8 @@ def test_ray_and_local_train_bit_identical_reference_models(tmp_path,
 
 @pytest.mark.slow
 def test_killed_ray_driver_resumes_with_only_the_rest(tmp_path):
+  if ray.is_initialized():   # the module's cluster: the driver makes its own
+    ray.shutdown()
   config = tiny_reference_config(tmp_path / "refs", num_models=4, epochs=3)
   from tfmia.infra import io
   io.atomic_write_json(tmp_path / "cfg.json", config)
@@ -226,7 +238,7 @@ def test_snn_robustness_sweep_through_ray_equals_local(tmp_path, ray_cluster):
   from tfmia.studies import snn_robustness as study
   config = study.SnnRobustnessConfig.quick_mode(
       split_sizes=(898, 899), dataset="digits", pool_size=120,
-      population_size=40, hidden=32, timesteps=2, epochs=1,
+      population_size=40, hidden=32, timesteps=1, hire_periods=1, epochs=1,
       sweep_encoders=("poisson",), sweep_pooling=("max",),
       sweep_examples=8, square_queries=5, eot_samples=2)
   data = prepare_data(config.data_config())

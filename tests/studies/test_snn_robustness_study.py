@@ -27,7 +27,9 @@ def _tiny(**kw):
 def test_snn_robustness_study_end_to_end(tmp_path, monkeypatch):
   from tfmia import references
   from tfmia.data import prepare_data
-  config = _tiny()
+  # T = 1 in one HIRE period: the study's whole path at half the tracing of
+  # T = 2 (HIRE's noise over periods is tested in tests/snn/test_spiking.py).
+  config = _tiny(timesteps=1, hire_periods=1)
   data = prepare_data(config.data_config())
   res = study.run(config, tmp_path, data=data, progress=False)
   t = res.table()
@@ -58,7 +60,7 @@ def test_snn_robustness_study_end_to_end(tmp_path, monkeypatch):
   assert sw["eot_samples"].tolist() == [2]   # EOT through Poisson coding
   assert sw[["clean", "pgd", "square"]].stack().between(0, 1).all()
   saved = json.loads((tmp_path / "config.json").read_text())
-  assert saved["timesteps"] == 2 and saved["references"] == 2
+  assert saved["timesteps"] == 1 and saved["references"] == 2
 
   # A rerun trains nothing and reports the same numbers.
   def boom(*a, **k):
@@ -73,7 +75,8 @@ def test_snn_robustness_study_end_to_end(tmp_path, monkeypatch):
   assert again.sweep_table()["clean"].tolist() == sw["clean"].tolist()
   # Other settings in the same folder are refused before any work.
   with pytest.raises(ValueError, match="epochs: 1 -> 2"):
-    study.run(_tiny(epochs=2), tmp_path, data=data, progress=False)
+    study.run(_tiny(timesteps=1, hire_periods=1, epochs=2), tmp_path,
+              data=data, progress=False)
 
 
 @pytest.mark.parametrize("kwargs, match", [
