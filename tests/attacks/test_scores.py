@@ -377,3 +377,24 @@ def test_rmia_authors_matches_their_main_py(num_aug):
   theirs = _authors_main_py(tx.T, out_x, tz.T, np.transpose(rz, (0, 2, 1)),
                             0.3, 2.0, 0.2)
   np.testing.assert_allclose(ours, theirs)
+
+
+def test_rmia_authors_corrects_targets_that_are_population_points():
+  """Their main.py: `prediction = -fraction`, then for targets in the
+  population `prediction = (prediction * |Z| - 1) / (|Z| - 1)`."""
+  from tfmia.attacks import scores
+  from tfmia.references import membership_matrix
+  rng = np.random.default_rng(5)
+  n, z, k = 30, 20, 4
+  ref_is_member = membership_matrix(n, k, 0)
+  tx, rx = rng.uniform(0.01, 1, (1, n)), rng.uniform(0.01, 1, (k, 1, n))
+  tz, rz = rng.uniform(0.01, 1, (1, z)), rng.uniform(0.01, 1, (k, 1, z))
+  both = np.arange(n) % 3 == 0
+  plain = scores.rmia_authors_scores(tx, rx, ref_is_member, tz, rz)
+  fixed = scores.rmia_authors_scores(tx, rx, ref_is_member, tz, rz,
+                                     in_population=both)
+  prediction = -plain.copy()
+  prediction[both] = (prediction[both] * z - 1.0) / (z - 1)
+  np.testing.assert_allclose(fixed, -prediction)
+  assert (fixed[both] > plain[both]).all()
+  np.testing.assert_array_equal(fixed[~both], plain[~both])

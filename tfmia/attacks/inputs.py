@@ -72,6 +72,9 @@ class AttackSignals:
       model k's own split, its members and the non-members it is tested on
       (mia_prune's shadow train and test sets). Shadow-trained attacks
       learn from these entries only; None: every example.
+    in_population: (N,) bool or None: attacked examples that are also
+      population points (the RMIA authors' code corrects their score);
+      None: none are.
   """
 
   target: Signals
@@ -80,6 +83,7 @@ class AttackSignals:
   target_population: Optional[Signals] = None
   reference_population: tuple = ()
   ref_in_split: Optional[np.ndarray] = None
+  in_population: Optional[np.ndarray] = None
 
   def __post_init__(self):
     object.__setattr__(self, "references", tuple(self.references))
@@ -103,6 +107,9 @@ class AttackSignals:
       if (np.asarray(self.ref_is_member) & ~split).any():
         raise ValueError("`ref_in_split` must contain every reference "
                          "model's members.")
+    if self.in_population is not None:
+      object.__setattr__(self, "in_population", as_bool_array(
+          self.in_population, "in_population (N,)", (n,)))
     if self.reference_population and len(self.reference_population) != k:
       raise ValueError(f"`reference_population` must hold {k} signals, one per "
                        f"reference model. Received: "
@@ -121,7 +128,9 @@ class AttackSignals:
         ref_is_member=(np.asarray(self.ref_is_member)[:, index]
                        if self.num_references else None),
         target_population=self.target_population,
-        reference_population=self.reference_population)
+        reference_population=self.reference_population,
+        in_population=(None if self.in_population is None
+                       else self.in_population[index]))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -79,7 +79,7 @@ def _rmia_authors(s: AttackSignals, c: AttackConfig):
       pr(s.target_population),
       np.stack([pr(r) for r in s.reference_population]),
       a=0.3 if c.rmia_a is None else c.rmia_a, gamma=st["gamma"],
-      proportiontocut=st["proportiontocut"])
+      proportiontocut=st["proportiontocut"], in_population=s.in_population)
 
 
 def _lira(online: bool):

@@ -221,7 +221,8 @@ def _out_models(values: np.ndarray, ref_is_member: np.ndarray) -> np.ndarray:
 def rmia_authors_scores(target_x, ref_x, ref_is_member, target_z, ref_z, *,
                         a: float = 0.3, gamma: float = 2.0,
                         proportiontocut: float = 0.2,
-                        chunk: int = 2048) -> np.ndarray:
+                        chunk: int = 2048,
+                        in_population=None) -> np.ndarray:
   """Offline RMIA as the authors' `main.py` computes it, with A query
   augmentations.
 
@@ -273,6 +274,10 @@ def rmia_authors_scores(target_x, ref_x, ref_is_member, target_z, ref_z, *,
     for j in range(num_aug):
       votes += np.multiply.outer(rx_c[j], inv_ratio_z[j]) > gamma
     out[start:start + chunk] = np.mean(2 * votes > num_aug, axis=1)
+  if in_population is not None:
+    both = as_bool_array(in_population, "in_population", (n,))
+    size = tz.shape[1]
+    out[both] = (out[both] * size + 1.0) / (size - 1)
   return out
 
 

@@ -78,8 +78,13 @@ def best_threshold(member_values, nonmember_values) -> float:
   """The threshold t maximising ½[Pr(member ≥ t) + Pr(non-member < t)].
 
   Candidates are the observed values, as in Song & Mittal's (and
-  mia_prune's) `_thre_setting`; among equally good ones the first in their
-  order (members, then non-members) is taken, as there. O(M log M).
+  mia_prune's) `_thre_setting`, in their order (members, then non-members).
+  Among equally good ones tfmia takes the first, comparing the accuracies
+  as exact integers (TPR·TNR scaled by the counts). mia_prune compares
+  floating-point accuracies with `>`: two mathematically equal accuracies
+  computed in different orders can differ in the last bit there, so it may
+  keep a later candidate. tfmia's exact comparison is deliberate: its
+  choice does not depend on rounding. O(M log M).
 
   Args:
     member_values: (M_in,) metric values of shadow members.
