@@ -435,10 +435,13 @@ def boundary_distances(model, x, y,
 
 def gradient_sparsity(model: tf.keras.Model, x, y) -> dict:
   """The fraction of exactly-zero entries in the gradient of the mean
-  cross-entropy with respect to the input ("input") and to each layer's
-  input tensor (the gradient entering the layer, by layer name), on the
-  batch (x, y). grad-obf-snn's `register_hooks` prints these
-  (`grad_input` of every module)."""
+  cross-entropy with respect to the input pixels ("input") and to each
+  layer's input tensor (the gradient entering the layer, by layer name),
+  on the batch (x, y). grad-obf-snn's `register_hooks` prints these
+  (`grad_input` of every module). For a spiking model with its encoder
+  inside, "encoded_input" is the gradient with respect to the encoded
+  spikes, which is what grad-obf-snn calls the input (its encoder is
+  outside the network)."""
   from tfmia.models.adapter import ends_in_softmax
   if not hasattr(model, "_nodes_by_depth"):
     raise ValueError("`model` must be a functional Keras model.")
@@ -465,7 +468,25 @@ def gradient_sparsity(model: tf.keras.Model, x, y) -> dict:
   res = {"input": float(np.mean(grads[0].numpy() == 0))}
   for layer, g in zip(layers, grads[1:]):
     res[layer.name] = float(np.mean(g.numpy() == 0))
+  # grad-obf-snn encodes outside the network, so its "input" gradient is
+  # the one with respect to the encoded spikes: the gradient entering the
+  # layer after a `SpikeEncoder`. Under latency or phase coding the pixel
+  # gradient ("input") is all zeros, this one is not.
+  after = _after_encoder(layers)
+  if after is not None:
+    res["encoded_input"] = res[after.name]
   return res
+
+
+def _after_encoder(layers):
+  """The layer that takes a `SpikeEncoder`'s output, or None."""
+  from tfmia.snn.direct import SpikeEncoder  # pylint: disable=g-import-not-at-top
+  for layer in layers:
+    for node in layer._inbound_nodes:  # pylint: disable=protected-access
+      if any(isinstance(l, SpikeEncoder)
+             for l in tf.nest.flatten(node.inbound_layers)):
+        return layer
+  return None
 
 
 def _forward_with_taps(model, x, taps: dict):

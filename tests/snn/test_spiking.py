@@ -83,13 +83,28 @@ def test_encoders_on_a_hand_made_input():
   lat = spiking.encode(x, 5, "latency").numpy()[:, 0]
   np.testing.assert_array_equal(lat.argmax(0), [4, 2, 0, 1])
   np.testing.assert_array_equal(lat.sum(0), [1, 1, 1, 1])
-  # Phase, K = 8: 0.75 = 0.11₂, 0.5 = 0.1₂; 1.0 clips to 1 − 2⁻⁸ = all
-  # ones; T = 10 wraps to phases 0, 1.
-  ph = spiking.encode(x, 10, "phase").numpy()[:, 0]
+  # Phase, K = 8, dividing by 255 (x itself): 0.75 = 0.11₂, 0.5 = 0.1₂;
+  # 1.0 clips to 1 − 2⁻⁸ = all ones; T = 10 wraps to phases 0, 1.
+  ph = spiking.encode(x, 10, "phase", phase_divisor=255).numpy()[:, 0]
   np.testing.assert_array_equal(ph[:, 3], [1, 1, 0, 0, 0, 0, 0, 0, 1, 1])
   np.testing.assert_array_equal(ph[:, 1], [1, 0, 0, 0, 0, 0, 0, 0, 1, 0])
   np.testing.assert_array_equal(ph[:8, 2], np.ones(8))
   np.testing.assert_array_equal(ph[:, 0], np.zeros(10))
+  # grad-obf-snn's default, p/256 of the pixel p = 255·x: x = 0.75 is
+  # p = 191.25, 191.25/256 = 0.10111111₂ (SpikingJelly's weighted phase
+  # encoder subtracts 2⁻ᵏ greedily); 0.5 is p = 127.5 -> 0.01111111₂.
+  ph = spiking.encode(x, 8, "phase").numpy()[:, 0]
+  np.testing.assert_array_equal(ph[:, 3], [1, 0, 1, 1, 1, 1, 1, 1])
+  np.testing.assert_array_equal(ph[:, 1], [0, 1, 1, 1, 1, 1, 1, 1])
+  # On integer pixels both divisors give the pixel's 8 bits.
+  pix = np.array([[0, 1, 128, 200, 255]], "float32")
+  bits = ((pix[..., None].astype(int) >> np.arange(7, -1, -1)) & 1)[0].T
+  for divisor in (255, 256):
+    np.testing.assert_array_equal(
+        spiking.encode(pix / 255, 8, "phase", phase_divisor=divisor
+                       ).numpy()[:, 0], bits)
+  with pytest.raises(ValueError, match="phase_divisor"):
+    spiking.encode(x, 8, "phase", phase_divisor=100)
   # Poisson: 0 never fires, 1 always; seeded draws repeat; rate ≈ x.
   big = np.full((1, 20000), 0.3, "float32")
   p1 = spiking.encode(big, 4, "poisson", seed=7).numpy()

@@ -26,9 +26,13 @@ x in [0, 1], giving T input frames:
     direct   x at every step (analog input; HIRE-SNN's).
     poisson  s_t = [u_t ≤ x], u_t ~ U[0, 1).
     latency  one spike at t_f = round((T − 1)(1 − x)) (linear latency).
-    phase    weighted phase coding, K = 8 phases: x clipped to
-             [0, 1 − 2⁻ᴷ], s at phase k is bit k of its binary expansion
-             (weights 1/2, 1/4, ...), repeated with period K.
+    phase    weighted phase coding, K = 8 phases: the pixel value p =
+             255·x divided by 256, as grad-obf-snn maps it (`x/256.`),
+             clipped to [0, 1 − 2⁻ᴷ]; s at phase k is bit k of its binary
+             expansion (weights 1/2, 1/4, ...), repeated with period K.
+             On integer pixels this is p's 8 bits, as dividing by 255
+             would give too; on perturbed (non-integer) pixels the two
+             differ, so `phase_divisor=255` keeps the other choice.
 Only `direct` passes a true gradient. `poisson` passes a straight-through
 gradient (d s/d x = 1, the derivative of E[s] = x, so averaging gradients
 over draws is exact EOT); `latency` and `phase` pass none, as in
@@ -49,6 +53,8 @@ ENCODERS = ("direct", "poisson", "latency", "phase")
 NEURONS = ("if", "lif")
 RESETS = ("subtract", "zero")
 PHASE_BITS = 8
+# grad-obf-snn maps 8-bit pixels p to p/256 before phase coding.
+PHASE_DIVISOR = 256
 
 
 def check_spiking(*, timesteps=None, encoder=None, neuron=None, reset=None,
@@ -72,11 +78,17 @@ def check_spiking(*, timesteps=None, encoder=None, neuron=None, reset=None,
 
 
 def encode(x, timesteps: int, encoder: str = "direct", *,
-           seed: Optional[int] = None, phase_bits: int = PHASE_BITS):
+           seed: Optional[int] = None, phase_bits: int = PHASE_BITS,
+           phase_divisor: int = PHASE_DIVISOR):
   """(B, ...) pixels in [0, 1] -> (T, B, ...) input frames. `seed` makes
   Poisson coding reproducible (stateless draws); None draws from the global
-  generator (fresh each call, seeded by `tf.keras.utils.set_random_seed`)."""
+  generator (fresh each call, seeded by `tf.keras.utils.set_random_seed`).
+  `phase_divisor`: phase coding encodes 255·x / `phase_divisor` (256:
+  grad-obf-snn's; 255: x itself)."""
   check_spiking(timesteps=timesteps, encoder=encoder)
+  if phase_divisor not in (255, 256):
+    raise ValueError("`phase_divisor` must be 256 (grad-obf-snn's p/256) or "
+                     f"255 (x itself). Received: phase_divisor={phase_divisor!r}")
   x = tf.convert_to_tensor(x, tf.float32)
   frames = tf.repeat(x[None], timesteps, axis=0)
   if encoder == "direct":
@@ -92,8 +104,13 @@ def encode(x, timesteps: int, encoder: str = "direct", *,
     t = tf.reshape(tf.range(timesteps, dtype=tf.float32),
                    [timesteps] + [1] * len(x.shape))
     return tf.stop_gradient(tf.cast(tf.equal(t, t_f[None]), tf.float32))
-  # phase
-  rest = tf.clip_by_value(x, 0.0, 1.0 - 2.0 ** -phase_bits)
+  # phase: the pixel value p = 255·x (snapped to the integer it is within
+  # float32's scaling error of, so 8-bit pixels code as their own bits),
+  # divided by `phase_divisor`.
+  p = x * 255.0
+  p = tf.where(tf.abs(p - tf.round(p)) < 1e-3, tf.round(p), p)
+  rest = tf.clip_by_value(p / float(phase_divisor), 0.0,
+                          1.0 - 2.0 ** -phase_bits)
   bits = []
   for k in range(phase_bits):
     w = 2.0 ** -(k + 1)
@@ -159,24 +176,28 @@ class SpikeEncoder(tf.keras.layers.Layer):
   """(B, ...) pixels -> (T·B, ...) encoded frames, time-major."""
 
   def __init__(self, timesteps: int, encoder: str = "direct",
-               phase_bits: int = PHASE_BITS, **kwargs):
+               phase_bits: int = PHASE_BITS,
+               phase_divisor: int = PHASE_DIVISOR, **kwargs):
     super().__init__(**kwargs)
     check_spiking(timesteps=timesteps, encoder=encoder)
     self.timesteps, self.encoder, self.phase_bits = (timesteps, encoder,
                                                      phase_bits)
+    self.phase_divisor = phase_divisor
 
   @tf.autograph.experimental.do_not_convert
   def call(self, x, training=None):   # (the wrapper hides the signature)
     del training
     frames = encode(x, self.timesteps, self.encoder,
-                    phase_bits=self.phase_bits)
+                    phase_bits=self.phase_bits,
+                    phase_divisor=self.phase_divisor)
     out = _fold(frames)
     out.set_shape([None] + list(x.shape[1:]))
     return out
 
   def get_config(self):
     return {**super().get_config(), "timesteps": self.timesteps,
-            "encoder": self.encoder, "phase_bits": self.phase_bits}
+            "encoder": self.encoder, "phase_bits": self.phase_bits,
+            "phase_divisor": self.phase_divisor}
 
 
 def _percentile(x, q: float, max_values: int = 1 << 20):

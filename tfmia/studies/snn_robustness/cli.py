@@ -91,7 +91,8 @@ def handle(args: argparse.Namespace) -> int:
     print("\nPooling and encoder sweep (white-box):")
     cliargs.print_table(result.sweep_table(),
                         ["pooling", "encoder", "clean", "pgd", "square",
-                         "square_beats_pgd", "zero_input_gradient"])
+                         "square_beats_pgd", "zero_input_gradient",
+                         "zero_encoded_input_gradient"])
   print(f"\nTables and figures are in {args.out}/")
   return 0
 

@@ -295,6 +295,9 @@ def _sweep_row(config, pooling, encoder, data, members, folder,
       **{f"{a}_ci_high": res.white_box[a][2] for a in SWEEP_ATTACKS},
       "square_beats_pgd": res.square_beats_pgd,
       "zero_input_gradient": sparsity["input"],
+      # grad-obf-snn's quantity: the gradient on the encoded spikes.
+      "zero_encoded_input_gradient": sparsity.get("encoded_input",
+                                                  float("nan")),
       "gradient_check_zero": res.gradient_check["zero"],
       "eot_samples": rc.eot_samples,
       "warnings": " | ".join(res.warnings)}
@@ -373,6 +376,8 @@ def run(config: SnnRobustnessConfig, out, *, data=None,
     for r in res.rows():
       rows.append({"model": kind, **r,
                    "zero_input_gradient": sparsity["input"],
+                   "zero_encoded_input_gradient": sparsity.get(
+                       "encoded_input", float("nan")),
                    "gradient_check_zero": res.gradient_check["zero"],
                    "warnings": " | ".join(res.warnings)})
   if progress:
