@@ -24,6 +24,23 @@ from tfmia.infra import fs
 # Argument types
 
 
+# Schemes whose files live in this process's memory only: a command that
+# wrote there would report results that vanish when it exits.
+IN_MEMORY_SCHEMES = ("ram://", "mem://", "memory://")
+
+
+def path_arg(text: str):
+  """A file or folder argument: a local path or a URL (`gs://...`), as
+  `tfmia.infra.fs.path`; in-memory schemes (`ram://`) are refused, since
+  what a command writes there is gone when it exits (the Python API takes
+  them)."""
+  if str(text).lower().startswith(IN_MEMORY_SCHEMES):
+    raise argparse.ArgumentTypeError(
+        f"{text!r} is an in-memory location, which vanishes when tfmia "
+        "exits; give a local path or a bucket URL (gs://, s3://)")
+  return fs.path(text)
+
+
 def csv(text: str) -> tuple[str, ...]:
   """'a,b' -> ('a', 'b'); empty items are refused."""
   items = tuple(t.strip() for t in text.split(","))
@@ -148,7 +165,7 @@ def add_run(p, *, required: bool = True,
             help: str = "a folder written by tfmia train") -> None:
   """--run: a `tfmia train` run folder, the input of attack, prune and
   robustness."""
-  p.add_argument("--run", type=fs.path, required=required, help=help)
+  p.add_argument("--run", type=path_arg, required=required, help=help)
 
 
 def add_seed(p) -> None:
@@ -187,7 +204,7 @@ def add_quick(p, *, help: str) -> None:
 
 def add_out(p, *, default: Optional[Path] = None, required: bool = False,
             help: str) -> None:
-  p.add_argument("--out", type=fs.path, default=default, required=required,
+  p.add_argument("--out", type=path_arg, default=default, required=required,
                  help=help)
 
 
@@ -247,9 +264,12 @@ def executor_from(args: argparse.Namespace):
       raise ValueError("--address is for --executor ray.")
     return None
   from tfmia.infra import executors
-  return executors.make_executor(args.executor, address=args.address,
-                                 max_retries=retries,
-                                 progress=not args.no_progress)
+  executor = executors.make_executor(args.executor, address=args.address,
+                                     max_retries=retries,
+                                     progress=not args.no_progress)
+  if getattr(executor, "address", None) is not None:
+    executor.connect()     # an unreachable cluster is named before any work
+  return executor
 
 
 def available_dataset(args: argparse.Namespace) -> str:
@@ -330,7 +350,7 @@ def add_config_file(p: argparse.ArgumentParser) -> None:
   by flag name (`num-references` or `num_references`); flags given on the
   command line win. `tfmia config show COMMAND` prints the keys and their
   defaults."""
-  p.add_argument("--cf", type=fs.path, default=None, metavar="FILE",
+  p.add_argument("--cf", type=path_arg, default=None, metavar="FILE",
                  help="settings from a YAML or JSON file (keys: the flag "
                       "names; flags given here win; see `tfmia config "
                       "show`)")
@@ -509,13 +529,30 @@ def run(args: argparse.Namespace, name: str) -> int:
   else:
     progress.show(_Stdout())    # the library's progress lines
   quiet_tensorflow()
+  from tfmia.infra import io
+  io.forget_created()
   try:
     return args.handle(args) or 0
-  except EXPECTED_ERRORS as e:
+  except EXPECTED_ERRORS + _tensorflow_io_errors() as e:
     if args.verbose:
       traceback.print_exc()
     print(f"{name}: error: {_one_line(e)}", file=sys.stderr)
+    io.remove_created_if_empty()   # a refused command leaves no empty folder
     return 2
+
+
+def _tensorflow_io_errors() -> tuple:
+  """TensorFlow's file-system errors (`tf.errors.OpError`) that reach a
+  command outside `tfmia.infra.fs` (a bucket that stops answering mid-run):
+  errors the user can fix, like `OSError`. Empty when TensorFlow is not
+  loaded."""
+  tf = sys.modules.get("tensorflow")
+  errors = getattr(tf, "errors", None)
+  if errors is None:
+    return ()
+  return (errors.NotFoundError, errors.PermissionDeniedError,
+          errors.UnimplementedError, errors.FailedPreconditionError,
+          errors.UnavailableError)
 
 
 def _one_line(e: BaseException) -> str:

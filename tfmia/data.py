@@ -329,6 +329,17 @@ def shuffle(data: ClassificationData, *, seed: int) -> ClassificationData:
   return data.replace(x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te)
 
 
+def check_at_most(name: str, want: Optional[int], available: int,
+                  dataset: str, *, flag: Optional[str] = None) -> None:
+  """Refuses a count of examples larger than a dataset's split holds,
+  naming the setting (and its flag): sizes are never silently cut to what
+  there is."""
+  if want is not None and want > available:
+    named = f"`{name}` ({flag})" if flag else f"`{name}`"
+    raise ValueError(f"{named} must not exceed the {available} examples of "
+                     f"{dataset!r}'s split. Received: {name}={want}")
+
+
 def subset(data: ClassificationData, *, train_size: Optional[int] = None,
            test_size: Optional[int] = None) -> ClassificationData:
   """Keeps the first `train_size` / `test_size` examples (shuffle first)."""

@@ -142,6 +142,16 @@ class SignalConfig:
 # Signals from logits (numpy).
 
 
+def _check_rows(values, name: str, n: int, of: str) -> None:
+  """`values` has one entry per row of `of` (N rows), or says which
+  differs."""
+  m = len(np.asarray(values).reshape(len(values), -1)) if np.ndim(values) \
+      else 0
+  if m != n:
+    raise ValueError(f"`{name}` has {m} entries but `{of}` has {n} rows: "
+                     "one per example.")
+
+
 def log_softmax(logits: np.ndarray) -> np.ndarray:
   z = logits - logits.max(axis=-1, keepdims=True)
   return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
@@ -230,6 +240,7 @@ class Signals:
     if logits.ndim != 3:
       raise ValueError("`logits` must be (N, C) or (N, A, C). "
                        f"Received: shape={logits.shape}")
+    _check_rows(labels, "labels", len(logits), "logits")
     labels = as_labels(labels, "labels", logits.shape[-1])
     return cls(labels=labels, logits=logits, sensitivity=sensitivity,
                **_derived(logits, labels))
@@ -253,6 +264,7 @@ class Signals:
       raise ValueError(f"`outputs` must be one of {OUTPUT_KINDS}. "
                        f"Received: {kind!r}")
     outputs = np.asarray(outputs, dtype=np.float64)
+    _check_rows(labels, "labels", len(outputs), kind)
     if kind == "probabilities":
       if outputs.min() < 0 or not np.allclose(outputs.sum(axis=-1), 1.0,
                                               atol=1e-3):

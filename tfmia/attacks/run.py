@@ -55,6 +55,11 @@ def _accuracy(target: Signals, mask: np.ndarray) -> float:
   return accuracy(t.probs[mask, 0], t.labels[mask])
 
 
+# tensorflow-privacy's trained attacks learn from the target's own members
+# and non-members with 3-fold cross-validation: fewer of either cannot train.
+MIN_TRAINING_EXAMPLES = 10
+
+
 def run_attacks(attacks: Sequence[str], signals: AttackSignals,
                 config: AttackConfig = AttackConfig(), *,
                 is_member: np.ndarray,
@@ -109,6 +114,13 @@ def run_attacks(attacks: Sequence[str], signals: AttackSignals,
   tfp_names = [a for a in names if ATTACKS[a].membership_labels]
   tfp = {}
   if tfp_names:
+    counts = int(is_member.sum()), int((~is_member).sum())
+    if min(counts) < MIN_TRAINING_EXAMPLES:
+      raise ValueError(
+          f"Attack(s) {tfp_names} learn from the target's members and "
+          f"non-members (tensorflow-privacy cross-validates on them) and "
+          f"need at least {MIN_TRAINING_EXAMPLES} of each; received "
+          f"{counts[0]} members and {counts[1]} non-members.")
     t = signals.target.mean()
     logits = t.logits[:, 0]
     attack_input = tf_privacy.AttackInput(
@@ -123,6 +135,9 @@ def run_attacks(attacks: Sequence[str], signals: AttackSignals,
     if name in tfp:
       results.extend(tfp[name])
       continue
+    if ATTACKS[name].fn is None:      # tensorflow-privacy reported nothing
+      raise ValueError(f"Attack {name!r} gave no result: tensorflow-privacy "
+                       "found no slice with both members and non-members.")
     if ATTACKS[name].shadow:
       s = np.asarray(ATTACKS[name].fn(full, config),
                      dtype=np.float64)[evaluate]

@@ -218,9 +218,16 @@ def audit(target: Target, references: Optional[References] = None,
     rp = tuple(compute_signals(m, px, py, rest,
                                progress=progress and f"ref {k} (population)")
                for k, m in enumerate(r_models))
+  in_population = None
+  if population is not None:
+    # Attacked examples that are population points too (non-members a user
+    # put in both): the RMIA authors' score corrects for them.
+    in_population = np.isin(data_lib.row_hashes(x),
+                            data_lib.row_hashes(np.asarray(population[0])))
   signals = AttackSignals(target=t, references=tuple(r),
                           ref_is_member=ref_is_member,
-                          target_population=tp, reference_population=rp)
+                          target_population=tp, reference_population=rp,
+                          in_population=in_population)
   return audit_signals(signals, is_member, config, out_dir=out_dir)
 
 

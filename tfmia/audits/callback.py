@@ -337,7 +337,10 @@ def train_with_privacy(builder: str, model_kwargs: dict, data, train_config,
   results_lib.save_history(privacy.history, out_dir / PRIVACY_DIR)
   files = [out_dir / loop.WEIGHTS_FILE, out_dir / loop.HISTORY_FILE,
            *sorted((out_dir / PRIVACY_DIR).glob("*"))]
-  store.mark_done(marker, fp, files, seconds=seconds)
+  # The record itself too, so that a config.json edited afterwards can be
+  # told apart key by key (`tfmia.training.loop.load_run`).
+  store.mark_done(marker, fp, files, seconds=seconds,
+                  record=store.comparable(record, RUN_IGNORE))
   return PrivacyRun(model=model, history=result.history,
                     privacy=tuple(privacy.history), seconds=seconds,
                     resumed=False)

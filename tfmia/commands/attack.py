@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from tfmia import cliargs
-from tfmia.infra import fs
 
 NAME = "attack"
 HELP = "attack a trained model or saved logits"
@@ -18,7 +17,7 @@ DESCRIPTION = ("Attack a run folder written by `tfmia train`, or an npz of "
 def add_arguments(p: argparse.ArgumentParser) -> None:
   src = p.add_mutually_exclusive_group(required=True)
   cliargs.add_run(src, required=False)
-  src.add_argument("--logits", type=fs.path, metavar="NPZ",
+  src.add_argument("--logits", type=cliargs.path_arg, metavar="NPZ",
                    help="npz of saved outputs: logits (n,k), probabilities "
                         "(n,k) or loss (n,), with labels (n,) and "
                         "is_member (n,)")
@@ -27,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                  help="what the --logits npz holds (default: the one of "
                       "logits, probabilities, loss it has); losses feed "
                       "only the attacks that read the loss or p_y")
-  p.add_argument("--population", type=fs.path, metavar="NPZ",
+  p.add_argument("--population", type=cliargs.path_arg, metavar="NPZ",
                  help="npz of the same outputs and labels on data the "
                       "target never saw, for attack_p")
   p.add_argument("--attacks", type=cliargs.csv,

@@ -7,7 +7,6 @@ import argparse
 
 from tfmia import cliargs
 from tfmia.commands import reference
-from tfmia.infra import fs
 
 NAME = "audit"
 HELP = "attack a target with reference models; write a report"
@@ -19,17 +18,17 @@ DESCRIPTION = ("Audit the target of a reference folder with many attacks. "
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
   src = p.add_mutually_exclusive_group(required=True)
-  src.add_argument("--config", type=fs.path, help="reference config file")
-  src.add_argument("--render", type=fs.path, metavar="AUDIT_DIR",
+  src.add_argument("--config", type=cliargs.path_arg, help="reference config file")
+  src.add_argument("--render", type=cliargs.path_arg, metavar="AUDIT_DIR",
                    help="redraw report and figures of an audit folder")
   src.add_argument("--list", action="store_true",
                    help="list the attacks and what each is")
-  src.add_argument("--model", type=fs.path, metavar="MODEL",
+  src.add_argument("--model", type=cliargs.path_arg, metavar="MODEL",
                    help="your saved Keras model (.keras / .h5), audited on "
                         "--data; with --builder, tfmia trains reference "
                         "models for it (RMIA, LiRA, Attack-R), otherwise "
                         "only the attacks that need none run")
-  p.add_argument("--data", type=fs.path, metavar="NPZ",
+  p.add_argument("--data", type=cliargs.path_arg, metavar="NPZ",
                  help="with --model: x, y, is_member (and optionally "
                       "x_population, y_population)")
   own = p.add_argument_group(
@@ -60,7 +59,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       "lira_offline,attack_p,attack_r,threshold); see "
                       "`tfmia audit --list`")
   cliargs.add_out(p, help="audit folder")
-  p.add_argument("--dir", type=fs.path, default=None,
+  p.add_argument("--dir", type=cliargs.path_arg, default=None,
                  help="reference folder (default: the config's; with "
                       "--model --builder, OUT/references)")
   cliargs.add_num_references(p, aliases=("--num-models",),

@@ -21,12 +21,12 @@ ACTIONS = (("train", "train the missing models (resumes)"),
 
 def add_config_arguments(p: argparse.ArgumentParser) -> None:
   """--config and what overrides it: flags shared with `tfmia audit`."""
-  p.add_argument("--config", type=fs.path, required=True,
+  p.add_argument("--config", type=cliargs.path_arg, required=True,
                  help="reference config (see `tfmia reference init`)")
   cliargs.add_num_references(p, aliases=("--num-models",),
                              help="K reference models (even; default: the "
                                   "config's)")
-  p.add_argument("--dir", type=fs.path, default=None,
+  p.add_argument("--dir", type=cliargs.path_arg, default=None,
                  help="reference folder (default: the config's "
                       "reference_dir)")
   cliargs.add_data_dir(p, help="tfds data directory (overrides the "
@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
   init = actions.add_parser("init", help="write a starting config file",
                             description="Write a reference config (JSON) to "
                                         "edit, with every field present.")
-  init.add_argument("path", type=fs.path, help="config file to write")
+  init.add_argument("path", type=cliargs.path_arg, help="config file to write")
   cliargs.add_data_args(init, default_dataset="cifar10")
   init.add_argument("--model", default="conv", help="model builder")
   init.add_argument("--epochs", type=cliargs.positive_int, default=20)
@@ -71,7 +71,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
       a.add_argument("--cpus-per-task", type=cliargs.positive_int, default=4)
       a.add_argument("--gpus-per-task", type=int, default=0)
       a.add_argument("--time", default="24:00:00",
-                     help="Slurm time limit per task")
+                     help="Slurm time limit per task (HH:MM:SS, D-HH:MM:SS)")
+      a.add_argument("--mem", default=None,
+                     help="Slurm memory per task, e.g. 16G (default: the "
+                          "cluster's)")
+      a.add_argument("--partition", default=None,
+                     help="Slurm partition(s), comma-separated (default: the "
+                          "cluster's)")
     cliargs.add_no_progress(a)
 
 
@@ -144,7 +150,8 @@ def _sbatch(args: argparse.Namespace) -> int:
   script = executors.slurm_script(
       str(args.config.resolve()), tasks, job_name="tfmia-refs",
       cpus_per_task=args.cpus_per_task, gpus_per_task=args.gpus_per_task,
-      time_limit=args.time, command=command)
+      time_limit=args.time, command=command, mem=args.mem,
+      partition=args.partition)
   io.atomic_write_bytes(args.out, script.encode())
   args.out.chmod(0o755)
   print(f"Wrote {args.out}: {tasks} array tasks for the target and "

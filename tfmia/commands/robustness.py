@@ -45,7 +45,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                  help="also run the label-only membership attacks (gap, "
                       "decision boundary by HopSkipJump) on N training "
                       "members and N test non-members")
-  p.add_argument("--transfer-from", type=fs.path, default=None,
+  p.add_argument("--transfer-from", type=cliargs.path_arg, default=None,
                  help="a tfmia train run whose model crafts the black-box "
                       "examples")
   cliargs.add_data_dir(p, help="override the run's tfds data directory")
@@ -86,6 +86,7 @@ def handle(args: argparse.Namespace) -> int:
 
   import pandas as pd
 
+  from tfmia import data as tfdata
   from tfmia import robustness as rob
   from tfmia import variants
   from tfmia.infra import io
@@ -116,6 +117,12 @@ def handle(args: argparse.Namespace) -> int:
                               seed=args.seed)
     model = snn.apply(model, data, name=what)
     what = f"{what} SNN (T = {args.snn_timesteps})"
+  tfdata.check_at_most("examples", args.examples, len(data.y_test),
+                       data.name, flag="--examples")
+  if args.label_only:
+    tfdata.check_at_most("label_only", args.label_only,
+                         min(len(data.y_train), len(data.y_test)), data.name,
+                         flag="--label-only")
   x, y = data.x_test[:args.examples], data.y_test[:args.examples]
   print(f"Robustness of {what} on {len(y)} test examples: "
         f"{', '.join(attacks)} at eps = {config.eps:.4g}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from tfmia import cliargs
-from tfmia.infra import fs
 
 NAME = "train"
 HELP = "train one model with the privacy callback"
@@ -30,7 +29,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
   p.add_argument("--early-stopping", action="store_true")
   p.add_argument("--every-n-epochs", type=cliargs.positive_int, default=2)
   p.add_argument("--attacks", type=cliargs.csv, default=("threshold",))
-  p.add_argument("--tensorboard", type=fs.path, default=None,
+  p.add_argument("--tensorboard", type=cliargs.path_arg, default=None,
                  help="write privacy metrics to this TensorBoard log dir")
   cliargs.add_out(p, required=True,
                   help="run folder: holds one run; a rerun with the same "

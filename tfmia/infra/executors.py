@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import time
 import traceback
 from typing import Any, Callable, Optional, Sequence
@@ -205,7 +206,10 @@ class RayExecutor:
     self.num_cpus = num_cpus
     self.progress = progress
 
-  def _init(self):
+  def connect(self) -> None:
+    """Starts or joins the cluster now. A command calls it before writing
+    anything, so an unreachable `address` is one line naming it, not a
+    minute of retries and a folder left behind."""
     import ray  # pylint: disable=g-import-not-at-top
     if ray.is_initialized():
       return
@@ -213,8 +217,17 @@ class RayExecutor:
               log_to_driver=False, configure_logging=False)
     if self.address is None:
       ray.init(num_cpus=self.num_cpus, **kw)
-    else:
+      return
+    check_reachable(self.address)
+    try:
       ray.init(address=self.address, **kw)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+      raise ConnectionError(
+          f"no Ray cluster answered at --address {self.address} "
+          f"({_short(e)}); start one with `ray start --head`, or check the "
+          "address") from None
+
+  _init = connect
 
   def run(self, units: Sequence[Unit]) -> Report:
     import ray  # pylint: disable=g-import-not-at-top
@@ -258,6 +271,31 @@ class RayExecutor:
     order = [u.name for u in units]
     return Report({n: values[n] for n in order if n in values},
                   tuple(sorted(failures, key=lambda f: order.index(f.name))))
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+  """Raises `ConnectionError` naming `address` ("host:port" or
+  "ray://host:port"; "auto" is not checked) when nothing listens there
+  within `timeout` seconds."""
+  import socket  # pylint: disable=g-import-not-at-top
+  if address == "auto":
+    return
+  rest = address.split("://", 1)[-1]
+  host, _, port = rest.rpartition(":")
+  if not host:
+    host, port = rest, "6379"
+  try:
+    port_number = int(port)
+  except ValueError:
+    raise ValueError("--address must be host:port, ray://host:port or auto. "
+                     f"Received: {address!r}") from None
+  try:
+    socket.create_connection((host, port_number), timeout=timeout).close()
+  except OSError as e:
+    raise ConnectionError(
+        f"cannot reach the Ray cluster at --address {address} "
+        f"({e.strerror or type(e).__name__} within {timeout:g} s); start "
+        "one with `ray start --head`, or check the address") from None
 
 
 def make_executor(name: str = "local", *, address: Optional[str] = None,
@@ -308,15 +346,56 @@ def slurm_shard(environ: Optional[dict] = None) -> tuple[int, int]:
   return i, count
 
 
+# Slurm's formats (sbatch(1)): --time as minutes, minutes:seconds,
+# hours:minutes:seconds, days-hours, days-hours:minutes or
+# days-hours:minutes:seconds (or UNLIMITED); --mem as an integer with an
+# optional K, M, G or T unit; --partition as comma-separated names.
+_SLURM_TIME = re.compile(r"^(\d+(:\d{1,2}){0,2}|\d+-\d{1,2}(:\d{1,2}){0,2}"
+                         r"|UNLIMITED|INFINITE)$", re.IGNORECASE)
+_SLURM_MEM = re.compile(r"^\d+[KMGT]?$", re.IGNORECASE)
+_SLURM_PARTITION = re.compile(r"^[A-Za-z0-9_.-]+(,[A-Za-z0-9_.-]+)*$")
+
+
+def check_slurm_settings(*, time_limit: str = "24:00:00",
+                         mem: Optional[str] = None,
+                         partition: Optional[str] = None,
+                         cpus_per_task: int = 1,
+                         gpus_per_task: int = 0) -> None:
+  """Refuses settings `sbatch` would reject, naming the flag, before a
+  script is written."""
+  if not _SLURM_TIME.match(str(time_limit)):
+    raise ValueError("--time must be a Slurm time: minutes, MM:SS, HH:MM:SS, "
+                     "D-HH, D-HH:MM or D-HH:MM:SS (e.g. 24:00:00 or "
+                     f"1-12:00:00). Received: {time_limit!r}")
+  if mem is not None and not _SLURM_MEM.match(str(mem)):
+    raise ValueError("--mem must be a Slurm memory size: an integer with an "
+                     f"optional K, M, G or T unit (e.g. 16G). Received: "
+                     f"{mem!r}")
+  if partition is not None and not _SLURM_PARTITION.match(str(partition)):
+    raise ValueError("--partition must be one or more Slurm partition "
+                     "names, comma-separated (letters, digits, _ . -). "
+                     f"Received: {partition!r}")
+  for name, v, low in (("--cpus-per-task", cpus_per_task, 1),
+                       ("--gpus-per-task", gpus_per_task, 0)):
+    if not isinstance(v, int) or isinstance(v, bool) or v < low:
+      raise ValueError(f"{name} must be an integer >= {low}. Received: {v!r}")
+
+
 def slurm_script(config_path: str, num_tasks: int, *, job_name: str = "tfmia",
                  cpus_per_task: int = 4, gpus_per_task: int = 0,
                  time_limit: str = "24:00:00", log_dir: str = "slurm_logs",
-                 command: str = "tfmia reference train") -> str:
+                 command: str = "tfmia reference train",
+                 mem: Optional[str] = None,
+                 partition: Optional[str] = None) -> str:
   """A Slurm job-array script: task i of `num_tasks` trains its shard of
-  the models named in `config_path` (`--shard auto`)."""
+  the models named in `config_path` (`--shard auto`). The settings are
+  checked first (`check_slurm_settings`)."""
   if not isinstance(num_tasks, int) or num_tasks < 1:
     raise ValueError(f"`num_tasks` must be a positive int. "
                      f"Received: {num_tasks!r}")
+  check_slurm_settings(time_limit=time_limit, mem=mem, partition=partition,
+                       cpus_per_task=cpus_per_task,
+                       gpus_per_task=gpus_per_task)
   import shlex  # pylint: disable=g-import-not-at-top
   lines = ["#!/bin/bash",
            f"#SBATCH --job-name={job_name}",
@@ -326,6 +405,10 @@ def slurm_script(config_path: str, num_tasks: int, *, job_name: str = "tfmia",
            f"#SBATCH --output={log_dir}/%x_%A_%a.out"]
   if gpus_per_task:
     lines.append(f"#SBATCH --gres=gpu:{gpus_per_task}")
+  if mem is not None:
+    lines.append(f"#SBATCH --mem={mem}")
+  if partition is not None:
+    lines.append(f"#SBATCH --partition={partition}")
   lines += ["set -euo pipefail",
             f"mkdir -p {shlex.quote(log_dir)}",
             "# Each array task trains every N-th model; finished models are "

@@ -14,6 +14,7 @@ supports it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import pathlib
@@ -41,6 +42,28 @@ def path(p: PathLike) -> Union[pathlib.Path, "GPath"]:
 def _gfile():
   import tensorflow as tf
   return tf.io.gfile
+
+
+@contextlib.contextmanager
+def _os_errors(url: str):
+  """TensorFlow's file-system errors on `url` as the `OSError` pathlib would
+  raise, naming the path: an unknown scheme, an unreachable bucket or a
+  refused permission is then one line to the user, like a local error."""
+  import tensorflow as tf
+  try:
+    yield
+  except tf.errors.OpError as e:
+    first = (e.message or str(e)).strip().splitlines()[0] if (
+        e.message or str(e)).strip() else type(e).__name__
+    if isinstance(e, tf.errors.NotFoundError):
+      raise FileNotFoundError(errno.ENOENT, first, url) from None
+    if isinstance(e, tf.errors.PermissionDeniedError):
+      raise PermissionError(errno.EACCES, first, url) from None
+    if isinstance(e, tf.errors.UnimplementedError):
+      raise OSError(errno.EPROTONOSUPPORT,
+                    f"TensorFlow has no file system for this scheme "
+                    f"({first})", url) from None
+    raise OSError(errno.EIO, f"cannot reach it ({first})", url) from None
 
 
 class GPath(os.PathLike):
@@ -123,10 +146,12 @@ class GPath(os.PathLike):
 
   # --- I/O through tf.io.gfile ------------------------------------------
   def exists(self) -> bool:
-    return _gfile().exists(str(self))
+    with _os_errors(str(self)):
+      return _gfile().exists(str(self))
 
   def is_dir(self) -> bool:
-    return _gfile().isdir(str(self))
+    with _os_errors(str(self)):
+      return _gfile().isdir(str(self))
 
   def is_file(self) -> bool:
     return self.exists() and not self.is_dir()
@@ -137,15 +162,15 @@ class GPath(os.PathLike):
   def mkdir(self, mode: int = 0o777, parents: bool = False,
             exist_ok: bool = False) -> None:
     del mode
-    g = _gfile()
-    if g.exists(str(self)):
-      if exist_ok and g.isdir(str(self)):
+    if self.exists():
+      if exist_ok and self.is_dir():
         return
       raise FileExistsError(errno.EEXIST, "File exists", str(self))
-    if not parents and self._rest and not g.isdir(str(self.parent)):
+    if not parents and self._rest and not self.parent.is_dir():
       raise FileNotFoundError(errno.ENOENT, "No such folder",
                               str(self.parent))
-    g.makedirs(str(self))
+    with _os_errors(str(self)):
+      _gfile().makedirs(str(self))
 
   def open(self, mode: str = "r", **kwargs):
     del kwargs   # encoding: gfile reads and writes UTF-8 text
@@ -154,14 +179,14 @@ class GPath(os.PathLike):
     return _gfile().GFile(str(self), mode)
 
   def read_bytes(self) -> bytes:
-    with self.open("rb") as f:
+    with _os_errors(str(self)), self.open("rb") as f:
       return f.read()
 
   def read_text(self, encoding: str = "utf-8") -> str:
     return self.read_bytes().decode(encoding)
 
   def write_bytes(self, data: bytes) -> int:
-    with self.open("wb") as f:
+    with _os_errors(str(self)), self.open("wb") as f:
       f.write(data)
     return len(data)
 
@@ -173,21 +198,27 @@ class GPath(os.PathLike):
       if missing_ok:
         return
       raise FileNotFoundError(errno.ENOENT, "No such file", str(self))
-    _gfile().remove(str(self))
+    with _os_errors(str(self)):
+      _gfile().remove(str(self))
 
   def rename(self, target: PathLike) -> "GPath":
     target = path(target)
-    _gfile().rename(str(self), str(target), overwrite=True)
+    with _os_errors(str(self)):
+      _gfile().rename(str(self), str(target), overwrite=True)
     return target
 
   replace = rename
 
   def iterdir(self) -> Iterator["GPath"]:
-    for name in sorted(_gfile().listdir(str(self))):
+    with _os_errors(str(self)):
+      names = sorted(_gfile().listdir(str(self)))
+    for name in names:
       yield self / name.rstrip("/")
 
   def glob(self, pattern: str) -> Iterator["GPath"]:
-    for p in sorted(_gfile().glob(str(self / pattern))):
+    with _os_errors(str(self)):
+      found = sorted(_gfile().glob(str(self / pattern)))
+    for p in found:
       yield GPath(p)
 
   def stat(self):

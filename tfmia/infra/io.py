@@ -24,6 +24,7 @@ import errno
 import io as _io
 import json
 import os
+import shutil
 import tempfile
 import typing
 import uuid
@@ -206,7 +207,29 @@ def _from_json(tp, value: Any, name: str, where: str) -> Any:
     if args and len(args) == len(value):
       return tuple(_from_json(a, v, name, where) for a, v in zip(args, value))
     return tuple(value)
+  _check_scalar(tp, value, name, where)
   return value
+
+
+def _check_scalar(tp, value: Any, name: str, where: str) -> None:
+  """A JSON scalar of the wrong kind for an int, float, bool or str field
+  is refused naming the field (and the file): `"seed": "x"` must not reach
+  NumPy as a seed string."""
+  if tp not in (int, float, bool, str):
+    return
+  ok = {int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float))
+        and not isinstance(v, bool),
+        bool: lambda v: isinstance(v, bool),
+        str: lambda v: isinstance(v, str)}[tp](value)
+  if not ok:
+    at = f" in {where}" if where else ""
+    raise ValueError(f"`{name}`{at} must be {_KIND[tp]}. Received: "
+                     f"{name}={value!r}")
+
+
+_KIND = {int: "an integer", float: "a number", bool: "true or false",
+         str: "a string"}
 
 
 def atomic_write_json(path: PathLike, obj: Any) -> None:
@@ -305,9 +328,17 @@ def load_npy(path: PathLike) -> np.ndarray:
                      f"corrupted?): {e}") from None
 
 
+# Folders `check_output_dir` created in this process, outermost first, so
+# that a command refused before it wrote anything can take them away again
+# (`remove_created_if_empty`).
+_CREATED: list = []
+
+
 def check_output_dir(directory: PathLike, what: str = "output folder") -> Path:
   """Creates `directory` if needed and checks that files can be written in
-  it, before any work starts.
+  it, before any work starts. The folders it creates are remembered, so
+  that a command refused afterwards leaves none behind empty
+  (`remove_created_if_empty`).
 
   Raises:
     NotADirectoryError: `directory` (or a parent) is a file.
@@ -316,6 +347,7 @@ def check_output_dir(directory: PathLike, what: str = "output folder") -> Path:
   directory = fs.path(directory)
   if fs.is_url(directory):
     return _check_url_dir(directory, what)
+  first_new = None
   for p in [directory, *directory.parents]:
     if p.exists():
       if not p.is_dir():
@@ -323,6 +355,7 @@ def check_output_dir(directory: PathLike, what: str = "output folder") -> Path:
             errno.ENOTDIR, f"{what} must be a folder, but this is a file",
             os.fspath(p))
       break
+    first_new = p
   try:
     directory.mkdir(parents=True, exist_ok=True)
     fd, probe = tempfile.mkstemp(dir=directory, prefix=".tfmia-write-check.")
@@ -331,7 +364,28 @@ def check_output_dir(directory: PathLike, what: str = "output folder") -> Path:
   except OSError as e:
     raise type(e)(e.errno, f"{what} is not writable ({e.strerror})",
                   os.fspath(directory)) from None
+  if first_new is not None:
+    _CREATED.append(first_new)
   return directory
+
+
+def forget_created() -> None:
+  """Starts a new command: the folders created so far are its caller's."""
+  _CREATED.clear()
+
+
+def remove_created_if_empty() -> None:
+  """Removes the folders `check_output_dir` created in this process that
+  are still empty (of files: empty subfolders go too). A command calls it
+  when it is refused, so a refused run leaves no empty folder behind."""
+  while _CREATED:
+    top = _CREATED.pop()
+    try:
+      if not top.is_dir() or any(p.is_file() for p in top.rglob("*")):
+        continue
+      shutil.rmtree(top)
+    except OSError:
+      pass
 
 
 def _check_url_dir(directory: "fs.GPath", what: str) -> "fs.GPath":
@@ -355,4 +409,7 @@ def describe_error(e: BaseException) -> str:
   `OSError`s (which put it apart, in `filename`)."""
   if isinstance(e, OSError) and e.strerror:
     return e.strerror + (f": {e.filename}" if e.filename else "")
-  return str(e) or type(e).__name__
+  text = str(e).strip()
+  if type(e).__module__.startswith("tensorflow") and text:
+    text = text.splitlines()[0]      # TensorFlow appends its own context
+  return text or type(e).__name__

@@ -234,6 +234,12 @@ def _drop(record: Any, ignore: Sequence[str]) -> Any:
   return record
 
 
+def comparable(record: Any, ignore: Sequence[str] = ()) -> Any:
+  """A run's config record as JSON values, keys in `ignore` aside: what its
+  fingerprint hashes, kept in its done marker to say later what changed."""
+  return _drop(record, ignore)
+
+
 def record_fingerprint(record: Any, ignore: Sequence[str] = ()) -> str:
   """The fingerprint of a run's config record, keys in `ignore` aside."""
   return fingerprint(_drop(record, ignore))

@@ -89,8 +89,41 @@ def looks_like_probabilities(outputs: np.ndarray, atol: float = 1e-3) -> bool:
               and np.all(np.abs(outputs.sum(axis=1) - 1.0) <= atol))
 
 
+def _several_outputs(names) -> ValueError:
+  return ValueError(
+      f"`model` has {len(names)} outputs ({', '.join(names)}); tfmia "
+      "attacks one classifier output. Pass the head to attack alone, e.g. "
+      "keras.Model(model.inputs, model.outputs[0]).")
+
+
+def check_single_output(model) -> None:
+  """Refuses a Keras model with several outputs (heads), naming them,
+  before anything is queried or converted: taking one silently would
+  attack, or convert, the wrong head."""
+  outputs = getattr(model, "outputs", None) if isinstance(
+      model, tf.keras.Model) else None
+  if outputs and len(outputs) > 1:
+    raise _several_outputs([f"{getattr(o, 'name', '?').split('/')[0]} "
+                            f"{tuple(o.shape)}" for o in outputs])
+
+
+def _single(result):
+  """One model output as an array; a list of several (a subclassed model
+  with heads) is refused."""
+  if isinstance(result, (list, tuple)):
+    if len(result) != 1:
+      raise _several_outputs([f"output {i} {tuple(np.shape(r))}"
+                              for i, r in enumerate(result)])
+    result = result[0]
+  if isinstance(result, dict):
+    raise _several_outputs([f"{k} {tuple(np.shape(v))}"
+                            for k, v in result.items()])
+  return result
+
+
 def _compiled(model) -> Callable:
   """x (float32 array or tensor) -> model outputs, compiled once."""
+  check_single_output(model)
   if isinstance(model, tf.keras.Model):
     try:
       shape = tuple(model.input_shape[1:])
@@ -99,9 +132,9 @@ def _compiled(model) -> Callable:
       spec = None   # an unbuilt subclassed model: trace on first call
     fn = tf.function(lambda x: model(x, training=False), input_signature=spec,
                      autograph=False, reduce_retracing=spec is None)
-    return lambda x: fn(tf.cast(x, tf.float32)).numpy()
+    return lambda x: np.asarray(_single(fn(tf.cast(x, tf.float32))))
   if callable(model):
-    return lambda x: np.asarray(model(np.asarray(x, np.float32)))
+    return lambda x: np.asarray(_single(model(np.asarray(x, np.float32))))
   raise TypeError("`model` must be a keras.Model or a callable mapping a "
                   f"batch of inputs to outputs. Received: {type(model).__name__}")
 

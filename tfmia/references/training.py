@@ -330,6 +330,11 @@ def train_references(config: ReferenceConfig, *,
   directory = fs.path(directory or config.reference_dir)
   _check_folder_config(directory, config)
   models.check_kwargs(config.model, dict(config.model_kwargs))
+  if _complete(directory, config, shard):
+    # Nothing to train, so nothing to write: a finished folder may be
+    # read-only.
+    return {"trained": [], "skipped": shard_jobs(config.num_models, shard),
+            "redone": {}}
   data = data if data is not None else prepare_data(config.data)
   check_buildable(config, data)
   io.check_output_dir(directory, "the reference folder")
@@ -380,6 +385,21 @@ def train_references(config: ReferenceConfig, *,
   out["trained"] = list(report.values)
   report.raise_failures()
   return out
+
+
+def _complete(directory: Path, config: ReferenceConfig, shard) -> bool:
+  """Whether the folder already holds every model of `shard` complete, its
+  membership and a config that covers `config` (nothing to write)."""
+  if not ((directory / CONFIG_FILE).is_file()
+          and (directory / MEMBERSHIP_FILE).is_file()):
+    return False
+  saved = ReferenceConfig.load(directory / CONFIG_FILE)
+  if saved.num_models < config.num_models:
+    return False
+  fingerprint = config.fingerprint()
+  return all(unit_problem(directory / name, fingerprint,
+                          checkpoints=name in config.checkpoints) is None
+             for name in shard_jobs(config.num_models, shard))
 
 
 def train_reference_models(config: ReferenceConfig, data: ClassificationData,

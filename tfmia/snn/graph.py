@@ -181,6 +181,15 @@ def parse(model: tf.keras.Model, *, fold_batchnorm: bool = True
       cannot express (named in the message).
   """
   model = as_functional(model)
+  if len(model.outputs) != 1:
+    # Converting one head would silently drop the others.
+    raise UnsupportedLayerError(
+        f"The model has {len(model.outputs)} outputs ("
+        + ", ".join(f"{o.name.split('/')[0]} {tuple(o.shape)}"
+                    for o in model.outputs)
+        + "); a spiking model is converted from one classifier output. "
+        "Convert the head you want alone, e.g. "
+        "keras.Model(model.inputs, model.outputs[0]).")
   layer_configs = {c["name"]: c for c in model.get_config()["layers"]}
   L = tf.keras.layers
   if isinstance(model.layers[-1], L.Softmax):   # an output softmax layer

@@ -22,7 +22,7 @@ CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE = (
 PRIVACY_DIR = "privacy"
 # Everything a run folder (`tfmia train`) holds besides its config.json.
 RUN_OUTPUTS = (store.DONE_FILE, HISTORY_FILE, WEIGHTS_FILE, PRIVACY_DIR,
-               "training.png", "mia.png", "attack")
+               "training.png", "mia.png", "epsilon.png", "attack")
 # Settings that do not change a run's result: a different value resumes it.
 RUN_IGNORE = ("data.data_dir", "data.download", "train.verbose",
               "study.data_dir", "study.download")
@@ -301,6 +301,13 @@ def load_run(run: Union[str, os.PathLike], *, data_dir: Optional[str] = None):
   problem = store.unit_problem(run / store.DONE_FILE,
                                store.record_fingerprint(record, RUN_IGNORE))
   if problem is not None:
+    done = store.read_done(run / store.DONE_FILE) or {}
+    if "record" in done and "other settings" in problem:
+      diff = store.differences(done["record"],
+                               store.comparable(record, RUN_IGNORE))
+      raise ValueError(f"{path} was changed after the run finished: "
+                       f"{'; '.join(diff[:6]) or 'its values'}. Restore it, "
+                       "or train again with the new settings.")
     raise ValueError(f"The run in {run} is not complete: {problem}. Run "
                      "`tfmia train` again with the same settings: it "
                      "redoes it.")

@@ -10,6 +10,7 @@ import importlib
 import pkgutil
 
 from tfmia.variants.base import (MODEL_FILE, VARIANTS_DIR, Variant,
+                                 check_applicable,
                                  fingerprint, from_spec, is_complete,
                                  load_model, make_variants, members_of,
                                  register_spec, spec_help, variant_dir)

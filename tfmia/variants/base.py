@@ -97,12 +97,36 @@ class Variant(abc.ABC):
     """See the class docstring. A kind that is not `stored` needs none."""
     raise TypeError(f"A {self.kind} variant is not stored.")
 
+  def check(self, model) -> None:
+    """Refuses a model this variant (or a variant it is applied to) cannot
+    be applied to, naming why. Cheap, so a study calls it on its untrained
+    model before it trains anything (`check_applicable`). The default
+    accepts any model."""
+    src = getattr(self, "source", None)
+    if src is not None:
+      src.check(model)
+
   def make(self, model, members: ClassificationData, path: Path, *,
            name: str):
     """Applies the variant and saves it at `path`; returns the new model."""
     out = self.apply(model, members, name=name)
     self.save(out, path)
     return out
+
+
+def check_applicable(variants: Sequence[Variant], builder: str,
+                     model_kwargs, data: ClassificationData) -> None:
+  """Builds `builder`'s model once, untrained, and checks every variant
+  against it (`Variant.check`): a study calls this before it trains, so a
+  cell that cannot run is refused first, not after the training."""
+  from tfmia import models  # pylint: disable=g-import-not-at-top
+  variants = [v for v in variants if v is not None]
+  if not variants:
+    return
+  model = models.build_model(builder, data.input_shape, data.num_classes,
+                             **dict(model_kwargs))
+  for v in variants:
+    v.check(model)
 
 
 # ---------------------------------------------------------------------------

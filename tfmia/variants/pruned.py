@@ -77,6 +77,12 @@ class PrunedVariant(Variant):
     tail = "" if self.defense.name == "none" else f"_{self.defense.label()}"
     return f"{self.pruner}_{self.sparsity:g}{tail}"
 
+  def check(self, model) -> None:
+    """A structured pruner needs Conv2D layers, 'slim' BatchNorm ones."""
+    from tfmia.variants import pruning
+    super().check(model)
+    pruning.check_pruner(self.pruner, self.sparsity, model)
+
   def _prune(self, model, members: ClassificationData):
     import tensorflow as tf
     from tfmia.variants import pruning

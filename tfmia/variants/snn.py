@@ -108,6 +108,14 @@ class SnnVariant(Variant):
   def label(self) -> str:
     return f"snn_T{self.timesteps}"
 
+  def check(self, model) -> None:
+    """The network must be one the simulator can express (every layer
+    supported, one output): the conversion's own checks, on the graph."""
+    super().check(model)
+    if not isinstance(self.source, SnnVariant):
+      from tfmia.snn import graph  # pylint: disable=g-import-not-at-top
+      graph.parse(model, fold_batchnorm=self.fold_batchnorm)
+
   def apply(self, model, members: ClassificationData, *, name: str):
     from tfmia import snn
     from tfmia.training import calibration

@@ -129,10 +129,7 @@ class ArchitectureStudyConfig:
     of their classes' examples.)"""
     for name, n in (("train_size", len(raw.y_train)),
                     ("test_size", len(raw.y_test))):
-      want = getattr(self, name)
-      if want is not None and want > n:
-        raise ValueError(f"`{name}` must not exceed the {n} examples of "
-                         f"{raw.name!r}'s split. Received: {name}={want}")
+      tfdata.check_at_most(name, getattr(self, name), n, raw.name)
 
   def train_config(self) -> TrainConfig:
     return TrainConfig(optimizer="adam", learning_rate=self.learning_rate,

@@ -232,6 +232,9 @@ def run(config: PruningStudyConfig, out: Path, *, progress: bool = True,
   store.claim(out, config, outputs=OUTPUTS, overwrite=overwrite,
               ignore=("data_dir", "download"), what="pruning study")
   ref_cfg = config.reference_config(out / "models")
+  # Every cell is checked on the untrained model before anything trains.
+  variants.check_applicable(list(config.variants().values()), ref_cfg.model,
+                            ref_cfg.model_kwargs, data)
   if progress:
     progress_lib.say(f"Training the victim and {config.num_shadows} shadow "
                      "models (resumes finished ones)")

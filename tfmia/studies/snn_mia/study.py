@@ -35,7 +35,7 @@ from tfmia import references, variants
 from tfmia.attacks import registry
 from tfmia.attacks.registry import AttackConfig
 from tfmia.audits import audit
-from tfmia.data import DataConfig, prepare_data
+from tfmia.data import DataConfig, check_at_most, prepare_data
 from tfmia.infra import io
 from tfmia.infra import progress as progress_lib
 from tfmia.signals import SignalConfig
@@ -231,11 +231,7 @@ class SnnMiaConfig:
     for name, flag, n in (("pool_size", "--pool-size", pool),
                           ("population_size", "--population-size",
                            len(raw.y_test))):
-      want = getattr(self, name)
-      if want is not None and want > n:
-        raise ValueError(f"`{name}` ({flag}) must not exceed the {n} "
-                         f"examples of {raw.name!r}'s split. Received: "
-                         f"{name}={want}")
+      check_at_most(name, getattr(self, name), n, raw.name, flag=flag)
 
   def data_config(self) -> DataConfig:
     return DataConfig(dataset=self.dataset, data_dir=self.data_dir,
@@ -457,6 +453,11 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
               ignore=("data_dir", "download"), what="SNN-MIA study")
   acfg = AttackConfig(rmia_a=config.rmia_a, seed=config.seed)
   snns = snn_variants(config)
+  # Every model of the study is checked convertible before any trains.
+  for model in config.models:
+    ref_cfg = config.reference_config(model, out / "models" / model / "ann")
+    variants.check_applicable(list(snns.values()), ref_cfg.model,
+                              ref_cfg.model_kwargs, data)
   attacks, accuracy, sops, macs, matched, ckpt_acc = {}, {}, {}, {}, {}, {}
   for model in config.models:
     ref_cfg = config.reference_config(model, out / "models" / model / "ann")
