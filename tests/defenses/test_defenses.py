@@ -214,3 +214,31 @@ def test_dp_on_a_softmax_model_uses_the_vectorised_optimizer(digits):
       defenses.Defense("dp", 1.0))
   assert np.isfinite(out.history["loss"]).all()
   assert not out.model.loss.get_config()["from_logits"]
+
+
+def test_dp_sgd_reaches_its_target_epsilon():
+  d = defenses.Defense("dp_sgd", 8.0, l2_norm_clip=2.0)
+  assert d.is_dp and d.label() == "dp_sgd8"
+  plain = d.at_noise(750, 64, 6)
+  assert plain.name == "dp" and plain.l2_norm_clip == 2.0
+  eps = defenses.dp_epsilon(750, 64, 6, plain.arg, d.delta)
+  assert eps == pytest.approx(8.0, rel=2e-3)
+  assert defenses.Defense("dp", 1.0).at_noise(750, 64, 6).arg == 1.0
+  with pytest.raises(ValueError, match="num_microbatches"):
+    defenses.Defense("dp_sgd", 8.0, num_microbatches=2)
+  with pytest.raises(ValueError, match="target ε"):
+    defenses.Defense("dp_sgd", 0.0)
+
+
+@pytest.mark.slow
+def test_dp_sgd_fine_tuning_reports_its_epsilon(digits):
+  from tfmia import data as data_lib
+  d = data_lib.scale_pixels(digits, "unit")
+  d = d.replace(x_train=d.x_train[:256], y_train=d.y_train[:256],
+                x_test=d.x_test[:64], y_test=d.y_test[:64])
+  tf.keras.utils.set_random_seed(0)
+  m = models.build_model("dense", d.input_shape, d.num_classes)
+  cfg = TrainConfig(optimizer="sgd", learning_rate=0.05, momentum=0.9,
+                    epochs=2, batch_size=64)
+  out = defenses.train_with_defense(m, d, cfg, defenses.Defense("dp_sgd", 4.0))
+  assert out.epsilon == pytest.approx(4.0, rel=5e-3)

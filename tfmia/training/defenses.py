@@ -19,6 +19,15 @@ Zhang's pruning study (mia_prune `base_model.py`, `prune_dp.py`).
   layers, else by tensorflow-privacy's vectorised DP Keras optimizers; ε
   at δ from tensorflow-privacy's accountant (RDP or PLD, the statement
   `compute_dp_sgd_privacy_statement` makes under Poisson sampling).
+- "dp_sgd", DP-SGD at a target ε: `arg` is ε (at `delta`), and the noise
+  multiplier is the one that reaches it for the training's examples, batch
+  size and epochs (`noise_for_epsilon`); every example is clipped. The
+  BatchNorm statistics, which DP-SGD keeps frozen, are first re-estimated on
+  the validation split (`data.x_test`: the model's dev set, non-members,
+  so the guarantee for the training examples holds). After pruning they are
+  stale: a VGG-11 pruned to 30% of its filters is at chance before any
+  fine-tuning, and frozen stale statistics keep it there (mia_prune's "dp"
+  rows, Adam on two microbatches, and every optimizer tried without this).
 
 Where we differ from mia_prune:
 - Its `train_defend_adv` takes a single classifier step per epoch (the loop
@@ -44,7 +53,7 @@ import tensorflow as tf
 from tfmia.data import ClassificationData
 from tfmia.training.config import TrainConfig, learning_rate
 
-DEFENSES = ("none", "ppb", "adv", "dp")
+DEFENSES = ("none", "ppb", "adv", "dp", "dp_sgd")
 ACCOUNTANTS = ("rdp", "pld")
 # mia_prune's `--defend_arg` default, for every defense.
 DEFAULT_ARG = 4.0
@@ -57,7 +66,7 @@ class Defense:
   Attributes:
     name: one of DEFENSES.
     arg: mia_prune's `--defend_arg`: λ for "ppb", the privacy weight θ for
-      "adv", the noise multiplier σ for "dp".
+      "adv", the noise multiplier σ for "dp"; the target ε for "dp_sgd".
     inference_steps: "adv": inference-model steps per classifier step.
     l2_norm_clip: "dp": the per-example gradient norm bound.
     delta: "dp": δ of the reported ε.
@@ -85,9 +94,10 @@ class Defense:
         or not math.isfinite(self.arg):
       raise ValueError("`defense_arg` must be a finite number. "
                        f"Received: defense_arg={self.arg!r}")
-    if self.name in ("ppb", "adv", "dp") and not self.arg > 0:
+    if self.name in ("ppb", "adv", "dp", "dp_sgd") and not self.arg > 0:
       what = {"ppb": "λ", "adv": "the privacy weight θ",
-              "dp": "the noise multiplier σ"}[self.name]
+              "dp": "the noise multiplier σ",
+              "dp_sgd": "the target ε"}[self.name]
       raise ValueError(f"`defense_arg` ({what} of {self.name!r}) must be "
                        f"> 0. Received: defense_arg={self.arg!r}")
     if not isinstance(self.inference_steps, int) or self.inference_steps < 1:
@@ -107,6 +117,26 @@ class Defense:
         or self.num_microbatches < 1):
       raise ValueError("`num_microbatches` must be a positive int or None. "
                        f"Received: num_microbatches={self.num_microbatches!r}")
+
+    if self.name == "dp_sgd" and self.num_microbatches is not None:
+      raise ValueError("'dp_sgd' clips every example's gradient: "
+                       "`num_microbatches` must be None. Received: "
+                       f"num_microbatches={self.num_microbatches!r}")
+
+  @property
+  def is_dp(self) -> bool:
+    """DP-SGD, at a given σ ("dp") or a target ε ("dp_sgd")."""
+    return self.name in ("dp", "dp_sgd")
+
+  def at_noise(self, num_examples: int, batch_size: int,
+               epochs: float) -> "Defense":
+    """This defense as plain "dp" at its noise multiplier: "dp_sgd"'s is
+    the one reaching its target ε for this training (`noise_for_epsilon`)."""
+    if self.name != "dp_sgd":
+      return self
+    sigma = noise_for_epsilon(float(self.arg), num_examples, batch_size,
+                              epochs, self.delta, self.accountant)
+    return dataclasses.replace(self, name="dp", arg=sigma)
 
   def label(self) -> str:
     return "none" if self.name == "none" else f"{self.name}{self.arg:g}"
@@ -346,6 +376,23 @@ def noise_for_epsilon(target_epsilon: float, num_examples: int,
   return hi
 
 
+def recalibrate_batchnorm(model: tf.keras.Model, x, *, passes: int = 20,
+                          batch_size: int = 100) -> None:
+  """Re-estimates every BatchNormalization layer's moving statistics on `x`
+  (forward passes in training mode; the weights do not change): after
+  `passes` passes at Keras' momentum the old statistics weigh nothing.
+  Nothing is done for a model without BatchNorm."""
+  def has_bn(m):
+    return any(isinstance(l, tf.keras.layers.BatchNormalization) or (
+        isinstance(l, tf.keras.Model) and has_bn(l)) for l in m.layers)
+  if not has_bn(model):
+    return
+  x = np.asarray(x, np.float32)
+  for _ in range(passes):
+    for i in range(0, len(x), batch_size):
+      model(x[i:i + batch_size], training=True)
+
+
 # ---------------------------------------------------------------------------
 # Training with a defense
 
@@ -390,7 +437,7 @@ def train_with_defense(model: tf.keras.Model, data: ClassificationData,
     raise TypeError("`defense` must be a tfmia.training.defenses.Defense. "
                     f"Received: {type(defense).__name__}")
   steps = math.ceil(len(data.x_train) / config.batch_size)
-  if masks is not None and defense.name != "dp":
+  if masks is not None and not defense.is_dp:
     raise ValueError("`masks` is for DP-SGD fine-tuning only. "
                      f"Received: defense={defense.name!r}")
   if defense.name == "none":
@@ -409,6 +456,10 @@ def train_with_defense(model: tf.keras.Model, data: ClassificationData,
         batch_size=config.batch_size, seed=config.seed)
     r = train_model(wrapped, data, config, callbacks=callbacks)
     return DefendedTraining(model, r.history)
+  if defense.name == "dp_sgd" and len(data.x_test):
+    recalibrate_batchnorm(model, data.x_test)
+  defense = defense.at_noise(len(data.x_train), config.batch_size,
+                             config.epochs)
   micro = defense.num_microbatches is not None
   _check_microbatches(config, defense.num_microbatches)
   from tfmia.training import dp_clipping

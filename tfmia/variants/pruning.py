@@ -522,7 +522,7 @@ def prune_and_finetune(model: tf.keras.Model, members, pruner: str,
   if not isinstance(defense, defenses.Defense):
     raise TypeError("`defense` must be a tfmia.training.defenses.Defense. "
                     f"Received: {type(defense).__name__}")
-  if pruner == "l1_unstructured" and defense.name == "dp" and not \
+  if pruner == "l1_unstructured" and defense.is_dp and not \
       defenses.fast_dp_unsupported(model):
     # DP-SGD clips fast on plain layers: fixed masks instead of wrappers.
     from tfmia.snn.graph import as_functional

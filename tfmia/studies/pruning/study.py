@@ -75,12 +75,21 @@ class PruningStudyConfig:
   patience: int = 5                    # early stopping on the dev set
   pruners: tuple = pruning.PRUNERS
   sparsities: tuple = (0.5, 0.7, 0.9)
-  # (name, arg) pairs; "none" is always attacked.
-  defenses: tuple = (("ppb", 4.0), ("adv", 4.0), ("dp", 0.5), ("dp", 1.0))
+  # (name, arg) pairs; "none" is always attacked. mia_prune's four, and
+  # DP-SGD tuned to ε = 8 ("dp_sgd": per-example clipping, SGD with
+  # momentum), since mia_prune's "dp" rows learn nothing.
+  defenses: tuple = (("ppb", 4.0), ("adv", 4.0), ("dp", 0.5), ("dp", 1.0),
+                     ("dp_sgd", 8.0))
   # Where the defenses are tried: every (pruner, sparsity) when None, else
   # these (pruner, sparsity) pairs.
   defended: Optional[tuple] = None
   dp_microbatches: Optional[int] = 2   # mia_prune: 2 per batch; None: 1 each
+  # "dp_sgd" fine-tunes with SGD (momentum 0.9) at this rate, clipping each
+  # example's gradient to this norm.
+  dp_sgd_learning_rate: float = dataclasses.field(default=0.02,
+                                                  metadata=io.ADDED_LATER)
+  dp_sgd_clip: float = dataclasses.field(default=1.0,
+                                         metadata=io.ADDED_LATER)
   attacks: tuple = ATTACKS
   # Training epochs of the NN attacks' MIAFC and of SAMIA (mia_prune: 100).
   attack_epochs: int = 100
@@ -127,14 +136,26 @@ class PruningStudyConfig:
                 width_multiplier=1.0 if small else 0.25,
                 pool_size=min(3000, n), num_shadows=2, epochs=12,
                 batch_size=64, pruners=("l1_unstructured", "l1_structured"),
-                defenses=(("ppb", 4.0), ("dp", 0.5), ("dp", 1.0)),
+                defenses=(("ppb", 4.0), ("dp", 0.5), ("dp", 1.0),
+                          ("dp_sgd", 8.0)),
                 defended=(("l1_structured", 0.7),), attack_epochs=10)
     base.update(overrides)
     return cls(**base)
 
   def defense(self, name: str, arg: float) -> Defense:
+    if name == "dp_sgd":
+      return Defense(name, arg, l2_norm_clip=self.dp_sgd_clip)
     return Defense(name, arg, num_microbatches=(
         self.dp_microbatches if name == "dp" else None))
+
+  def finetune_config(self, defense: Defense) -> TrainConfig:
+    """Fine-tuning after pruning: half the training epochs with the
+    training's optimizer, or SGD with momentum for "dp_sgd"."""
+    ft = self.train_config().replace(epochs=max(1, self.epochs // 2))
+    if defense.name == "dp_sgd":
+      ft = ft.replace(optimizer="sgd", learning_rate=self.dp_sgd_learning_rate,
+                      momentum=0.9, weight_decay=0.0)
+    return ft
 
   def data_config(self) -> DataConfig:
     return DataConfig(dataset=self.dataset, data_dir=self.data_dir,
@@ -165,7 +186,6 @@ class PruningStudyConfig:
 
   def variants(self) -> dict:
     """(pruner, sparsity, defense label) -> PrunedVariant, every cell."""
-    finetune = self.train_config().replace(epochs=max(1, self.epochs // 2))
     out = {}
     for p in self.pruners:
       for s in self.sparsities:
@@ -174,8 +194,8 @@ class PruningStudyConfig:
                                              else ()):
           d = self.defense(name, arg)
           out[p, s, d.label()] = variants.PrunedVariant(
-              pruner=p, sparsity=s, finetune=finetune, defense=d,
-              seed=self.seed)
+              pruner=p, sparsity=s, finetune=self.finetune_config(d),
+              defense=d, seed=self.seed)
     return out
 
 
