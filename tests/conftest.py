@@ -69,8 +69,10 @@ TRAINING_FIXTURES = {"tiny_reference", "trained_run", "trained_conv",
 
 
 # The longest test files start first, so that on 2 workers the last minutes
-# are not one worker running a 3-minute study test alone (each file keeps
-# its own order, so module fixtures are built once).
+# are not one worker running a study test alone. With `--dist worksteal`
+# (the Makefile) the first worker starts on them while the other runs the
+# second half of the suite, then takes the tail of the first one's queue;
+# each file keeps its own order, so its module fixtures are built once.
 LONGEST_FIRST = ("tests/studies/test_snn_robustness_study.py",
                  "tests/studies/test_snn_mia.py",
                  "tests/test_executors.py",
