@@ -26,16 +26,12 @@ demo: setup
 # Two test processes: one process leaves a core idle (TensorFlow's small ops
 # and Python's tracing do not fill both). TEST_WORKERS=0 runs in-process.
 TEST_WORKERS ?= 2
-# Work stealing: the longest test files start first (tests/conftest.py) on
-# one worker, and the other takes from its queue once its own half is done,
-# so neither worker ends minutes after the other.
-DIST := $(if $(filter 0,$(TEST_WORKERS)),,--dist worksteal)
 
 test: setup
-	$(PY) -m pytest -q -n $(TEST_WORKERS) $(DIST) tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) tests
 
 test-fast: setup
-	$(PY) -m pytest -q -n $(TEST_WORKERS) $(DIST) -m "not slow" tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not slow" tests
 
 bench: setup
 	$(PY) benchmarks/bench_foundation.py

@@ -68,27 +68,48 @@ TRAINING_FIXTURES = {"tiny_reference", "trained_run", "trained_conv",
                      "cifar10_data_dir", "finished"}
 
 
-# The longest test files start first, so that on 2 workers the last minutes
-# are not one worker running a study test alone. With `--dist worksteal`
-# (the Makefile) the first worker starts on them while the other runs the
-# second half of the suite, then takes the tail of the first one's queue;
-# each file keeps its own order, so its module fixtures are built once.
-LONGEST_FIRST = ("tests/studies/test_snn_robustness_study.py",
-                 "tests/studies/test_snn_mia.py",
-                 "tests/test_executors.py",
-                 "tests/studies/test_architectures.py",
-                 "tests/reliability/test_studies.py")
+# The longest test files, in two groups of about equal time (measured on a
+# 2-core CPU: each about 4.5 minutes), one to start each of `make test`'s 2
+# workers, so that neither ends minutes after the other.
+LONGEST = (("tests/studies/test_snn_mia.py",
+            "tests/studies/test_snn_robustness_study.py",
+            "tests/snn/test_spiking.py",
+            "tests/reliability/test_machine_faults.py"),
+           ("tests/test_executors.py",
+            "tests/studies/test_architectures.py",
+            "tests/snn/test_network.py",
+            "tests/snn/test_graph.py",
+            "tests/reliability/test_studies.py"))
 
 
-def _start_rank(item) -> int:
+def _path(item) -> str:
   path = item.nodeid.split("::")[0]
-  path = path if path.startswith("tests/") else f"tests/{path}"
-  return (LONGEST_FIRST.index(path) if path in LONGEST_FIRST
-          else len(LONGEST_FIRST))
+  return path if path.startswith("tests/") else f"tests/{path}"
+
+
+def _start_order(items) -> list:
+  """pytest-xdist's `load` scheduling gives each of N workers a first chunk
+  of len(items) // N // 4 consecutive tests, then hands out the rest in
+  order: each group of long files opens one worker's chunk (each file keeps
+  its own order, so its module fixtures are built once)."""
+  workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+  groups = [[it for it in items if _path(it) in g] for g in LONGEST]
+  rest = [it for it in items
+          if not any(_path(it) in g for g in LONGEST)]
+  if workers < 2:
+    return [it for g in groups for it in g] + rest
+  chunk = max(len(items) // workers // 4, 2)
+  out = []
+  for g in groups:
+    out += g
+    pad = -len(out) % chunk         # up to the next worker's chunk
+    out += rest[:pad]
+    rest = rest[pad:]
+  return out + rest
 
 
 def pytest_collection_modifyitems(config, items):
   for item in items:
     if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
       item.add_marker(pytest.mark.slow)
-  items.sort(key=_start_rank)   # stable: each file keeps its order
+  items[:] = _start_order(items)
