@@ -72,8 +72,20 @@ def test_roc_says_when_two_attacks_draw_one_curve():
                       a.is_member)
   fig = plotting.plot_roc([a, same, _result("rmia", 1.5, 3)], log_scale=True)
   texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-  assert "(same curve as threshold)" in texts[1]
-  assert "same curve" not in texts[2]
+  assert "(on threshold's curve)" in texts[1]
+  assert "curve)" not in texts[2]
+  # Nearly the same (a member and a non-member of adjacent scores swap
+  # ranks): still said.
+  moved = a.scores.copy()
+  order = np.argsort(moved)
+  k = next(i for i in range(len(order) // 2, len(order) - 1)
+           if a.is_member[order[i]] != a.is_member[order[i + 1]])
+  i, j = order[k], order[k + 1]
+  moved[i], moved[j] = moved[j], moved[i]
+  near = AttackResult("attack_p", "entire_dataset", moved, a.is_member)
+  fig2 = plotting.plot_roc([a, near], log_scale=True)
+  assert "(on threshold's curve)" in [
+      t.get_text() for t in fig2.axes[0].get_legend().get_texts()][1]
   _clean(fig)
 
 
@@ -132,6 +144,7 @@ def test_snn_leakage_figure_has_intervals_and_a_log_tpr_axis():
       mixed_attacks=("attack_r", "rmia"), title="vgg11")
   auc, tpr = fig.axes[:2]
   assert tpr.get_yscale() == "log" and auc.get_yscale() == "linear"
+  assert "95% CI" in fig._suptitle.get_text()
   assert len(auc.containers) == 5              # 3 SNN-ref + 2 ANN-ref lines
   assert any(l.get_label() == "chance" and np.allclose(l.get_ydata(), 0.01)
              for l in tpr.lines)

@@ -297,10 +297,10 @@ def plot_roc(results: Union[AttackResult, Sequence[AttackResult],
   floor = 1.0
   drawn = []
   for i, (label, r) in enumerate(results.items()):
-    # Two attacks that rank every example alike (attack_p and threshold,
-    # often) draw one curve: say so, and dash the second over the first.
-    same = next((l for l, q in drawn if np.array_equal(q.roc.fpr, r.roc.fpr)
-                 and np.array_equal(q.roc.tpr, r.roc.tpr)), None)
+    # Two attacks that rank the examples (nearly) alike (attack_p and
+    # threshold, often) draw one curve: say so, and dash the second over
+    # the first.
+    same = next((l for l, q in drawn if _same_curve(q, r)), None)
     drawn.append((label, r))
     # Ten colours, then the same colours dashed, then dotted.
     # Log-log axes are read at low FPR: the legend gives those TPRs too.
@@ -310,7 +310,7 @@ def plot_roc(results: Union[AttackResult, Sequence[AttackResult],
             linestyle=(0, (4, 3)) if same else ("-", "--", ":")[(i // 10) % 3],
             linewidth=2.2 if same else 1.5,
             label=f"{label}, AUC={r.auc:.3f}{tail}"
-            + (f" (same curve as {same})" if same else ""))
+            + (f" (on {same}'s curve)" if same else ""))
     floor = min(floor, 1.0 / max(r.num_nonmembers, 1))
   if log_scale:
     grid = np.logspace(np.log10(floor), 0, 100)
@@ -330,6 +330,17 @@ def plot_roc(results: Union[AttackResult, Sequence[AttackResult],
   legend_outside(ax, fontsize="x-small" if len(results) > 6 else "small")
   ax.grid(alpha=0.3)
   return fig
+
+
+def _same_curve(a: AttackResult, b: AttackResult, tol: float = 0.01) -> bool:
+  """Whether two ROC curves lie within `tol` of each other in TPR at every
+  FPR where either has a point (the one would hide the other)."""
+  if a.is_member.size != b.is_member.size:
+    return False
+  grid = np.union1d(a.roc.fpr, b.roc.fpr)
+  ta = np.interp(grid, a.roc.fpr, a.roc.tpr)
+  tb = np.interp(grid, b.roc.fpr, b.roc.tpr)
+  return bool(np.max(np.abs(ta - tb)) <= tol)
 
 
 def plot_roc_pair(results, *, axes: Optional[Sequence] = None, title: str = ""):

@@ -48,6 +48,8 @@ def plot_leakage_vs_timesteps(results: Mapping, timesteps: Sequence[int],
     def line(settings, fmt, **kw):
       v, lo, hi = (np.asarray(a, float) for a in
                    zip(*(point(s_) for s_ in settings)))
+      if metric != "auc":   # a TPR of 0 sits at the log axis' floor
+        v, lo, hi = (np.maximum(a, floor[0]) for a in (v, lo, hi))
       ax.errorbar(ts, v, yerr=np.vstack([v - lo, hi - v]), fmt=fmt,
                   capsize=2, markersize=5, **kw)
 
@@ -59,6 +61,8 @@ def plot_leakage_vs_timesteps(results: Mapping, timesteps: Sequence[int],
         line([f"snn_T{t}_ann_refs" for t in ts], "s:", color=color,
              label=f"{attack}, ANN refs")
       v, lo, hi = point("ann")
+      if metric != "auc":
+        v, lo, hi = (max(a, floor[0]) for a in (v, lo, hi))
       ax.axhline(v, color=color, linestyle="--", linewidth=1,
                  label=f"{attack}, ANN")
       ax.axhspan(lo, hi, color=color, alpha=0.08, linewidth=0)
@@ -67,22 +71,23 @@ def plot_leakage_vs_timesteps(results: Mapping, timesteps: Sequence[int],
              alpha=0.6, label=f"{attack}, ANN at the SNN's accuracy")
     plotting.chance_line(ax, 0.5 if metric == "auc" else 0.01)
     if metric != "auc":
-      # TPR at low FPR is read on a log axis; 0 sits at the floor, one
+      # TPR at low FPR is read on a log axis; 0 is drawn at the floor, one
       # non-member's share.
       ax.set_yscale("log")
-      ax.set_ylim(bottom=floor[0] / 2, top=1.0)
+      ax.set_ylim(bottom=floor[0] / 1.5, top=1.0)
     ax.set_xticks(ts)
     ax.set_xlabel("Timesteps T")
-    ax.set_ylabel(label + " (bars and bands: 95% CI)")
+    ax.set_ylabel(label)
     ax.grid(alpha=0.3)
 
   return plotting.two_panels(
       lambda ax: draw(ax, "auc", "MIA AUC"),
-      lambda ax: (draw(ax, "tpr", "TPR at 1% FPR"),
+      lambda ax: (draw(ax, "tpr", "TPR at 1% FPR (0 at the floor)"),
                   plotting.legend_outside(ax, fontsize="x-small")),
       axes=axes,
       title=f"{title}: membership leakage of the SNN against T "
-            f"({'with' if dropout else 'without'} input-dropout calibration)")
+            f"({'with' if dropout else 'without'} input-dropout calibration;"
+            " bars and bands: 95% CI)")
 
 
 def plot_accuracy_sops(accuracy: Mapping, sops: Mapping, ann_macs: float,
