@@ -26,11 +26,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                       "of each conv's filters (l1/l2_structured) or of all "
                       "BatchNorm channels (slim)")
   p.add_argument("--defense", default="none",
-                 help="none, ppb, adv (adversarial regularisation) or dp "
-                      "(DP-SGD) during the fine-tuning")
+                 help="none, ppb, adv (adversarial regularisation), dp "
+                      "(DP-SGD at a noise multiplier) or dp_sgd (DP-SGD at "
+                      "a target epsilon) during the fine-tuning")
   p.add_argument("--defense-arg", type=float, default=4.0,
                  help="ppb: lambda; adv: privacy weight; dp: noise "
-                      "multiplier (default: 4, mia_prune's)")
+                      "multiplier; dp_sgd: target epsilon (default: 4, "
+                      "mia_prune's)")
   p.add_argument("--delta", type=float, default=1e-5,
                  help="dp: the delta of the reported epsilon")
   p.add_argument("--epochs", type=cliargs.positive_int, default=None,
