@@ -165,6 +165,8 @@ def test_snn_robustness_figures_keep_legends_and_labels_clear():
   fig = report.plot_privacy_models(table)
   assert all(any(l.get_label() == "chance" for l in ax.lines)
              for ax in fig.axes)
+  assert fig.axes[1].get_yscale() == "log"     # TPR at 1% FPR
+  assert "95% CI" in fig._suptitle.get_text()
   _clean(fig)
   # The published sweep: points at nearly the same place.
   sweep = pd.DataFrame([

@@ -11,9 +11,10 @@ from tfmia.reporting import plots as plotting
 
 
 def plot_privacy_models(table, *, title: str = "Membership leakage"):
-  """Attack AUC and TPR at 1% FPR per attack, one bar per model, with 95%
-  intervals. `table` has model, attack, auc, auc_ci_low, auc_ci_high and
-  (optionally) the TPR columns with their intervals."""
+  """Attack AUC (bars) and TPR at 1% FPR (points on a log axis, 0 drawn at
+  its floor, 10⁻³) per attack, one per model, with 95% intervals. `table`
+  has model, attack, auc, auc_ci_low, auc_ci_high and (optionally) the TPR
+  columns with their intervals."""
   import matplotlib.pyplot as plt
   df = table
   attacks = list(dict.fromkeys(df["attack"]))
@@ -36,19 +37,29 @@ def plot_privacy_models(table, *, title: str = "Membership leakage"):
                   if len(r) and f"{metric}_ci_high" in r else v)
       val, lo, hi = map(np.asarray, (val, lo, hi))
       pos = np.arange(len(attacks)) + (j - (len(names) - 1) / 2) * width
-      ax.bar(pos, val, width, capsize=3, label=m, color=f"C{j}",
-             yerr=np.vstack([np.clip(val - lo, 0, None),
-                             np.clip(hi - val, 0, None)]))
+      err = np.vstack([np.clip(val - lo, 0, None), np.clip(hi - val, 0, None)])
+      if metric == "auc":
+        ax.bar(pos, val, width, capsize=3, label=m, color=f"C{j}", yerr=err)
+      else:   # low TPRs are read on a log axis: points, 0 at the floor
+        v, l, h = (np.maximum(a, _TPR_FLOOR) for a in (val, lo, hi))
+        ax.errorbar(pos, v, yerr=np.vstack([v - l, h - v]), fmt="o",
+                    capsize=3, label=m, color=f"C{j}")
+    if metric != "auc":
+      ax.set_yscale("log")
+      ax.set_ylim(_TPR_FLOOR / 1.5, 1.0)
     plotting.chance_line(ax, 0.5 if metric == "auc" else 0.01)
     ax.set_xticks(np.arange(len(attacks)))
     ax.set_xticklabels(attacks)
-    ax.set_ylabel({"auc": "MIA AUC", "tpr_at_1%_fpr": "TPR at 1% FPR"}[metric]
-                  + " (bars: 95% CI)")
+    ax.set_ylabel({"auc": "MIA AUC",
+                   "tpr_at_1%_fpr": "TPR at 1% FPR (0 at the floor)"}[metric])
     ax.grid(alpha=0.3, axis="y")
   plotting.legend_outside(axes[0][-1], fontsize=8)
-  fig.suptitle(title)
+  fig.suptitle(f"{title} (bars: 95% CI)")
   plotting.tight_layout(fig)
   return fig
+
+
+_TPR_FLOOR = 1e-3
 
 
 def plot_gradient_sparsity(table, *, attack: str = "pgd",
