@@ -2,13 +2,6 @@ import os
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# Under `make test` (2 worker processes on 2 cores) each TensorFlow runs its
-# ops on one thread: two processes each spinning a pool of 2 threads fight
-# for the cores. Set before TensorFlow starts, and inherited by the CLI
-# subprocesses and Ray workers the tests start, so their results stay
-# comparable bit for bit.
-if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1) >= 2:
-  os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 import matplotlib
 
