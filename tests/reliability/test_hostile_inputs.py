@@ -244,3 +244,48 @@ def test_a_complete_read_only_reference_folder_needs_no_writing(
   monkeypatch.setattr(io_lib, "check_output_dir", refuse)
   out = references.train_references(config, data=data, progress=False)
   assert out["trained"] == [] and len(out["skipped"]) == 5
+
+
+# ---------------------------------------------------------------------------
+# Every command: a bad input is one line naming it, and leaves no folder
+
+
+def _every_command(tmp_path):
+  out = tmp_path / "out"
+  return [
+      (["train", "--dataset", "digits", "--epochs", "1", "--train-size",
+        "99999", "--out", out], "train_size"),
+      (["attack", "--logits", tmp_path / "missing.npz", "--out", out],
+       "missing.npz"),
+      (["audit", "--model", tmp_path / "m.keras", "--data",
+        tmp_path / "missing.npz", "--out", out], "missing.npz"),
+      (["prune", "--run", tmp_path / "no_run", "--pruner", "l1_structured",
+        "--sparsity", "0.5", "--out", out], "no_run"),
+      (["robustness", "--run", tmp_path / "no_run", "--out", out], "no_run"),
+      (["reference", "train", "--config", tmp_path / "missing.json"],
+       "missing.json"),
+      (["reference", "status", "--config", tmp_path / "missing.json"],
+       "missing.json"),
+      (["reference", "sbatch", "--config", tmp_path / "missing.json",
+        "--out", out / "job.sh"], "missing.json"),
+      (["case-study", "architectures", "--dataset", "digits",
+        "--train-size", "99999", "--out", out], "train_size"),
+      (["case-study", "snn-mia", "--dataset", "digits", "--pool-size",
+        "99999", "--out", out], "pool_size"),
+      (["case-study", "pruning", "--dataset", "digits", "--quick",
+        "--model", "dense", "--pruners", "l1_structured", "--out", out],
+       "l1_structured"),
+      (["case-study", "snn-robustness", "--dataset", "digits", "--quick",
+        "--num-references", "3", "--out", out], "references"),
+      (["case-study", "dp-audit", "--dataset", "digits", "--quick",
+        "--canaries", "999999", "--out", out], "canar"),
+  ]
+
+
+@pytest.mark.parametrize("case", range(13))
+def test_every_command_refuses_a_bad_input_in_one_line_leaving_nothing(
+    case, tmp_path, capsys):
+  argv, needle = _every_command(tmp_path)[case]
+  rc, _, err = run_cli(capsys, *argv)
+  assert_one_line_error(rc, err, needle)
+  assert not (tmp_path / "out").exists(), argv

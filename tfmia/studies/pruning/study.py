@@ -249,12 +249,13 @@ def run(config: PruningStudyConfig, out: Path, *, progress: bool = True,
   from tfmia.infra import store
   out = io.check_output_dir(out, "the output folder")
   data = data if data is not None else prepare_data(config.data_config())
-  store.claim(out, config, outputs=OUTPUTS, overwrite=overwrite,
-              ignore=("data_dir", "download"), what="pruning study")
   ref_cfg = config.reference_config(out / "models")
-  # Every cell is checked on the untrained model before anything trains.
+  # Every cell is checked on the untrained model before anything is
+  # trained or written.
   variants.check_applicable(list(config.variants().values()), ref_cfg.model,
                             ref_cfg.model_kwargs, data)
+  store.claim(out, config, outputs=OUTPUTS, overwrite=overwrite,
+              ignore=("data_dir", "download"), what="pruning study")
   if progress:
     progress_lib.say(f"Training the victim and {config.num_shadows} shadow "
                      "models (resumes finished ones)")

@@ -449,15 +449,16 @@ def run(config: SnnMiaConfig, out: Path, *, progress: bool = True,
                          download=config.download, seed=config.seed)
     config.check_sizes(raw)
     data = prepare_data(config.data_config(), raw=raw)
-  store.claim(out, config, outputs=OUTPUTS, overwrite=overwrite,
-              ignore=("data_dir", "download"), what="SNN-MIA study")
-  acfg = AttackConfig(rmia_a=config.rmia_a, seed=config.seed)
   snns = snn_variants(config)
-  # Every model of the study is checked convertible before any trains.
+  # Every model of the study is checked convertible before anything is
+  # trained or written.
   for model in config.models:
     ref_cfg = config.reference_config(model, out / "models" / model / "ann")
     variants.check_applicable(list(snns.values()), ref_cfg.model,
                               ref_cfg.model_kwargs, data)
+  store.claim(out, config, outputs=OUTPUTS, overwrite=overwrite,
+              ignore=("data_dir", "download"), what="SNN-MIA study")
+  acfg = AttackConfig(rmia_a=config.rmia_a, seed=config.seed)
   attacks, accuracy, sops, macs, matched, ckpt_acc = {}, {}, {}, {}, {}, {}
   for model in config.models:
     ref_cfg = config.reference_config(model, out / "models" / model / "ann")
