@@ -127,6 +127,20 @@ def _signals(args: argparse.Namespace):
                       dropout_rate=args.dropout_rate, seed=args.seed)
 
 
+def _audit_config(args: argparse.Namespace, default_attacks):
+  """The AuditConfig of the flags: the attacks (`default_attacks` when
+  none are named), the signals and the attacks' settings."""
+  from tfmia.attacks.registry import AttackConfig
+  from tfmia.audits import audit as audit_lib
+  return audit_lib.AuditConfig(
+      attacks=args.attacks or default_attacks, signals=_signals(args),
+      attack=AttackConfig(rmia_a=_rmia_a(args.rmia_a),
+                          rmia_gamma=args.rmia_gamma,
+                          rmia_population=args.rmia_population,
+                          lira_fix_variance=not args.lira_per_example_variance,
+                          seed=args.seed))
+
+
 def _check_out(args: argparse.Namespace) -> None:
   from tfmia.infra import io
   if args.out is None:
@@ -169,7 +183,7 @@ def _own_reference_config(args: argparse.Namespace, target):
 def _audit_model(args: argparse.Namespace) -> int:
   """Your saved model on your data: with --builder, with reference models
   tfmia trains for it; otherwise with the attacks that need none."""
-  from tfmia.attacks.registry import DEFAULT_ATTACKS, AttackConfig
+  from tfmia.attacks.registry import DEFAULT_ATTACKS
   from tfmia.audits import audit as audit_lib
   _check_out(args)
   if args.builder_options is not None and args.builder is None:
@@ -181,13 +195,7 @@ def _audit_model(args: argparse.Namespace) -> int:
   else:
     default = tuple(a for a in DEFAULT_ATTACKS
                     if with_pop or a not in ("rmia", "attack_p"))
-  config = audit_lib.AuditConfig(
-      attacks=args.attacks or default, signals=_signals(args),
-      attack=AttackConfig(rmia_a=_rmia_a(args.rmia_a),
-                          rmia_gamma=args.rmia_gamma,
-                          rmia_population=args.rmia_population,
-                          lira_fix_variance=not args.lira_per_example_variance,
-                          seed=args.seed))
+  config = _audit_config(args, default)
   if args.builder is None:
     res = audit_lib.audit(target, population=population, config=config,
                           out_dir=args.out, progress=not args.no_progress)
@@ -207,7 +215,7 @@ def _audit_model(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
   """The target of a reference folder, with its reference models."""
   from tfmia import variants
-  from tfmia.attacks.registry import DEFAULT_ATTACKS, AttackConfig
+  from tfmia.attacks.registry import DEFAULT_ATTACKS
   from tfmia.audits import audit as audit_lib
   _check_out(args)
   config = reference.config_from(args)
@@ -216,13 +224,7 @@ def _audit(args: argparse.Namespace) -> int:
   reference_variant = (variants.from_spec(args.reference_variant,
                                           train=config.train)
                        if args.reference_variant is not None else "same")
-  audit_config = audit_lib.AuditConfig(
-      attacks=args.attacks or DEFAULT_ATTACKS, signals=_signals(args),
-      attack=AttackConfig(rmia_a=_rmia_a(args.rmia_a),
-                          rmia_gamma=args.rmia_gamma,
-                          rmia_population=args.rmia_population,
-                          lira_fix_variance=not args.lira_per_example_variance,
-                          seed=args.seed))
+  audit_config = _audit_config(args, DEFAULT_ATTACKS)
   res = audit_lib.audit_reference_folder(
       config, audit_config, variant=variant,
       reference_variant=reference_variant, out_dir=args.out,
