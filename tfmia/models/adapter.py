@@ -116,8 +116,10 @@ def _single(result):
                               for i, r in enumerate(result)])
     result = result[0]
   if isinstance(result, dict):
-    raise _several_outputs([f"{k} {tuple(np.shape(v))}"
-                            for k, v in result.items()])
+    if len(result) != 1:
+      raise _several_outputs([f"{k} {tuple(np.shape(v))}"
+                              for k, v in result.items()])
+    result = next(iter(result.values()))
   return result
 
 
