@@ -7,10 +7,13 @@ import pytest
 from tfmia.studies import snn_mia
 
 
+EPOCHS = 15
+
+
 def _config():
   return snn_mia.SnnMiaConfig.quick_mode(
-      dataset="digits", models=("conv",), pool_size=600, population_size=200,
-      epochs=25, batch_size=32, timesteps=(1, 2), calibration_epochs=1,
+      dataset="digits", models=("conv",), pool_size=400, population_size=150,
+      epochs=EPOCHS, batch_size=32, timesteps=(1, 2), calibration_epochs=1,
       dropout_copies=2,
       calibration_samples=64)
 
@@ -103,8 +106,8 @@ def test_protocol_settings():
 @pytest.mark.slow
 def test_mia_snn_protocol_end_to_end(tmp_path):
   cfg = snn_mia.SnnMiaConfig.quick_mode(
-      protocol="mia_snn", dataset="digits", models=("conv",), pool_size=300,
-      population_size=100, epochs=5, batch_size=32, timesteps=(1, 2),
+      protocol="mia_snn", dataset="digits", models=("conv",), pool_size=200,
+      population_size=60, epochs=5, batch_size=32, timesteps=(1, 2),
       calibration_epochs=1, calibration_first_epochs=1, dropout_copies=2,
       calibration_samples=64, matched_accuracy=False, pool_test=True)
   res = snn_mia.run(cfg, tmp_path, progress=False)
@@ -129,9 +132,9 @@ def test_mia_snn_protocol_end_to_end(tmp_path):
       res.attacks["conv", "ann", False].get("target_confidence").scores,
       sig.mean().confidence[:, 0])
   # The seed's split: train and test pooled (digits: 898 + 899 examples, of
-  # which the first 300 shuffled form the pool); accuracy on the target's
+  # which the first 200 shuffled form the pool); accuracy on the target's
   # held-out half of the pool.
-  assert len(data.y_train) == 300 and cfg.data_config().pool_test
+  assert len(data.y_train) == 200 and cfg.data_config().pool_test
   held_out = ~refs.is_member_of(references.TARGET)
   right = sig.mean().probs[:, 0].argmax(1) == sig.labels
   assert res.accuracy["conv"]["ann"] == pytest.approx(right[held_out].mean())
@@ -155,12 +158,12 @@ def test_matched_accuracy_column(study):
   res, out = study
   from tfmia import references
   refs = references.ReferenceSet.load(out / "models" / "conv" / "ann")
-  assert refs.checkpoint_epochs("target") == list(range(1, 26))
+  assert refs.checkpoint_epochs("target") == list(range(1, EPOCHS + 1))
   assert refs.checkpoint_epochs("ref_000") == []
   ckpt = res.checkpoint_accuracy["conv"]
-  assert set(ckpt) == set(range(1, 26))
+  assert set(ckpt) == set(range(1, EPOCHS + 1))
   # The last checkpoint is the trained target itself.
-  assert ckpt[25] == pytest.approx(res.accuracy["conv"]["ann"])
+  assert ckpt[EPOCHS] == pytest.approx(res.accuracy["conv"]["ann"])
   for t in (1, 2):
     m = res.matched["conv"][t]
     assert m["epoch"] == snn_mia.closest_checkpoint(ckpt,

@@ -57,6 +57,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="i/N: train only part i of N (1-based), e.g. 3/8; "
                           "'auto': this Slurm array task's part (from "
                           "SLURM_ARRAY_TASK_ID/_MIN/_COUNT)")
+      a.add_argument("--together", type=cliargs.positive_int, default=None,
+                     help="train up to K models at once, side by side in "
+                          "one graph: the same weights as one by one, "
+                          "faster for small models (default: the config's "
+                          "`together`, 1)")
       cliargs.add_executor_args(a, "the models")
       a.add_argument("--cpus-per-model", type=float, default=1.0)
       a.add_argument("--gpus-per-model", type=float, default=0.0)
@@ -82,14 +87,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from(args: argparse.Namespace):
-  """The reference config of --config, with --num-references and
-  --data-dir applied."""
+  """The reference config of --config, with --num-references, --data-dir
+  and --together applied."""
   from tfmia.references import ReferenceConfig
   config = ReferenceConfig.load(args.config)
   if getattr(args, "num_references", None) is not None:
     config = config.replace(num_models=args.num_references)
   if getattr(args, "data_dir", None) is not None:
     config = config.replace(data=config.data.replace(data_dir=args.data_dir))
+  if getattr(args, "together", None) is not None:
+    config = config.replace(together=args.together)
   return config
 
 

@@ -47,6 +47,10 @@ class ReferenceConfig:
   # references then are HIRE-trained too. None: standard training.
   hire: Optional[HireConfig] = dataclasses.field(default=None,
                                                  metadata=io.ADDED_LATER)
+  # Train up to this many models at once, side by side in one Keras graph
+  # (`tfmia.training.together`): each model's weights are those it gets
+  # trained alone, so it is not part of the fingerprint. 1: one by one.
+  together: int = dataclasses.field(default=1, metadata=io.ADDED_LATER)
 
   def __post_init__(self):
     if self.hire is not None and not isinstance(self.hire, HireConfig):
@@ -69,6 +73,18 @@ class ReferenceConfig:
                                  if isinstance(self.model_kwargs, dict)
                                  else self.model_kwargs)))
     models.get_builder(self.model)   # a registered or an importable one
+    if (not isinstance(self.together, int) or isinstance(self.together, bool)
+        or self.together < 1):
+      raise ValueError("`together` must be a positive int. "
+                       f"Received: together={self.together!r}")
+    if self.together > 1 and self.hire is not None:
+      raise ValueError("HIRE-SNN training (`hire`) crafts its noise per "
+                       "model and cannot train models together: use "
+                       f"together=1. Received: together={self.together}")
+    if self.together > 1 and self.train.early_stopping:
+      raise ValueError("Early stopping would stop models trained together "
+                       "at one epoch: use together=1. Received: "
+                       f"together={self.together}")
     if self.split not in SPLITS:
       raise ValueError(f"`split` must be one of {SPLITS}. "
                        f"Received: split={self.split!r}")
@@ -121,7 +137,8 @@ def _learned(config: ReferenceConfig) -> dict:
   """The settings that change what a model learns (what the fingerprint
   hashes)."""
   kept = {k: v for k, v in io.to_jsonable(config).items()
-          if k not in ("num_models", "reference_dir", "checkpoints")}
+          if k not in ("num_models", "reference_dir", "checkpoints",
+                       "together")}
   kept["data"].pop("data_dir", None)
   kept["data"].pop("download", None)
   kept["train"].pop("verbose", None)

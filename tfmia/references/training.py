@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -199,6 +199,98 @@ def train_one(config: ReferenceConfig, data: ClassificationData,
       seconds=time.perf_counter() - start)
 
 
+def train_stack(config: ReferenceConfig, data: ClassificationData,
+                jobs: Sequence[tuple], *, progress: bool = True) -> list[dict]:
+  """Trains the models `jobs` ((name, is_member, model_dir, kwargs) each,
+  as `train_one` takes them) together, in one Keras graph
+  (`tfmia.training.together`), and marks each complete: each model is its
+  own store unit, with the files `train_one` writes, and the same weights.
+  """
+  from tfmia.training import EpochProgress
+  from tfmia.training.loop import save_weights
+  from tfmia.training.together import train_together
+  sets, names, dirs = [], [], []
+  for name, is_member, model_dir, kwargs in jobs:
+    is_member = np.asarray(is_member, dtype=bool)
+    val = kwargs.get("validation")
+    val = ~is_member if val is None else np.asarray(val, bool)
+    sets.append(data.members(is_member, validation=val))
+    model_dir = fs.path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    store.clear(model_dir / DONE_FILE)
+    with io.atomic_path(model_dir / MEMBER_FILE, suffix=".npy") as tmp:
+      np.save(tmp, is_member)
+    names.append(name)
+    dirs.append(model_dir)
+  kept = [i for i, n in enumerate(names) if n in config.checkpoints]
+  callbacks = [EpochProgress(f"{names[0]}..{names[-1]} together")
+               ] if progress else []
+  if kept:
+    callbacks.append(_stack_checkpoints([(i, dirs[i]) for i in kept]))
+  for d, name in zip(dirs, names):
+    io.atomic_write_json(d / store.CONFIG_FILE, {
+        "train": config.train, "reference": config, "name": name})
+  start = time.perf_counter()
+  strategy = _strategy()
+  with strategy.scope():
+    results = train_together(
+        lambda: models.build_model(config.model, data.input_shape,
+                                   data.num_classes,
+                                   **dict(config.model_kwargs)),
+        sets, config.train, [_init_seed(config, n) for n in names],
+        callbacks=callbacks)
+  seconds = (time.perf_counter() - start) / len(names)
+  done = []
+  for name, d, members, result in zip(names, dirs, sets, results):
+    hist = result.history
+    hist.save(d / store.HISTORY_FILE)
+    save_weights(result.model, d / WEIGHTS_FILE)
+    files = [d / MEMBER_FILE, d / WEIGHTS_FILE]
+    if name in config.checkpoints:
+      files += [checkpoint_path(d, e)
+                for e in range(1, len(hist["accuracy"]) + 1)]
+    done.append(store.mark_done(
+        d / DONE_FILE, config.fingerprint(), files, name=name,
+        num_members=len(members.x_train),
+        member_accuracy=hist["accuracy"][-1],
+        nonmember_accuracy=hist.metrics.get("val_accuracy", [np.nan])[-1],
+        seconds=seconds, together=len(names)))
+  return done
+
+
+def _stack_checkpoints(kept: Sequence[tuple]):
+  """A callback writing, after every epoch, the weights of the stack's
+  models `kept` ((position in the stack, model folder) each)."""
+  import tensorflow as tf
+  from tfmia.training.loop import save_weights
+  from tfmia.training.together import stacked_models
+
+  def write(epoch, logs=None):
+    stacked = stacked_models(callback.model)
+    for index, model_dir in kept:
+      path = checkpoint_path(model_dir, epoch + 1)
+      path.parent.mkdir(parents=True, exist_ok=True)
+      save_weights(stacked[index], path)
+
+  callback = tf.keras.callbacks.LambdaCallback(on_epoch_end=write)
+  return callback
+
+
+def stack_groups(jobs: Sequence[tuple], data: ClassificationData,
+                 together: int) -> list[list[tuple]]:
+  """`jobs` in stacks of at most `together` models whose member and
+  validation sets have one size (one step feeds each model one batch)."""
+  by_size: dict = {}
+  for job in jobs:
+    _, is_member, _, kwargs = job
+    val = kwargs.get("validation")
+    n_val = (len(is_member) - int(np.sum(is_member)) if val is None
+             else int(np.sum(val)))
+    by_size.setdefault((int(np.sum(is_member)), n_val), []).append(job)
+  return [group[i:i + together] for group in by_size.values()
+          for i in range(0, len(group), together)]
+
+
 def _checkpoint_callback(model_dir: Path):
   """A Keras callback writing the weights after every epoch (atomically)."""
   import tensorflow as tf
@@ -270,10 +362,16 @@ def _check_folder_config(directory: Path, config: ReferenceConfig) -> None:
 def check_buildable(config: ReferenceConfig,
                     data: ClassificationData) -> None:
   """Builds the model once, so a bad `model_kwargs` fails before anything is
-  written. (No `clear_session` here: it would leave an active
-  tf.distribute scope.)"""
-  models.build_model(config.model, data.input_shape, data.num_classes,
-                     **dict(config.model_kwargs))
+  written, and, with `config.together` above 1, that the stack fits in
+  memory. (No `clear_session` here: it would leave an active tf.distribute
+  scope.)"""
+  model = models.build_model(config.model, data.input_shape,
+                             data.num_classes, **dict(config.model_kwargs))
+  if config.together > 1:
+    from tfmia.training import together
+    half = (data.x_train.nbytes + 1) // 2
+    together.check_memory(config.together, together.model_memory(
+        model, config.train.batch_size, 2 * half))
 
 
 def _train_unit(train_fn, config, data, mask, name, model_dir, progress,
@@ -282,6 +380,13 @@ def _train_unit(train_fn, config, data, mask, name, model_dir, progress,
   train_fn(config, data, mask, name, fs.path(model_dir), progress=progress,
            **kwargs)
   return name
+
+
+def _train_stack_unit(config, data, jobs, progress):
+  """One stack of models, as an executor's unit."""
+  train_stack(config, data, [(n, m, fs.path(d), kw) for n, m, d, kw in jobs],
+              progress=progress)
+  return "+".join(job[0] for job in jobs)
 
 
 def train_references(config: ReferenceConfig, *,
@@ -308,7 +413,7 @@ def train_references(config: ReferenceConfig, *,
     progress: per-epoch progress bars.
     train_fn: replaces `train_one` (tests use it to interrupt a run).
     executor: a `tfmia.infra.executors` executor: each model still to train is
-      one unit (`resources` each: `executors.Resources`). None: one after
+      one unit (each stack of `config.together` models, when above 1) (`resources` each: `executors.Resources`). None: one after
       another in this process. The data travels to Ray workers once,
       through the object store. A unit that fails on every attempt is
       reported by name after the others have finished.
@@ -367,22 +472,35 @@ def train_references(config: ReferenceConfig, *,
       kwargs["validation"] = (dev["target_dev"] if name == TARGET else
                               dev["ref_dev"][model_index(name)])
     jobs.append((name, mask, model_dir, kwargs))
+  stacks = (stack_groups(jobs, data, config.together)
+            if config.together > 1 and train_fn is train_one else [])
   if executor is None:
-    for name, mask, model_dir, kwargs in jobs:
+    for group in stacks:
+      train_stack(config, data, group, progress=progress)
+      out["trained"] += [job[0] for job in group]
+    for name, mask, model_dir, kwargs in ([] if stacks else jobs):
       train_fn(config, data, mask, name, model_dir, progress=progress,
                **kwargs)
       out["trained"].append(name)
     return out
   from tfmia.infra import executors  # pylint: disable=g-import-not-at-top
   shared = executors.Shared(data)
-  units = [executors.Unit(
-      name, _train_unit,
-      (train_fn, config, shared, mask, name, os.fspath(model_dir),
-       progress and executor.name == "local", kwargs),
-      resources=resources or executors.Resources())
-           for name, mask, model_dir, kwargs in jobs]
+  local_bars = progress and executor.name == "local"
+  if stacks:
+    units = [executors.Unit(
+        "+".join(job[0] for job in group), _train_stack_unit,
+        (config, shared, [(n, m, os.fspath(d), kw) for n, m, d, kw in group],
+         local_bars), resources=resources or executors.Resources())
+             for group in stacks]
+  else:
+    units = [executors.Unit(
+        name, _train_unit,
+        (train_fn, config, shared, mask, name, os.fspath(model_dir),
+         local_bars, kwargs),
+        resources=resources or executors.Resources())
+             for name, mask, model_dir, kwargs in jobs]
   report = executor.run(units)
-  out["trained"] = list(report.values)
+  out["trained"] = [n for v in report.values for n in v.split("+")]
   report.raise_failures()
   return out
 
