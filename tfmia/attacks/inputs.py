@@ -10,8 +10,10 @@ from typing import Optional
 import numpy as np
 
 from tfmia.attacks import nn_attack
+from tfmia.attacks import quantile as quantile_lib
 from tfmia.attacks import samia as samia_lib
 from tfmia.attacks import scores
+from tfmia.infra import io
 from tfmia.infra.validation import as_bool_array
 from tfmia.signals import OPTIONAL, Signals
 
@@ -32,8 +34,14 @@ class AttackConfig:
   samia: samia_lib.SamiaConfig = samia_lib.SamiaConfig()
   epsilon_lower_bound: bool = False   # tensorflow-privacy's ε bound per result
   seed: int = 0
+  # The quantile-regression attack's regressor and its training.
+  quantile: quantile_lib.QuantileConfig = dataclasses.field(
+      default=quantile_lib.QuantileConfig(), metadata=io.ADDED_LATER)
 
   def __post_init__(self):
+    if isinstance(self.quantile, dict):
+      object.__setattr__(self, "quantile",
+                         quantile_lib.QuantileConfig(**self.quantile))
     if isinstance(self.samia, dict):
       object.__setattr__(self, "samia", samia_lib.SamiaConfig(**self.samia))
     if isinstance(self.nn, dict):
@@ -75,6 +83,11 @@ class AttackSignals:
     in_population: (N,) bool or None: attacked examples that are also
       population points (the RMIA authors' code corrects their score);
       None: none are.
+    loss_trace: (N, T) or None: the target's loss of each example at T
+      moments of its training (LT-IQR), e.g. `PrivacyMetrics.loss_trace`.
+    features: (N, ...) or None: the attacked examples' inputs, as the
+      target saw them (the quantile-regression attack learns from inputs).
+    population_features: (Z, ...) or None: the population's inputs.
   """
 
   target: Signals
@@ -84,6 +97,9 @@ class AttackSignals:
   reference_population: tuple = ()
   ref_in_split: Optional[np.ndarray] = None
   in_population: Optional[np.ndarray] = None
+  loss_trace: Optional[np.ndarray] = None
+  features: Optional[np.ndarray] = None
+  population_features: Optional[np.ndarray] = None
 
   def __post_init__(self):
     object.__setattr__(self, "references", tuple(self.references))
@@ -110,6 +126,22 @@ class AttackSignals:
     if self.in_population is not None:
       object.__setattr__(self, "in_population", as_bool_array(
           self.in_population, "in_population (N,)", (n,)))
+    if self.loss_trace is not None:
+      trace = np.asarray(self.loss_trace, np.float64)
+      if trace.ndim != 2 or len(trace) != n or trace.shape[1] < 1:
+        raise ValueError(f"`loss_trace` must be (N, T) with N = {n}. "
+                         f"Received: {trace.shape}")
+      object.__setattr__(self, "loss_trace", trace)
+    if self.features is not None and len(self.features) != n:
+      raise ValueError(f"`features` must have one row per attacked example "
+                       f"({n}). Received: {len(self.features)}")
+    if self.population_features is not None:
+      z = (None if self.target_population is None
+           else self.target_population.num_examples)
+      if len(self.population_features) != z:
+        raise ValueError("`population_features` must have one row per "
+                         f"population point ({z}). Received: "
+                         f"{len(self.population_features)}")
     if self.reference_population and len(self.reference_population) != k:
       raise ValueError(f"`reference_population` must hold {k} signals, one per "
                        f"reference model. Received: "
@@ -130,7 +162,11 @@ class AttackSignals:
         target_population=self.target_population,
         reference_population=self.reference_population,
         in_population=(None if self.in_population is None
-                       else self.in_population[index]))
+                       else self.in_population[index]),
+        loss_trace=(None if self.loss_trace is None
+                    else self.loss_trace[index]),
+        features=None if self.features is None else self.features[index],
+        population_features=self.population_features)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -157,6 +193,8 @@ class Provided:
   # learn from, when that is not `ref_is_member` (mia_prune's split: the
   # attacked examples are the victim's, the shadows' own are elsewhere).
   shadow_is_member: Optional[np.ndarray] = None
+  loss_trace: bool = False   # the target's per-example loss trace
+  features: bool = False     # the attacked and population examples' inputs
 
   def __post_init__(self):
     object.__setattr__(self, "signals", frozenset(self.signals))
@@ -174,6 +212,9 @@ class Provided:
                        if signals.num_references else None),
         population=signals.target_population is not None,
         reference_population=bool(signals.reference_population),
+        loss_trace=signals.loss_trace is not None,
+        features=(signals.features is not None
+                  and signals.population_features is not None),
         signals=frozenset(
             name for name, o in OPTIONAL.items()
             if getattr(signals.target, name) is not None and (

@@ -18,7 +18,9 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from tfmia.attacks import nn_attack
+from tfmia.attacks import bavaria, nn_attack
+from tfmia.attacks import loss_trace as loss_trace_lib
+from tfmia.attacks import quantile as quantile_lib
 from tfmia.attacks import samia as samia_lib
 from tfmia.attacks import scores, shadow
 from tfmia.attacks.inputs import AttackConfig, AttackSignals, Provided
@@ -38,6 +40,8 @@ class _Spec:
   shadow: bool = False       # trained / thresholded on shadow outputs
   membership_labels: bool = False  # trained on the target's own membership
                                    # (tensorflow-privacy's evaluation attacks)
+  loss_trace: bool = False   # the target's per-example loss trace
+  features: bool = False     # the attacked and population inputs
   description: str = ""
   # Scores that are margins to a threshold chosen on shadow data: a score
   # >= this is the attack's own member decision, whose balanced accuracy is
@@ -121,6 +125,34 @@ def _label_boundary(s: AttackSignals, c: AttackConfig):
                      "distances: compute its signals with "
                      "SignalConfig(boundary=True).")
   return np.asarray(d, np.float64)
+
+
+def _bavaria(variant: str, online: bool):
+  def fn(s: AttackSignals, c: AttackConfig):
+    return np.mean([bavaria.bavaria_scores(
+        s.target.scaled_logit[:, a],
+        stack(s.references, "scaled_logit")[..., a], s.ref_is_member,
+        variant=variant, online=online)
+                    for a in range(s.target.num_augmentations)], axis=0)
+  return fn
+
+
+def _base3(s: AttackSignals, c: AttackConfig):
+  return np.mean([bavaria.base3_scores(
+      s.target.scaled_logit[:, a], stack(s.references, "scaled_logit")[..., a],
+      s.ref_is_member) for a in range(s.target.num_augmentations)], axis=0)
+
+
+def _quantile(s: AttackSignals, c: AttackConfig):
+  t, p = s.target.mean(), s.target_population.mean()
+  return quantile_lib.quantile_attack(
+      t.logits[:, 0], t.labels, s.features, p.logits[:, 0], p.labels,
+      s.population_features,
+      dataclasses.replace(c.quantile, seed=c.quantile.seed + c.seed))
+
+
+def _lt_iqr(s: AttackSignals, c: AttackConfig):
+  return loss_trace_lib.lt_iqr_scores(s.loss_trace)
 
 
 def _target_confidence(s: AttackSignals, c: AttackConfig):
@@ -222,6 +254,31 @@ ATTACKS: dict[str, _Spec] = {
                   description="LiRA, online"),
     "lira_offline": _Spec(_lira(False), **_REF, need_out=True,
                           description="LiRA, offline"),
+    "bavaria_t": _Spec(_bavaria("t", True), **_REF, need_in=True,
+                       need_out=True,
+                       description="BaVarIA-t, online: Student-t predictive "
+                                   "of a normal-inverse-gamma posterior"),
+    "bavaria_n": _Spec(_bavaria("n", True), **_REF, need_in=True,
+                       need_out=True,
+                       description="BaVarIA-n, online: Gaussian with the "
+                                   "NIG posterior-mean variance"),
+    "bavaria_t_offline": _Spec(_bavaria("t", False), **_REF, need_out=True,
+                               description="BaVarIA-t, offline (IN = the "
+                                           "prior)"),
+    "bavaria_n_offline": _Spec(_bavaria("n", False), **_REF, need_out=True,
+                               description="BaVarIA-n, offline (IN = the "
+                                           "prior)"),
+    "base3": _Spec(_base3, **_REF, need_in=True, need_out=True,
+                   description="BASE3, online: class means, pooled "
+                               "per-example variance"),
+    "quantile": _Spec(_quantile, population=True, features=True,
+                      description="quantile regression (Bertran et al.): a "
+                                  "regressor of the non-member hinge score, "
+                                  "no reference model"),
+    "lt_iqr": _Spec(_lt_iqr, loss_trace=True,
+                    description="LT-IQR: inter-quartile range of the "
+                                "target's loss trace in training, no "
+                                "reference model"),
     "attack_p": _Spec(_attack_p, population=True,
                       description="Attack-P (population percentile)"),
     "attack_r": _Spec(_attack_r, **_REF, need_out=True,
@@ -357,6 +414,14 @@ def check_needs(names: Sequence[str], provided: Provided) -> None:
         raise ValueError(
             f"Attack {name!r} needs the optional signal {sig!r}: compute "
             f"the signals with SignalConfig({OPTIONAL[sig].switch}=True).")
+    if spec.loss_trace and not provided.loss_trace:
+      raise ValueError(f"Attack {name!r} needs the target's loss trace of "
+                       "training (AttackSignals.loss_trace, e.g. "
+                       "PrivacyMetrics(record_loss_trace=True).loss_trace).")
+    if spec.features and not provided.features:
+      raise ValueError(f"Attack {name!r} learns from inputs: it needs the "
+                       "attacked and the population examples' inputs "
+                       "(AttackSignals.features and population_features).")
     if spec.membership_labels and not provided.is_member:
       raise ValueError(f"Attack {name!r} trains on the target's membership "
                        "labels; none given.")

@@ -102,6 +102,10 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
     tensorboard_dir: also write the metrics there.
     seed: seed of the trained attacks (plus the epoch).
     epsilon_lower_bound: add tensorflow-privacy's ε lower bounds.
+    record_loss_trace: keep every example's loss at every evaluation
+      (`loss_trace`), the trace LT-IQR (attack "lt_iqr") scores; on
+      whenever "lt_iqr" is among `attacks`. No extra model query: the
+      losses are those the attacks compute anyway.
   """
 
   def __init__(self, member_data, nonmember_data, *,
@@ -111,7 +115,8 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
                batch_size: int = 4096, outputs: str = "auto",
                model_name: str = "",
                tensorboard_dir: Optional[Union[str, os.PathLike]] = None,
-               seed: int = 0, epsilon_lower_bound: bool = True):
+               seed: int = 0, epsilon_lower_bound: bool = True,
+               record_loss_trace: bool = False):
     super().__init__()
     self.x_member, self.y_member = _check_xy(member_data, "member_data")
     self.x_nonmember, self.y_nonmember = _check_xy(nonmember_data,
@@ -128,9 +133,14 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
       raise ValueError(f"`outputs` must be one of {adapter.OUTPUTS}. "
                        f"Received: outputs={outputs!r}")
     self.attacks = registry.check_names(attacks)
+    # The loss of every example at every evaluation: the signals computed
+    # anyway, kept (LT-IQR's trace, at no extra cost).
+    self.record_loss_trace = bool(record_loss_trace) or "lt_iqr" in self.attacks
     registry.check_needs(self.attacks, Provided(
         num_examples=len(self.y_member) + len(self.y_nonmember),
-        population=self.population is not None))
+        population=self.population is not None,
+        loss_trace=self.record_loss_trace))
+    self._trace: list[np.ndarray] = []
     self.is_member = members_first(len(self.y_member), len(self.y_nonmember))
     self.labels = np.concatenate([self.y_member, self.y_nonmember])
     self.slicing = slicing
@@ -189,8 +199,20 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
         self._tensors.append(tf.constant(self.population[0]))
 
   def reset(self) -> None:
-    """Forgets the results of earlier fits."""
+    """Forgets the results (and the loss trace) of earlier fits."""
     self.history = []
+    self._trace = []
+
+  @property
+  def loss_trace(self) -> np.ndarray:
+    """(N, T): each example's loss (members, then non-members) at the T
+    evaluations so far; needs `record_loss_trace`."""
+    if not self.record_loss_trace:
+      raise ValueError("No loss trace: create the callback with "
+                       "record_loss_trace=True.")
+    n = len(self.labels)
+    return (np.stack(self._trace, axis=1) if self._trace
+            else np.zeros((n, 0)))
 
   def on_epoch_end(self, epoch, logs=None):
     if (epoch + 1) % self.every_n_epochs:
@@ -233,9 +255,12 @@ class PrivacyMetrics(tf.keras.callbacks.Callback):
                   if self.population is not None else None)
     config = AttackConfig(seed=self.seed + (epoch or 0),
                           epsilon_lower_bound=self.epsilon_lower_bound)
+    if self.record_loss_trace:
+      self._trace.append(target.loss[:, 0])
     return run_attacks(
-        self.attacks, AttackSignals(target=target,
-                                    target_population=population),
+        self.attacks, AttackSignals(
+            target=target, target_population=population,
+            loss_trace=self.loss_trace if self.record_loss_trace else None),
         config, is_member=self.is_member, slicing=self.slicing,
         model=self.model_name or self.model.name, epoch=epoch)
 
