@@ -3,6 +3,7 @@
   tfmia case-study architectures [--quick] [--dataset cifar10] [--data-dir DIR]
   tfmia case-study snn-mia --quick --executor ray [--address auto]
   tfmia case-study dp-audit --quick [--dataset digits|cifar10] [--epsilons inf,8,4,1]
+  tfmia case-study attack-budget --quick [--datasets cifar10] [--ks 0,2,8]
   tfmia train --model conv --dataset digits --out runs/conv
   tfmia attack --run runs/conv --attacks threshold,logistic_regression
   tfmia attack --logits outputs.npz --out audits/x
@@ -34,12 +35,14 @@ from tfmia import cliargs
 from tfmia.commands import (attack, audit, config, models, prune,
                             reference, robustness, train)
 from tfmia.studies.architectures import cli as architectures
+from tfmia.studies.attack_budget import cli as attack_budget
 from tfmia.studies.dp_audit import cli as dp_audit
 from tfmia.studies.pruning import cli as pruning
 from tfmia.studies.snn_mia import cli as snn_mia
 from tfmia.studies.snn_robustness import cli as snn_robustness
 
-STUDIES = (architectures, snn_mia, pruning, snn_robustness, dp_audit)
+STUDIES = (architectures, snn_mia, pruning, snn_robustness, dp_audit,
+           attack_budget)
 COMMANDS = (train, attack, prune, robustness, reference, audit, models,
             config)
 

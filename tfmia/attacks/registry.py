@@ -254,18 +254,18 @@ ATTACKS: dict[str, _Spec] = {
                   description="LiRA, online"),
     "lira_offline": _Spec(_lira(False), **_REF, need_out=True,
                           description="LiRA, offline"),
-    "bavaria_t": _Spec(_bavaria("t", True), **_REF, need_in=True,
-                       need_out=True,
+    # BaVarIA falls back to its prior where an example has no IN (or OUT)
+    # model: it needs IN and OUT observations somewhere, not for each.
+    "bavaria_t": _Spec(_bavaria("t", True), **_REF,
                        description="BaVarIA-t, online: Student-t predictive "
                                    "of a normal-inverse-gamma posterior"),
-    "bavaria_n": _Spec(_bavaria("n", True), **_REF, need_in=True,
-                       need_out=True,
+    "bavaria_n": _Spec(_bavaria("n", True), **_REF,
                        description="BaVarIA-n, online: Gaussian with the "
                                    "NIG posterior-mean variance"),
-    "bavaria_t_offline": _Spec(_bavaria("t", False), **_REF, need_out=True,
+    "bavaria_t_offline": _Spec(_bavaria("t", False), **_REF,
                                description="BaVarIA-t, offline (IN = the "
                                            "prior)"),
-    "bavaria_n_offline": _Spec(_bavaria("n", False), **_REF, need_out=True,
+    "bavaria_n_offline": _Spec(_bavaria("n", False), **_REF,
                                description="BaVarIA-n, offline (IN = the "
                                            "prior)"),
     "base3": _Spec(_base3, **_REF, need_in=True, need_out=True,

@@ -200,7 +200,8 @@ def audit(target: Target, references: Optional[References] = None,
       num_examples=len(x), ref_is_member=ref_is_member,
       population=population is not None,
       reference_population=population is not None and bool(refs),
-      signals=config.signals.optional_names))
+      signals=config.signals.optional_names,
+      features=population is not None))
 
   # Target-only signals (boundary distances) are the target's, on the pool.
   sc, rest = config.signals, config.signals.for_other_models()
@@ -227,7 +228,11 @@ def audit(target: Target, references: Optional[References] = None,
   signals = AttackSignals(target=t, references=tuple(r),
                           ref_is_member=ref_is_member,
                           target_population=tp, reference_population=rp,
-                          in_population=in_population)
+                          in_population=in_population,
+                          features=x if population is not None else None,
+                          population_features=(
+                              None if population is None
+                              else np.asarray(population[0])))
   return audit_signals(signals, is_member, config, out_dir=out_dir)
 
 
@@ -280,7 +285,8 @@ def audit_with_references(target: Target, reference_config,
           len(target.x), reference_config.num_models, reference_config.seed),
       population=population is not None,
       reference_population=population is not None,
-      signals=config.signals.optional_names))     # before any training
+      signals=config.signals.optional_names,
+      features=population is not None))     # before any training
   is_member = validation.as_membership(target.is_member, "is_member",
                                        len(target.x))
   if population is not None:
@@ -380,12 +386,24 @@ def cell_signals(refs, data, cell: Cell, attacks: Sequence[str], *,
     idx = np.flatnonzero(in_pool)
     target["population"] = target["pool"].take(idx)
     ref_sig["population"] = tuple(r.take(idx) for r in ref_sig["pool"])
+  # Inputs for the attacks that learn from them (quantile regression), the
+  # target's loss trace for LT-IQR when its folder recorded one.
+  features = population_features = trace = None
+  if any(registry.ATTACKS[a].features for a in attacks):
+    features = data.x_train
+    population_features = (data.x_test if in_pool is None
+                           else data.x_train[np.flatnonzero(in_pool)])
+  if (any(registry.ATTACKS[a].loss_trace for a in attacks)
+      and cell.target is None and refs.config.loss_traces):
+    trace = refs.loss_trace(ref_lib.TARGET)
   return AttackSignals(
       target=target["pool"], references=ref_sig["pool"],
       ref_is_member=refs.ref_is_member if names else None,
       target_population=target.get("population"),
       reference_population=ref_sig.get("population", ()),
-      ref_in_split=refs.ref_in_split if names else None)
+      ref_in_split=refs.ref_in_split if names else None,
+      loss_trace=trace, features=features,
+      population_features=population_features)
 
 
 def load_reference_folder(reference_config, *, directory=None, data=None,
@@ -417,8 +435,10 @@ def audit_cell(refs, data, cell: Cell, attacks: Sequence[str],
       num_examples=int(judged.sum()),
       ref_is_member=refs.ref_is_member[:, judged], population=True,
       reference_population=True,
-      # `cell_signals` computes the optional signals the attacks need.
-      signals=registry.needed_signals(attacks),
+      # `cell_signals` computes the optional signals the attacks need, and
+      # gives the inputs and (when recorded) the target's loss trace.
+      signals=registry.needed_signals(attacks), features=True,
+      loss_trace=refs.config.loss_traces and cell.target is None,
       shadow_is_member=(None if refs.ref_in_split is None
                         else refs.ref_is_member[refs.ref_in_split])))
   signals = cell_signals(refs, data, cell, attacks, progress=progress)

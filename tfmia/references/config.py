@@ -51,6 +51,11 @@ class ReferenceConfig:
   # (`tfmia.training.together`): each model's weights are those it gets
   # trained alone, so it is not part of the fingerprint. 1: one by one.
   together: int = dataclasses.field(default=1, metadata=io.ADDED_LATER)
+  # Also record each model's loss on every pool example before training
+  # and after every epoch (<model>/loss_trace.npy, (epochs + 1, N)): what
+  # LT-IQR scores. One inference pass over the pool per epoch.
+  loss_traces: bool = dataclasses.field(default=False,
+                                        metadata=io.ADDED_LATER)
 
   def __post_init__(self):
     if self.hire is not None and not isinstance(self.hire, HireConfig):
@@ -81,6 +86,9 @@ class ReferenceConfig:
       raise ValueError("HIRE-SNN training (`hire`) crafts its noise per "
                        "model and cannot train models together: use "
                        f"together=1. Received: together={self.together}")
+    if self.loss_traces and self.hire is not None:
+      raise ValueError("Loss traces are not recorded under HIRE training "
+                       "(`hire`). Received: loss_traces=True")
     if self.together > 1 and self.train.early_stopping:
       raise ValueError("Early stopping would stop models trained together "
                        "at one epoch: use together=1. Received: "

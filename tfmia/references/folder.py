@@ -14,7 +14,8 @@ from tfmia.infra import fs, io, store
 from tfmia import models
 from tfmia.training.loop import WEIGHTS_FILE, load_weights
 
-from tfmia.references.membership import (CONFIG_FILE, DONE_FILE, MEMBER_FILE,
+from tfmia.references.membership import (CONFIG_FILE, DONE_FILE,
+                                         LOSS_TRACE_FILE, MEMBER_FILE,
                                          MEMBERSHIP_FILE, TARGET,
                                          membership_matrix, mia_prune_split,
                                          model_index, model_name,
@@ -209,6 +210,18 @@ class ReferenceSet:
     done = store.read_done(self.directory / name / DONE_FILE) or {}
     return store.fingerprint([self.config.fingerprint(), name,
                               done.get("sha256", {}).get(WEIGHTS_FILE)])
+
+  def loss_trace(self, name: str) -> np.ndarray:
+    """(N, T): model `name`'s loss of each pool example before training and
+    after each epoch (a folder trained with `loss_traces=True`)."""
+    self._check_name(name)
+    path = self.directory / name / LOSS_TRACE_FILE
+    if not path.is_file():
+      raise FileNotFoundError(
+          2, "No loss trace: train the folder with loss_traces=True",
+          os.fspath(path))
+    with io.local_file(path) as local:
+      return np.load(local).T
 
   def accuracy(self, name: str) -> tuple[float, float]:
     """(member, non-member) accuracy recorded when `name` finished training."""

@@ -12,6 +12,7 @@ from tfmia.infra import store
 CONFIG_FILE = store.CONFIG_FILE
 MEMBERSHIP_FILE = store.MEMBERSHIP_FILE
 MEMBER_FILE = "is_member.npy"
+LOSS_TRACE_FILE = "loss_trace.npy"   # (epochs + 1, N) pool losses
 WEIGHTS_FILE = store.WEIGHTS_FILE
 DONE_FILE = store.DONE_FILE
 TARGET = "target"

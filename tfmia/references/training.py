@@ -16,7 +16,8 @@ from tfmia import models
 from tfmia.data import ClassificationData, prepare_data
 from tfmia.training.loop import WEIGHTS_FILE
 
-from tfmia.references.membership import (CONFIG_FILE, DONE_FILE, MEMBER_FILE,
+from tfmia.references.membership import (CONFIG_FILE, DONE_FILE,
+                                         LOSS_TRACE_FILE, MEMBER_FILE,
                                          MEMBERSHIP_FILE, TARGET,
                                          membership_matrix, mia_prune_split,
                                          model_index, model_name,
@@ -181,6 +182,8 @@ def train_one(config: ReferenceConfig, data: ClassificationData,
   keep = name in config.checkpoints
   if keep:
     callbacks.append(_checkpoint_callback(model_dir))
+  traces = _loss_traces(config, data)
+  callbacks += traces
   with strategy.scope():
     result = train_member_model(
         config.model, config.model_kwargs, subset, config.train,
@@ -191,6 +194,7 @@ def train_one(config: ReferenceConfig, data: ClassificationData,
   if keep:
     files += [checkpoint_path(model_dir, e)
               for e in range(1, len(hist["accuracy"]) + 1)]
+  files += _save_trace(traces, 0, model_dir)
   return store.mark_done(
       model_dir / DONE_FILE, config.fingerprint(), files, name=name,
       num_members=int(is_member.sum()),
@@ -227,6 +231,8 @@ def train_stack(config: ReferenceConfig, data: ClassificationData,
                ] if progress else []
   if kept:
     callbacks.append(_stack_checkpoints([(i, dirs[i]) for i in kept]))
+  traces = _loss_traces(config, data)
+  callbacks += traces
   for d, name in zip(dirs, names):
     io.atomic_write_json(d / store.CONFIG_FILE, {
         "train": config.train, "reference": config, "name": name})
@@ -241,7 +247,8 @@ def train_stack(config: ReferenceConfig, data: ClassificationData,
         callbacks=callbacks)
   seconds = (time.perf_counter() - start) / len(names)
   done = []
-  for name, d, members, result in zip(names, dirs, sets, results):
+  for i, (name, d, members, result) in enumerate(
+      zip(names, dirs, sets, results)):
     hist = result.history
     hist.save(d / store.HISTORY_FILE)
     save_weights(result.model, d / WEIGHTS_FILE)
@@ -249,6 +256,7 @@ def train_stack(config: ReferenceConfig, data: ClassificationData,
     if name in config.checkpoints:
       files += [checkpoint_path(d, e)
                 for e in range(1, len(hist["accuracy"]) + 1)]
+    files += _save_trace(traces, i, d)
     done.append(store.mark_done(
         d / DONE_FILE, config.fingerprint(), files, name=name,
         num_members=len(members.x_train),
@@ -289,6 +297,26 @@ def stack_groups(jobs: Sequence[tuple], data: ClassificationData,
     by_size.setdefault((int(np.sum(is_member)), n_val), []).append(job)
   return [group[i:i + together] for group in by_size.values()
           for i in range(0, len(group), together)]
+
+
+def _loss_traces(config: ReferenceConfig, data: ClassificationData) -> list:
+  """[a `LossTraces` callback over the pool] when the config records loss
+  traces, else []."""
+  if not config.loss_traces:
+    return []
+  from tfmia.training.callbacks import LossTraces
+  return [LossTraces(data.x_train, data.y_train)]
+
+
+def _save_trace(traces: list, index: int, model_dir: Path) -> list:
+  """Writes model `index`'s loss trace (when recorded); its file, to be
+  covered by the done marker."""
+  if not traces:
+    return []
+  path = model_dir / LOSS_TRACE_FILE
+  with io.atomic_path(path, suffix=".npy") as tmp:
+    np.save(tmp, traces[0].trace(index))
+  return [path]
 
 
 def _checkpoint_callback(model_dir: Path):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -29,3 +30,46 @@ class EpochProgress(tf.keras.callbacks.Callback):
 
   def on_train_end(self, logs=None):
     self._bar.close()
+
+
+class LossTraces(tf.keras.callbacks.Callback):
+  """Each example's loss on (x, y), before training and after every epoch:
+  the loss traces LT-IQR scores (`tfmia.attacks.loss_trace`). On a stack of
+  models trained together (`tfmia.training.together`) it records each
+  model's. `traces[k]` is model k's (T, N) array, T = epochs + 1.
+
+  This is one inference pass over (x, y) per epoch, as the LT-IQR authors'
+  pipeline records it (the whole training set, members and non-members);
+  the loss is taken in inference mode (their pass left BatchNorm in
+  training mode).
+  """
+
+  def __init__(self, x, y, batch_size: int = 1024):
+    super().__init__()
+    self.x, self.y = x, np.asarray(y)
+    self.batch_size = batch_size
+    self.traces: list[list] = []
+
+  def _models(self):
+    from tfmia.training.together import stacked_models
+    return stacked_models(self.model)
+
+  def _record(self):
+    from tfmia.training.loop import classification_loss
+    models = self._models()
+    if not self.traces:
+      self.traces = [[] for _ in models]
+    for trace, m in zip(self.traces, models):
+      out = m.predict(self.x, batch_size=self.batch_size, verbose=0)
+      loss = classification_loss(m, reduction="none")(self.y, out)
+      trace.append(np.asarray(loss, np.float32))
+
+  def on_train_begin(self, logs=None):
+    self.traces = []
+    self._record()
+
+  def on_epoch_end(self, epoch, logs=None):
+    self._record()
+
+  def trace(self, k: int = 0) -> np.ndarray:
+    return np.stack(self.traces[k])

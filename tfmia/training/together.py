@@ -114,8 +114,9 @@ def stack(models: Sequence[tf.keras.Model]) -> tf.keras.Model:
 
 
 def stacked_models(model: tf.keras.Model) -> list[tf.keras.Model]:
-  """The K models of a stack made by `stack`, in order."""
-  return list(model._tfmia_stacked)  # pylint: disable=protected-access
+  """The K models of a stack made by `stack`, in order; [model] for a
+  model that is not a stack."""
+  return list(getattr(model, "_tfmia_stacked", [model]))
 
 
 def unstack_names(models: Sequence[tf.keras.Model]) -> None:
@@ -181,6 +182,11 @@ def train_together(build: Callable[[], tf.keras.Model],
     raise ValueError("Models trained together need member sets of one size "
                      "(one step feeds each model one batch). Received "
                      f"(train, validation) sizes {sorted(sizes)}")
+  if k == 1:   # a stack of one is the model trained alone
+    from tfmia.training.loop import train_model
+    tf.keras.utils.set_random_seed(int(seeds[0]))
+    return [train_model(build(), member_sets[0], config,
+                        callbacks=callbacks)]
   models, datasets = [], []
   for seed, data in zip(seeds, member_sets):
     tf.keras.utils.set_random_seed(int(seed))
