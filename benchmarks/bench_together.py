@@ -9,15 +9,18 @@ ratio includes each model's graph building and tracing, which is what a
 reference folder pays.
 
 Settings:
-  conv: the attack-budget study's quick CIFAR-10 model and sizes (the `conv`
-    builder, members = half of the quick pool), 2 epochs.
-  mlp: the digits MLP of the tests and tutorials (dense, depth 2, 64 units),
-    members = half of 1,000 examples, 5 epochs.
+  conv: the attack-budget study's quick CIFAR-10 model and settings (the
+    `conv` builder, members = half of the 2,000-image pool, batch 64, 20
+    epochs).
+  mlp: a digits MLP (dense, depth 2, 64 units), members = half of 800
+    examples, batch 32, 20 epochs.
 
-With --profile, also times one training step of the conv stack at K = 1 and
-K = 8 (data already in memory, after warm-up), so the ceiling on this
-machine is measured: if K models together take K times the time of one
-step, the gain is only the per-model overhead saved.
+With --profile, also splits a training step at K = 1 and K = 8 into the
+kernels (forward, backward, update on tensors in memory), the data feeding
+and the rest (Keras' per-step overhead), and times the first epoch's
+building and tracing: the ceiling on this machine, measured. If the kernels
+of K models together take K times one model's, the only gain left is the
+per-step overhead and the tracing saved.
 
 Usage: python benchmarks/bench_together.py [--ks 1,2,4,8,16]
        [--settings conv,mlp] [--profile] [--data-dir DIR]
@@ -26,6 +29,7 @@ Usage: python benchmarks/bench_together.py [--ks 1,2,4,8,16]
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 
@@ -40,6 +44,7 @@ from tfmia.references.membership import membership_matrix
 from tfmia.references.training import train_member_model
 from tfmia.studies.attack_budget import BudgetConfig
 from tfmia.training import TrainConfig
+from tfmia.training.loop import make_train_dataset
 from tfmia.training.together import train_together
 
 
@@ -48,12 +53,11 @@ def _setting(name: str, data_dir):
     study = BudgetConfig.quick_mode()
     cfg = study.reference_config("cifar10", "/tmp/unused")
     data = prepare_data(cfg.data.replace(data_dir=data_dir or cfg.data.data_dir))
-    return (data, cfg.model, dict(cfg.model_kwargs),
-            cfg.train.replace(epochs=2))
-  data = prepare_data(DataConfig(dataset="digits", train_size=1000,
+    return data, cfg.model, dict(cfg.model_kwargs), cfg.train
+  data = prepare_data(DataConfig(dataset="digits", train_size=800,
                                  test_size=200))
   return (data, "dense", {"depth": 2, "units": 64},
-          TrainConfig(epochs=5, batch_size=32))
+          TrainConfig(epochs=20, batch_size=32))
 
 
 def _apart(data, builder, kwargs, config, masks):
@@ -76,25 +80,73 @@ def _together(data, builder, kwargs, config, masks):
   return time.perf_counter() - start
 
 
-def _step_time(data, builder, kwargs, config, k, steps=20):
-  """Seconds per training step of a stack of k models, after warm-up."""
+class _EpochTimes(tf.keras.callbacks.Callback):
+  def on_train_begin(self, logs=None):
+    self.times = []
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._t = time.perf_counter()
+
+  def on_epoch_end(self, epoch, logs=None):
+    self.times.append(time.perf_counter() - self._t)
+
+
+def _profile(data, builder, kwargs, config, k, epochs=3):
+  """Where a training step of a stack of k models goes, in ms per step:
+  the whole step in `fit` (steady state: epochs after the first), the
+  kernels alone (the stack's forward, backward and update on tensors
+  already in memory, in one tf.function), the data feeding alone (one pass
+  over the zipped, shuffled datasets), and the first epoch's extra time
+  (building and tracing)."""
   from tfmia.training import together
+  from tfmia.training.config import make_optimizer
   from tfmia.training.loop import classification_loss
+  masks = membership_matrix(len(data.x_train), 16, 0)[:k]
+  sets = [data.members(m, validation=~m) for m in masks]
+  build = lambda: models.build_model(builder, data.input_shape,
+                                     data.num_classes, **kwargs)
   tf.keras.backend.clear_session()
-  ms = [models.build_model(builder, data.input_shape, data.num_classes,
-                           **kwargs) for _ in range(k)]
-  stack = together.stack(ms)
-  stack.compile(optimizer="adam",
-                loss={m.name: classification_loss(m) for m in ms})
+  timer = _EpochTimes()
+  cfg = config.replace(epochs=epochs)
+  together.train_together(build, sets, cfg, list(range(k)),
+                          callbacks=[timer])
+  steps = math.ceil(len(sets[0].x_train) / config.batch_size)
+  fit_step = np.mean(timer.times[1:]) / steps
+  first_extra = timer.times[0] - np.mean(timer.times[1:])
+  # Data feeding alone.
+  ds = together._zip([make_train_dataset(s.x_train, s.y_train, config)
+                      for s in sets])
+  for _ in ds:   # warm-up pass
+    pass
+  t = time.perf_counter()
+  for _ in ds:
+    pass
+  data_step = (time.perf_counter() - t) / steps
+  # Kernels alone: one step of the stack on fixed tensors.
+  tf.keras.backend.clear_session()
+  ms = [build() for _ in range(k)]
+  opt = make_optimizer(config, steps)
+  losses = [classification_loss(m) for m in ms]
   b = config.batch_size
-  x = tuple(data.x_train[:b] for _ in range(k))
-  y = tuple(data.y_train[:b] for _ in range(k))
+  xs = [tf.constant(s.x_train[:b]) for s in sets]
+  ys = [tf.constant(s.y_train[:b]) for s in sets]
+  variables = [v for m in ms for v in m.trainable_variables]
+
+  @tf.function
+  def step():
+    with tf.GradientTape() as tape:
+      total = tf.add_n([loss(y, m(x, training=True))
+                        for m, loss, x, y in zip(ms, losses, xs, ys)])
+    opt.apply_gradients(zip(tape.gradient(total, variables), variables))
+
   for _ in range(3):
-    stack.train_on_batch(x, y)
-  start = time.perf_counter()
-  for _ in range(steps):
-    stack.train_on_batch(x, y)
-  return (time.perf_counter() - start) / steps
+    step()
+  t = time.perf_counter()
+  for _ in range(20):
+    step()
+  kernel_step = (time.perf_counter() - t) / 20
+  return dict(fit=fit_step * 1e3, kernels=kernel_step * 1e3,
+              data=data_step * 1e3, first_epoch_extra=first_extra)
 
 
 def main(argv=None):
@@ -117,12 +169,16 @@ def main(argv=None):
       print(f"{name:8s} {k:3d} {apart:9.1f} {tog:11.1f} {apart / tog:6.2f}",
             flush=True)
     if args.profile:
-      one = _step_time(data, builder, kwargs, config, 1)
-      for k in (2, 8):
-        many = _step_time(data, builder, kwargs, config, k)
-        print(f"  profile {name}: one step of 1 model {one * 1e3:.1f} ms, of "
-              f"{k} together {many * 1e3:.1f} ms ({many / one:.2f}x one; "
-              f"{k}x would be no gain in the step itself)", flush=True)
+      base = _profile(data, builder, kwargs, config, 1)
+      for k in (1, 8):
+        p = base if k == 1 else _profile(data, builder, kwargs, config, k)
+        print(f"  profile {name} K={k}: per step {p['fit']:.1f} ms in fit "
+              f"(x{p['fit'] / base['fit']:.2f} of K=1), kernels "
+              f"{p['kernels']:.1f} ms (x{p['kernels'] / base['kernels']:.2f})"
+              f", data feeding {p['data']:.1f} ms, the rest "
+              f"{p['fit'] - p['kernels'] - p['data']:.1f} ms; first epoch "
+              f"+{p['first_epoch_extra']:.1f} s (building, tracing)",
+              flush=True)
   return 0
 
 
