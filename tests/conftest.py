@@ -10,6 +10,15 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
+# Ray's import binds its logging to the stderr of the moment. Imported
+# first inside a test whose stderr pytest captures (and then closes), it
+# crashes the process at a later write ("lost sys.stderr"). Imported here,
+# before any capture, it binds to the real one.
+try:
+  import ray  # noqa: F401  pylint: disable=unused-import
+except ImportError:
+  pass
+
 # CI always has ../shared/data/tfds beside the clone; $TFMIA_DATA_DIR wins.
 SHARED_TFDS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "tfds"
 

@@ -40,7 +40,7 @@ def test_every_command_has_help(argv, capsys):
 
 
 STUDIES = ("architectures", "snn-mia", "pruning", "snn-robustness",
-           "dp-audit")
+           "dp-audit", "attack-budget")
 
 
 @pytest.mark.parametrize("study", STUDIES)

@@ -329,6 +329,18 @@ class _Stdout:
     sys.stdout.flush()
 
 
+class _Stderr:
+  """Whatever sys.stderr is when a line is written: the log handler
+  `run` installs must not keep a stream that is later closed (a notebook
+  cell's, a test's captured one)."""
+
+  def write(self, text: str) -> int:
+    return sys.stderr.write(text)
+
+  def flush(self) -> None:
+    sys.stderr.flush()
+
+
 def add_command(subparsers, name: str, *, help: str, description: str,
                 add_arguments: Callable, handle: Callable
                 ) -> argparse.ArgumentParser:
@@ -522,7 +534,8 @@ def run(args: argparse.Namespace, name: str) -> int:
     name: what the error line starts with, e.g. "tfmia train".
   """
   logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                      format="%(levelname)s %(name)s: %(message)s")
+                      format="%(levelname)s %(name)s: %(message)s",
+                      stream=_Stderr())
   from tfmia.infra import progress
   if getattr(args, "no_progress", False):
     progress.hide()

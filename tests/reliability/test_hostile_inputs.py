@@ -279,10 +279,14 @@ def _every_command(tmp_path):
         "--num-references", "3", "--out", out], "references"),
       (["case-study", "dp-audit", "--dataset", "digits", "--quick",
         "--canaries", "999999", "--out", out], "canar"),
+      (["case-study", "attack-budget", "--dataset", "purchase_synthetic",
+        "--quick", "--ks", "0,4,2", "--out", out], "ks"),
+      (["case-study", "attack-budget", "--dataset", "mnist", "--quick",
+        "--out", out], "mnist"),
   ]
 
 
-@pytest.mark.parametrize("case", range(13))
+@pytest.mark.parametrize("case", range(15))
 def test_every_command_refuses_a_bad_input_in_one_line_leaving_nothing(
     case, tmp_path, capsys):
   argv, needle = _every_command(tmp_path)[case]

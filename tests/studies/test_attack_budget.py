@@ -13,7 +13,8 @@ def _config(**kw):
                                  pool_size=240, population_size=120,
                                  epochs=4, batch_size=32)
   base = dict(settings=(setting,), ks=(0, 1, 2, 4), seeds=2, together=3,
-              bootstrap=20)
+              bootstrap=20,
+              quantile=dict(epochs=3, hidden=(16,), conv_filters=(8,)))
   base.update(kw)
   return study.BudgetConfig.quick_mode(**base)
 
@@ -41,8 +42,12 @@ def test_outputs_rows_and_budgets(ran):
   both = {n for n in names if registry.ATTACKS[n].need_in
           and registry.ATTACKS[n].need_out}
   assert not set(k1.attack) & both
+  assert set(k1[k1.attack == "bavaria_t"].judged_on) == {"all"}
   assert set(k1[k1.attack == "lira_offline"].judged_on) == {"out"}
   assert set(df[df.k == 4].attack) == names
+  # The attacks without reference models score the same at every budget.
+  q = df[(df.attack == "quantile") & (df.seed == 0)]
+  assert len(q) == 4 and q.auc.nunique() == 1
   assert set(df.seed) == {0, 1}
   assert df.auc.between(0, 1).all()
   assert (df.auc_low <= df.auc + 1e-12).all() and (df.auc <= df.auc_high + 1e-12).all()

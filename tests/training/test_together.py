@@ -124,13 +124,14 @@ def test_what_cannot_be_trained_together_is_refused():
     together.check_optimizer(tf.keras.optimizers.Adam(global_clipnorm=1.0))
 
 
-def test_cli_together_flag(tmp_path):
+def test_cli_together_flag(tmp_path, capsys):
   from tfmia import cli
   from tfmia.infra import io
   config = tiny_reference_config(tmp_path / "r", num_models=2, epochs=1)
   io.atomic_write_json(tmp_path / "c.json", config.to_dict())
   assert cli.main(["reference", "train", "--config", str(tmp_path / "c.json"),
                    "--together", "3", "--no-progress"]) == 0
+  assert "Trained 3" in capsys.readouterr().out
   done = references.status(config)[0]
   assert sorted(done) == ["ref_000", "ref_001", "target"]
   record = io.read_json(tmp_path / "r" / "ref_000" / "done.json")

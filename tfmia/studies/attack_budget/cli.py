@@ -24,9 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
   cliargs.add_quick(p, help="CIFAR-10 (2,000 pool images, conv, 20 epochs) "
                             "and synthetic Purchase (2,000 rows, 2x256 MLP): "
                             "under 30 minutes on 2 CPU cores")
-  p.add_argument("--datasets", type=cliargs.csv, default=None,
-                 help="which of the mode's datasets to run (default: "
-                      "cifar10,purchase_synthetic)")
+  p.add_argument("--dataset", type=cliargs.csv, default=None,
+                 help="which of the mode's datasets to run, comma-separated "
+                      "(default: cifar10,purchase_synthetic)")
   p.add_argument("--ks", type=cliargs.csv, default=None,
                  help="reference-model budgets (default: 0,1,2,4,8,16)")
   p.add_argument("--seeds", type=cliargs.positive_int, default=None,
@@ -40,6 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                  help="training epochs of every dataset's models")
   cliargs.add_data_dir(p)
   cliargs.add_seed(p)
+  cliargs.add_executor_args(p, "the reference models (one unit per stack)")
   cliargs.add_study_out(p, "plots/attack_budget")
   cliargs.add_no_progress(p)
 
@@ -64,13 +65,13 @@ def handle(args: argparse.Namespace) -> int:
   overrides = {k: v for k, v in overrides.items() if v is not None}
   base = study.QUICK_SETTINGS if args.quick else study.FULL_SETTINGS
   settings = base
-  if args.datasets:
+  if args.dataset:
     known = {s.dataset: s for s in base}
-    unknown = [d for d in args.datasets if d not in known]
+    unknown = [d for d in args.dataset if d not in known]
     if unknown:
-      raise ValueError(f"--datasets: {unknown} not among this mode's "
-                       f"{list(known)}")
-    settings = tuple(known[d] for d in args.datasets)
+      raise ValueError(f"--dataset: {unknown} is not among this mode's "
+                       f"datasets {list(known)}")
+    settings = tuple(known[d] for d in args.dataset)
   if args.epochs is not None:
     settings = tuple(dataclasses.replace(s, epochs=args.epochs)
                      for s in settings)
@@ -78,6 +79,14 @@ def handle(args: argparse.Namespace) -> int:
     overrides["settings"] = settings
   config = (study.BudgetConfig.quick_mode(**overrides) if args.quick
             else study.BudgetConfig(**overrides))
+  from tfmia import data as tfdata
+  for s in config.settings:
+    if (s.dataset in tfdata.TFDS_DATASETS
+        and not tfdata.dataset_available(s.dataset, args.data_dir)):
+      raise ValueError(
+          f"Dataset {s.dataset!r} is not available offline in data_dir="
+          f"{tfdata.resolve_data_dir(args.data_dir)!r}. Pass --data-dir, or "
+          "--dataset purchase_synthetic.")
   io.check_output_dir(args.out, "--out")
   mode = cliargs.mode_label(config.quick, {k: v for k, v in overrides.items()
                                            if k != "settings"})
@@ -88,7 +97,8 @@ def handle(args: argparse.Namespace) -> int:
         f"{config.num_models + 1} models per dataset, {config.together} "
         f"together. Output: {args.out}/", flush=True)
   result = study.run(config, args.out, progress=not args.no_progress,
-                     overwrite=args.overwrite)
+                     overwrite=args.overwrite,
+                     executor=cliargs.executor_from(args))
   print()
   cliargs.print_table(result.best(), list(result.best().columns))
   print(f"\nTables and power_vs_budget.png are in {args.out}/")

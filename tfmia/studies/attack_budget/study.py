@@ -32,6 +32,7 @@ import pandas as pd
 from tfmia import references
 from tfmia.attacks import AttackConfig, AttackSignals, registry, run_attacks
 from tfmia.attacks import loss_trace as lt
+from tfmia.attacks.quantile import QuantileConfig
 from tfmia.audits.audit import model_signals
 from tfmia.data import DataConfig, prepare_data
 from tfmia.infra import fs, io, store
@@ -122,12 +123,15 @@ class BudgetConfig:
   download: bool = False
   bootstrap: int = 200                 # resamples of each interval
   lt_iqr_fpr: float = 1e-3             # LiRA's vulnerable set (the paper's)
+  quantile: QuantileConfig = QuantileConfig()   # the quantile attack's
   seed: int = 0
 
   def __post_init__(self):
     object.__setattr__(self, "settings", tuple(
         s if isinstance(s, DatasetSetting) else DatasetSetting(**s)
         for s in self.settings))
+    if isinstance(self.quantile, dict):
+      object.__setattr__(self, "quantile", QuantileConfig(**self.quantile))
     ks = tuple(self.ks)
     object.__setattr__(self, "ks", ks)
     if (not ks or list(ks) != sorted(set(ks))
@@ -236,11 +240,13 @@ def _signals(refs, data, names, k: int, target: str, trace, attacks):
 
 
 def _runnable(names, k: int) -> list[tuple[str, str]]:
-  """(attack, the examples it is judged on: "all", "out" or "in") at K."""
+  """(attack, the examples it is judged on: "all", "out" or "in") at K.
+  K = 0: the attacks without reference models; K > 0: those with (the
+  others do not change with K: `run` repeats their K = 0 rows)."""
   out = []
   for n in names:
     spec = registry.ATTACKS[n]
-    if k == 0 and spec.references:
+    if (k == 0) == spec.references:
       continue
     if k == 1 and spec.need_in and spec.need_out:
       continue
@@ -257,7 +263,7 @@ def attack_cell(refs, data, target: str, k: int, names, config: BudgetConfig,
   is_member = refs.is_member_of(target)
   sig = _signals(refs, data, [target] + refs.reference_names()[:k], k,
                  target, trace, names)
-  cfg = AttackConfig(seed=seed)
+  cfg = AttackConfig(seed=seed, quantile=config.quantile)
   rows = []
   groups: dict = {}
   for name, where in _runnable(names, k):
@@ -312,9 +318,12 @@ def _save_csv(df: pd.DataFrame, path) -> None:
 
 
 def run(config: BudgetConfig, out: Union[str, os.PathLike], *,
-        progress: bool = True, overwrite: bool = False) -> BudgetResult:
+        progress: bool = True, overwrite: bool = False,
+        executor=None) -> BudgetResult:
   """Runs (or resumes) the study into `out`: a reference folder per
-  dataset in out/models/<dataset>, each (dataset, seed, K) a store unit."""
+  dataset in out/models/<dataset>, each (dataset, seed, K) a store unit.
+  `executor` (`tfmia.infra.executors`) trains the reference models, one unit
+  per stack of `config.together`."""
   out = fs.path(out)
   io.check_output_dir(out, "out")
   store.claim(out, config, outputs=OUTPUTS + ("cells",),
@@ -330,19 +339,26 @@ def run(config: BudgetConfig, out: Union[str, os.PathLike], *,
     start = time.perf_counter()
     say(f"{setting.dataset}: training the target and {rc.num_models} "
         f"reference models, {config.together} together")
-    references.train_references(rc, data=data, progress=progress)
+    references.train_references(rc, data=data, progress=progress,
+                                executor=executor)
     seconds[setting.dataset] = time.perf_counter() - start
     refs = references.ReferenceSet.load(rc.reference_dir)
     for seed, target in enumerate(config.targets()):
       for k in config.ks:
         path = out / "cells" / setting.dataset / f"seed{seed}_k{k}.csv"
         fp = store.fingerprint([rc.fingerprint(), target, k, names,
-                                config.bootstrap, seed])
+                                config.bootstrap, seed, config.quantile])
         say(f"{setting.dataset}: seed {seed} ({target}), K = {k}")
         df = store.cached(
             path, fp, lambda: attack_cell(refs, data, target, k, names,
                                           config, seed),
             save=_save_csv, load=pd.read_csv)
+        if k == 0:
+          free = df
+        elif 0 in config.ks:
+          # The attacks without reference models are available at every
+          # budget, with the same scores.
+          df = pd.concat([free.assign(k=k), df], ignore_index=True)
         rows.append(df.assign(dataset=setting.dataset, seed=seed,
                               target=target))
       lt_rows.append(lt_iqr_rows(refs, data, target, config).assign(
