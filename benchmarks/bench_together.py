@@ -41,7 +41,7 @@ import tensorflow as tf
 from tfmia import models
 from tfmia.data import DataConfig, prepare_data
 from tfmia.references.membership import membership_matrix
-from tfmia.references.training import train_member_model
+from tfmia.references import train_member_model
 from tfmia.studies.attack_budget import BudgetConfig
 from tfmia.training import TrainConfig
 from tfmia.training.loop import make_train_dataset

@@ -196,7 +196,7 @@ def test_training_uses_the_active_strategy(tmp_path, monkeypatch):
   with strategy.scope():
     references.train_references(cfg, shard=(1, 3), progress=False)
   assert seen and seen[0] is strategy
-  assert references.training._strategy() is tf.distribute.get_strategy()  # one device
+  assert references.one_model._strategy() is tf.distribute.get_strategy()  # one device
 
 
 @pytest.mark.slow

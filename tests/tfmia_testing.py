@@ -82,3 +82,17 @@ def masked_copy(model, per_layer: dict):
       gamma[drop], beta[drop] = 0, 0
       layer.set_weights([gamma, beta, mean, var])
   return copy
+
+
+def bn_dropout_mlp(input_shape, num_classes, *, dropout: float = 0.0):
+  """A small MLP with BatchNorm (and dropout when asked): a builder the
+  tests name as "tfmia_testing:bn_dropout_mlp"."""
+  import tensorflow as tf
+  layers = tf.keras.layers
+  inp = tf.keras.Input(tuple(input_shape))
+  x = layers.Flatten()(inp)
+  x = layers.Dense(32)(x)
+  x = layers.ReLU()(layers.BatchNormalization()(x))
+  if dropout:
+    x = layers.Dropout(dropout)(x)
+  return tf.keras.Model(inp, layers.Dense(num_classes)(x), name="bn_mlp")

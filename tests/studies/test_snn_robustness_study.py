@@ -16,6 +16,7 @@ from tfmia.studies.snn_robustness import report
 def _tiny(**kw):
   settings = dict(split_sizes=(898, 899), dataset="digits", pool_size=120,
                   population_size=40, hidden=32, timesteps=2, epochs=1,
+                  sweep_epochs=1,
                   attacks=("fgsm",), attack_examples=10,
                   sweep_encoders=("poisson",), sweep_pooling=("max",),
                   sweep_examples=8, square_queries=5, eot_samples=2)

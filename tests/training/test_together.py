@@ -6,10 +6,9 @@ import pytest
 from tfmia import models, references
 from tfmia.data import DataConfig, prepare_data
 from tfmia.references.membership import membership_matrix
-from tfmia.references import training as ref_training
+from tfmia.references import one_model as ref_training
 from tfmia.training import TrainConfig
 from tfmia.training import together
-from tfmia.training.loop import load_weights
 from tfmia_testing import tiny_reference_config
 
 
@@ -27,7 +26,9 @@ def _same(a, b):
 
 @pytest.mark.parametrize("builder, kwargs, augment", [
     ("dense", {"depth": 2, "units": 32}, False),
-    ("conv", {"filters": 8, "dense_units": 16}, True)])
+    ("conv", {"filters": 8, "dense_units": 16}, True),
+    # BatchNorm: each model its own statistics, as alone.
+    ("tfmia_testing:bn_dropout_mlp", {}, False)])
 def test_two_models_together_equal_them_apart_bit_for_bit(builder, kwargs,
                                                           augment):
   data, sets = _sets()
@@ -47,7 +48,8 @@ def test_two_models_together_equal_them_apart_bit_for_bit(builder, kwargs,
 
 
 def test_reference_folder_together_equals_one_by_one_and_resumes(tmp_path):
-  one = tiny_reference_config(tmp_path / "one", num_models=4, epochs=2)
+  one = tiny_reference_config(tmp_path / "one", num_models=4, epochs=2
+                              ).replace(loss_traces=True)
   references.train_references(one, progress=False)
   four = one.replace(reference_dir=str(tmp_path / "four"), together=4)
   assert four.fingerprint() == one.fingerprint()
@@ -66,6 +68,10 @@ def test_reference_folder_together_equals_one_by_one_and_resumes(tmp_path):
     a = refs_one.load_model(name, data.input_shape, data.num_classes)
     b = refs_four.load_model(name, data.input_shape, data.num_classes)
     assert _same(a, b), name
+    # The loss traces, from one pass of the stack, are each model's own.
+    np.testing.assert_array_equal(refs_one.loss_trace(name),
+                                  refs_four.loss_trace(name))
+  assert refs_four.loss_trace("target").shape == (400, 3)
   np.testing.assert_array_equal(refs_four.is_member_of("ref_001"), mask)
   assert references.train_references(four, progress=False)["trained"] == []
 
@@ -136,3 +142,18 @@ def test_cli_together_flag(tmp_path, capsys):
   assert sorted(done) == ["ref_000", "ref_001", "target"]
   record = io.read_json(tmp_path / "r" / "ref_000" / "done.json")
   assert record["together"] == 3
+
+
+def test_dropout_stays_per_model():
+  """Dropout's masks are each model's own: two models of one seed trained
+  together on the same data differ (their draws differ), and each learns."""
+  data, sets = _sets()
+  config = TrainConfig(epochs=3, batch_size=32)
+  same = [sets[0], sets[0]]
+  tog = together.train_together(
+      lambda: models.build_model("tfmia_testing:bn_dropout_mlp",
+                                 data.input_shape, data.num_classes,
+                                 dropout=0.5), same, config, [3, 3])
+  assert not _same(tog[0].model, tog[1].model)
+  for r in tog:
+    assert r.history["accuracy"][-1] > r.history["accuracy"][0]

@@ -31,11 +31,12 @@ from tfmia.references.membership import (CONFIG_FILE, DONE_FILE, MEMBER_FILE,
                                          membership_matrix, mia_prune_split,
                                          model_index, model_name,
                                          target_membership)
-from tfmia.references.training import (CHECKPOINTS_DIR, check_buildable,
-                                       checkpoint_epochs, checkpoint_path,
-                                       is_complete, job_names, parse_shard,
+from tfmia.references.one_model import (CHECKPOINTS_DIR, checkpoint_epochs,
+                                        checkpoint_path, train_member_model,
+                                        train_one, train_stack)
+from tfmia.references.training import (check_buildable, is_complete,
+                                       job_names, parse_shard,
                                        read_membership, shard_jobs, status,
-                                       train_member_model, train_one,
                                        train_reference_models,
                                        train_references, unit_problem)
 
@@ -45,5 +46,5 @@ __all__ = ["CHECKPOINTS_DIR", "CONFIG_FILE", "DONE_FILE", "MEMBERSHIP_FILE",
            "checkpoint_path", "is_complete", "job_names", "membership_matrix",
            "mia_prune_split", "model_index", "model_name", "parse_shard",
            "read_membership", "shard_jobs", "status", "target_membership",
-           "train_member_model", "train_one", "train_references",
-           "unit_problem"]
+           "train_member_model", "train_one", "train_reference_models",
+           "train_references", "train_stack", "unit_problem"]

@@ -21,8 +21,8 @@ from tfmia.references.membership import (CONFIG_FILE, DONE_FILE,
                                          model_index, model_name,
                                          target_membership)
 from tfmia.references.config import ReferenceConfig
-from tfmia.references.training import (checkpoint_epochs, checkpoint_path,
-                                       job_names, read_membership,
+from tfmia.references.one_model import checkpoint_epochs, checkpoint_path
+from tfmia.references.training import (job_names, read_membership,
                                        unit_problem)
 
 # ---------------------------------------------------------------------------

@@ -59,8 +59,13 @@ class LossTraces(tf.keras.callbacks.Callback):
     models = self._models()
     if not self.traces:
       self.traces = [[] for _ in models]
-    for trace, m in zip(self.traces, models):
-      out = m.predict(self.x, batch_size=self.batch_size, verbose=0)
+    if len(models) > 1:   # one pass of the stack: every model at once
+      outs = self.model.predict([self.x] * len(models),
+                                batch_size=self.batch_size, verbose=0)
+    else:
+      outs = [self.model.predict(self.x, batch_size=self.batch_size,
+                                 verbose=0)]
+    for trace, m, out in zip(self.traces, models, outs):
       loss = classification_loss(m, reduction="none")(self.y, out)
       trace.append(np.asarray(loss, np.float32))
 

@@ -91,12 +91,14 @@ class DatasetSetting:
                                  else self.model_kwargs)))
 
 
+# Quick: members fitted well past the population (CIFAR-10: 82% train,
+# 40% test accuracy; Purchase: 100% and 61%, measured), so attacks differ.
 QUICK_SETTINGS = (
     DatasetSetting("cifar10", "conv", pool_size=2000, population_size=1000,
-                   epochs=20),
+                   epochs=40, batch_size=32),
     DatasetSetting("purchase_synthetic", "dense",
-                   (("depth", 2), ("units", 256)), pool_size=2000,
-                   population_size=1000, epochs=30),
+                   (("depth", 2), ("units", 256)), pool_size=8000,
+                   population_size=2000, epochs=30),
 )
 FULL_SETTINGS = (
     # LiRA's CIFAR-10 setting: WRN-28-2 on half of the 50,000 training images.
@@ -105,7 +107,7 @@ FULL_SETTINGS = (
                    batch_size=256, learning_rate=0.1, optimizer="sgd",
                    weight_decay=5e-4, augment=True),
     DatasetSetting("purchase_synthetic", "dense",
-                   (("depth", 2), ("units", 256)), epochs=50),
+                   (("depth", 2), ("units", 256)), epochs=30),
 )
 
 
@@ -159,12 +161,13 @@ class BudgetConfig:
 
   @classmethod
   def quick_mode(cls, **overrides) -> "BudgetConfig":
-    """CIFAR-10 (2,000 pool images, the conv model, 20 epochs) and the
-    synthetic Purchase set (2,000 pool rows, a 2x256 MLP, 30 epochs); 19
+    """CIFAR-10 (2,000 pool images, the conv model, 40 epochs) and the
+    synthetic Purchase set (8,000 pool rows, a 2x256 MLP, 30 epochs); 19
     models each, trained 8 together; the shadow-trained neural attacks
-    left out."""
+    left out; LiRA's vulnerable members at FPR 1% (with 1,000 non-members,
+    1e-3 leaves a handful)."""
     base = dict(settings=QUICK_SETTINGS, quick=True, attacks=study_attacks(
-        trained=False))
+        trained=False), lt_iqr_fpr=0.01)
     base.update(overrides)
     return cls(**base)
 
