@@ -48,10 +48,11 @@ def test_two_models_together_equal_them_apart_bit_for_bit(builder, kwargs,
 
 
 def test_reference_folder_together_equals_one_by_one_and_resumes(tmp_path):
-  one = tiny_reference_config(tmp_path / "one", num_models=4, epochs=2
+  one = tiny_reference_config(tmp_path / "one", num_models=2, epochs=2
                               ).replace(loss_traces=True)
   references.train_references(one, progress=False)
   four = one.replace(reference_dir=str(tmp_path / "four"), together=4)
+  # (a stack of the two models left: target and ref_000)
   assert four.fingerprint() == one.fingerprint()
   # An interrupted stack: ref_001 finished alone, the rest is to do.
   data = prepare_data(one.data)
@@ -61,10 +62,10 @@ def test_reference_folder_together_equals_one_by_one_and_resumes(tmp_path):
                               progress=False,
                               train_fn=_only("ref_001"))
   out = references.train_references(four, progress=False)
-  assert sorted(out["trained"]) == ["ref_000", "ref_002", "ref_003", "target"]
+  assert sorted(out["trained"]) == ["ref_000", "target"]
   assert out["skipped"] == ["ref_001"]
   refs_four = references.ReferenceSet.load(tmp_path / "four")
-  for name in references.job_names(4):
+  for name in references.job_names(2):
     a = refs_one.load_model(name, data.input_shape, data.num_classes)
     b = refs_four.load_model(name, data.input_shape, data.num_classes)
     assert _same(a, b), name

@@ -13,7 +13,7 @@ from tfmia.reporting import plots as plotting
 METRICS = (("auc", "AUC", 0.5), ("tpr_at_1%_fpr", "TPR at 1% FPR", 0.01),
            ("tpr_at_0.1%_fpr", "TPR at 0.1% FPR", 0.001))
 # The attacks drawn in the figure (all are in the tables): one per family.
-DRAWN = ("threshold", "attack_p", "quantile", "lt_iqr", "attack_r",
+DRAWN = ("threshold", "attack_p", "quantile", "attack_r",
          "rmia", "rmia_online", "lira_offline", "lira", "bavaria_t_offline",
          "bavaria_t", "bavaria_n")
 
@@ -69,26 +69,30 @@ def plot_power_vs_budget(rows: pd.DataFrame, *, drawn=DRAWN,
     d = s[s.dataset == dataset]
     for c, (metric, label, chance) in enumerate(METRICS):
       ax = axes[r, c]
+      # TPRs on a log axis: a 0 is drawn at the axis floor, half the
+      # chance level (said in the title).
+      floor = None if metric == "auc" else chance / 2
       for i, attack in enumerate(attacks):
         a = d[d.attack == attack].sort_values("k")
         if not len(a):
           continue
         x = [ks.index(k) + (i - len(attacks) / 2) * 0.02 for k in a.k]
-        ax.errorbar(x, a[metric],
-                    yerr=[a[metric] - a[f"{metric}_min"],
-                          a[f"{metric}_max"] - a[metric]],
-                    marker="o", ms=3, lw=1, capsize=2, color=colours[i],
-                    label=attack)
+        mid, lo, hi = (a[metric], a[f"{metric}_min"], a[f"{metric}_max"])
+        if floor is not None:
+          mid, lo, hi = (np.maximum(v, floor) for v in (mid, lo, hi))
+        ax.errorbar(x, mid, yerr=[mid - lo, hi - mid], marker="o", ms=3,
+                    lw=1, capsize=2, color=colours[i], label=attack)
       plotting.chance_line(ax, chance)
-      if metric != "auc":
+      if floor is not None:
         ax.set_yscale("log")
+        ax.set_ylim(bottom=floor * 0.9)
       ax.set_xticks(range(len(ks)), [str(k) for k in ks])
       ax.set_xlabel("reference models trained (K)")
       ax.set_ylabel(label)
       ax.set_title(f"{dataset}: {label}", fontsize=10)
   plotting.legend_outside(axes[0, -1])
-  fig.suptitle(f"{title}\n(mean over seeds; bars: lowest to highest seed)",
-               fontsize=11)
+  fig.suptitle(f"{title}\n(mean over seeds; bars: lowest to highest seed; "
+               "a TPR of 0 is drawn at half the chance level)", fontsize=11)
   plotting.tight_layout(fig)
   return fig
 
