@@ -163,6 +163,22 @@ def test_lira_by_hand():
   np.testing.assert_allclose(s, [np.log(0.5)])   # log Φ(0)
 
 
+def test_lira_with_one_model_per_class_takes_the_spread_of_all():
+  # K = 2, two examples: OUT values {0, 2} (one per example), IN {3, 1}.
+  # About their own centres they do not spread (σ would be 0 and every
+  # score ±inf); about their mean they spread by 1 (OUT: mean 1, std 1; IN:
+  # mean 2, std 1), as np.std(dat_in) in Carlini et al.'s code.
+  ref = np.array([[0.0, 1.0], [3.0, 2.0]])
+  ref_is_member = np.array([[False, True], [True, False]])
+  off = scores.lira_scores(np.array([1.0, 2.0]), ref, ref_is_member,
+                           online=False)
+  # Example 0: log Φ((1 − 0)/1); example 1: log Φ((2 − 2)/1).
+  np.testing.assert_allclose(off, [np.log(0.8413447460685429), np.log(0.5)])
+  on = scores.lira_scores(np.array([1.0, 2.0]), ref, ref_is_member)
+  # Example 0: log N(1; 3, 1) − log N(1; 0, 1) = −2 + 0.5 = −1.5.
+  np.testing.assert_allclose(on[0], -1.5)
+
+
 def test_lira_follows_the_paper_equations():
   """Carlini et al., S&P 2022, worked by hand from the paper's text.
 

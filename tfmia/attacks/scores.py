@@ -350,7 +350,9 @@ def lira_scores(target, ref, ref_is_member, *, online: bool = True,
     ref_is_member: (K, N) bool, True where x was in reference model k's training set.
     online: use IN and OUT models; offline uses OUT models only.
     fix_variance: one global σ per distribution (the paper's choice for few
-      reference models) instead of one per example.
+      reference models) instead of one per example: the spread of the
+      observations about their examples' centres, or, where each example
+      has one observation of the class (K <= 2), about their common mean.
     center: "median" or "mean" of the reference statistics.
     offline_test: "one_sided" or "two_sided" (offline only).
 
@@ -379,6 +381,11 @@ def lira_scores(target, ref, ref_is_member, *, online: bool = True,
     mu = (np.nanmedian if center == "median" else np.nanmean)(vals, axis=0)
     if fix_variance:
       sigma = np.nanstd(vals - mu[None])                   # scalar
+      if not sigma > 0:
+        # One model per example and class (K <= 2): no spread about the
+        # centres to measure. Take the spread of all the observations, as
+        # Carlini et al.'s released code always does (np.std(dat_in)).
+        sigma = np.nanstd(vals)
     else:
       sigma = np.nanstd(vals, axis=0)                      # (N, A)
     return mu, sigma + 1e-30
