@@ -95,51 +95,6 @@ def test_ray_and_local_train_bit_identical_reference_models(tmp_path,
   assert again["trained"] == [] and sorted(again["skipped"]) == sorted(names)
 
 
-@pytest.mark.slow
-def test_killed_ray_driver_resumes_with_only_the_rest(tmp_path):
-  if ray.is_initialized():   # the module's cluster: the driver makes its own
-    ray.shutdown()
-  config = tiny_reference_config(tmp_path / "refs", num_models=4, epochs=3)
-  from tfmia.infra import io
-  io.atomic_write_json(tmp_path / "cfg.json", config)
-  driver = textwrap.dedent(f"""
-      from tfmia.infra import executors
-      from tfmia import references
-      config = references.ReferenceConfig.load({str(tmp_path / 'cfg.json')!r})
-      references.train_references(config, progress=False,
-          executor=executors.RayExecutor(num_cpus=1, max_retries=0))
-  """)
-  proc = subprocess.Popen([sys.executable, "-c", driver], cwd=ROOT,
-                          start_new_session=True,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  names = references.job_names(4)
-  deadline = time.time() + 240
-  try:
-    while time.time() < deadline:
-      done = [n for n in names
-              if (tmp_path / "refs" / n / references.DONE_FILE).exists()]
-      if done:
-        break
-      assert proc.poll() is None, "the driver exited before any model"
-      time.sleep(0.2)
-    assert done, "no model finished in time"
-  finally:
-    os.killpg(proc.pid, signal.SIGKILL)   # the driver and its local cluster
-    proc.wait()
-  done = [n for n in names
-          if (tmp_path / "refs" / n / references.DONE_FILE).exists()]
-  assert 1 <= len(done) < len(names)
-  ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-           configure_logging=False)
-  try:
-    out = references.train_references(config, progress=False,
-                                     executor=executors.RayExecutor())
-  finally:
-    ray.shutdown()
-  assert sorted(out["skipped"]) == sorted(done)
-  assert sorted(out["trained"]) == sorted(set(names) - set(done))
-
-
 def test_shard_auto_reads_the_slurm_array_and_partitions_the_models(
     monkeypatch):
   names = references.job_names(6)          # 7 models
@@ -250,3 +205,50 @@ def test_snn_robustness_sweep_through_ray_equals_local(tmp_path, ray_cluster):
       ("max", "poisson")]
   for a, b in zip(local, remote):
     assert a == b
+
+
+# Last in the module: it stops the module's cluster (its driver makes its
+# own), so the tests before it share one cluster and its warm workers.
+@pytest.mark.slow
+def test_killed_ray_driver_resumes_with_only_the_rest(tmp_path):
+  if ray.is_initialized():   # the module's cluster: the driver makes its own
+    ray.shutdown()
+  config = tiny_reference_config(tmp_path / "refs", num_models=4, epochs=3)
+  from tfmia.infra import io
+  io.atomic_write_json(tmp_path / "cfg.json", config)
+  driver = textwrap.dedent(f"""
+      from tfmia.infra import executors
+      from tfmia import references
+      config = references.ReferenceConfig.load({str(tmp_path / 'cfg.json')!r})
+      references.train_references(config, progress=False,
+          executor=executors.RayExecutor(num_cpus=1, max_retries=0))
+  """)
+  proc = subprocess.Popen([sys.executable, "-c", driver], cwd=ROOT,
+                          start_new_session=True,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  names = references.job_names(4)
+  deadline = time.time() + 240
+  try:
+    while time.time() < deadline:
+      done = [n for n in names
+              if (tmp_path / "refs" / n / references.DONE_FILE).exists()]
+      if done:
+        break
+      assert proc.poll() is None, "the driver exited before any model"
+      time.sleep(0.2)
+    assert done, "no model finished in time"
+  finally:
+    os.killpg(proc.pid, signal.SIGKILL)   # the driver and its local cluster
+    proc.wait()
+  done = [n for n in names
+          if (tmp_path / "refs" / n / references.DONE_FILE).exists()]
+  assert 1 <= len(done) < len(names)
+  ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+           configure_logging=False)
+  try:
+    out = references.train_references(config, progress=False,
+                                     executor=executors.RayExecutor())
+  finally:
+    ray.shutdown()
+  assert sorted(out["skipped"]) == sorted(done)
+  assert sorted(out["trained"]) == sorted(set(names) - set(done))

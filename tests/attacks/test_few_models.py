@@ -67,6 +67,7 @@ def test_quantile_pieces_by_hand():
   assert quantile.quantile_scores(3.0, 1.0, np.log(2.0)) == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_quantile_regression_learns_what_a_global_threshold_cannot():
   # The non-member score depends on the input: s = 4 x0 + noise. Members
   # score 1 higher. A global threshold sees mostly x0; the regressor's
@@ -113,6 +114,7 @@ def test_lt_iqr_and_precision_at_k_by_hand():
       0.5, 0.5, 2)
 
 
+@pytest.mark.slow
 def test_the_new_attacks_run_through_the_front_door():
   rng = np.random.default_rng(1)
   n, z, k = 40, 30, 4
@@ -147,6 +149,7 @@ def test_the_new_attacks_run_through_the_front_door():
     AttackSignals(target=target, loss_trace=np.zeros((n + 1, 3)))
 
 
+@pytest.mark.slow
 def test_privacy_metrics_records_the_loss_trace_for_lt_iqr():
   import tensorflow as tf
   from tfmia.audits.callback import PrivacyMetrics

@@ -24,6 +24,7 @@ def _same(a, b):
              zip(a.get_weights(), b.get_weights()))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("builder, kwargs, augment", [
     ("dense", {"depth": 2, "units": 32}, False),
     ("conv", {"filters": 8, "dense_units": 16}, True),
@@ -47,6 +48,7 @@ def test_two_models_together_equal_them_apart_bit_for_bit(builder, kwargs,
   assert tog[0].model.name == apart[0].model.name   # its name given back
 
 
+@pytest.mark.slow
 def test_reference_folder_together_equals_one_by_one_and_resumes(tmp_path):
   one = tiny_reference_config(tmp_path / "one", num_models=2, epochs=2
                               ).replace(loss_traces=True)
@@ -85,6 +87,7 @@ def _only(keep):
   return train
 
 
+@pytest.mark.slow
 def test_checkpoints_of_a_stacked_model_are_its_own(tmp_path):
   config = tiny_reference_config(tmp_path / "r", num_models=2, epochs=2
                                  ).replace(together=3,
@@ -131,6 +134,7 @@ def test_what_cannot_be_trained_together_is_refused():
     together.check_optimizer(tf.keras.optimizers.Adam(global_clipnorm=1.0))
 
 
+@pytest.mark.slow
 def test_cli_together_flag(tmp_path, capsys):
   from tfmia import cli
   from tfmia.infra import io
@@ -145,6 +149,7 @@ def test_cli_together_flag(tmp_path, capsys):
   assert record["together"] == 3
 
 
+@pytest.mark.slow
 def test_dropout_stays_per_model():
   """Dropout's masks are each model's own: two models of one seed trained
   together on the same data differ (their draws differ), and each learns."""
