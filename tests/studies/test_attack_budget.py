@@ -54,6 +54,10 @@ def test_outputs_rows_and_budgets(ran):
   assert (df.auc_low <= df.auc + 1e-12).all() and (df.auc <= df.auc_high + 1e-12).all()
   best = res.best()
   assert list(best.k) == [0, 1, 2]
+  import json
+  training = json.loads((out / "training.json").read_text())
+  assert training["digits"]["models"] == 5
+  assert training["digits"]["training_seconds"] > 0
   lt = res.lt_iqr
   assert set(lt.score) == {"lt_iqr", "final_loss"}
   assert lt.precision.between(0, 1).all()

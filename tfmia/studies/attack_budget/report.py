@@ -98,9 +98,10 @@ def plot_power_vs_budget(rows: pd.DataFrame, *, drawn=DRAWN,
 
 
 def write(result, config, out) -> None:
-  """Writes results.csv, summary.csv, best.csv, lt_iqr.csv and the
-  figure into `out`."""
+  """Writes results.csv, summary.csv, best.csv, lt_iqr.csv, training.json
+  and the figure into `out`."""
   out = fs.path(out)
+  io.atomic_write_json(out / "training.json", result.training)
   for name, df in (("results.csv", result.results),
                    ("summary.csv", summary(result.results)),
                    ("best.csv", best(result.results)),

@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import time
 from typing import Optional, Union
 
 import numpy as np
@@ -45,7 +44,7 @@ from tfmia.training import TrainConfig
 logger = logging.getLogger(__name__)
 
 OUTPUTS = ("config.json", "results.csv", "summary.csv", "best.csv",
-           "lt_iqr.csv", "power_vs_budget.png", "models")
+           "lt_iqr.csv", "training.json", "power_vs_budget.png", "models")
 # Attacks the study leaves out, and why.
 EXCLUDED = {
     "lt_iqr": "it ranks members by risk (higher: more vulnerable), not "
@@ -215,11 +214,12 @@ class BudgetConfig:
 
 @dataclasses.dataclass(frozen=True)
 class BudgetResult:
-  """The study's rows: one per dataset, seed, K and attack."""
+  """The study's rows: one per dataset, seed, K and attack; LT-IQR's
+  precision rows; per dataset, its models' training time."""
 
   results: pd.DataFrame
   lt_iqr: pd.DataFrame
-  seconds: dict
+  training: dict
 
   def summary(self) -> pd.DataFrame:
     return report.summary(self.results)
@@ -342,13 +342,19 @@ def run(config: BudgetConfig, out: Union[str, os.PathLike], *,
     rc = config.reference_config(setting.dataset,
                                  out / "models" / setting.dataset)
     data = prepare_data(rc.data)
-    start = time.perf_counter()
     say(f"{setting.dataset}: training the target and {rc.num_models} "
         f"reference models, {config.together} together")
     references.train_references(rc, data=data, progress=progress,
                                 executor=executor)
-    seconds[setting.dataset] = time.perf_counter() - start
     refs = references.ReferenceSet.load(rc.reference_dir)
+    # What the models cost when they were trained (each model's done marker
+    # holds its share of its stack's time), resumed runs included.
+    done = [store.read_done(fs.path(rc.reference_dir) / n
+                            / references.DONE_FILE) or {}
+            for n in refs.model_names()]
+    seconds[setting.dataset] = dict(
+        models=len(done), together=config.together,
+        training_seconds=round(sum(d.get("seconds", 0.0) for d in done), 1))
     for seed, target in enumerate(config.targets()):
       for k in config.ks:
         path = out / "cells" / setting.dataset / f"seed{seed}_k{k}.csv"
