@@ -172,3 +172,14 @@ def test_privacy_metrics_records_the_loss_trace_for_lt_iqr():
   np.testing.assert_allclose(last.get("lt_iqr").scores,
                              loss_trace.lt_iqr_scores(trace))
   assert "lt_iqr" in registry.ATTACKS
+
+
+def test_lt_iqr_is_the_authors_pandas_reduction():
+  """computationalprivacy/loss_traces `_reduction_iqr`: pandas' quantiles
+  (linear interpolation) of each trace, Q0.75 − Q0.25."""
+  import pandas as pd
+  trace = np.random.default_rng(3).gamma(2.0, size=(50, 21))
+  df = pd.DataFrame(trace)
+  theirs = (df.quantile(0.75, axis=1) - df.quantile(0.25, axis=1)).to_numpy()
+  np.testing.assert_allclose(loss_trace.lt_iqr_scores(trace), theirs,
+                             rtol=1e-12)
