@@ -3,7 +3,7 @@
   tfmia case-study architectures [--quick] [--dataset cifar10] [--data-dir DIR]
   tfmia case-study snn-mia --quick --executor ray [--address auto]
   tfmia case-study dp-audit --quick [--dataset digits|cifar10] [--epsilons inf,8,4,1]
-  tfmia case-study attack-budget --quick [--datasets cifar10] [--ks 0,2,8]
+  tfmia case-study attack-budget --quick [--dataset cifar10] [--ks 0,2,8]
   tfmia train --model conv --dataset digits --out runs/conv
   tfmia attack --run runs/conv --attacks threshold,logistic_regression
   tfmia attack --logits outputs.npz --out audits/x

@@ -93,6 +93,16 @@ def test_rerun_trains_and_attacks_nothing(ran, monkeypatch):
   pd.testing.assert_frame_equal(again.results, res.results)
 
 
+def test_no_target_has_its_complement_among_its_references():
+  # Models come in complementary pairs (2j, 2j + 1): with max(ks) odd the
+  # extra targets start at the next pair, past every reference.
+  config = _config(ks=(0, 1, 3), seeds=3)
+  assert config.targets() == ["target", "ref_004", "ref_005"]
+  assert config.num_models == 6
+  assert _config(ks=(0, 2, 16), seeds=3).targets()[1:] == ["ref_016",
+                                                          "ref_017"]
+
+
 def test_config_errors():
   with pytest.raises(ValueError, match="ks"):
     _config(ks=(2, 1))

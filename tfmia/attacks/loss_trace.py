@@ -50,6 +50,8 @@ def precision_at_k(risk, vulnerable, candidates, fraction: float
   risk = np.asarray(risk, np.float64)
   vulnerable = np.asarray(vulnerable, bool)
   idx = np.flatnonzero(np.asarray(candidates, bool))
+  if not len(idx):
+    raise ValueError("`candidates` is empty: no example to rank.")
   if not 0 < fraction <= 1:
     raise ValueError(f"`fraction` must be in (0, 1]. Received: {fraction!r}")
   k = max(1, int(round(fraction * len(idx))))

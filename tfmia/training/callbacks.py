@@ -25,6 +25,12 @@ class EpochProgress(tf.keras.callbacks.Callback):
     logs = logs or {}
     shown = {k: f"{v:.3f}" for k, v in logs.items()
              if k in ("accuracy", "val_accuracy") or k.startswith("mia_")}
+    for split in ("", "val_"):   # a stack of models: their mean
+      accs = [v for k, v in logs.items() if k.startswith(f"{split}stack_")
+              and k.endswith("_accuracy")]
+      if accs:
+        shown[f"{split}accuracy (mean of {len(accs)})"] = (
+            f"{sum(accs) / len(accs):.3f}")
     self._bar.set_postfix(shown, refresh=False)
     self._bar.update(1)
 

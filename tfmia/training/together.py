@@ -6,8 +6,8 @@ The loss is the sum of the K models' losses, so the gradient of each copy's
 weights is exactly its own loss's gradient (the sum passes 1.0 to each term)
 and the optimizer's update is per variable (Adam's moments, SGD's momentum,
 decoupled weight decay). Each model is therefore trained as it would be
-alone with the same seed and the same batch order: the same weights, to
-float32 rounding where the larger graph reorders a sum (tested on CPU).
+alone with the same seed and the same batch order: the same weights, bit
+for bit on CPU (tested); GPU kernels need not be deterministic.
 
 What stays per model: its weights' initialisation (each built after
 `tf.keras.utils.set_random_seed(seed_k)`), its shuffle and augmentation

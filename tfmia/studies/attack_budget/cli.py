@@ -21,9 +21,9 @@ DESCRIPTION = ("Trains, per dataset, one folder of models on random halves "
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-  cliargs.add_quick(p, help="CIFAR-10 (2,000 pool images, conv, 20 epochs) "
-                            "and synthetic Purchase (2,000 rows, 2x256 MLP): "
-                            "under 30 minutes on 2 CPU cores")
+  cliargs.add_quick(p, help="CIFAR-10 (2,000 pool images, conv, 40 epochs) "
+                            "and synthetic Purchase (8,000 rows, 2x256 MLP): "
+                            "about 10 minutes on 2 CPU cores")
   p.add_argument("--dataset", type=cliargs.csv, default=None,
                  help="which of the mode's datasets to run, comma-separated "
                       "(default: cifar10,purchase_synthetic)")
