@@ -661,3 +661,12 @@ def test_audit_your_saved_model_with_references_from_your_builder(
 def pd_read(path):
   import pandas as pd
   return pd.read_csv(path)
+
+
+def test_check_offline_is_the_one_refusal_of_a_missing_dataset(tmp_path):
+  from tfmia import cliargs
+  cliargs.check_offline("purchase_synthetic", str(tmp_path))   # ships offline
+  cliargs.check_offline("cifar10", str(tmp_path), download=True)
+  with pytest.raises(ValueError, match=r"'cifar10' is not available offline"
+                     r".*or --dataset digits\."):
+    cliargs.check_offline("cifar10", str(tmp_path), instead="--dataset digits")

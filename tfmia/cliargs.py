@@ -272,6 +272,22 @@ def executor_from(args: argparse.Namespace):
   return executor
 
 
+def check_offline(dataset: str, data_dir: Optional[str], *,
+                  download: bool = False,
+                  instead: str = "--download") -> None:
+  """Refuses, before any work, a dataset that is neither offline nor in
+  `data_dir` (unless it may be downloaded); `instead` names the other way
+  out, e.g. "--fallback-dataset digits"."""
+  from tfmia import data as tfdata
+  if (download or dataset in tfdata.OFFLINE_DATASETS
+      or tfdata.dataset_available(dataset, data_dir)):
+    return
+  raise ValueError(
+      f"Dataset {dataset!r} is not available offline in data_dir="
+      f"{tfdata.resolve_data_dir(data_dir)!r}. Pass --data-dir (or set "
+      f"${tfdata.DATA_DIR_ENV}), or {instead}.")
+
+
 def available_dataset(args: argparse.Namespace) -> str:
   """args.dataset, or args.fallback_dataset (saying so) when it is absent."""
   from tfmia import data as tfdata
@@ -279,10 +295,8 @@ def available_dataset(args: argparse.Namespace) -> str:
   if not args.download and not tfdata.dataset_available(dataset, args.data_dir):
     where = tfdata.resolve_data_dir(args.data_dir)
     if not args.fallback_dataset:
-      raise ValueError(
-          f"Dataset {dataset!r} is not available offline in data_dir="
-          f"{where!r}. Pass --data-dir (or set ${tfdata.DATA_DIR_ENV}), "
-          f"--download, or --fallback-dataset digits.")
+      check_offline(dataset, args.data_dir,
+                    instead="--download, or --fallback-dataset digits")
     print(f"{dataset} was not found in data_dir={where!r}; running on "
           f"{args.fallback_dataset!r} instead.")
     dataset = args.fallback_dataset

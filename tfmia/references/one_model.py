@@ -219,8 +219,7 @@ def _stack_checkpoints(kept: Sequence[tuple]):
   return callback
 
 
-def stack_groups(jobs: Sequence[tuple], data: ClassificationData,
-                 together: int) -> list[list[tuple]]:
+def stack_groups(jobs: Sequence[tuple], together: int) -> list[list[tuple]]:
   """`jobs` in stacks of at most `together` models whose member and
   validation sets have one size (one step feeds each model one batch)."""
   by_size: dict = {}

@@ -254,7 +254,7 @@ def train_references(config: ReferenceConfig, *,
       kwargs["validation"] = (dev["target_dev"] if name == TARGET else
                               dev["ref_dev"][model_index(name)])
     jobs.append((name, mask, model_dir, kwargs))
-  stacks = (stack_groups(jobs, data, config.together)
+  stacks = (stack_groups(jobs, config.together)
             if config.together > 1 and train_fn is train_one else [])
   if executor is None:
     for group in stacks:

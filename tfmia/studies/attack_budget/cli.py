@@ -79,14 +79,9 @@ def handle(args: argparse.Namespace) -> int:
     overrides["settings"] = settings
   config = (study.BudgetConfig.quick_mode(**overrides) if args.quick
             else study.BudgetConfig(**overrides))
-  from tfmia import data as tfdata
   for s in config.settings:
-    if (s.dataset in tfdata.TFDS_DATASETS
-        and not tfdata.dataset_available(s.dataset, args.data_dir)):
-      raise ValueError(
-          f"Dataset {s.dataset!r} is not available offline in data_dir="
-          f"{tfdata.resolve_data_dir(args.data_dir)!r}. Pass --data-dir, or "
-          "--dataset purchase_synthetic.")
+    cliargs.check_offline(s.dataset, args.data_dir,
+                          instead="--dataset purchase_synthetic")
   io.check_output_dir(args.out, "--out")
   mode = cliargs.mode_label(config.quick, {k: v for k, v in overrides.items()
                                            if k != "settings"})

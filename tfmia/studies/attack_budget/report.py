@@ -106,7 +106,6 @@ def write(result, config, out) -> None:
                    ("summary.csv", summary(result.results)),
                    ("best.csv", best(result.results)),
                    ("lt_iqr.csv", result.lt_iqr)):
-    with io.atomic_path(out / name, suffix=".csv") as tmp:
-      df.to_csv(tmp, index=False)
+    io.atomic_write_csv(df, out / name, index=False)
   plotting.save_figure(plot_power_vs_budget(result.results),
                        out / "power_vs_budget.png")

@@ -326,12 +326,6 @@ def lt_iqr_rows(refs, data, target: str, config: BudgetConfig
   return pd.DataFrame(rows)
 
 
-def _save_csv(df: pd.DataFrame, path) -> None:
-  path.parent.mkdir(parents=True, exist_ok=True)
-  with io.atomic_path(path, suffix=".csv") as tmp:
-    df.to_csv(tmp, index=False)
-
-
 def run(config: BudgetConfig, out: Union[str, os.PathLike], *,
         progress: bool = True, overwrite: bool = False,
         executor=None) -> BudgetResult:
@@ -374,7 +368,8 @@ def run(config: BudgetConfig, out: Union[str, os.PathLike], *,
         df = store.cached(
             path, fp, lambda: attack_cell(refs, data, target, k, names,
                                           config, seed),
-            save=_save_csv, load=pd.read_csv)
+            save=lambda df, path: io.atomic_write_csv(df, path, index=False),
+            load=pd.read_csv)
         if k == 0:
           free = df
         elif 0 in config.ks:

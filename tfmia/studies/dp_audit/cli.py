@@ -61,7 +61,6 @@ def _epsilon(text: str):
 
 def handle(args: argparse.Namespace) -> int:
 
-  from tfmia import data as tfdata
   from tfmia.infra import io
   from tfmia.studies import dp_audit as study
   overrides = dict(
@@ -77,11 +76,8 @@ def handle(args: argparse.Namespace) -> int:
     overrides["model_kwargs"] = ()
   config = (study.DpAuditStudyConfig.quick_mode(**overrides) if args.quick
             else study.DpAuditStudyConfig(**overrides))
-  if config.dataset != "digits" and not args.download and \
-      not tfdata.dataset_available(config.dataset, args.data_dir):
-    raise ValueError(f"Dataset {config.dataset!r} is not available offline "
-                     f"in data_dir={tfdata.resolve_data_dir(args.data_dir)!r}."
-                     " Pass --data-dir, or --dataset digits.")
+  cliargs.check_offline(config.dataset, args.data_dir,
+                        download=args.download, instead="--dataset digits")
   io.check_output_dir(args.out, "--out")
   mode = cliargs.mode_label(config.quick, overrides)
   print(f"DP-audit case study ({mode}) on {config.dataset}: "
