@@ -96,3 +96,14 @@ def bn_dropout_mlp(input_shape, num_classes, *, dropout: float = 0.0):
   if dropout:
     x = layers.Dropout(dropout)(x)
   return tf.keras.Model(inp, layers.Dense(num_classes)(x), name="bn_mlp")
+
+
+def sequential_softmax(input_shape, num_classes):
+  """A user's Sequential model ending in a softmax: a builder the tests
+  name as "tfmia_testing:sequential_softmax"."""
+  import tensorflow as tf
+  return tf.keras.Sequential([
+      tf.keras.layers.Flatten(input_shape=tuple(input_shape)),
+      tf.keras.layers.Dense(16, activation="relu"),
+      tf.keras.layers.Dense(num_classes, activation="softmax")],
+      name="seq_softmax")

@@ -29,7 +29,9 @@ def _same(a, b):
     ("dense", {"depth": 2, "units": 32}, False),
     ("conv", {"filters": 8, "dense_units": 16}, True),
     # BatchNorm: each model its own statistics, as alone.
-    ("tfmia_testing:bn_dropout_mlp", {}, False)])
+    ("tfmia_testing:bn_dropout_mlp", {}, False),
+    # A user's Sequential model ending in a softmax (loss on probabilities).
+    ("tfmia_testing:sequential_softmax", {}, False)])
 def test_two_models_together_equal_them_apart_bit_for_bit(builder, kwargs,
                                                           augment):
   data, sets = _sets()
