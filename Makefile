@@ -11,12 +11,12 @@ export TFMIA_DATA_DIR
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt setup.py
+$(STAMP): requirements.txt requirements-nodeps.txt setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
-	# The MIA code moved out of tensorflow-privacy 0.9.0. --no-deps: its
-	# tf-models-official requirement would pull TF 2.20 / Keras 3.
-	$(PY) -m pip install --quiet --no-deps tensorflow-empirical-privacy==0.1.0
+	# Packages whose declared requirements would move a pin, each with the
+	# reason in the file: the MIA module and the compiled protobuf.
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
