@@ -69,12 +69,25 @@ def tiny_reference(tmp_path_factory):
   return config, data
 
 
+@pytest.fixture(scope="session")
+def tiny_architecture_study(tmp_path_factory, digits):
+  """(folder, result) of a finished `tiny_architecture_config()` study.
+  Shared by the modules that read it; a test that changes files works on a
+  copy (`shutil.copytree(folder, tmp_path, dirs_exist_ok=True)`)."""
+  from tfmia.studies import architectures
+  from tfmia_testing import tiny_architecture_config
+  out = tmp_path_factory.mktemp("architecture_study")
+  return out, architectures.run(tiny_architecture_config(), out, raw=digits,
+                                progress=False)
+
+
 # Fixtures that train models (each takes 3 s or more on a 2-core CPU): a test
 # that uses one is slow too, so `make test-fast` leaves it to `make test`.
 TRAINING_FIXTURES = {"tiny_reference", "trained_run", "trained_conv",
                      "audited", "folder", "toolbox", "study", "split_folder",
                      "resnet_folder", "reference_copy", "cifar10_raw",
-                     "cifar10_data_dir", "finished"}
+                     "cifar10_data_dir", "finished",
+                     "tiny_architecture_study"}
 
 
 # The longest test files start first. pytest-xdist's `load` scheduling then

@@ -97,6 +97,28 @@ def test_python_api_on_models_matches_the_folder_audit(tiny_reference, audited):
                                rtol=1e-6, atol=1e-9)
 
 
+def test_folder_models_queried_through_one_graph_equal_each_built(
+    tiny_reference):
+  """The audit loads each model's weights into one model (one traced graph
+  for the K + 1): every model's logits equal, bit for bit, those of the
+  model built and queried on its own, and differ from model to model."""
+  from tfmia.models.adapter import predict_logits
+  cfg, data = tiny_reference
+  refs = references.ReferenceSet.load(cfg.reference_dir)
+  x = data.x_train[:100]
+  shared, alone = [], []
+  for name in [references.TARGET] + refs.reference_names():
+    forward = audit._queried(refs, name, data, None, 256, False)
+    shared.append(forward(x))
+    alone.append(predict_logits(
+        refs.load_model(name, data.input_shape, data.num_classes), x,
+        batch_size=256))
+  assert forward is audit._queried(refs, "ref_000", data, None, 256, False)
+  for a, b in zip(shared, alone):
+    np.testing.assert_array_equal(a, b)
+  assert all(not np.array_equal(shared[0], s) for s in shared[1:])
+
+
 def test_population_overlapping_members_is_refused(tiny_reference):
   cfg, data = tiny_reference
   refs = references.ReferenceSet.load(cfg.reference_dir)

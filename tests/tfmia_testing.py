@@ -15,6 +15,15 @@ def tiny_reference_config(directory, num_models=2, **train):
       num_models=num_models, reference_dir=str(directory))
 
 
+def tiny_architecture_config(**changes):
+  """The architecture study on digits at its smallest: 5 models, 2 epochs."""
+  from tfmia.studies import architectures
+  settings = dict(dataset="digits", epochs=2, every_n_epochs=1, batch_size=64,
+                  train_size=200, test_size=200, attacks=("threshold",))
+  settings.update(changes)
+  return architectures.ArchitectureStudyConfig(**settings)
+
+
 def ann_predict(model, x):
   return np.asarray(model.predict(x, verbose=0)).argmax(1)
 

@@ -6,33 +6,21 @@ import shutil
 import pytest
 
 from tfmia.studies import architectures, snn_mia
-
-
-def _tiny(**kw):
-  settings = dict(dataset="digits", epochs=1, every_n_epochs=1, batch_size=64,
-                  train_size=150, test_size=100, attacks=("threshold",))
-  settings.update(kw)
-  return architectures.ArchitectureStudyConfig(**settings)
-
-
-@pytest.fixture(scope="module")
-def tiny_study(tmp_path_factory, digits):
-  """A finished tiny architecture study; each test works on its own copy."""
-  out = tmp_path_factory.mktemp("tiny_study") / "study"
-  return architectures.run(_tiny(), out, raw=digits, progress=False), out
+from tfmia_testing import tiny_architecture_config as _tiny
 
 
 def _copy(study, tmp_path):
-  shutil.copytree(study[1], tmp_path, dirs_exist_ok=True)
-  return study[0]
+  """A copy of the shared finished study in `tmp_path`: its result."""
+  shutil.copytree(study[0], tmp_path, dirs_exist_ok=True)
+  return study[1]
 
 
 @pytest.mark.slow
 def test_architecture_study_redoes_only_the_corrupted_model(tmp_path, digits,
                                                             monkeypatch,
                                                             caplog,
-                                                            tiny_study):
-  first = _copy(tiny_study, tmp_path)
+                                                            tiny_architecture_study):
+  first = _copy(tiny_architecture_study, tmp_path)
   npz = tmp_path / "models" / "dense7" / "privacy" / "epoch_0001.npz"
   npz.write_bytes(npz.read_bytes()[:50])
   weights = tmp_path / "models" / "conv" / "model.weights.h5"
@@ -52,16 +40,19 @@ def test_architecture_study_redoes_only_the_corrupted_model(tmp_path, digits,
 
 
 @pytest.mark.slow
-def test_architecture_rerun_with_other_epochs_is_refused(tmp_path, digits,
-                                                         tiny_study):
-  """The stale-epochs case: a rerun with --epochs 2 in a folder of a
-  1-epoch study would have reported the old epochs; now it is refused."""
-  _copy(tiny_study, tmp_path)
-  with pytest.raises(ValueError, match="epochs: 1 -> 2"):
-    architectures.run(_tiny(epochs=2), tmp_path, raw=digits, progress=False)
-  res = architectures.run(_tiny(epochs=2), tmp_path, raw=digits,
+def test_architecture_rerun_with_other_epochs_is_refused(
+    tmp_path, digits, tiny_architecture_study):
+  """The stale-epochs case: a rerun with --epochs 1 in a folder of a
+  2-epoch study would have reported the old second epoch; now it is
+  refused, and `overwrite` starts afresh."""
+  _copy(tiny_architecture_study, tmp_path)
+  with pytest.raises(ValueError, match="epochs: 2 -> 1"):
+    architectures.run(_tiny(epochs=1), tmp_path, raw=digits, progress=False)
+  res = architectures.run(_tiny(epochs=1), tmp_path, raw=digits,
                           progress=False, overwrite=True)
-  assert [h.epoch for h in res.outcomes["conv"].privacy] == [1, 2]
+  assert [h.epoch for h in res.outcomes["conv"].privacy] == [1]
+  assert not (tmp_path / "models" / "conv" / "privacy" /
+              "epoch_0002.npz").exists()
 
 
 def test_snn_study_refuses_other_settings_before_training(tmp_path, digits,

@@ -9,18 +9,12 @@ FIGURES = [f"{key}_{kind}.png" for key, _, _ in study.EXPERIMENTS
            for kind in ("training", "mia")] + ["sample_data.png", "roc_final.png"]
 
 
-def _tiny(**kw):
-  settings = dict(dataset="digits", epochs=2, every_n_epochs=1, batch_size=64,
-                  train_size=200, test_size=200, attacks=("threshold",))
-  settings.update(kw)
-  return study.ArchitectureStudyConfig(**settings)
+from tfmia_testing import tiny_architecture_config as _tiny
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory, digits):
-  out = tmp_path_factory.mktemp("arch")
-  result = study.run(_tiny(), out, raw=digits, progress=False)
-  return out, result
+@pytest.fixture
+def finished(tiny_architecture_study):
+  return tiny_architecture_study
 
 
 @pytest.mark.slow
@@ -66,13 +60,17 @@ def test_rerun_skips_finished_models(finished, digits, monkeypatch):
 
 
 @pytest.mark.slow
-def test_interrupted_model_is_redone(tmp_path, digits, monkeypatch):
-  cfg = _tiny(epochs=1)
-  study.run(cfg, tmp_path, raw=digits, progress=False)
+def test_interrupted_model_is_redone(finished, tmp_path, digits, monkeypatch):
+  import shutil
+  out, result = finished
+  shutil.copytree(out, tmp_path, dirs_exist_ok=True)   # the fixture stays whole
   (tmp_path / "models" / "dense7" / "done.json").unlink()  # as if killed
   trained = _spy_trained(monkeypatch)
-  study.run(cfg, tmp_path, raw=digits, progress=False)
+  again = study.run(_tiny(), tmp_path, raw=digits, progress=False)
   assert trained == ["dense7"]
+  # Redone from its seed: the same model, so the same leakage.
+  assert again.outcomes["dense7"].privacy[-1].get("threshold").auc == \
+      result.outcomes["dense7"].privacy[-1].get("threshold").auc
 
 
 # Other settings in the same folder: tests/reliability/test_studies.py.

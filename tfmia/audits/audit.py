@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import weakref
 import zlib
 from typing import Optional, Sequence, Union
 
@@ -350,10 +351,38 @@ def model_signals(refs, data, name: str, variant: Optional[variants.Variant],
   return store.cached(
       path, fp,
       lambda: compute_signals(
-          variants.load_model(refs, name, data, variant, progress=bool(
-              progress)), x, y, config, progress=progress,
-          mask_key=mask_key, sensitivity_rows=rows),
+          _queried(refs, name, data, variant, config.batch_size, progress),
+          x, y, config, progress=progress, mask_key=mask_key,
+          sensitivity_rows=rows),
       save=lambda sig, p: sig.save(p), load=Signals.load)
+
+
+# One adapter per reference folder and batch size for its trained models:
+# the target and the K references share an architecture, so each is queried
+# by loading its weights into one model whose graph is traced once, rather
+# than building and tracing K + 1 models (the same outputs: the same graph
+# with the same weights). Variants (SNNs, pruned models) differ in structure
+# and are built each. Kept while the ReferenceSet lives.
+_QUERY_ADAPTERS = weakref.WeakKeyDictionary()
+
+
+def _queried(refs, name, data, variant, batch_size, progress):
+  """What `compute_signals` queries for model `name` as `variant`."""
+  if variant is not None:
+    return variants.load_model(refs, name, data, variant,
+                               progress=bool(progress))
+  cache = _QUERY_ADAPTERS.setdefault(refs, {})
+  key = (tuple(data.input_shape), data.num_classes, batch_size)
+  if key not in cache:
+    model = refs.load_model(name, data.input_shape, data.num_classes)
+    forward = adapter.as_adapter(model, batch_size=batch_size)
+    cache[key] = forward, forward.outputs   # outputs as detected unqueried
+    return forward
+  forward, detected = cache[key]
+  refs.load_model(name, data.input_shape, data.num_classes,
+                  into=forward.model)
+  forward.outputs = detected   # each model's outputs resolved afresh
+  return forward
 
 
 def cell_signals(refs, data, cell: Cell, attacks: Sequence[str], *,

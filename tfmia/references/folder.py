@@ -157,12 +157,17 @@ class ReferenceSet:
                target_is_member=target_is_member, split_masks=split_masks)
 
   def load_model(self, name: str, input_shape: Sequence[int],
-                 num_classes: int):
+                 num_classes: int, *, into=None):
     """Builds model `name` ("target" or "ref_003") and loads its weights.
-    Its variants are loaded with `tfmia.variants.load_model`."""
+    Its variants are loaded with `tfmia.variants.load_model`.
+
+    `into`: a model this folder's `load_model` built before (any of its
+    models); the weights are loaded into it instead of a new model, so a
+    graph traced for it serves every model of the folder."""
     self._check_name(name)
-    model = models.build_model(self.config.model, tuple(input_shape),
-                               num_classes, **dict(self.config.model_kwargs))
+    model = into if into is not None else models.build_model(
+        self.config.model, tuple(input_shape), num_classes,
+        **dict(self.config.model_kwargs))
     return load_weights(model, self.directory / name / WEIGHTS_FILE)
 
   def checkpoint_epochs(self, name: str) -> list[int]:
