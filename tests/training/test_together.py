@@ -79,6 +79,18 @@ def test_reference_folder_together_equals_one_by_one_and_resumes(tmp_path):
   assert refs_four.loss_trace("target").shape == (400, 3)
   np.testing.assert_array_equal(refs_four.is_member_of("ref_001"), mask)
   assert references.train_references(four, progress=False)["trained"] == []
+  # A model whose loss trace is gone is incomplete: named, then redone.
+  trace = tmp_path / "four" / "ref_000" / references.LOSS_TRACE_FILE
+  trace.unlink()
+  with pytest.raises(FileNotFoundError, match="ref_000 .*loss_trace.npy is "
+                     "missing"):
+    references.ReferenceSet.load(tmp_path / "four")
+  out = references.train_references(four, progress=False)
+  assert out["trained"] == ["ref_000"]
+  assert "loss_trace.npy is missing" in out["redone"]["ref_000"]
+  np.testing.assert_array_equal(   # (now trained alone: the same trace)
+      references.ReferenceSet.load(tmp_path / "four").loss_trace("ref_000"),
+      refs_one.loss_trace("ref_000"))
 
 
 def _only(keep):

@@ -11,9 +11,11 @@ Layout of a reference folder::
       ref_000/ ...       reference model k
         is_member.npy    its row of the membership matrix
         model.weights.h5, history.json, config.json
+        loss_trace.npy   its pool losses before and after each epoch
+                         (`ReferenceConfig(loss_traces=True)` only)
         done.json        written last (`tfmia.infra.store`): marks the model
-                         complete, with the SHA-256 of is_member.npy and of
-                         the weights
+                         complete, with the SHA-256 of is_member.npy, of
+                         the weights and of the loss trace
         variants/        its variants (`tfmia.variants`), each a store unit
         signals/         its cached signals (`tfmia.audits.audit`)
 
@@ -25,7 +27,8 @@ the population never overlaps any model's training data.
 
 from tfmia.references.config import ReferenceConfig
 from tfmia.references.folder import ReferenceSet
-from tfmia.references.membership import (CONFIG_FILE, DONE_FILE, MEMBER_FILE,
+from tfmia.references.membership import (CONFIG_FILE, DONE_FILE,
+                                         LOSS_TRACE_FILE, MEMBER_FILE,
                                          MEMBERSHIP_FILE, SPLITS, TARGET,
                                          WEIGHTS_FILE,
                                          membership_matrix, mia_prune_split,
@@ -40,7 +43,8 @@ from tfmia.references.training import (check_buildable, is_complete,
                                        train_reference_models,
                                        train_references, unit_problem)
 
-__all__ = ["CHECKPOINTS_DIR", "CONFIG_FILE", "DONE_FILE", "MEMBERSHIP_FILE",
+__all__ = ["CHECKPOINTS_DIR", "CONFIG_FILE", "DONE_FILE", "LOSS_TRACE_FILE",
+           "MEMBERSHIP_FILE",
            "MEMBER_FILE", "ReferenceConfig", "ReferenceSet", "SPLITS",
            "TARGET", "WEIGHTS_FILE", "check_buildable", "checkpoint_epochs",
            "checkpoint_path", "is_complete", "job_names", "membership_matrix",

@@ -141,7 +141,9 @@ class ReferenceSet:
     ref_is_member = expected
     fingerprint = saved.fingerprint()
     names = job_names(k)
-    problems = {nm: unit_problem(directory / nm, fingerprint) for nm in names}
+    problems = {nm: unit_problem(directory / nm, fingerprint,
+                                 loss_trace=saved.loss_traces)
+                for nm in names}
     missing = [f"{nm} ({why})" for nm, why in problems.items() if why]
     if missing:
       raise FileNotFoundError(

@@ -16,6 +16,7 @@ from tfmia.data import ClassificationData, prepare_data
 from tfmia.training.loop import WEIGHTS_FILE
 
 from tfmia.references.membership import (CONFIG_FILE, DONE_FILE,
+                                         LOSS_TRACE_FILE,
                                          MEMBER_FILE,
                                          MEMBERSHIP_FILE, TARGET,
                                          membership_matrix, mia_prune_split,
@@ -64,16 +65,18 @@ def shard_jobs(num_models: int, shard: Optional[tuple[int, int]]) -> list[str]:
 
 
 def unit_problem(model_dir: Union[str, os.PathLike],
-                 fingerprint: str, *, checkpoints: bool = False
-                 ) -> Optional[str]:
+                 fingerprint: str, *, checkpoints: bool = False,
+                 loss_trace: bool = False) -> Optional[str]:
   """Why model folder `model_dir` is not complete, or None when it is: its
   done marker must match `fingerprint`, and its membership mask and weights
   be the files it recorded (so a corrupted or half-copied file is redone).
-  With `checkpoints`, it must also hold the per-epoch weights, unchanged."""
+  With `checkpoints`, it must also hold the per-epoch weights, unchanged;
+  with `loss_trace` (a folder with `loss_traces=True`), its loss trace."""
   model_dir = fs.path(model_dir)
   marker = model_dir / DONE_FILE
-  problem = store.unit_problem(marker, fingerprint,
-                               [model_dir / MEMBER_FILE, model_dir / WEIGHTS_FILE])
+  problem = store.unit_problem(
+      marker, fingerprint, [model_dir / MEMBER_FILE, model_dir / WEIGHTS_FILE]
+      + ([model_dir / LOSS_TRACE_FILE] if loss_trace else []))
   if problem or not checkpoints:
     return problem
   recorded = (store.read_done(marker) or {}).get("sha256", {})
@@ -238,7 +241,8 @@ def train_references(config: ReferenceConfig, *,
   for name in shard_jobs(config.num_models, shard):
     model_dir = directory / name
     problem = unit_problem(model_dir, fingerprint,
-                           checkpoints=name in config.checkpoints)
+                           checkpoints=name in config.checkpoints,
+                           loss_trace=config.loss_traces)
     if problem is None:
       out["skipped"].append(name)
       logger.info("%s is complete; skipping it.", name)
@@ -298,7 +302,8 @@ def _complete(directory: Path, config: ReferenceConfig, shard) -> bool:
     return False
   fingerprint = config.fingerprint()
   return all(unit_problem(directory / name, fingerprint,
-                          checkpoints=name in config.checkpoints) is None
+                          checkpoints=name in config.checkpoints,
+                          loss_trace=config.loss_traces) is None
              for name in shard_jobs(config.num_models, shard))
 
 
@@ -336,7 +341,8 @@ def train_reference_models(config: ReferenceConfig, data: ClassificationData,
   trained = []
   for k in range(config.num_models):
     name = model_name(k)
-    if unit_problem(directory / name, fingerprint) is not None:
+    if unit_problem(directory / name, fingerprint,
+                    loss_trace=config.loss_traces) is not None:
       train_one(config, data, ref_is_member[k], name, directory / name,
                 progress=progress)
     trained.append(load_weights(
@@ -362,7 +368,10 @@ def status(config: ReferenceConfig,
   _check_folder_config(directory, config)
   fingerprint = config.fingerprint()
   names = job_names(config.num_models)
-  done = [n for n in names if is_complete(directory / n, fingerprint)]
+  done = [n for n in names
+          if unit_problem(directory / n, fingerprint,
+                          checkpoints=n in config.checkpoints,
+                          loss_trace=config.loss_traces) is None]
   return done, [n for n in names if n not in done]
 
 
