@@ -42,6 +42,7 @@ bench: setup
 	$(PY) benchmarks/bench_dp_audit.py
 	$(PY) benchmarks/bench_executors.py
 	$(PY) benchmarks/bench_together.py --profile
+	$(PY) benchmarks/bench_tracing.py
 
 # The documentation site (mkdocs.yml, docs/) into site/; --strict turns any
 # warning (a broken link, a docstring griffe cannot read) into a failure, as

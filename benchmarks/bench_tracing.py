@@ -1,0 +1,162 @@
+"""Graph-tracing benchmark: what a model's first `fit` and `predict` cost.
+
+1. protobuf's compiled (upb) implementation against its pure-Python one, in
+   two fresh processes side by side (`PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION`
+   selects it): small spiking VGGs and digits MLPs are built, fitted for
+   one step and queried once, one model after another in one process (as a
+   study or the test suite does); every call traces its model's graph.
+   Target: all the calls together at least 1.3x faster with upb (`make`
+   installs it). The pure-Python cost grows as a process accumulates traced
+   functions, so one model's first calls in a fresh process show less of it
+   (and vary by 20% or more from process to process): hence several models
+   per process, fresh processes alternating, the fastest of each.
+2. The audit's queries: signals of a folder's K + 1 models built and traced
+   one by one, against the same models' weights loaded in turn into one
+   model whose graph is traced once (`tfmia.audits.audit`). The logits are
+   checked equal, bit for bit. Target: faster, and identical.
+
+Usage: python benchmarks/bench_tracing.py [--rounds 2] [--per-kind 6]
+                                         [--models 9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+# One process's measurement: printed as JSON by `--child`.
+_CHILD = """
+import json, sys, time
+import numpy as np, tensorflow as tf
+from google.protobuf.internal import api_implementation
+from tfmia import models
+rng = np.random.default_rng(0)
+out = {"protobuf": api_implementation.Type()}
+for name, shape, kw in (
+    ("spiking_vgg", (8, 8, 1), dict(depth=5, timesteps=1,
+                                   width_multiplier=0.25, hidden=32)),
+    ("dense", (8, 8, 1), dict(depth=2, units=64))):
+  x = rng.random((128,) + shape, dtype=np.float32)
+  y = rng.integers(0, 10, 128)
+  times = {"build": 0.0, "fit": 0.0, "predict": 0.0}
+  for i in range(int(sys.argv[1])):   # models one after another, as a
+    tf.keras.utils.set_random_seed(i)  # study or the test suite trains them
+    t = time.perf_counter()
+    m = models.build_model(name, shape, 10, **kw)
+    times["build"] += time.perf_counter() - t
+    m.compile("adam", tf.keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True))
+    t = time.perf_counter()
+    m.fit(x, y, epochs=1, batch_size=128, verbose=0)
+    times["fit"] += time.perf_counter() - t
+    t = time.perf_counter()
+    m.predict(x, verbose=0)
+    times["predict"] += time.perf_counter() - t
+  out[name] = times
+print(json.dumps(out))
+"""
+
+
+def _child(implementation: str, models_per_kind: int) -> dict:
+  env = dict(os.environ)
+  if implementation == "python":
+    env["PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION"] = "python"
+  else:
+    env.pop("PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION", None)
+  proc = subprocess.run([sys.executable, "-c", _CHILD, str(models_per_kind)],
+                        env=env, check=True,
+                        capture_output=True, text=True)
+  return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def protobuf_tracing(rounds: int, models_per_kind: int) -> None:
+  """Part 1: fresh processes, alternating, the fastest of `rounds` each."""
+  runs = {"upb": [], "python": []}
+  for _ in range(rounds):
+    for impl in ("python", "upb"):
+      runs[impl].append(_child(impl, models_per_kind))
+  if runs["upb"][0]["protobuf"] != "upb":
+    print(f"\nprotobuf here has no compiled implementation "
+          f"({runs['upb'][0]['protobuf']}): install protobuf==4.25.8 "
+          "(requirements-nodeps.txt) to compare.")
+    return
+  print(f"\n{models_per_kind} models of each kind built, fitted (one step) "
+        "and queried in turn, each call traced: seconds summed per process, "
+        f"fresh processes, fastest of {rounds}")
+  print(f"   {'model':12s} {'call':8s} {'python (s)':>11s} {'upb (s)':>8s} "
+        " ratio")
+  calls = [(m, c) for m in ("spiking_vgg", "dense")
+           for c in ("build", "fit", "predict")]
+  for model, call in calls:
+    py = min(r[model][call] for r in runs["python"])
+    upb = min(r[model][call] for r in runs["upb"])
+    print(f"   {model:12s} {call:8s} {py:11.2f} {upb:8.2f}  {py / upb:5.2f}")
+  total = {impl: min(sum(r[m][c] for m, c in calls) for r in rs)
+           for impl, rs in runs.items()}
+  print(f"   {'all':21s} {total['python']:11.2f} {total['upb']:8.2f}  "
+        f"{total['python'] / total['upb']:5.2f}  (target >= 1.3)")
+
+
+def shared_query_graph(num_models: int) -> None:
+  """Part 2: a trained folder of `num_models` spiking VGGs (one epoch: the
+  weights only need to differ), queried both ways."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from tfmia import references
+  from tfmia.audits import audit
+  from tfmia.data import DataConfig, prepare_data
+  from tfmia.models.adapter import predict_logits
+  from tfmia.training import TrainConfig
+  with tempfile.TemporaryDirectory() as d:
+    k = max(2, num_models - 1 + (num_models - 1) % 2)  # pairs of references
+    config = references.ReferenceConfig(
+        data=DataConfig(dataset="digits", train_size=400, test_size=200),
+        model="spiking_vgg",
+        model_kwargs=dict(depth=5, timesteps=1, width_multiplier=0.25,
+                          hidden=32),
+        train=TrainConfig(epochs=1, batch_size=64), num_models=k,
+        reference_dir=d)
+    data = prepare_data(config.data)
+    references.train_references(config, data=data, progress=False)
+    refs = references.ReferenceSet.load(d)
+    names = references.job_names(k)
+    x = data.x_train
+    start = time.perf_counter()
+    alone = [predict_logits(refs.load_model(n, data.input_shape,
+                                            data.num_classes), x,
+                            batch_size=256) for n in names]
+    t_alone = time.perf_counter() - start
+    start = time.perf_counter()
+    shared = [audit._queried(refs, n, data, None, 256, False)(x)  # pylint: disable=protected-access
+              for n in names]
+    t_shared = time.perf_counter() - start
+  same = all(np.array_equal(a, b) for a, b in zip(alone, shared))
+  print(f"\nThe audit's queries: {len(names)} spiking VGG-5s (T = 1) on "
+        f"{len(x)} digits")
+  print(f"   built one by one {t_alone:6.2f} s   one traced graph "
+        f"{t_shared:6.2f} s   ratio {t_alone / t_shared:4.2f}   logits "
+        f"{'identical' if same else 'DIFFER'}")
+  if not same:
+    raise SystemExit("the shared graph's logits differ")
+
+
+def main():  # pylint: disable=missing-function-docstring
+  p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  p.add_argument("--rounds", type=int, default=2)
+  p.add_argument("--per-kind", type=int, default=6,
+                 help="models of each kind per process")
+  p.add_argument("--models", type=int, default=9,
+                 help="the target and its references (made even K + 1)")
+  args = p.parse_args()
+  protobuf_tracing(args.rounds, args.per_kind)
+  shared_query_graph(args.models)
+
+
+if __name__ == "__main__":
+  main()
