@@ -97,13 +97,20 @@ def test_python_api_on_models_matches_the_folder_audit(tiny_reference, audited):
                                rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.parametrize("builder", ["dense", "sequential_softmax"])
 def test_folder_models_queried_through_one_graph_equal_each_built(
-    tiny_reference):
+    tiny_reference, tmp_path, builder):
   """The audit loads each model's weights into one model (one traced graph
   for the K + 1): every model's logits equal, bit for bit, those of the
-  model built and queried on its own, and differ from model to model."""
+  model built and queried on its own, and differ from model to model; also
+  for a user's Sequential model ending in a softmax."""
   from tfmia.models.adapter import predict_logits
   cfg, data = tiny_reference
+  if builder != "dense":
+    from tfmia_testing import tiny_reference_config
+    cfg = tiny_reference_config(tmp_path, 2, epochs=1).replace(
+        model=f"tfmia_testing:{builder}", model_kwargs={})
+    references.train_references(cfg, data=data, progress=False)
   refs = references.ReferenceSet.load(cfg.reference_dir)
   x = data.x_train[:100]
   shared, alone = [], []
