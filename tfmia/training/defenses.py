@@ -231,6 +231,15 @@ class AdversarialRegularization(tf.keras.Model):
     self._nx = tf.constant(nonmembers[0])
     self._ny = tf.constant(np.asarray(nonmembers[1]).reshape(-1), tf.int64)
 
+  def compile(self, *args, **kwargs):
+    """Also creates the inference optimizer's slots now, so that the first
+    step is traced once (`tfmia.training.loop.build_step_variables`)."""
+    from tfmia.training.loop import build_optimizer
+    super().compile(*args, **kwargs)
+    if self.inference.built:
+      build_optimizer(self.inference_optimizer,
+                      self.inference.trainable_variables)
+
   def _features(self, outputs, y):
     probs = (outputs if self._probabilities
              else tf.nn.softmax(outputs, axis=-1))

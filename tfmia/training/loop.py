@@ -139,6 +139,45 @@ def compile_model(model: tf.keras.Model, config: TrainConfig, steps_per_epoch: i
       optimizer=optimizer or make_optimizer(config, steps_per_epoch),
       loss=loss or classification_loss(model),
       metrics=["accuracy"])
+  build_step_variables(model)
+
+
+def build_optimizer(optimizer, variables) -> None:
+  """Creates `optimizer`'s slot variables for `variables` now, eagerly, as
+  its first `apply_gradients` would (Keras' optimizers, and the legacy
+  ones tensorflow-privacy's DP optimizers derive from)."""
+  variables = list(variables)
+  if hasattr(optimizer, "_create_all_weights"):      # legacy OptimizerV2
+    optimizer._create_all_weights(variables)
+  elif not getattr(optimizer, "_built", False):
+    optimizer.build(variables)
+
+
+def build_step_variables(model: tf.keras.Model) -> None:
+  """Creates the variables a compiled `model`'s first training step would:
+  its optimizer's slots and its compiled loss's and metrics' totals.
+
+  Keras creates them inside the first step, and a `tf.function` that
+  creates variables while it is traced is traced a second time, so `fit`
+  traced its step twice. Created here, eagerly, the step is traced once
+  (about a third of a small model's `fit`; see docs/benchmarks.md). The
+  values are those Keras would create, so the trained weights are
+  bit-identical. Every training path compiles through here
+  (`compile_model`, `together`)."""
+  if not model.built:    # a subclassed model not yet called: Keras will
+    return               # build all of it in the first step
+  with model.distribute_strategy.scope():
+    build_optimizer(model.optimizer, model.trainable_variables)
+    if not getattr(model, "outputs", None):
+      return
+    outputs = [tf.zeros([1, *o.shape[1:]], o.dtype) for o in model.outputs]
+    labels = [tf.zeros([1], tf.int64) for _ in outputs]
+    if len(outputs) == 1:
+      outputs, labels = outputs[0], labels[0]
+    if not model.compiled_loss.built:
+      model.compiled_loss.build(outputs)
+    if not model.compiled_metrics.built:
+      model.compiled_metrics.build(outputs, labels)
 
 
 def train_model(model: tf.keras.Model, data: ClassificationData,

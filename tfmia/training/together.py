@@ -30,6 +30,7 @@ import tensorflow as tf
 from tfmia.data import ClassificationData
 from tfmia.training.config import TrainConfig, make_optimizer
 from tfmia.training.loop import (TrainingHistory, TrainResult,
+                                 build_step_variables,
                                  classification_loss, make_train_dataset,
                                  validation_batch_size)
 
@@ -207,6 +208,7 @@ def train_together(build: Callable[[], tf.keras.Model],
         optimizer=optimizer,
         loss={m.name: classification_loss(m) for m in models},
         metrics={m.name: ["accuracy"] for m in models})
+    build_step_variables(model)
     val = (tuple(d.x_test for d in member_sets),
            tuple(d.y_test for d in member_sets))
     keras_history = model.fit(
