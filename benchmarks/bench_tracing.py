@@ -14,9 +14,16 @@
    one by one, against the same models' weights loaded in turn into one
    model whose graph is traced once (`tfmia.audits.audit`). The logits are
    checked equal, bit for bit. Target: faster, and identical.
+3. One trace per `fit`: `tfmia.training.train_model` on small spiking VGGs
+   and digits MLPs, with the optimizer's slots and the metrics' totals
+   created before `fit` (`tfmia.training.loop.build_step_variables`)
+   against Keras' own path, which creates them inside the first step and
+   so traces the step twice; each model both ways in turn in one process.
+   The trained weights are checked equal, bit for bit. Target: at least
+   1.3x faster, and identical.
 
 Usage: python benchmarks/bench_tracing.py [--rounds 2] [--per-kind 6]
-                                         [--models 9]
+                                         [--models 9] [--only fit]
 """
 
 from __future__ import annotations
@@ -146,6 +153,69 @@ def shared_query_graph(num_models: int) -> None:
     raise SystemExit("the shared graph's logits differ")
 
 
+# Part 3's process: `train_model` on models one after another, each model
+# twice with one seed: with the step's variables created before `fit`, and
+# with Keras creating them inside the first step (in turn, each first for
+# half of the models, so that both see the same process state).
+_FIT_CHILD = """
+import json, sys, time
+import numpy as np, tensorflow as tf
+from tfmia import models
+from tfmia.data import DataConfig, prepare_data
+from tfmia.training import TrainConfig, loop
+ours = loop.build_step_variables
+data = prepare_data(DataConfig(dataset="digits", train_size=200,
+                               test_size=100))
+config = TrainConfig(epochs=1, batch_size=64)
+out = {"tfmia": {}, "keras": {}, "identical": True}
+for name, kw in (("spiking_vgg", dict(depth=5, timesteps=1,
+                                      width_multiplier=0.25, hidden=32)),
+                 ("dense", dict(depth=2, units=64))):
+  for mode in out["tfmia"], out["keras"]:
+    mode[name] = 0.0
+  for i in range(int(sys.argv[1])):
+    weights = []
+    ways = [("keras", lambda model: None), ("tfmia", ours)]
+    for mode, build in ways[::1 if i % 2 else -1]:   # each first in turn
+      loop.build_step_variables = build
+      tf.keras.utils.set_random_seed(i)
+      m = models.build_model(name, data.input_shape, 10, **kw)
+      t = time.perf_counter()
+      loop.train_model(m, data, config)
+      out[mode][name] += time.perf_counter() - t
+      weights.append(m.get_weights())
+    out["identical"] &= all(np.array_equal(a, b)
+                            for a, b in zip(*weights))
+print(json.dumps(out))
+"""
+
+
+def one_trace_per_fit(rounds: int, models_per_kind: int) -> None:
+  """Part 3: both ways in one process, alternating; the fastest of
+  `rounds` fresh processes."""
+  runs = []
+  for _ in range(rounds):
+    proc = subprocess.run(
+        [sys.executable, "-c", _FIT_CHILD, str(models_per_kind)],
+        check=True, capture_output=True, text=True)
+    runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+  print(f"\nOne trace per fit: {models_per_kind} models of each kind trained "
+        "(one epoch, 200 digits) by train_model, each both ways in turn in "
+        f"one process: seconds summed, fastest of {rounds} processes")
+  print(f"   {'model':12s} {'two traces (s)':>15s} {'one (s)':>8s}  ratio")
+  for model in ("spiking_vgg", "dense"):
+    two = min(r["keras"][model] for r in runs)
+    one = min(r["tfmia"][model] for r in runs)
+    print(f"   {model:12s} {two:15.2f} {one:8.2f}  {two / one:5.2f}")
+  two = min(sum(r["keras"].values()) for r in runs)
+  one = min(sum(r["tfmia"].values()) for r in runs)
+  same = all(r["identical"] for r in runs)
+  print(f"   {'all':12s} {two:15.2f} {one:8.2f}  {two / one:5.2f}  (target "
+        f">= 1.3)   weights {'identical' if same else 'DIFFER'}")
+  if not same:
+    raise SystemExit("the weights trained with one trace differ")
+
+
 def main():  # pylint: disable=missing-function-docstring
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument("--rounds", type=int, default=2)
@@ -153,9 +223,15 @@ def main():  # pylint: disable=missing-function-docstring
                  help="models of each kind per process")
   p.add_argument("--models", type=int, default=9,
                  help="the target and its references (made even K + 1)")
+  p.add_argument("--only", choices=("protobuf", "queries", "fit"),
+                 help="run one part")
   args = p.parse_args()
-  protobuf_tracing(args.rounds, args.per_kind)
-  shared_query_graph(args.models)
+  if args.only in (None, "protobuf"):
+    protobuf_tracing(args.rounds, args.per_kind)
+  if args.only in (None, "queries"):
+    shared_query_graph(args.models)
+  if args.only in (None, "fit"):
+    one_trace_per_fit(args.rounds, args.per_kind)
 
 
 if __name__ == "__main__":
