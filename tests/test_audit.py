@@ -12,7 +12,8 @@ from tfmia.reporting import tables as reports
 from tfmia.attacks import registry
 from tfmia.attacks.inputs import AttackConfig, AttackSignals
 from tfmia.audits.audit import AuditConfig
-from tfmia.signals import SignalConfig, Signals
+from tfmia import variants
+from tfmia.signals import SignalConfig, Signals, compute_signals
 
 # Every attack but tensorflow-privacy's slow trained ones (their parity with
 # tensorflow-privacy is tested in tests/attacks); logistic regression stands
@@ -255,3 +256,35 @@ def test_signal_config_switches_optional_signals():
   assert c.with_signals(()) is c
   with pytest.raises(ValueError, match="Unknown optional signal.*'margin'"):
     c.with_signals(("margin",))
+
+
+def test_a_variant_is_loaded_once_for_both_splits_and_every_cell(
+    tiny_reference, tmp_path, monkeypatch):
+  """The audit keeps the adapters of the last K + 1 variant models queried:
+  cells that differ only in how a variant is queried, on the pool and the
+  population, load each model once, and its signals equal those of the
+  model loaded afresh."""
+  import shutil
+  cfg, data = tiny_reference
+  shutil.copytree(cfg.reference_dir, tmp_path / "refs")
+  cfg = cfg.replace(reference_dir=str(tmp_path / "refs"))
+  refs = references.ReferenceSet.load(cfg.reference_dir)
+  pruned = variants.from_spec("pruned:l1_unstructured:0.5")
+  variants.make_variants(refs, data, [pruned], progress=False)
+  loads = []
+  load = variants.load_model
+  monkeypatch.setattr(variants, "load_model",
+                      lambda *a, **k: loads.append(a[1]) or load(*a, **k))
+  plain = SignalConfig()
+  cells = [audit.Cell(pruned, pruned, s) for s in
+           (plain, SignalConfig(augmentations="flip"))]
+  for cell in cells:
+    audit.cell_signals(refs, data, cell, ("rmia",), progress=False)
+  models = [references.TARGET] + refs.reference_names()
+  assert sorted(loads) == sorted(models)   # once each, for 2 cells x 2 splits
+  x, y = data.x_test, data.y_test
+  for name in models:
+    got = audit.model_signals(refs, data, name, pruned, "population", plain)
+    afresh = compute_signals(load(refs, name, data, pruned), x, y, plain,
+                             progress=False)
+    np.testing.assert_array_equal(got.logits, afresh.logits)

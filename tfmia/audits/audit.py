@@ -362,16 +362,27 @@ def model_signals(refs, data, name: str, variant: Optional[variants.Variant],
 # by loading its weights into one model whose graph is traced once, rather
 # than building and tracing K + 1 models (the same outputs: the same graph
 # with the same weights). Variants (SNNs, pruned models) differ in structure
-# and are built each. Kept while the ReferenceSet lives.
+# and are built each; the adapters of the last K + 1 queried are kept, so
+# that a variant is loaded and traced once for the pool and the population,
+# and for the cells that differ only in how it is queried (dropout). Kept
+# while the ReferenceSet lives.
 _QUERY_ADAPTERS = weakref.WeakKeyDictionary()
 
 
 def _queried(refs, name, data, variant, batch_size, progress):
   """What `compute_signals` queries for model `name` as `variant`."""
-  if variant is not None:
-    return variants.load_model(refs, name, data, variant,
-                               progress=bool(progress))
   cache = _QUERY_ADAPTERS.setdefault(refs, {})
+  if variant is not None:
+    recent = cache.setdefault("variants", {})
+    key = (variants.fingerprint(refs, name, variant), batch_size)
+    if key not in recent:
+      recent[key] = adapter.as_adapter(
+          variants.load_model(refs, name, data, variant,
+                              progress=bool(progress)), batch_size=batch_size)
+      while len(recent) > refs.num_models + 1:
+        recent.pop(next(iter(recent)))    # the least recently queried
+    recent[key] = recent.pop(key)         # now the most recent
+    return recent[key]
   key = (tuple(data.input_shape), data.num_classes, batch_size)
   if key not in cache:
     model = refs.load_model(name, data.input_shape, data.num_classes)
@@ -407,9 +418,10 @@ def cell_signals(refs, data, cell: Cell, attacks: Sequence[str], *,
                          config if own else config.for_other_models(),
                          progress=label)
 
+  # Model by model, each on every split in turn (a variant is loaded once).
   target = {s: sig(ref_lib.TARGET, cell.target, s) for s in splits}
-  ref_sig = {s: tuple(sig(n, cell.references, s) for n in names)
-             for s in splits}
+  per_ref = [{s: sig(n, cell.references, s) for s in splits} for n in names]
+  ref_sig = {s: tuple(r[s] for r in per_ref) for s in splits}
   if in_pool is not None and registry.needs_population(attacks):
     # The population is part of the pool: its signals are the pool's.
     idx = np.flatnonzero(in_pool)
