@@ -161,6 +161,28 @@ def test_spiking_vgg_thresholds_from_data_training_and_saving(tmp_path):
           if isinstance(l, spiking.LIF)] == [float(l.threshold) for l in lifs]
 
 
+def test_building_traces_no_threshold_initialisation(monkeypatch):
+  """Keras' functional construction (a scratch graph, never run) traces no
+  data-threshold initialisation; the first real call does it, with the
+  hybrid-conversion rule: 0.7 x the 99.7th percentile of the layer's input
+  currents."""
+  calls = []
+  real = spiking._percentile
+  monkeypatch.setattr(spiking, "_percentile",
+                      lambda *a, **k: calls.append(1) or real(*a, **k))
+  data = _digits(64)
+  m = models.build_model("spiking_vgg", data.input_shape, 10, depth=5,
+                         timesteps=1, width_multiplier=0.25, hidden=32)
+  assert calls == []
+  lif0 = next(l for l in m.layers if isinstance(l, spiking.LIF))
+  x = data.x_train[:64]
+  currents = np.sort(tf.keras.Model(m.input, lif0.input)(x).numpy().ravel())
+  m(x)
+  assert len(calls) == 5 and float(lif0.initialized) == 1
+  k = int(np.round(np.float32(0.997) * np.float32(currents.size - 1)))
+  assert float(lif0.threshold) == pytest.approx(0.7 * currents[k], rel=1e-6)
+
+
 def test_gradients_through_a_spiking_vgg_follow_the_surrogate():
   data = _digits()
   x = tf.constant(data.x_train[:16])

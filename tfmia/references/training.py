@@ -144,14 +144,26 @@ def _check_folder_config(directory: Path, config: ReferenceConfig) -> None:
           "folder to start again.")
 
 
+# The architectures `check_buildable` has built in this process (a study
+# checks each kind before it trains, and `train_references` again).
+_BUILT: set = set()
+
+
 def check_buildable(config: ReferenceConfig,
                     data: ClassificationData) -> None:
   """Builds the model once, so a bad `model_kwargs` fails before anything is
   written, and, with `config.together` above 1, that the stack fits in
-  memory. (No `clear_session` here: it would leave an active tf.distribute
-  scope.)"""
+  memory. An architecture this process has built with the same builder is
+  not built again. (No `clear_session` here: it would leave an active
+  tf.distribute scope.)"""
+  key = (models.get_builder(config.model), store.fingerprint(
+      [config.model, dict(config.model_kwargs), list(data.input_shape),
+       data.num_classes]))
+  if config.together == 1 and key in _BUILT:
+    return    # this builder built it in this process before
   model = models.build_model(config.model, data.input_shape,
                              data.num_classes, **dict(config.model_kwargs))
+  _BUILT.add(key)
   if config.together > 1:
     from tfmia.training import together
     half = (data.x_train.nbytes + 1) // 2
