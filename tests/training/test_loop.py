@@ -210,6 +210,7 @@ def _softmax_mlp(input_shape, num_classes):
 def _train_path(path, d):
   """Trains a tiny model along one of tfmia's training paths; returns the
   trained weights."""
+  from tfmia.attacks import nn_attack, quantile
   from tfmia.training import defenses, together
   import dataclasses
   sub = dataclasses.replace(d, x_train=d.x_train[:64], y_train=d.y_train[:64],
@@ -219,6 +220,19 @@ def _train_path(path, d):
     res = together.train_together(lambda: _model(sub), [sub, sub], cfg,
                                   seeds=[0, 1])
     return [w for r in res for w in r.model.get_weights()]
+  if path == "nn_attack":
+    from tfmia.models import miafc
+    tf.keras.utils.set_random_seed(0)
+    feats = sub.x_train.reshape(len(sub.x_train), -1)[:, :20]
+    return nn_attack.fit_two_logits(
+        miafc(20, hidden=(16,), seed=0), feats, sub.y_train % 2, epochs=2,
+        batch_size=16,
+        learning_rate=0.1, weight_decay=5e-4, seed=0).get_weights()
+  if path == "quantile":
+    return quantile.fit_regressor(
+        sub.x_train, sub.y_train, sub.x_train.mean((1, 2, 3)), 10,
+        quantile.QuantileConfig(epochs=2, hidden=(8,), conv_filters=(4,))
+    ).get_weights()
   m = _model(sub)
   if path == "adam":
     return train_model(m, sub, cfg.replace(optimizer="adam")
@@ -237,6 +251,7 @@ def _train_path(path, d):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", ["adam", "together", "dp_fast",
+                                  "nn_attack", "quantile",
                                   "dp_tf_privacy", "adv"])
 def test_each_training_path_traces_its_step_once(path, small_digits,
                                                   monkeypatch):
@@ -255,7 +270,9 @@ def test_each_training_path_traces_its_step_once(path, small_digits,
   monkeypatch.setattr(tf.keras.Model, "fit", counting_fit)
   ours = _train_path(path, small_digits)
   assert traces == [1]
-  monkeypatch.setattr(loop, "build_step_variables", lambda model: None)
+  from tfmia.training import together
+  for module in (loop, together):
+    monkeypatch.setattr(module, "build_step_variables", lambda model: None)
   monkeypatch.setattr(loop, "build_optimizer", lambda opt, v: None)
   keras_own = _train_path(path, small_digits)
   assert traces[1] == 2

@@ -122,6 +122,8 @@ def fit_two_logits(model: tf.keras.Model, x: np.ndarray, y: np.ndarray, *,
       lr, momentum=0.9, weight_decay=weight_decay or None),
                 loss=tf.keras.losses.SparseCategoricalCrossentropy(
                     from_logits=True))
+  from tfmia.training.loop import build_step_variables
+  build_step_variables(model)   # one trace of the step, not two
   ds = (tf.data.Dataset.from_tensor_slices((x, y.astype(np.int64)))
         .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
         .batch(batch_size))

@@ -146,6 +146,8 @@ def fit_regressor(x, labels, score, num_classes: int,
   model.compile(optimizer=tf.keras.optimizers.AdamW(
       config.learning_rate, weight_decay=config.weight_decay,
       global_clipnorm=config.clipnorm), loss=loss)
+  from tfmia.training.loop import build_step_variables
+  build_step_variables(model)   # one trace of the step, not two
   kept = {"loss": np.inf, "weights": None}
 
   def keep_best(epoch, logs):
