@@ -102,6 +102,31 @@ def test_save_load_and_get_config_round_trip(trained_conv, digits_data,
   assert again.get_config()["graph"] == a.get_config()["graph"]
 
 
+def test_building_and_loading_simulate_nothing(trained_conv, digits_data,
+                                              tmp_path, monkeypatch):
+  """Keras' functional construction (converting, loading) only infers the
+  output's shape: the T-step simulation is not traced there, and the
+  model's outputs are those it had when it was."""
+  from tfmia.snn import neurons
+  from tfmia.snn.network import SpikingNetwork
+  runs = []
+  run = SpikingNetwork.run
+  monkeypatch.setattr(SpikingNetwork, "run", lambda self, x, **k: (
+      runs.append(k.get("mode")), run(self, x, **k))[1])
+  s = snn.convert(trained_conv, digits_data.x_train[:100], timesteps=3)
+  snn.save(s, tmp_path / "snn.keras")
+  back = snn.load(tmp_path / "snn.keras")
+  assert back.output_shape == (None, 10)
+  assert "snn" not in runs    # the conversion's own passes are ANN ones
+  x = digits_data.x_test[:40]
+  ours = back.predict(x, verbose=0)
+  assert runs.count("snn") == 1   # one trace, for predict
+  monkeypatch.setattr(neurons, "shape_inference_only", lambda: False)
+  traced = snn.load(tmp_path / "snn.keras")
+  assert runs.count("snn") == 2   # tracing the simulation to build it
+  np.testing.assert_array_equal(traced.predict(x, verbose=0), ours)
+
+
 @pytest.mark.slow
 def test_with_timesteps_keeps_weights(trained_conv, digits_data):
   s = snn.convert(trained_conv, digits_data.x_train[:100], timesteps=2)

@@ -212,15 +212,6 @@ def _percentile(x, q: float, max_values: int = 1 << 20):
   return flat[k]
 
 
-def _shape_inference() -> bool:
-  """Whether this call only infers output shapes: Keras' functional
-  construction calls each layer on placeholders in a scratch graph that is
-  never run, and the data-threshold initialisation (a sort and a `tf.cond`,
-  about a third of building a spiking VGG) need not be traced there."""
-  graph = tf.compat.v1.get_default_graph()   # a FuncGraph has a name
-  return getattr(graph, "name", "").endswith("_scratch_graph")
-
-
 class LIF(tf.keras.layers.Layer):
   """IF or LIF neurons on (T·B, ...) input currents: (T·B, ...) binary
   spikes. One threshold and one leak per layer, each optionally trainable
@@ -291,9 +282,10 @@ class LIF(tf.keras.layers.Layer):
   @tf.autograph.experimental.do_not_convert
   def call(self, x, training=None):   # (the wrapper hides the signature)
     del training
-    threshold = (self._data_threshold(x)
-                 if self.init_threshold is None and not _shape_inference()
-                 else self.threshold)
+    # (Not traced where Keras only infers shapes: a sort and a tf.cond,
+    # about a third of building a spiking VGG.)
+    threshold = (self._data_threshold(x) if self.init_threshold is None
+                 and not neurons.shape_inference_only() else self.threshold)
     spikes, _ = lif_simulate(_unfold(x, self.timesteps), threshold,
                              self.leak, reset=self.reset,
                              surrogate=self.surrogate,

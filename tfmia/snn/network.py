@@ -222,6 +222,14 @@ class SpikingNetwork(tf.keras.layers.Layer):
   # ---- simulation ------------------------------------------------------------
 
   def call(self, x, training=False):
+    out = self.graph[-1]
+    if out["kind"] == "dense" and neurons.shape_inference_only():
+      # Keras only infers the output's shape: (B, classes) of the last
+      # synapse, without tracing the T-step simulation.
+      units = int(out["config"]["kernel_shape"][-1])
+      logits = tf.zeros(tf.stack([tf.shape(x)[0], units]))
+      logits.set_shape([x.shape[0], units])
+      return logits
     return self.run(x, mode="snn", training=bool(training))[0]
 
   def run(self, x, *, mode: str = "snn", timesteps: Optional[int] = None,

@@ -17,6 +17,9 @@ Directly trained neurons apply it to the normalised distance x = u/θ − 1
 (w = 1/2 for boxcar unless α is given, w = 1 for triangle); converted
 neurons to the distance x = v − θ in the membrane's own units, with the
 window w = θ_in / T (see `tfmia.snn.network`).
+
+Both also skip their costly tracing where Keras only infers output shapes
+(`shape_inference_only`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,16 @@ import tensorflow as tf
 
 SURROGATES = ("linear", "boxcar", "triangle", "sigmoid", "atan")
 SURROGATE_ALPHA = {"linear": 0.3, "sigmoid": 4.0, "atan": 2.0}
+
+
+def shape_inference_only() -> bool:
+  """Whether a layer's call only infers its output's shape: Keras' functional
+  construction (building a model, loading a saved one) calls each layer on
+  placeholders in a scratch graph that is never run. A spiking layer can
+  skip what costs tracing there (the data-threshold initialisation, the
+  T-step simulation) and return a tensor of the right shape."""
+  graph = tf.compat.v1.get_default_graph()   # a FuncGraph has a name
+  return getattr(graph, "name", "").endswith("_scratch_graph")
 
 
 def check_surrogate(surrogate: str, alpha=None,
