@@ -21,11 +21,13 @@
    so traces the step twice; each model both ways in turn in one process.
    The trained weights are checked equal, bit for bit. Target: at least
    1.3x faster, and identical.
-4. Building a spiking VGG: Keras infers each layer's output shape by
-   calling it in a scratch graph that is never run; the LIF layers' data
-   thresholds are not initialised there (`tfmia.snn.direct`). Against
-   tracing the initialisation there too, each model both ways in turn in
-   one process. Target: at least 1.3x faster.
+4. Shape inference: Keras infers each layer's output shape by calling it
+   in a scratch graph that is never run; there the LIF layers initialise no
+   data thresholds and a converted network simulates nothing
+   (`tfmia.snn.neurons.shape_inference_only`). Building spiking VGGs, and
+   converting, saving and loading a converted conv net, against tracing
+   that work there too, both ways in turn in one process. The converted
+   SNNs' outputs are checked equal. Target: at least 1.3x faster.
 
 Usage: python benchmarks/bench_tracing.py [--rounds 2] [--per-kind 6]
                                          [--models 9] [--only fit|build]
@@ -222,25 +224,49 @@ def one_trace_per_fit(rounds: int, models_per_kind: int) -> None:
 
 
 def spiking_build(models_per_kind: int) -> None:
-  """Part 4: spiking VGG-5s built both ways in turn, in this process."""
-  from tfmia import models
-  from tfmia.snn import direct
-  ours = direct._shape_inference  # pylint: disable=protected-access
-  times = {"traced": 0.0, "skipped": 0.0}
-  for i in range(2 * models_per_kind):
-    for way in (("traced", "skipped") if i % 2 else ("skipped", "traced")):
-      direct._shape_inference = ours if way == "skipped" else (  # pylint: disable=protected-access
-          lambda: False)
-      t = time.perf_counter()
-      models.build_model("spiking_vgg", (8, 8, 1), 10, depth=5, timesteps=1,
-                         width_multiplier=0.25, hidden=32)
-      times[way] += time.perf_counter() - t
-  direct._shape_inference = ours  # pylint: disable=protected-access
+  """Part 4: spiking VGG-5s built, and a converted conv net's SNN converted,
+  saved and loaded, both ways in turn, in this process."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from tfmia import models, snn
+  from tfmia.snn import neurons
+  ours = neurons.shape_inference_only
+  rng = np.random.default_rng(0)
+  x = rng.random((64, 8, 8, 1), dtype=np.float32)
+  ann = models.build_model("conv", (8, 8, 1), 10)
+  times = {(k, w): 0.0 for k in ("build", "convert") for w in ("traced",
+                                                                "skipped")}
+  outputs = {"traced": [], "skipped": []}
+  with tempfile.TemporaryDirectory() as d:
+    for i in range(2 * models_per_kind):
+      for way in (("traced", "skipped") if i % 2 else ("skipped", "traced")):
+        neurons.shape_inference_only = ours if way == "skipped" else (
+            lambda: False)
+        t = time.perf_counter()
+        models.build_model("spiking_vgg", (8, 8, 1), 10, depth=5,
+                           timesteps=1, width_multiplier=0.25, hidden=32)
+        times["build", way] += time.perf_counter() - t
+        t = time.perf_counter()
+        path = os.path.join(d, f"{way}{i}.keras")
+        snn.save(snn.convert(ann, x, timesteps=2), path)
+        loaded = snn.load(path)
+        times["convert", way] += time.perf_counter() - t
+        outputs[way].append(loaded.predict(x, verbose=0))
+  neurons.shape_inference_only = ours
+  same = all(np.array_equal(a, b) for a, b in zip(*outputs.values()))
   n = 2 * models_per_kind
-  print(f"\nBuilding {n} spiking VGG-5s each way, in turn: threshold "
-        f"initialisation traced in the scratch graph {times['traced']:.2f} s,"
-        f" skipped {times['skipped']:.2f} s, ratio "
-        f"{times['traced'] / times['skipped']:.2f} (target >= 1.3)")
+  print(f"\nShape inference without tracing the spiking work: {n} models "
+        "each way, in turn (seconds)")
+  print(f"   {'':34s} {'traced':>7s} {'skipped':>8s}  ratio")
+  for kind, what in (("build", "spiking VGG-5 built"),
+                     ("convert", "conv net converted, saved, loaded")):
+    tr, sk = times[kind, "traced"], times[kind, "skipped"]
+    print(f"   {what:34s} {tr:7.2f} {sk:8.2f}  {tr / sk:5.2f}")
+  tr = sum(v for (k, w), v in times.items() if w == "traced")
+  sk = sum(v for (k, w), v in times.items() if w == "skipped")
+  print(f"   {'all':34s} {tr:7.2f} {sk:8.2f}  {tr / sk:5.2f}  (target >= "
+        f"1.3)   SNN outputs {'identical' if same else 'DIFFER'}")
+  if not same:
+    raise SystemExit("the converted SNN's outputs differ")
 
 
 def main():  # pylint: disable=missing-function-docstring

@@ -51,6 +51,7 @@ OUTPUTS = ("results.csv", "results.json", "robustness.png", "privacy.csv",
            "privacy.png", "sweep.csv", "sparsity.png", "config.json")
 PRIVACY_ATTACKS = ("rmia", "threshold", "label_gap")
 SWEEP_ATTACKS = ("pgd", "square")
+ATTACKS_DIR = "attacks"   # each kind's attack rows, kept for reruns
 SWEEP_DESIGNS = ("grid", "axes")
 STOCHASTIC_ENCODERS = ("poisson",)   # EOT applies; latency/phase pass no
                                      # gradient, so EOT changes nothing
@@ -270,17 +271,72 @@ def _sweep_model(config, pooling, encoder, data, members, folder: Path,
                     info=dict(pooling=pooling, encoder=encoder))
 
 
+def _kept_rows(path: Path, key, compute):
+  """Rows computed once and kept at `path` (JSON, through the store):
+  a rerun reads them, unless `key` (settings and the attacked models'
+  weights) changed."""
+  from tfmia.infra import store
+  return store.cached(path, store.fingerprint(key), compute,
+                      save=lambda rows, p: io.atomic_write_json(p, rows),
+                      load=io.read_json)
+
+
+def _weights_hash(refs) -> str:
+  """SHA-256 of a reference folder's target weights."""
+  from tfmia.infra import store
+  return store.sha256_file(fs.path(refs.directory) / references.TARGET /
+                           references.WEIGHTS_FILE)
+
+
+def _attack_rows(config, kind, folders, x, y, out: Path, progress) -> list:
+  """`kind`'s target under each attack (black-box from its source kind),
+  with its gradient sparsity: its rows, kept in `out`/attacks."""
+  src = _BLACK_BOX_SOURCE[kind]
+
+  def compute():
+    if progress:
+      progress_lib.say(f"Attacking {kind} ({', '.join(config.attacks)}; "
+                       f"black-box from {src})")
+    target = folders[kind][1]
+    res = robustness.evaluate(target, x, y, config.attacks,
+                              config.robustness_config(),
+                              source=folders[src][1])
+    sparsity = robustness.gradient_sparsity(target, x[:64], y[:64])
+    return [{"model": kind, **r,
+             "zero_input_gradient": sparsity["input"],
+             "zero_encoded_input_gradient": sparsity.get(
+                 "encoded_input", float("nan")),
+             "gradient_check_zero": res.gradient_check["zero"],
+             "warnings": " | ".join(res.warnings)} for r in res.rows()]
+
+  key = {"attacks": config.attacks, "settings": config.robustness_config(),
+         "examples": len(x), "target": _weights_hash(folders[kind][0]),
+         "source": _weights_hash(folders[src][0])}
+  return _kept_rows(fs.path(out) / ATTACKS_DIR / f"{kind}.json", key,
+                    compute)
+
+
 def _sweep_row(config, pooling, encoder, data, members, folder,
                progress=False) -> dict:
-  """One sweep model, trained (or found) and attacked: its row."""
+  """One sweep model, trained (or found) and attacked: its row (kept
+  beside the model for reruns)."""
+  from tfmia.infra import store
   n = min(config.sweep_examples, len(data.y_test))
   x, y = data.x_test[:n], data.y_test[:n]
-  model = _sweep_model(config, pooling, encoder, data, members, fs.path(folder),
+  folder = fs.path(folder)
+  model = _sweep_model(config, pooling, encoder, data, members, folder,
                        progress)
   rc = dataclasses.replace(
       config.robustness_config(),
       eot_samples=(config.eot_samples if encoder in STOCHASTIC_ENCODERS
                    else 1))
+  key = {"attacks": SWEEP_ATTACKS, "settings": rc, "examples": n,
+         "model": store.sha256_file(folder / store.WEIGHTS_FILE)}
+  return _kept_rows(folder / "row.json", key, lambda: _attack_sweep_model(
+      model, pooling, encoder, x, y, rc, progress))
+
+
+def _attack_sweep_model(model, pooling, encoder, x, y, rc, progress) -> dict:
   if progress:
     progress_lib.say(f"Sweep: attacking {pooling}/{encoder} "
                      f"({', '.join(SWEEP_ATTACKS)})")
@@ -355,7 +411,8 @@ def run(config: SnnRobustnessConfig, out, *, data=None,
   data = data if data is not None else prepare_data(config.data_config())
   for kind in MODELS:    # a bad model setting fails before any training
     references.check_buildable(config.reference_config(kind, out), data)
-  store.claim(out, config, outputs=OUTPUTS + ("references", "sweep"),
+  store.claim(out, config,
+              outputs=OUTPUTS + ("references", "sweep", ATTACKS_DIR),
               overwrite=overwrite, ignore=("data_dir", "download"),
               what="SNN-robustness study")
   folders = {k: _train_kind(config, k, data, out, progress, executor)
@@ -364,22 +421,7 @@ def run(config: SnnRobustnessConfig, out, *, data=None,
   x, y = data.x_test[:n], data.y_test[:n]
   rows = []
   for kind in MODELS:
-    src = _BLACK_BOX_SOURCE[kind]
-    if progress:
-      progress_lib.say(f"Attacking {kind} ({', '.join(config.attacks)}; "
-                       f"black-box from {src})")
-    target = folders[kind][1]
-    res = robustness.evaluate(target, x, y, config.attacks,
-                              config.robustness_config(),
-                              source=folders[src][1])
-    sparsity = robustness.gradient_sparsity(target, x[:64], y[:64])
-    for r in res.rows():
-      rows.append({"model": kind, **r,
-                   "zero_input_gradient": sparsity["input"],
-                   "zero_encoded_input_gradient": sparsity.get(
-                       "encoded_input", float("nan")),
-                   "gradient_check_zero": res.gradient_check["zero"],
-                   "warnings": " | ".join(res.warnings)})
+    rows.extend(_attack_rows(config, kind, folders, x, y, out, progress))
   if progress:
     progress_lib.say(f"Privacy: {', '.join(config.privacy_attacks)} with "
                      f"{config.references} references of each kind")
