@@ -160,16 +160,17 @@ def build_step_variables(model: tf.keras.Model) -> None:
   Keras creates them inside the first step, and a `tf.function` that
   creates variables while it is traced is traced a second time, so `fit`
   traced its step twice. Created here, eagerly, the step is traced once
-  (about a third of a small model's `fit`; see docs/benchmarks.md). The
-  values are those Keras would create, so the trained weights are
-  bit-identical. Every training path compiles through here
-  (`compile_model`, `together`)."""
+  (a small model's `fit` takes about a quarter less; see
+  docs/benchmarks.md). The values are those Keras would create, so the
+  trained weights are bit-identical. Every training path compiles through
+  here (`compile_model`, `together`, the attack networks)."""
   if not model.built:    # a subclassed model not yet called: Keras will
     return               # build all of it in the first step
   with model.distribute_strategy.scope():
     build_optimizer(model.optimizer, model.trainable_variables)
-    if not getattr(model, "outputs", None):
-      return
+    if not getattr(model, "outputs", None) or any(
+        None in o.shape[1:] for o in model.outputs):
+      return   # Keras builds them in the first step, as before
     outputs = [tf.zeros([1, *o.shape[1:]], o.dtype) for o in model.outputs]
     labels = [tf.zeros([1], tf.int64) for _ in outputs]
     if len(outputs) == 1:
