@@ -337,7 +337,8 @@ def model_signals(refs, data, name: str, variant: Optional[variants.Variant],
   # mia_prune split, on the model's own train and test sets, as there.
   rows = (refs.own_split(name) if config.uses_rows and split == "pool"
           else None)
-  fp = store.fingerprint([variants.fingerprint(refs, name, variant), config,
+  variant_fp = variants.fingerprint(refs, name, variant)
+  fp = store.fingerprint([variant_fp, config,
                           split, len(x),
                           data_lib.row_hashes(x[:64]).tobytes().hex()]
                          # (the tag predates other per-row signals; kept,
@@ -351,7 +352,8 @@ def model_signals(refs, data, name: str, variant: Optional[variants.Variant],
   return store.cached(
       path, fp,
       lambda: compute_signals(
-          _queried(refs, name, data, variant, config.batch_size, progress),
+          _queried(refs, name, data, variant, config.batch_size, progress,
+                   variant_fp),
           x, y, config, progress=progress, mask_key=mask_key,
           sensitivity_rows=rows),
       save=lambda sig, p: sig.save(p), load=Signals.load)
@@ -369,12 +371,16 @@ def model_signals(refs, data, name: str, variant: Optional[variants.Variant],
 _QUERY_ADAPTERS = weakref.WeakKeyDictionary()
 
 
-def _queried(refs, name, data, variant, batch_size, progress):
-  """What `compute_signals` queries for model `name` as `variant`."""
+def _queried(refs, name, data, variant, batch_size, progress,
+             variant_fp=None):
+  """What `compute_signals` queries for model `name` as `variant`
+  (`variant_fp`, its `variants.fingerprint`, keys the kept adapters)."""
   cache = _QUERY_ADAPTERS.setdefault(refs, {})
   if variant is not None:
+    if variant_fp is None:
+      raise TypeError("`variant_fp` is needed to query a variant.")
     recent = cache.setdefault("variants", {})
-    key = (variants.fingerprint(refs, name, variant), batch_size)
+    key = (variant_fp, batch_size)
     if key not in recent:
       recent[key] = adapter.as_adapter(
           variants.load_model(refs, name, data, variant,
