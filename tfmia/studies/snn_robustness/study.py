@@ -281,13 +281,6 @@ def _kept_rows(path: Path, key, compute):
                       load=io.read_json)
 
 
-def _weights_hash(refs) -> str:
-  """SHA-256 of a reference folder's target weights."""
-  from tfmia.infra import store
-  return store.sha256_file(fs.path(refs.directory) / references.TARGET /
-                           references.WEIGHTS_FILE)
-
-
 def _attack_rows(config, kind, folders, x, y, out: Path, progress) -> list:
   """`kind`'s target under each attack (black-box from its source kind),
   with its gradient sparsity: its rows, kept in `out`/attacks."""
@@ -310,8 +303,9 @@ def _attack_rows(config, kind, folders, x, y, out: Path, progress) -> list:
              "warnings": " | ".join(res.warnings)} for r in res.rows()]
 
   key = {"attacks": config.attacks, "settings": config.robustness_config(),
-         "examples": len(x), "target": _weights_hash(folders[kind][0]),
-         "source": _weights_hash(folders[src][0])}
+         "examples": len(x),   # each model's identity includes its weights
+         "target": folders[kind][0].fingerprint(references.TARGET),
+         "source": folders[src][0].fingerprint(references.TARGET)}
   return _kept_rows(fs.path(out) / ATTACKS_DIR / f"{kind}.json", key,
                     compute)
 
