@@ -233,6 +233,11 @@ def _train_path(path, d):
         sub.x_train, sub.y_train, sub.x_train.mean((1, 2, 3)), 10,
         quantile.QuantileConfig(epochs=2, hidden=(8,), conv_filters=(4,))
     ).get_weights()
+  if path == "user_sequential_softmax":
+    from tfmia_testing import sequential_softmax
+    tf.keras.utils.set_random_seed(0)
+    return train_model(sequential_softmax(sub.input_shape, 10), sub, cfg
+                       ).model.get_weights()
   m = _model(sub)
   if path == "adam":
     return train_model(m, sub, cfg.replace(optimizer="adam")
@@ -250,7 +255,8 @@ def _train_path(path, d):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", ["adam", "together", "dp_fast",
+@pytest.mark.parametrize("path", ["adam", "user_sequential_softmax",
+                                  "together", "dp_fast",
                                   "nn_attack", "quantile",
                                   "dp_tf_privacy", "adv"])
 def test_each_training_path_traces_its_step_once(path, small_digits,
